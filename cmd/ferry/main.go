@@ -1,0 +1,50 @@
+// Command ferry is a replicated Redis-compatible store. Subcommands:
+//
+//	ferry master   run a master
+//	ferry version  print the version
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "master":
+		err = runMaster(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println("ferry", version)
+	case "help", "-h", "--help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "ferry: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferry:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: ferry <command> [flags]
+
+commands:
+  master    run a master (RESP server taking reads and writes)
+  version   print the version
+
+Every flag can also be set with an environment variable: --requirepass is
+FERRY_REQUIREPASS, --addr is FERRY_ADDR, and so on. Run "ferry <command> -h"
+for its flags.
+`)
+}

@@ -1,0 +1,3 @@
+module github.com/ferrydb/ferry
+
+go 1.26

@@ -1,0 +1,140 @@
+package command
+
+import (
+	"time"
+)
+
+// Blocking operations (BLPOP, BLMOVE, BZPOPMIN...), after Redis's
+// blocked.c: a client waits on keys; when a key it waits on is created, the
+// clients waiting on it are retried in FIFO order right after the command
+// that created it, and each one served has its reply and effect produced
+// then, as its own unit.
+
+// blockState is a blocked client's wait.
+type blockState struct {
+	db    int
+	keys  []string
+	retry func(c *Ctx) bool
+	// timeoutReply writes the reply sent when the wait times out.
+	timeoutReply func(c *Ctx)
+	deadline     time.Time // zero: wait forever
+	done         chan struct{}
+	args         [][]byte
+	cmd          *Command
+}
+
+// Blocked describes a client's wait, for the connection to wait on.
+type Blocked struct {
+	// Done is closed once the reply has been written to the client's W.
+	Done <-chan struct{}
+	// Deadline is when the wait times out; zero means never.
+	Deadline time.Time
+}
+
+// Block makes the client wait on keys until retry serves it (writing its
+// reply and effects and returning true) or the timeout passes (timeoutReply
+// writes the reply). Inside MULTI a blocking command does not block: the
+// timeout reply is written at once. timeout 0 waits forever.
+func (c *Ctx) Block(keys []string, timeout time.Duration, retry func(c *Ctx) bool, timeoutReply func(c *Ctx)) {
+	cl := c.Client
+	if c.e.inExec(cl) {
+		timeoutReply(c)
+		return
+	}
+	bs := &blockState{
+		db:           c.DB.Index(),
+		retry:        retry,
+		timeoutReply: timeoutReply,
+		done:         make(chan struct{}),
+		args:         cloneArgs(c.Args),
+		cmd:          c.Cmd,
+	}
+	if timeout > 0 {
+		bs.deadline = time.Now().Add(timeout)
+	}
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		k = string([]byte(k))
+		bs.keys = append(bs.keys, k)
+		dk := dbKey{bs.db, k}
+		c.e.blocked[dk] = append(c.e.blocked[dk], cl)
+	}
+	c.e.stats.TotalBlocking++
+	cl.block = bs
+}
+
+// Blocked returns the client's wait, or nil when it is not blocked.
+func (cl *Client) Blocked() *Blocked {
+	if cl.block == nil {
+		return nil
+	}
+	return &Blocked{Done: cl.block.done, Deadline: cl.block.deadline}
+}
+
+// TimeoutBlocked ends cl's wait with its timeout reply unless it was served
+// already. The caller holds the lock.
+func (e *Engine) TimeoutBlocked(cl *Client) {
+	bs := cl.block
+	if bs == nil {
+		return
+	}
+	e.ks.Tick()
+	c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+	bs.timeoutReply(&c)
+	e.unblock(cl)
+}
+
+// unblock removes cl from every wait queue and signals its connection.
+func (e *Engine) unblock(cl *Client) {
+	bs := cl.block
+	if bs == nil {
+		return
+	}
+	for _, k := range bs.keys {
+		dk := dbKey{bs.db, k}
+		q := e.blocked[dk]
+		for i, w := range q {
+			if w == cl {
+				q = append(q[:i], q[i+1:]...)
+				break
+			}
+		}
+		if len(q) == 0 {
+			delete(e.blocked, dk)
+		} else {
+			e.blocked[dk] = q
+		}
+	}
+	cl.block = nil
+	close(bs.done)
+}
+
+// serveReady retries the clients blocked on keys that were created, in
+// FIFO order, until a key runs out or its waiters are all served. Serving a
+// client may create keys (BLMOVE), which are handled in the same loop.
+func (e *Engine) serveReady() {
+	for len(e.ready) > 0 {
+		dk := e.ready[0]
+		e.ready = e.ready[1:]
+		delete(e.readySet, dk)
+		for _, cl := range append([]*Client(nil), e.blocked[dk]...) {
+			bs := cl.block
+			if bs == nil {
+				continue
+			}
+			e.eff.reset()
+			c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+			if !bs.retry(&c) {
+				e.eff.reset()
+				continue
+			}
+			e.commitUnit()
+			e.unblock(cl)
+		}
+	}
+	e.ready = e.ready[:0]
+}

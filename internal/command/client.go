@@ -1,0 +1,108 @@
+package command
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/resp"
+)
+
+// Client is one connection's state. Fields are guarded by the engine lock
+// unless noted.
+type Client struct {
+	ID      int64
+	Name    string
+	Addr    string
+	LAddr   string
+	DB      int
+	Authed  bool
+	Created time.Time
+	LastCmd string
+	// LastInteraction is when the client last sent a command (unix ms).
+	LastInteraction int64
+	// Master marks the replication link applying the master's effects.
+	Master bool
+	// W collects replies; the connection flushes it.
+	W resp.Writer
+
+	closeAfterReply bool
+	killed          bool
+	multi           []queued // non-nil inside MULTI
+	multiErr        bool
+	watched         []dbKey
+	watchedExpired  []dbKey // watched keys that were already expired when WATCHed
+	dirtyCAS        bool
+	subs            map[string]struct{}
+	psubs           map[string]struct{}
+	block           *blockState
+
+	// mu guards pending, the asynchronous output a connection in Pub/Sub
+	// mode receives from other clients.
+	mu      sync.Mutex
+	pending []byte
+	// Wake, set by the server, is signalled when pending gains bytes.
+	Wake chan struct{}
+	// Kill, set by the server, closes the connection (CLIENT KILL).
+	Kill func()
+}
+
+type queued struct {
+	cmd  *Command
+	args [][]byte
+}
+
+// NewClient registers a new client. The caller holds the lock.
+func (e *Engine) NewClient(addr, laddr string) *Client {
+	cl := &Client{
+		ID:      e.nextID.Add(1),
+		Addr:    addr,
+		LAddr:   laddr,
+		Authed:  e.cfg.RequirePass == "",
+		Created: time.Now(),
+		W:       resp.Writer{Proto: 2},
+		Wake:    make(chan struct{}, 1),
+	}
+	cl.LastInteraction = cl.Created.UnixMilli()
+	e.clients[cl.ID] = cl
+	e.stats.Connections.Add(1)
+	return cl
+}
+
+// CloseClient forgets a disconnected client: its subscriptions, watched
+// keys and blocking state. The caller holds the lock.
+func (e *Engine) CloseClient(cl *Client) {
+	e.unwatchAll(cl)
+	e.unsubscribeAll(cl, false)
+	if cl.block != nil {
+		e.unblock(cl)
+	}
+	delete(e.clients, cl.ID)
+}
+
+// SubCount returns the number of channels and patterns cl subscribes to.
+func (cl *Client) SubCount() int { return len(cl.subs) + len(cl.psubs) }
+
+// CloseAfterReply reports whether the connection must close once its
+// pending replies are written.
+func (cl *Client) CloseAfterReply() bool { return cl.closeAfterReply }
+
+// Push queues bytes on cl's asynchronous output (Pub/Sub messages, and a
+// subscribed client's own replies, so that both keep their order).
+func (cl *Client) Push(b []byte) {
+	cl.mu.Lock()
+	cl.pending = append(cl.pending, b...)
+	cl.mu.Unlock()
+	select {
+	case cl.Wake <- struct{}{}:
+	default:
+	}
+}
+
+// TakePending returns and clears the asynchronous output, appending it to dst.
+func (cl *Client) TakePending(dst []byte) []byte {
+	cl.mu.Lock()
+	dst = append(dst, cl.pending...)
+	cl.pending = cl.pending[:0]
+	cl.mu.Unlock()
+	return dst
+}

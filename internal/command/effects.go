@@ -1,0 +1,83 @@
+package command
+
+import (
+	"strconv"
+)
+
+// Unit is the effect of one atomic unit of work (a command, a transaction,
+// a served blocking pop, an expiry): RESP-encoded commands that bring a
+// replica to the same state. Data assumes database 0 at its start and
+// selects others with SELECT; EndDB is the database it leaves selected.
+type Unit struct {
+	Data  []byte
+	EndDB int
+	// Cmds is the number of commands in Data (SELECT, MULTI and EXEC included).
+	Cmds int
+}
+
+// Log receives units in apply order, while the engine lock is held. It must
+// not retain u.Data after returning.
+type Log interface {
+	Append(u Unit)
+}
+
+// effects accumulates the current unit.
+type effects struct {
+	buf   []byte
+	db    int
+	cmds  int  // commands in buf, SELECTs included
+	real  int  // commands in buf, SELECTs excluded
+	multi bool // inside EXEC: wrap in MULTI/EXEC when it holds several commands
+}
+
+func (e *effects) reset() {
+	e.buf = e.buf[:0]
+	e.db = 0
+	e.cmds = 0
+	e.real = 0
+	e.multi = false
+}
+
+// add appends one command executed in database db.
+func (e *effects) add(db int, args ...[]byte) {
+	if db != e.db {
+		var tmp [4]byte
+		e.appendCmd([]byte("SELECT"), strconv.AppendInt(tmp[:0], int64(db), 10))
+		e.db = db
+	}
+	e.appendCmd(args...)
+	e.real++
+}
+
+func (e *effects) appendCmd(args ...[]byte) {
+	e.buf = append(e.buf, '*')
+	e.buf = strconv.AppendInt(e.buf, int64(len(args)), 10)
+	e.buf = append(e.buf, '\r', '\n')
+	for _, a := range args {
+		e.buf = append(e.buf, '$')
+		e.buf = strconv.AppendInt(e.buf, int64(len(a)), 10)
+		e.buf = append(e.buf, '\r', '\n')
+		e.buf = append(e.buf, a...)
+		e.buf = append(e.buf, '\r', '\n')
+	}
+	e.cmds++
+}
+
+// finish closes a transaction's unit and returns the unit, or false when
+// nothing was changed.
+func (e *effects) finish() (Unit, bool) {
+	if e.cmds == 0 {
+		return Unit{}, false
+	}
+	if e.multi && e.real > 1 {
+		// Like Redis 7.0, a transaction is wrapped only when it propagates
+		// more than one command.
+		const multi = "*1\r\n$5\r\nMULTI\r\n"
+		e.buf = append(e.buf, multi...)
+		copy(e.buf[len(multi):], e.buf[:len(e.buf)-len(multi)])
+		copy(e.buf, multi)
+		e.cmds++
+		e.appendCmd([]byte("EXEC"))
+	}
+	return Unit{Data: e.buf, EndDB: e.db, Cmds: e.cmds}, true
+}

@@ -1,0 +1,322 @@
+// Package command is ferry's engine: the command table, one file per Redis
+// command group, clients, transactions, blocking operations and Pub/Sub.
+// Everything here runs under one lock, so the order in which commands apply
+// is the order in which their effects reach the Log.
+//
+// Lock order: Engine.mu, then Client.mu (a client's asynchronous output).
+package command
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/resp"
+)
+
+// Config holds the settings of an engine. CONFIG SET changes some of them
+// at run time.
+type Config struct {
+	// RequirePass, when set, makes clients AUTH before other commands.
+	RequirePass string
+	// MaxBulkLen is proto-max-bulk-len.
+	MaxBulkLen int64
+	// Clock is the time source (time.Now when nil); tests inject theirs.
+	Clock func() time.Time
+	// Version is the Redis version reported by INFO and HELLO.
+	Version string
+	// FerryVersion is ferry's own version.
+	FerryVersion string
+	// Addr is the listening address, for INFO.
+	Addr string
+	// Role is "master" or "slave", for INFO and ROLE.
+	Role string
+}
+
+// Stats are the counters INFO stats reports.
+type Stats struct {
+	Commands        atomic.Int64
+	Connections     atomic.Int64
+	Rejected        atomic.Int64
+	ExpiredKeys     int64
+	KeyspaceHits    int64
+	KeyspaceMisses  int64
+	NetInput        atomic.Int64
+	NetOutput       atomic.Int64
+	ErrorReplies    int64
+	Dirty           int64 // changes since the last snapshot
+	PubSubChannels  int64
+	TotalBlocking   int64
+	UnexpectedError int64
+}
+
+// Engine executes commands against a keyspace.
+type Engine struct {
+	mu  sync.Mutex
+	ks  *keyspace.Keyspace
+	cfg Config
+	tab Table
+	log Log
+
+	clients  map[int64]*Client
+	nextID   atomic.Int64
+	started  time.Time
+	stats    Stats
+	eff      effects
+	cur      *Ctx    // the command running now
+	execing  *Client // the client whose EXEC is running
+	watching map[dbKey][]*Client
+	blocked  map[dbKey][]*Client
+	ready    []dbKey
+	readySet map[dbKey]struct{}
+	channels map[string]map[*Client]struct{}
+	patterns map[string]map[*Client]struct{}
+
+	// Shutdown is called by SHUTDOWN; the server stops.
+	Shutdown func()
+}
+
+type dbKey struct {
+	db  int
+	key string
+}
+
+// New returns an engine over an empty keyspace.
+func New(cfg Config) *Engine {
+	if cfg.MaxBulkLen == 0 {
+		cfg.MaxBulkLen = resp.DefaultMaxBulkLen
+	}
+	if cfg.Version == "" {
+		cfg.Version = "7.0.15"
+	}
+	if cfg.Role == "" {
+		cfg.Role = "master"
+	}
+	e := &Engine{
+		ks:       keyspace.New(cfg.Clock),
+		cfg:      cfg,
+		clients:  make(map[int64]*Client),
+		watching: make(map[dbKey][]*Client),
+		blocked:  make(map[dbKey][]*Client),
+		readySet: make(map[dbKey]struct{}),
+		channels: make(map[string]map[*Client]struct{}),
+		patterns: make(map[string]map[*Client]struct{}),
+		started:  time.Now(),
+	}
+	e.ks.OnExpire = e.onExpire
+	e.ks.OnDelete = e.onDelete
+	e.ks.OnAdd = e.onAdd
+	for _, register := range registrations {
+		register(&e.tab)
+	}
+	return e
+}
+
+// registrations lists every command group's registration function.
+var registrations = []func(*Table){
+	registerConnection,
+	registerString,
+	registerKeys,
+	registerHash,
+	registerList,
+	registerSet,
+	registerZSet,
+	registerMulti,
+	registerPubSub,
+	registerServer,
+}
+
+// Keyspace returns the engine's keyspace. Callers must hold the lock.
+func (e *Engine) Keyspace() *keyspace.Keyspace { return e.ks }
+
+// Table returns the command table.
+func (e *Engine) Table() *Table { return &e.tab }
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// SetLog sets where effects go. Call before serving.
+func (e *Engine) SetLog(l Log) { e.log = l }
+
+// Lock acquires the engine lock; Exec and every keyspace access need it.
+func (e *Engine) Lock() { e.mu.Lock() }
+
+// Unlock releases the engine lock.
+func (e *Engine) Unlock() { e.mu.Unlock() }
+
+// SetClock replaces the clock (tests move time without sleeping).
+func (e *Engine) SetClock(clock func() time.Time) {
+	e.mu.Lock()
+	e.cfg.Clock = clock
+	e.ks.SetClock(clock)
+	e.mu.Unlock()
+}
+
+// ActiveExpire runs one active expiry cycle; the server calls it ten times
+// a second, tests call it directly.
+func (e *Engine) ActiveExpire() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ks.Tick()
+	e.eff.reset()
+	n := e.ks.ActiveExpireCycle(20000)
+	e.commitUnit()
+	return n
+}
+
+func (e *Engine) onExpire(db int, key string) {
+	e.stats.ExpiredKeys++
+	e.eff.add(db, []byte("DEL"), []byte(key))
+}
+
+func (e *Engine) onDelete(db int, key string) {
+	if len(e.watching) > 0 {
+		e.touchWatched(db, key)
+	}
+}
+
+func (e *Engine) onAdd(db int, key string) {
+	if len(e.blocked) == 0 {
+		return
+	}
+	k := dbKey{db, key}
+	if _, ok := e.blocked[k]; !ok {
+		return
+	}
+	if _, ok := e.readySet[k]; ok {
+		return
+	}
+	k.key = strings.Clone(key)
+	e.readySet[k] = struct{}{}
+	e.ready = append(e.ready, k)
+}
+
+// commitUnit hands the current unit's effects to the log.
+func (e *Engine) commitUnit() {
+	if u, ok := e.eff.finish(); ok {
+		e.stats.Dirty += int64(e.eff.real)
+		if e.log != nil {
+			e.log.Append(u)
+		}
+	}
+	e.eff.reset()
+}
+
+// Exec runs one command for client cl, writing its reply to cl.W. The
+// caller holds the lock. Exec reports false when the connection must be
+// closed once the reply is written.
+func (e *Engine) Exec(cl *Client, args [][]byte) bool {
+	e.stats.Commands.Add(1)
+	e.ks.Tick()
+	e.eff.reset()
+	e.dispatch(cl, args)
+	e.commitUnit()
+	if len(e.ready) > 0 {
+		e.serveReady()
+	}
+	return !cl.closeAfterReply
+}
+
+// dispatch checks a command the way Redis's processCommand does, then runs
+// or queues it.
+func (e *Engine) dispatch(cl *Client, args [][]byte) {
+	cmd := e.tab.Lookup(args[0])
+	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
+		sub := cmd.Sub[strings.ToLower(string(args[1]))]
+		if sub == nil {
+			e.reject(cl, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
+			return
+		}
+		cmd = sub
+	}
+	if cmd == nil {
+		e.reject(cl, unknownCommand(args))
+		return
+	}
+	if (cmd.Arity > 0 && cmd.Arity != len(args)) || len(args) < -cmd.Arity {
+		e.reject(cl, "ERR wrong number of arguments for '"+cmd.Name+"' command")
+		return
+	}
+	if !cl.Authed && cmd.Flags&NoAuth == 0 {
+		e.reject(cl, ErrNoAuth)
+		return
+	}
+	if cl.multi != nil && cmd.Flags&NoMulti != 0 {
+		e.reject(cl, ErrNotAllowedMulti)
+		return
+	}
+	if cl.W.Proto == 2 && cl.SubCount() > 0 && cmd.Flags&SubContext == 0 {
+		e.reject(cl, "ERR Can't execute '"+cmd.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return
+	}
+	if cmd.Flags&Write != 0 && e.cfg.Role != "master" && !cl.Master {
+		e.reject(cl, ErrReadOnly)
+		return
+	}
+	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
+		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
+		cl.W.Status("QUEUED")
+		return
+	}
+	e.call(cl, cmd, args)
+}
+
+// call runs cmd with the client's database.
+func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
+	c := Ctx{e: e, Client: cl, Args: args, W: &cl.W, DB: e.ks.DB(cl.DB), Cmd: cmd}
+	prev := e.cur
+	e.cur = &c
+	before := len(cl.W.Buf)
+	cmd.Handler(&c)
+	e.cur = prev
+	if len(cl.W.Buf) > before && cl.W.Buf[before] == '-' {
+		e.stats.ErrorReplies++
+	}
+	cl.LastCmd = cmd.Name
+}
+
+// reject replies with an error that also aborts a pending transaction.
+func (e *Engine) reject(cl *Client, msg string) {
+	e.stats.Rejected.Add(1)
+	e.stats.ErrorReplies++
+	if cl.multi != nil {
+		cl.multiErr = true
+	}
+	cl.W.Error(msg)
+}
+
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		b.WriteByte('\'')
+		b.WriteString(trunc(string(a), 128-b.Len()))
+		b.WriteString("' ")
+	}
+	return "ERR unknown command '" + trunc(string(args[0]), 128) + "', with args beginning with: " + b.String()
+}
+
+func trunc(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func cloneArgs(args [][]byte) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		out[i] = append([]byte(nil), a...)
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+// Package dict is a string-keyed hash table with incremental rehashing and a
+// stateless cursor scan, the two properties Redis's SCAN family and its
+// random sampling need and Go's built-in map does not offer.
+//
+// A cursor returned by Scan stays meaningful across inserts, deletes and
+// resizes: every key present for the whole of a scan is visited at least once
+// (the reverse-binary cursor of Redis's dict.c). A Dict is not safe for
+// concurrent use.
+package dict
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+	"strings"
+)
+
+const (
+	minSize    = 4
+	rehashStep = 1
+	// shrink when fewer than 1 in minFill buckets would hold a key.
+	minFill = 10
+)
+
+type node[V any] struct {
+	key  string
+	next *node[V]
+	val  V
+}
+
+type table[V any] struct {
+	buckets []*node[V]
+	used    int
+}
+
+func (t *table[V]) mask() uint64 { return uint64(len(t.buckets) - 1) }
+
+// Dict maps strings to values of type V.
+type Dict[V any] struct {
+	seed      maphash.Seed
+	t         [2]table[V]
+	rehashIdx int // -1 when not rehashing
+}
+
+// New returns an empty Dict.
+func New[V any]() *Dict[V] {
+	return &Dict[V]{seed: maphash.MakeSeed(), rehashIdx: -1}
+}
+
+// Len returns the number of keys.
+func (d *Dict[V]) Len() int { return d.t[0].used + d.t[1].used }
+
+// Buckets returns the number of buckets of the main table (for INFO-style stats).
+func (d *Dict[V]) Buckets() int { return len(d.t[0].buckets) + len(d.t[1].buckets) }
+
+func (d *Dict[V]) rehashing() bool { return d.rehashIdx >= 0 }
+
+func (d *Dict[V]) hash(key string) uint64 { return maphash.String(d.seed, key) }
+
+// Get returns a pointer to key's value, or nil. The pointer stays valid until
+// the key is deleted.
+func (d *Dict[V]) Get(key string) *V {
+	if d.Len() == 0 {
+		return nil
+	}
+	if d.rehashing() {
+		d.step(rehashStep)
+	}
+	h := d.hash(key)
+	for i := 0; i < 2; i++ {
+		t := &d.t[i]
+		if len(t.buckets) == 0 {
+			break
+		}
+		for n := t.buckets[h&t.mask()]; n != nil; n = n.next {
+			if n.key == key {
+				return &n.val
+			}
+		}
+		if !d.rehashing() {
+			break
+		}
+	}
+	return nil
+}
+
+// Put returns a pointer to key's value, inserting a zero value (under a copy
+// of key) when the key is absent; created reports whether it was.
+func (d *Dict[V]) Put(key string) (v *V, created bool) {
+	if p := d.Get(key); p != nil {
+		return p, false
+	}
+	d.expandIfNeeded()
+	t := &d.t[0]
+	if d.rehashing() {
+		t = &d.t[1]
+	}
+	n := &node[V]{key: strings.Clone(key)}
+	i := d.hash(key) & t.mask()
+	n.next = t.buckets[i]
+	t.buckets[i] = n
+	t.used++
+	return &n.val, true
+}
+
+
+// Delete removes key and returns its value.
+func (d *Dict[V]) Delete(key string) (V, bool) {
+	var zero V
+	if d.Len() == 0 {
+		return zero, false
+	}
+	if d.rehashing() {
+		d.step(rehashStep)
+	}
+	h := d.hash(key)
+	for i := 0; i < 2; i++ {
+		t := &d.t[i]
+		if len(t.buckets) == 0 {
+			break
+		}
+		idx := h & t.mask()
+		var prev *node[V]
+		for n := t.buckets[idx]; n != nil; n = n.next {
+			if n.key == key {
+				if prev == nil {
+					t.buckets[idx] = n.next
+				} else {
+					prev.next = n.next
+				}
+				t.used--
+				v := n.val
+				d.shrinkIfNeeded()
+				return v, true
+			}
+			prev = n
+		}
+		if !d.rehashing() {
+			break
+		}
+	}
+	return zero, false
+}
+
+// Clear removes every key.
+func (d *Dict[V]) Clear() {
+	d.t = [2]table[V]{}
+	d.rehashIdx = -1
+}
+
+func (d *Dict[V]) expandIfNeeded() {
+	if d.rehashing() {
+		return
+	}
+	if len(d.t[0].buckets) == 0 {
+		d.t[0].buckets = make([]*node[V], minSize)
+		return
+	}
+	if d.t[0].used >= len(d.t[0].buckets) {
+		d.resize(d.t[0].used + 1)
+	}
+}
+
+func (d *Dict[V]) shrinkIfNeeded() {
+	if d.rehashing() {
+		return
+	}
+	size := len(d.t[0].buckets)
+	if size > minSize && d.t[0].used*100/size < 100/minFill {
+		d.resize(d.t[0].used)
+	}
+}
+
+// resize starts rehashing into a table of the next power of two >= size.
+func (d *Dict[V]) resize(size int) {
+	n := minSize
+	for n < size {
+		n *= 2
+	}
+	if n == len(d.t[0].buckets) {
+		return
+	}
+	d.t[1] = table[V]{buckets: make([]*node[V], n)}
+	d.rehashIdx = 0
+	if d.t[0].used == 0 {
+		d.finishRehash()
+	}
+}
+
+// step moves up to n buckets from the old table to the new one.
+func (d *Dict[V]) step(n int) {
+	empty := n * 10
+	old, nt := &d.t[0], &d.t[1]
+	for ; n > 0 && old.used > 0; n-- {
+		for old.buckets[d.rehashIdx] == nil {
+			d.rehashIdx++
+			if empty--; empty == 0 {
+				return
+			}
+		}
+		for e := old.buckets[d.rehashIdx]; e != nil; {
+			next := e.next
+			i := d.hash(e.key) & nt.mask()
+			e.next = nt.buckets[i]
+			nt.buckets[i] = e
+			old.used--
+			nt.used++
+			e = next
+		}
+		old.buckets[d.rehashIdx] = nil
+		d.rehashIdx++
+	}
+	if old.used == 0 {
+		d.finishRehash()
+	}
+}
+
+func (d *Dict[V]) finishRehash() {
+	d.t[0] = d.t[1]
+	d.t[1] = table[V]{}
+	d.rehashIdx = -1
+}
+
+// Scan visits the keys of the bucket(s) at cursor and returns the next
+// cursor; 0 means the scan is complete. fn must not modify the Dict.
+func (d *Dict[V]) Scan(cursor uint64, fn func(key string, v *V)) uint64 {
+	if d.Len() == 0 {
+		return 0
+	}
+	visit := func(t *table[V], i uint64) {
+		for n := t.buckets[i]; n != nil; n = n.next {
+			fn(n.key, &n.val)
+		}
+	}
+	v := cursor
+	if !d.rehashing() {
+		t := &d.t[0]
+		m := t.mask()
+		visit(t, v&m)
+		v |= ^m
+		v = bits.Reverse64(bits.Reverse64(v) + 1)
+		return v
+	}
+	t0, t1 := &d.t[0], &d.t[1]
+	if len(t0.buckets) > len(t1.buckets) {
+		t0, t1 = t1, t0
+	}
+	m0, m1 := t0.mask(), t1.mask()
+	visit(t0, v&m0)
+	for {
+		visit(t1, v&m1)
+		v |= ^m1
+		v = bits.Reverse64(bits.Reverse64(v) + 1)
+		if v&(m0^m1) == 0 {
+			break
+		}
+	}
+	return v
+}
+
+// Range calls fn for every key until fn returns false. fn must not modify
+// the Dict.
+func (d *Dict[V]) Range(fn func(key string, v *V) bool) {
+	for i := 0; i < 2; i++ {
+		for _, n := range d.t[i].buckets {
+			for ; n != nil; n = n.next {
+				if !fn(n.key, &n.val) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Random returns a random key and its value; ok is false when d is empty.
+// Keys in long chains are slightly less likely, as in Redis.
+func (d *Dict[V]) Random() (key string, v *V, ok bool) {
+	if d.Len() == 0 {
+		return "", nil, false
+	}
+	if d.rehashing() {
+		d.step(rehashStep)
+	}
+	var head *node[V]
+	for head == nil {
+		if d.rehashing() {
+			// buckets below rehashIdx of the old table are empty.
+			n0, n1 := len(d.t[0].buckets), len(d.t[1].buckets)
+			i := d.rehashIdx + rand.IntN(n0+n1-d.rehashIdx)
+			if i >= n0 {
+				head = d.t[1].buckets[i-n0]
+			} else {
+				head = d.t[0].buckets[i]
+			}
+		} else {
+			head = d.t[0].buckets[rand.IntN(len(d.t[0].buckets))]
+		}
+	}
+	n := 0
+	for e := head; e != nil; e = e.next {
+		n++
+	}
+	e := head
+	for i := rand.IntN(n); i > 0; i-- {
+		e = e.next
+	}
+	return e.key, &e.val, true
+}

@@ -1,0 +1,448 @@
+// Package keyspace holds ferry's data: 16 databases of strings, lists,
+// hashes, sets and sorted sets with expiry. It is a deterministic state
+// machine: no network, no logging, and time comes from an injected clock.
+//
+// Ownership: every method copies the bytes it retains, so callers may pass
+// views of a reused network buffer. A Keyspace is not safe for concurrent
+// use; the engine serializes access to it.
+package keyspace
+
+import (
+	"time"
+
+	"github.com/ferrydb/ferry/internal/dict"
+	"github.com/ferrydb/ferry/internal/num"
+)
+
+// NumDBs is the number of databases, as Redis's default "databases 16".
+const NumDBs = 16
+
+// Kind is a value's type, numbered as Redis's OBJ_* constants (the numbers
+// enter DEBUG DIGEST and RDB).
+type Kind uint8
+
+// The kinds of value.
+const (
+	KindString Kind = 0
+	KindList   Kind = 1
+	KindSet    Kind = 2
+	KindZSet   Kind = 3
+	KindHash   Kind = 4
+)
+
+// String returns the name TYPE replies with.
+func (k Kind) String() string {
+	switch k {
+	case KindString:
+		return "string"
+	case KindList:
+		return "list"
+	case KindSet:
+		return "set"
+	case KindZSet:
+		return "zset"
+	case KindHash:
+		return "hash"
+	}
+	return "none"
+}
+
+// Collection is a list, hash, set or sorted set value.
+type Collection interface {
+	// Kind returns the value's type.
+	Kind() Kind
+	// Len returns the number of elements; an empty collection is never stored.
+	Len() int
+	// Encoding returns what OBJECT ENCODING replies for it.
+	Encoding() string
+	// Digest mixes the value's elements into d as Redis's DEBUG DIGEST does.
+	Digest(d *Digest)
+}
+
+// ExpireMode says what a lookup does with a key whose time has passed.
+type ExpireMode uint8
+
+// Expire modes.
+const (
+	// ExpireDelete deletes expired keys on access and reports them through
+	// OnExpire (a master).
+	ExpireDelete ExpireMode = iota
+	// ExpireHide hides expired keys from lookups but keeps them (a replica
+	// serving reads: the master's DEL removes them).
+	ExpireHide
+	// ExpireIgnore treats expired keys as present (a replica applying the
+	// master's effects).
+	ExpireIgnore
+)
+
+// Keyspace is the whole dataset: NumDBs databases and a clock.
+type Keyspace struct {
+	dbs   [NumDBs]*DB
+	clock func() time.Time
+	now   int64 // unix ms, fixed for the duration of a unit
+
+	// Mode is how lookups treat expired keys.
+	Mode ExpireMode
+	// OnExpire is called when a lookup or the active cycle deletes an
+	// expired key, before the key is gone (a master propagates a DEL).
+	OnExpire func(db int, key string)
+	// OnDelete is called whenever a key is removed or replaced wholesale
+	// (for WATCH bookkeeping); it may be nil.
+	OnDelete func(db int, key string)
+	// OnAdd is called when a key is created (to wake clients blocked on
+	// it); it may be nil.
+	OnAdd func(db int, key string)
+
+	start int64
+}
+
+// New returns an empty keyspace that reads time from clock (time.Now when nil).
+func New(clock func() time.Time) *Keyspace {
+	if clock == nil {
+		clock = time.Now
+	}
+	ks := &Keyspace{clock: clock}
+	for i := range ks.dbs {
+		ks.dbs[i] = newDB(ks, i)
+	}
+	ks.Tick()
+	ks.start = ks.now
+	return ks
+}
+
+// Tick reads the clock. The engine calls it once per command or transaction
+// so that a unit of work sees one instant, as Redis does.
+func (ks *Keyspace) Tick() { ks.now = ks.clock().UnixMilli() }
+
+// Now returns the current unit's time in unix milliseconds.
+func (ks *Keyspace) Now() int64 { return ks.now }
+
+// SetClock replaces the clock (tests move time without sleeping).
+func (ks *Keyspace) SetClock(clock func() time.Time) { ks.clock = clock; ks.Tick() }
+
+// DB returns database i (0 <= i < NumDBs).
+func (ks *Keyspace) DB(i int) *DB { return ks.dbs[i] }
+
+// Swap exchanges the contents of databases i and j (SWAPDB).
+func (ks *Keyspace) Swap(i, j int) {
+	a, b := ks.dbs[i], ks.dbs[j]
+	a.keys, b.keys = b.keys, a.keys
+	a.expires, b.expires = b.expires, a.expires
+	a.expireCursor, b.expireCursor = 0, 0
+}
+
+// Flush empties every database.
+func (ks *Keyspace) Flush() {
+	for _, db := range ks.dbs {
+		db.Flush()
+	}
+}
+
+// Object is one key's value and metadata.
+type Object struct {
+	str    []byte
+	coll   Collection
+	expire int64  // unix ms; 0 means no expiry
+	access uint32 // seconds since the keyspace started, for OBJECT IDLETIME
+}
+
+// Kind returns the value's type.
+func (o *Object) Kind() Kind {
+	if o.coll == nil {
+		return KindString
+	}
+	return o.coll.Kind()
+}
+
+// Str returns a string value's bytes. The caller must not retain or modify them.
+func (o *Object) Str() []byte { return o.str }
+
+// SetStr replaces the value with a copy of b (a string).
+func (o *Object) SetStr(b []byte) {
+	o.coll = nil
+	o.str = append(o.str[:0:0], b...)
+}
+
+// SetStrOwned replaces the value with b, which the caller hands over.
+func (o *Object) SetStrOwned(b []byte) {
+	o.coll = nil
+	o.str = b
+}
+
+// Collection returns the value when it is not a string.
+func (o *Object) Collection() Collection { return o.coll }
+
+// Expire returns the expiry time in unix ms, or 0.
+func (o *Object) Expire() int64 { return o.expire }
+
+// Access returns the last access time in unix ms (second resolution).
+func (o *Object) Access(ks *Keyspace) int64 { return ks.start + int64(o.access)*1000 }
+
+// Encoding returns what OBJECT ENCODING replies for the value.
+func (o *Object) Encoding() string {
+	if o.coll != nil {
+		return o.coll.Encoding()
+	}
+	return StringEncoding(o.str)
+}
+
+// StringEncoding returns Redis's encoding name for a string value.
+func StringEncoding(b []byte) string {
+	if len(b) <= 20 {
+		if _, ok := num.ParseInt(b); ok {
+			return "int"
+		}
+	}
+	if len(b) <= 44 {
+		return "embstr"
+	}
+	return "raw"
+}
+
+// DB is one numbered database.
+type DB struct {
+	ks           *Keyspace
+	index        int
+	keys         *dict.Dict[Object]
+	expires      *dict.Dict[struct{}]
+	expireCursor uint64
+}
+
+func newDB(ks *Keyspace, i int) *DB {
+	return &DB{ks: ks, index: i, keys: dict.New[Object](), expires: dict.New[struct{}]()}
+}
+
+// Index returns the database number.
+func (db *DB) Index() int { return db.index }
+
+// Keyspace returns the keyspace db belongs to.
+func (db *DB) Keyspace() *Keyspace { return db.ks }
+
+// Len returns the number of keys, expired ones not yet deleted included.
+func (db *DB) Len() int { return db.keys.Len() }
+
+// Expires returns the number of keys with an expiry.
+func (db *DB) Expires() int { return db.expires.Len() }
+
+func (db *DB) expired(o *Object) bool {
+	return o.expire != 0 && o.expire <= db.ks.now
+}
+
+// Get looks key up, applying the keyspace's expire mode, and updates its
+// access time. It returns nil when the key does not exist (or is expired).
+func (db *DB) Get(key string) *Object {
+	o := db.keys.Get(key)
+	if o == nil {
+		return nil
+	}
+	if db.expired(o) {
+		switch db.ks.Mode {
+		case ExpireDelete:
+			db.expireKey(key)
+			return nil
+		case ExpireHide:
+			return nil
+		}
+	}
+	o.access = uint32((db.ks.now - db.ks.start) / 1000)
+	return o
+}
+
+// Peek looks key up like Get without touching its access time.
+func (db *DB) Peek(key string) *Object {
+	o := db.keys.Get(key)
+	if o == nil {
+		return nil
+	}
+	if db.expired(o) {
+		switch db.ks.Mode {
+		case ExpireDelete:
+			db.expireKey(key)
+			return nil
+		case ExpireHide:
+			return nil
+		}
+	}
+	return o
+}
+
+// Exists reports whether key exists, without touching it.
+func (db *DB) Exists(key string) bool { return db.Peek(key) != nil }
+
+// expireKey deletes an expired key and reports it.
+func (db *DB) expireKey(key string) {
+	if db.ks.OnExpire != nil {
+		db.ks.OnExpire(db.index, key)
+	}
+	db.Delete(key)
+}
+
+// SetString stores a copy of val under key, replacing any value. The expiry
+// is cleared unless keepTTL is set.
+func (db *DB) SetString(key string, val []byte, keepTTL bool) *Object {
+	o := db.put(key, keepTTL)
+	o.SetStr(val)
+	return o
+}
+
+// SetCollection stores c under key, replacing any value; the expiry is
+// cleared unless keepTTL is set. c is handed over.
+func (db *DB) SetCollection(key string, c Collection, keepTTL bool) *Object {
+	o := db.put(key, keepTTL)
+	o.str = nil
+	o.coll = c
+	return o
+}
+
+func (db *DB) put(key string, keepTTL bool) *Object {
+	o, created := db.keys.Put(key)
+	if created && db.ks.OnAdd != nil {
+		db.ks.OnAdd(db.index, key)
+	}
+	if !created {
+		if db.ks.OnDelete != nil {
+			db.ks.OnDelete(db.index, key)
+		}
+		if o.expire != 0 && (!keepTTL || db.expired(o)) {
+			o.expire = 0
+			db.expires.Delete(key)
+		}
+	}
+	o.access = uint32((db.ks.now - db.ks.start) / 1000)
+	return o
+}
+
+// Delete removes key and reports whether it existed (expired or not).
+func (db *DB) Delete(key string) bool {
+	o, ok := db.keys.Delete(key)
+	if !ok {
+		return false
+	}
+	if o.expire != 0 {
+		db.expires.Delete(key)
+	}
+	if db.ks.OnDelete != nil {
+		db.ks.OnDelete(db.index, key)
+	}
+	return true
+}
+
+// SetExpire sets key's expiry to at (unix ms); at == 0 removes it. The key
+// must exist.
+func (db *DB) SetExpire(key string, at int64) {
+	o := db.keys.Get(key)
+	if o == nil {
+		return
+	}
+	switch {
+	case at == 0 && o.expire != 0:
+		db.expires.Delete(key)
+	case at != 0 && o.expire == 0:
+		db.expires.Put(key)
+	}
+	o.expire = at
+}
+
+// Rename moves src's value and expiry to dst, replacing dst. src must exist.
+func (db *DB) Rename(src, dst string) {
+	o := *db.keys.Get(src)
+	db.Delete(src)
+	db.Delete(dst)
+	n, _ := db.keys.Put(dst)
+	*n = o
+	if o.expire != 0 {
+		db.expires.Put(dst)
+	}
+	if db.ks.OnAdd != nil {
+		db.ks.OnAdd(db.index, dst)
+	}
+}
+
+// MoveTo moves key with its value and expiry to database other, replacing
+// nothing: the caller checks that other lacks the key.
+func (db *DB) MoveTo(key string, other *DB) {
+	o := *db.keys.Get(key)
+	db.Delete(key)
+	n, _ := other.keys.Put(key)
+	*n = o
+	if o.expire != 0 {
+		other.expires.Put(key)
+	}
+	if db.ks.OnAdd != nil {
+		db.ks.OnAdd(other.index, key)
+	}
+}
+
+// Flush removes every key.
+func (db *DB) Flush() {
+	if db.ks.OnDelete != nil && db.keys.Len() > 0 {
+		db.keys.Range(func(key string, _ *Object) bool {
+			db.ks.OnDelete(db.index, key)
+			return true
+		})
+	}
+	db.keys.Clear()
+	db.expires.Clear()
+	db.expireCursor = 0
+}
+
+// Scan visits the keys of one cursor step (see dict.Dict.Scan), expired
+// ones included; fn must not modify db.
+func (db *DB) Scan(cursor uint64, fn func(key string, o *Object)) uint64 {
+	return db.keys.Scan(cursor, fn)
+}
+
+// Range visits every key until fn returns false; fn must not modify db.
+func (db *DB) Range(fn func(key string, o *Object) bool) {
+	db.keys.Range(fn)
+}
+
+// RandomKey returns a random live key, deleting (or skipping) expired ones
+// on the way as Redis's RANDOMKEY does; ok is false when none is left.
+func (db *DB) RandomKey() (string, bool) {
+	for tries := 0; db.keys.Len() > 0; tries++ {
+		key, o, _ := db.keys.Random()
+		if !db.expired(o) {
+			return key, true
+		}
+		switch db.ks.Mode {
+		case ExpireDelete:
+			db.expireKey(key)
+		case ExpireIgnore:
+			return key, true
+		default:
+			if tries > 100 && db.expires.Len() == db.keys.Len() {
+				// A replica full of logically expired keys: Redis returns one.
+				return key, true
+			}
+		}
+	}
+	return "", false
+}
+
+// IsExpired reports whether o's time has passed (for SCAN and KEYS, which
+// filter expired keys themselves).
+func (db *DB) IsExpired(o *Object) bool { return db.expired(o) }
+
+// IsExpiredKey reports whether key is stored but its time has passed,
+// whatever the mode, without deleting it.
+func (db *DB) IsExpiredKey(key string) bool {
+	o := db.keys.Get(key)
+	return o != nil && db.expired(o)
+}
+
+// ExpireIfNeeded deletes key if it is expired and the mode allows it, and
+// reports whether the key is now logically absent.
+func (db *DB) ExpireIfNeeded(key string) bool {
+	o := db.keys.Get(key)
+	if o == nil {
+		return true
+	}
+	if !db.expired(o) || db.ks.Mode == ExpireIgnore {
+		return false
+	}
+	if db.ks.Mode == ExpireDelete {
+		db.expireKey(key)
+	}
+	return true
+}

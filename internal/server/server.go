@@ -1,0 +1,357 @@
+// Package server accepts RESP connections and runs their commands on a
+// command.Engine: one goroutine per connection, pipelined requests run in
+// batches under one acquisition of the engine lock, and replies are written
+// once per batch.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/resp"
+)
+
+// maxBatchOutput bounds the replies buffered before they are written, so a
+// deep pipeline of large replies does not grow one buffer without limit.
+const maxBatchOutput = 64 * 1024
+
+// Server serves one engine on one listener.
+type Server struct {
+	e   *command.Engine
+	log *slog.Logger
+	ln  net.Listener
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+// New returns a server for e. logger may be nil.
+func New(e *command.Engine, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Server{e: e, log: logger, conns: make(map[net.Conn]struct{}), stop: make(chan struct{})}
+}
+
+// Listen binds addr ("127.0.0.1:6379"; port 0 picks a free one).
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until ctx ends or Close is called, and runs the
+// active expiry cycle ten times a second. It returns nil after a clean stop.
+func (s *Server) Serve(ctx context.Context) error {
+	s.wg.Add(1)
+	go s.expireLoop()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.stop:
+		}
+	}()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[nc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(nc)
+	}
+}
+
+// Close stops accepting, closes every connection and waits for their
+// goroutines. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	err := s.ln.Close()
+	for nc := range s.conns {
+		nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) expireLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.e.ActiveExpire()
+		}
+	}
+}
+
+// conn is one client connection.
+type conn struct {
+	s  *Server
+	nc net.Conn
+	rd *resp.Reader
+	cl *command.Client
+
+	async    bool // a writer goroutine owns the socket's output
+	writerWG sync.WaitGroup
+	done     chan struct{}
+}
+
+func (s *Server) handle(nc net.Conn) {
+	defer s.wg.Done()
+	c := &conn{s: s, nc: nc, rd: resp.NewReader(nc), done: make(chan struct{})}
+	e := s.e
+	e.Lock()
+	c.cl = e.NewClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
+	c.cl.Kill = func() { nc.Close() }
+	e.Unlock()
+	defer func() {
+		e.Lock()
+		e.CloseClient(c.cl)
+		e.Unlock()
+		close(c.done)
+		c.writerWG.Wait()
+		nc.Close()
+		s.mu.Lock()
+		delete(s.conns, nc)
+		s.mu.Unlock()
+	}()
+	if err := c.serve(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("connection closed", "addr", c.cl.Addr, "err", err)
+	}
+}
+
+// serve runs the connection's read-execute-write loop.
+func (c *conn) serve() error {
+	e := c.s.e
+	cl := c.cl
+	for {
+		closeAfter, more := false, false
+		e.Lock()
+		c.rd.MaxBulkLen = e.Config().MaxBulkLen
+		for {
+			args, err := c.rd.Next(cl.Authed)
+			if err != nil {
+				var pe resp.ProtocolError
+				if errors.As(err, &pe) {
+					cl.W.Error(pe.Error())
+				}
+				closeAfter = true
+				break
+			}
+			if args == nil {
+				break
+			}
+			cl.LastInteraction = time.Now().UnixMilli()
+			if !e.Exec(cl, args) {
+				closeAfter = true
+				break
+			}
+			if cl.Blocked() != nil {
+				break
+			}
+			if cl.W.Len() > maxBatchOutput {
+				more = c.rd.Buffered() > 0
+				break
+			}
+		}
+		if cl.SubCount() > 0 && !c.async {
+			c.startWriter()
+		}
+		if c.async {
+			cl.Push(cl.W.Buf)
+			cl.W.Reset()
+		}
+		blocked := cl.Blocked()
+		e.Unlock()
+
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if closeAfter {
+			return c.finish()
+		}
+		if blocked != nil {
+			if err := c.waitBlocked(blocked); err != nil {
+				return err
+			}
+			if err := c.flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if more {
+			continue
+		}
+		n := c.rd.Buffered()
+		if err := c.rd.Fill(); err != nil {
+			if errors.Is(err, resp.ErrQueryBufferLimit) {
+				c.s.log.Warn("closing client over query buffer limit", "addr", cl.Addr)
+			}
+			return err
+		}
+		e.Stats().NetInput.Add(int64(c.rd.Buffered() - n))
+	}
+}
+
+// flush writes the replies buffered in the client's writer (synchronous mode).
+func (c *conn) flush() error {
+	w := &c.cl.W
+	if c.async || w.Len() == 0 {
+		return nil
+	}
+	n, err := c.nc.Write(w.Buf)
+	c.s.e.Stats().NetOutput.Add(int64(n))
+	if cap(w.Buf) > 1<<20 {
+		w.Buf = nil
+	} else {
+		w.Reset()
+	}
+	return err
+}
+
+// startWriter hands the socket's output to a goroutine that drains the
+// client's asynchronous output (Pub/Sub). Called with the engine lock held.
+func (c *conn) startWriter() {
+	c.async = true
+	c.writerWG.Add(1)
+	go func() {
+		defer c.writerWG.Done()
+		var buf []byte
+		for {
+			select {
+			case <-c.cl.Wake:
+				buf = c.cl.TakePending(buf[:0])
+				if len(buf) == 0 {
+					continue
+				}
+				n, err := c.nc.Write(buf)
+				c.s.e.Stats().NetOutput.Add(int64(n))
+				if err != nil {
+					c.nc.Close()
+					return
+				}
+			case <-c.done:
+				return
+			}
+		}
+	}()
+}
+
+// finish writes what is pending and ends the connection (QUIT, protocol
+// errors): the client sees its last reply before the close.
+func (c *conn) finish() error {
+	if c.async {
+		close(c.done)
+		c.writerWG.Wait()
+		c.done = make(chan struct{})
+		c.async = false
+		c.cl.W.Buf = c.cl.TakePending(c.cl.W.Buf[:0])
+		if err := c.flush(); err != nil {
+			return err
+		}
+	}
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	return io.EOF
+}
+
+// waitBlocked waits until a blocked command is served, times out, or the
+// client goes away. Meanwhile a read goroutine watches the socket so that a
+// disconnect is noticed (and the client stops waiting for keys).
+func (c *conn) waitBlocked(b *command.Blocked) error {
+	e := c.s.e
+	var timeout <-chan time.Time
+	if !b.Deadline.IsZero() {
+		t := time.NewTimer(time.Until(b.Deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	fillDone := make(chan error, 1)
+	go func() { fillDone <- c.rd.Fill() }()
+	filling := true
+	var readErr error
+	for waiting := true; waiting; {
+		select {
+		case <-b.Done:
+			waiting = false
+		case <-timeout:
+			e.Lock()
+			e.TimeoutBlocked(c.cl)
+			e.Unlock()
+			waiting = false
+		case err := <-fillDone:
+			filling = false
+			if err != nil {
+				// The client went away: stop waiting, unless it was served
+				// at the same moment.
+				e.Lock()
+				if c.cl.Blocked() != nil {
+					e.CloseClient(c.cl)
+				}
+				e.Unlock()
+				return err
+			}
+		}
+	}
+	if filling {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+		err := <-fillDone
+		c.nc.SetReadDeadline(time.Time{})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			readErr = err
+		}
+	}
+	if readErr != nil {
+		c.flush()
+		return readErr
+	}
+	return nil
+}
