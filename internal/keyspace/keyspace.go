@@ -57,6 +57,30 @@ type Collection interface {
 	Encoding() string
 	// Digest mixes the value's elements into d as Redis's DEBUG DIGEST does.
 	Digest(d *Digest)
+	// Clone returns a deep copy (COPY).
+	Clone() Collection
+}
+
+// Limits are the encoding thresholds of Redis's config (hash-max-listpack-entries
+// and friends). Small collections use a compact, ordered encoding, which
+// also fixes the order in which Redis replies with their elements.
+type Limits struct {
+	HashMaxListpackEntries int
+	HashMaxListpackValue   int
+	SetMaxIntsetEntries    int
+	ZSetMaxListpackEntries int
+	ZSetMaxListpackValue   int
+	ListMaxListpackSize    int
+}
+
+// DefaultLimits are Redis 7.0's defaults.
+var DefaultLimits = Limits{
+	HashMaxListpackEntries: 128,
+	HashMaxListpackValue:   64,
+	SetMaxIntsetEntries:    512,
+	ZSetMaxListpackEntries: 128,
+	ZSetMaxListpackValue:   64,
+	ListMaxListpackSize:    -2,
 }
 
 // ExpireMode says what a lookup does with a key whose time has passed.
@@ -83,6 +107,8 @@ type Keyspace struct {
 
 	// Mode is how lookups treat expired keys.
 	Mode ExpireMode
+	// Limits are the encoding thresholds (CONFIG SET may change them).
+	Limits Limits
 	// OnExpire is called when a lookup or the active cycle deletes an
 	// expired key, before the key is gone (a master propagates a DEL).
 	OnExpire func(db int, key string)
@@ -101,7 +127,7 @@ func New(clock func() time.Time) *Keyspace {
 	if clock == nil {
 		clock = time.Now
 	}
-	ks := &Keyspace{clock: clock}
+	ks := &Keyspace{clock: clock, Limits: DefaultLimits}
 	for i := range ks.dbs {
 		ks.dbs[i] = newDB(ks, i)
 	}
