@@ -1,0 +1,40 @@
+# ferry's tasks. `make` lists them.
+GO       ?= go
+GOBIN    := $(shell $(GO) env GOPATH)/bin
+FUZZTIME ?= 20s
+
+.PHONY: help build test race unit fuzz lint deps bench run clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/ferry
+	$(GO) build -o bin/ferry ./cmd/ferry
+
+run: ## run a master on 127.0.0.1:6379
+	$(GO) run ./cmd/ferry master
+
+deps: ## install what the tests need (redis-server 7.0, redis-tools, staticcheck)
+	bash scripts/deps.sh
+
+test: deps lint race fuzz ## the full suite CI runs: lint, race tests, a brief fuzz run
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+race: ## every test with the race detector
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+unit: ## every test, no race detector (quick)
+	$(GO) test -count=1 ./...
+
+fuzz: ## run each fuzz target briefly (FUZZTIME, default 20s)
+	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./internal/resp
+
+bench: ## redis-benchmark against ferry and redis-server side by side
+	bash bench/redis-benchmark.sh
+
+clean: ## remove build outputs
+	rm -rf bin

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what ferry's tests need on a fresh Debian machine: redis-server,
+# redis-cli, redis-benchmark and redis-check-rdb (Debian's 7.0, the
+# reference for the differential tests), and staticcheck. Safe to re-run.
+set -euo pipefail
+
+STATICCHECK_VERSION=2026.2.2
+
+need_apt=()
+for bin in redis-server redis-cli redis-benchmark redis-check-rdb; do
+  command -v "$bin" >/dev/null 2>&1 || need_apt=(redis-server redis-tools)
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian's package starts a redis-server on 6379; the tests use their own
+  # servers on free ports, so stop it (it may not run at all: no systemd).
+  $sudo service redis-server stop >/dev/null 2>&1 || true
+fi
+
+GOBIN="$(go env GOPATH)/bin"
+if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "$STATICCHECK_VERSION"; then
+  go install "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+fi
+redis-server --version
+"$GOBIN/staticcheck" -version
