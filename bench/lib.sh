@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# Helpers shared by the bench/*.sh scripts (sourced, not run): build ferry,
+# start ferry and redis-server side by side on free loopback ports (never
+# the 6379 default), and stop both when the script exits.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+
+# need fails unless every named binary is on PATH.
+need() {
+  local b
+  for b in "$@"; do
+    if ! command -v "$b" >/dev/null 2>&1; then
+      echo "bench: $b not found on PATH (make deps installs redis-server and redis-tools)" >&2
+      exit 1
+    fi
+  done
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+SERVER_PIDS=()
+
+# cleanup stops the servers this script started (by pid) and removes $TMP.
+cleanup() {
+  local p
+  for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# build_ferry builds ./cmd/ferry into $TMP/ferry.
+build_ferry() {
+  (cd "$ROOT" && go build -o "$TMP/ferry" ./cmd/ferry)
+}
+
+# port_busy succeeds when something accepts connections on 127.0.0.1:$1.
+port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pick_port prints a random port in 20000-59999 that nothing listens on.
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    port_busy "$p" || { echo "$p"; return; }
+  done
+}
+
+# wait_ping waits up to 10 s for PONG from port $1 while pid $2 lives.
+wait_ping() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_server NAME starts redis-server (NAME=redis), $TMP/ferry
+# (NAME=ferry) or $TMP/ferryprof with the flags in FERRYPROF_ARGS
+# (NAME=ferryprof) on a free port, retrying if the port was taken meanwhile.
+# It sets REDIS_PORT/REDIS_PID or FERRY_PORT/FERRY_PID.
+start_server() {
+  local name=$1 try port pid
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    case $name in
+      redis)
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+          --dir "$TMP" --daemonize no --logfile "$TMP/redis.log" &
+        ;;
+      ferry)
+        "$TMP/ferry" master --addr "127.0.0.1:$port" --log-level warn 2>>"$TMP/ferry.log" &
+        ;;
+      ferryprof)
+        "$TMP/ferryprof" -addr "127.0.0.1:$port" "${FERRYPROF_ARGS[@]}" >/dev/null 2>>"$TMP/ferryprof.log" &
+        ;;
+    esac
+    pid=$!
+    if wait_ping "$port" "$pid"; then
+      SERVER_PIDS+=("$pid")
+      case $name in
+        redis) REDIS_PORT=$port REDIS_PID=$pid ;;
+        ferry*) FERRY_PORT=$port FERRY_PID=$pid ;;
+      esac
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start $name; its log:" >&2
+  cat "$TMP/$name.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# stop_server PID stops a server started by start_server with SIGINT and
+# waits for it (ferryprof writes its profiles on the way out).
+stop_server() {
+  local p keep=()
+  kill -INT "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  SERVER_PIDS=("${keep[@]}")
+}
+
+# port_of NAME prints the port of server NAME (redis or ferry).
+port_of() {
+  case $1 in
+    redis) echo "$REDIS_PORT" ;;
+    ferry) echo "$FERRY_PORT" ;;
+  esac
+}
+
+# pid_of NAME prints the pid of server NAME (redis or ferry).
+pid_of() {
+  case $1 in
+    redis) echo "$REDIS_PID" ;;
+    ferry) echo "$FERRY_PID" ;;
+  esac
+}
+
+# machine_info prints markdown lines describing where the numbers come from.
+machine_info() {
+  local cpu
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- ferry: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- 2>/dev/null || echo ' (dirty tree)'), $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}"
+  echo "- redis: $(redis-server --version | awk '{print $3, $6}')"
+  echo "- machine: ${cpu:-unknown cpu}, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
