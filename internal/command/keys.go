@@ -1,9 +1,14 @@
 package command
 
 import (
+	"bytes"
 	"math"
+	"strconv"
+	"strings"
 
+	"github.com/ferrydb/ferry/internal/glob"
 	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/num"
 )
 
 // Generic key commands (db.c, expire.c, object.c): DEL UNLINK EXISTS TYPE
@@ -30,6 +35,8 @@ func registerKeys(t *Table) {
 	srv := func(c *Command) *Command { c.Group = "server"; return c }
 	wk := []string{"keyspace", "write", "fast"}
 	rk := []string{"keyspace", "read", "fast"}
+	ro := []string{"keyspace", "read", "slow"}
+	obj := func(c *Command) *Command { c.FirstKey, c.LastKey, c.Step = 2, 2, 1; return gen(c) }
 	t.Add(
 		kn(&Command{Name: "del", Arity: -2, Flags: Write, Since: "1.0.0", Summary: "Delete a key", ACL: []string{"keyspace", "write", "slow"}, Handler: delCmd}),
 		kn(&Command{Name: "unlink", Arity: -2, Flags: Write | Fast, Since: "4.0.0", Summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", ACL: wk, Handler: delCmd}),
@@ -44,10 +51,25 @@ func registerKeys(t *Table) {
 		k1(&Command{Name: "expiretime", Arity: 2, Flags: ReadOnly | Fast, Since: "7.0.0", Summary: "Get the expiration Unix timestamp for a key", ACL: rk, Handler: expiretimeCmd}),
 		k1(&Command{Name: "pexpiretime", Arity: 2, Flags: ReadOnly | Fast, Since: "7.0.0", Summary: "Get the expiration Unix timestamp for a key in milliseconds", ACL: rk, Handler: pexpiretimeCmd}),
 		k1(&Command{Name: "persist", Arity: 2, Flags: Write | Fast, Since: "2.2.0", Summary: "Remove the expiration from a key", ACL: wk, Handler: persistCmd}),
+		k2(&Command{Name: "rename", Arity: 3, Flags: Write, Since: "1.0.0", Summary: "Rename a key", ACL: []string{"keyspace", "write", "slow"}, Handler: renameCmd}),
+		k2(&Command{Name: "renamenx", Arity: 3, Flags: Write | Fast, Since: "1.0.0", Summary: "Rename a key, only if the new key does not exist", ACL: wk, Handler: renamenxCmd}),
+		k1(&Command{Name: "move", Arity: 3, Flags: Write | Fast, Since: "1.0.0", Summary: "Move a key to another database", ACL: wk, Handler: moveCmd}),
+		k2(&Command{Name: "copy", Arity: -3, Flags: Write | DenyOOM, Since: "6.2.0", Summary: "Copy a key", ACL: []string{"keyspace", "write", "slow"}, Handler: copyCmd}),
+		gen(&Command{Name: "keys", Arity: 2, Flags: ReadOnly, Since: "1.0.0", Summary: "Find all keys matching the given pattern", ACL: []string{"keyspace", "read", "slow", "dangerous"}, Handler: keysCmd}),
+		gen(&Command{Name: "scan", Arity: -2, Flags: ReadOnly, Since: "2.8.0", Summary: "Incrementally iterate the keys space", ACL: []string{"keyspace", "read", "slow"}, Handler: scanCmd}),
+		gen(&Command{Name: "randomkey", Arity: 1, Flags: ReadOnly, Since: "1.0.0", Summary: "Return a random key from the keyspace", ACL: []string{"keyspace", "read", "slow"}, Handler: randomkeyCmd}),
+		kn(&Command{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, Since: "3.2.1", Summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.", ACL: rk, Handler: touchCmd}),
+		gen(&Command{Name: "object", Arity: -2, Since: "2.2.3", Summary: "A container for object introspection commands", ACL: []string{"slow"}}),
+		gen(&Command{Name: "object|help", Arity: 2, Flags: Loading | Stale, Since: "6.2.0", Summary: "Show helpful text about the different subcommands", ACL: []string{"keyspace", "slow"}, Handler: objectHelpCmd}),
+		obj(&Command{Name: "object|encoding", Arity: 3, Flags: ReadOnly, Since: "2.2.3", Summary: "Inspect the internal encoding of a Redis object", ACL: ro, Handler: objectEncodingCmd}),
+		obj(&Command{Name: "object|freq", Arity: 3, Flags: ReadOnly, Since: "4.0.0", Summary: "Get the logarithmic access frequency counter of a Redis object", ACL: ro, Handler: objectFreqCmd}),
+		obj(&Command{Name: "object|idletime", Arity: 3, Flags: ReadOnly, Since: "2.2.3", Summary: "Get the time since a Redis object was last accessed", ACL: ro, Handler: objectIdletimeCmd}),
+		obj(&Command{Name: "object|refcount", Arity: 3, Flags: ReadOnly, Since: "2.2.3", Summary: "Get the number of references to the value of the key", ACL: ro, Handler: objectRefcountCmd}),
+		srv(&Command{Name: "dbsize", Arity: 1, Flags: ReadOnly | Fast, Since: "1.0.0", Summary: "Return the number of keys in the selected database", ACL: rk, Handler: dbsizeCmd}),
+		srv(&Command{Name: "swapdb", Arity: 3, Flags: Write | Fast, Since: "4.0.0", Summary: "Swaps two Redis databases", ACL: []string{"keyspace", "write", "fast", "dangerous"}, Handler: swapdbCmd}),
 		srv(&Command{Name: "flushdb", Arity: -1, Flags: Write, Since: "1.0.0", Summary: "Remove all keys from the current database", ACL: []string{"keyspace", "write", "slow", "dangerous"}, Handler: flushdbCmd}),
 		srv(&Command{Name: "flushall", Arity: -1, Flags: Write, Since: "1.0.0", Summary: "Remove all keys from all databases", ACL: []string{"keyspace", "write", "slow", "dangerous"}, Handler: flushallCmd}),
 	)
-	_ = k2
 }
 
 // peekKey looks key up for a read that must not update the access time
@@ -276,4 +298,414 @@ func flushallCmd(c *Ctx) {
 	c.DB.Keyspace().Flush()
 	c.Propagate()
 	c.W.OK()
+}
+
+const (
+	errSameObject = "ERR source and destination objects are the same"
+	errIntRange   = "ERR value is out of range, value must between -2147483648 and 2147483647"
+	errNoLFU      = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+
+// intArg parses argument i as a C int (getIntFromObjectOrReply); msg, when
+// set, replaces both of its errors.
+func intArg(c *Ctx, i int, msg string) (int, bool) {
+	n, ok := num.ParseInt(c.Args[i])
+	switch {
+	case !ok && msg == "":
+		c.Error(ErrNotInt)
+	case ok && (n < math.MinInt32 || n > math.MaxInt32) && msg == "":
+		c.Error(errIntRange)
+	case !ok || n < math.MinInt32 || n > math.MaxInt32:
+		c.Error(msg)
+	default:
+		return int(n), true
+	}
+	return 0, false
+}
+
+// dbArg parses argument i as a database number for MOVE and COPY.
+func dbArg(c *Ctx, i int) (*keyspace.DB, bool) {
+	id, ok := intArg(c, i, "")
+	if !ok {
+		return nil, false
+	}
+	if id < 0 || id >= keyspace.NumDBs {
+		c.Error(ErrDBRange)
+		return nil, false
+	}
+	return c.DB.Keyspace().DB(id), true
+}
+
+func renameCmd(c *Ctx)   { renameGeneric(c, false) }
+func renamenxCmd(c *Ctx) { renameGeneric(c, true) }
+
+func renameGeneric(c *Ctx, nx bool) {
+	src, dst := c.Arg(1), c.Arg(2)
+	if c.DB.Get(src) == nil {
+		c.Error(ErrNoSuchKey)
+		return
+	}
+	if src == dst {
+		// Nothing to do, but the key had to exist.
+		if nx {
+			c.W.Int(0)
+		} else {
+			c.W.OK()
+		}
+		return
+	}
+	if c.DB.Get(dst) != nil && nx {
+		c.W.Int(0)
+		return
+	}
+	c.DB.Rename(src, dst)
+	c.Touch(src)
+	c.Touch(dst)
+	c.Propagate()
+	if nx {
+		c.W.Int(1)
+	} else {
+		c.W.OK()
+	}
+}
+
+func moveCmd(c *Ctx) {
+	dst, ok := dbArg(c, 2)
+	if !ok {
+		return
+	}
+	if dst == c.DB {
+		c.Error(errSameObject)
+		return
+	}
+	key := c.Arg(1)
+	if c.DB.Get(key) == nil || dst.Get(key) != nil {
+		c.W.Int(0)
+		return
+	}
+	c.DB.MoveTo(key, dst)
+	c.Touch(key)
+	c.TouchIn(dst.Index(), key)
+	c.Propagate()
+	c.W.Int(1)
+}
+
+// copyCmd is COPY source destination [DB n] [REPLACE]. A collection is
+// deep-copied with Clone; the expiry goes along.
+func copyCmd(c *Ctx) {
+	dst, replace := c.DB, false
+	for j := 3; j < len(c.Args); j++ {
+		switch {
+		case c.Is(j, "replace"):
+			replace = true
+		case c.Is(j, "db") && j+1 < len(c.Args):
+			db, ok := dbArg(c, j+1)
+			if !ok {
+				return
+			}
+			dst = db
+			j++
+		default:
+			c.Error(ErrSyntax)
+			return
+		}
+	}
+	key, newkey := c.Arg(1), c.Arg(2)
+	if dst == c.DB && key == newkey {
+		c.Error(errSameObject)
+		return
+	}
+	o := c.Lookup(key)
+	if o == nil {
+		c.W.Int(0)
+		return
+	}
+	if dst.Get(newkey) != nil && !replace {
+		c.W.Int(0)
+		return
+	}
+	exp := o.Expire()
+	if coll := o.Collection(); coll != nil {
+		dst.SetCollection(newkey, coll.Clone(), false)
+	} else {
+		dst.SetString(newkey, o.Str(), false)
+	}
+	if exp != 0 {
+		dst.SetExpire(newkey, exp)
+	}
+	c.TouchIn(dst.Index(), newkey)
+	c.Propagate()
+	c.W.Int(1)
+}
+
+func swapdbCmd(c *Ctx) {
+	id1, ok := intArg(c, 1, "ERR invalid first DB index")
+	if !ok {
+		return
+	}
+	id2, ok := intArg(c, 2, "ERR invalid second DB index")
+	if !ok {
+		return
+	}
+	if id1 < 0 || id1 >= keyspace.NumDBs || id2 < 0 || id2 >= keyspace.NumDBs {
+		c.Error(ErrDBRange)
+		return
+	}
+	if id1 != id2 {
+		c.DB.Keyspace().Swap(id1, id2)
+		swapSignal(c.e, id1, id2)
+	}
+	c.Propagate()
+	c.W.OK()
+}
+
+// swapSignal does what a swap means to clients of databases a and b: a
+// watched key stored in either database (before or after) fails the
+// transaction, and a client blocked on a key that now exists is retried.
+func swapSignal(e *Engine, a, b int) {
+	ks := e.ks
+	for dk := range e.watching {
+		if (dk.db == a || dk.db == b) && (ks.DB(a).Stored(dk.key) || ks.DB(b).Stored(dk.key)) {
+			e.touchWatched(dk.db, dk.key)
+		}
+	}
+	for dk := range e.blocked {
+		if (dk.db == a || dk.db == b) && ks.DB(dk.db).Stored(dk.key) && !ks.DB(dk.db).IsExpiredKey(dk.key) {
+			e.onAdd(dk.db, dk.key)
+		}
+	}
+}
+
+func keysCmd(c *Ctx) {
+	pat := c.Arg(1)
+	all := pat == "*"
+	var out []string
+	c.DB.Range(func(key string, o *keyspace.Object) bool {
+		if (all || glob.Match(pat, key)) && !c.DB.IsExpired(o) {
+			out = append(out, key)
+		}
+		return true
+	})
+	c.W.Array(len(out))
+	for _, k := range out {
+		c.W.BulkString(k)
+	}
+}
+
+// parseScanCursor reads a SCAN cursor the way Redis's strtoul call does:
+// an optional sign (a negative cursor wraps around), decimal digits, and
+// nothing else; the empty string is cursor 0. Like a C string, the
+// argument ends at a NUL byte.
+func parseScanCursor(b []byte) (uint64, bool) {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) == 0 {
+		return 0, true
+	}
+	neg := false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	var v uint64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		d := uint64(ch - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// scanCmd is SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+// (scanGenericCommand): it walks buckets until COUNT keys were gathered
+// (or 10*COUNT buckets were visited), then filters them by pattern, type
+// and expiry. Expired keys are deleted on a master, as lookups do.
+func scanCmd(c *Ctx) {
+	cursor, ok := parseScanCursor(c.Args[1])
+	if !ok {
+		c.Error("ERR invalid cursor")
+		return
+	}
+	count := int64(10)
+	var pat, typ string
+	usePat, useType := false, false
+	for i := 2; i < len(c.Args); i += 2 {
+		more := i+1 < len(c.Args)
+		switch {
+		case c.Is(i, "count") && more:
+			n, ok := c.Int(i + 1)
+			if !ok {
+				return
+			}
+			if n < 1 {
+				c.Error(ErrSyntax)
+				return
+			}
+			count = n
+		case c.Is(i, "match") && more:
+			pat = c.Arg(i + 1)
+			usePat = pat != "*"
+		case c.Is(i, "type") && more:
+			typ = c.Arg(i + 1)
+			useType = true
+		default:
+			c.Error(ErrSyntax)
+			return
+		}
+	}
+
+	var keys []string
+	collect := func(key string, _ *keyspace.Object) { keys = append(keys, key) }
+	for maxIter := count * 10; ; maxIter-- {
+		cursor = c.DB.Scan(cursor, collect)
+		if cursor == 0 || maxIter == 0 || int64(len(keys)) >= count {
+			break
+		}
+	}
+
+	out := keys[:0]
+	for _, k := range keys {
+		if usePat && !glob.Match(pat, k) {
+			continue
+		}
+		if useType {
+			o := peekKey(c, c.DB, k)
+			name := "none"
+			if o != nil {
+				name = o.Kind().String()
+			}
+			if !strings.EqualFold(typ, name) {
+				continue
+			}
+			if o == nil && !c.DB.Stored(k) {
+				// The lookup has just deleted it as expired: Redis's
+				// expiry check then finds no key and keeps it (TYPE none).
+				out = append(out, k)
+				continue
+			}
+		}
+		if c.DB.ExpireIfNeeded(k) {
+			continue
+		}
+		out = append(out, k)
+	}
+
+	c.W.Array(2)
+	c.W.BulkString(strconv.FormatUint(cursor, 10))
+	c.W.Array(len(out))
+	for _, k := range out {
+		c.W.BulkString(k)
+	}
+}
+
+func randomkeyCmd(c *Ctx) {
+	key, ok := c.DB.RandomKey()
+	if !ok {
+		c.W.Null()
+		return
+	}
+	c.W.BulkString(key)
+}
+
+func touchCmd(c *Ctx) {
+	n := 0
+	for i := 1; i < len(c.Args); i++ {
+		if c.Lookup(c.Arg(i)) != nil {
+			n++
+		}
+	}
+	c.W.Int(int64(n))
+}
+
+func dbsizeCmd(c *Ctx) { c.W.Int(int64(c.DB.Len())) }
+
+var objectHelp = []string{
+	"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"ENCODING <key>",
+	"    Return the kind of internal representation used in order to store the value",
+	"    associated with a <key>.",
+	"FREQ <key>",
+	"    Return the access frequency index of the <key>. The returned integer is",
+	"    proportional to the logarithm of the recent access frequency of the key.",
+	"IDLETIME <key>",
+	"    Return the idle time of the <key>, that is the approximated number of",
+	"    seconds elapsed since the last access to the key.",
+	"REFCOUNT <key>",
+	"    Return the number of references of the value associated with the specified",
+	"    <key>.",
+	"HELP",
+	"    Prints this help.",
+}
+
+func objectHelpCmd(c *Ctx) {
+	c.W.Array(len(objectHelp))
+	for _, l := range objectHelp {
+		c.W.Status(l)
+	}
+}
+
+// objectLookup finds OBJECT's key without touching it, replying null when
+// it is missing.
+func objectLookup(c *Ctx) *keyspace.Object {
+	o := peekKey(c, c.DB, c.Arg(2))
+	if o == nil {
+		c.W.Null()
+	}
+	return o
+}
+
+func objectEncodingCmd(c *Ctx) {
+	if o := objectLookup(c); o != nil {
+		c.W.BulkString(o.Encoding())
+	}
+}
+
+// sharedRefcount is what Redis reports for its shared integer objects
+// (0 to 9999), which every int-encoded string in that range is.
+const sharedRefcount = math.MaxInt32
+
+func objectRefcountCmd(c *Ctx) {
+	o := objectLookup(c)
+	if o == nil {
+		return
+	}
+	if o.Kind() == keyspace.KindString && o.Encoding() == "int" {
+		if n, ok := num.ParseInt(o.Str()); ok && n >= 0 && n < 10000 {
+			c.W.Int(sharedRefcount)
+			return
+		}
+	}
+	c.W.Int(1)
+}
+
+func objectIdletimeCmd(c *Ctx) {
+	o := objectLookup(c)
+	if o == nil {
+		return
+	}
+	idle := (c.Now() - o.Access(c.DB.Keyspace())) / 1000
+	if idle < 0 {
+		idle = 0
+	}
+	c.W.Int(idle)
+}
+
+// objectFreqCmd answers as Redis does without an LFU maxmemory policy,
+// which ferry does not have.
+func objectFreqCmd(c *Ctx) {
+	if objectLookup(c) != nil {
+		c.Error(errNoLFU)
+	}
 }
