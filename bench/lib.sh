@@ -30,9 +30,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# SRC is the source tree the scripts build: the working tree, or a clean
+# export of commit $FERRY_REV when that is set (FERRY_REV=HEAD ignores
+# uncommitted edits).
+SRC=$ROOT
+if [ -n "${FERRY_REV:-}" ]; then
+  SRC="$TMP/src"
+  mkdir -p "$SRC"
+  git -C "$ROOT" archive "$FERRY_REV" | tar -x -C "$SRC"
+fi
+
+# build NAME PKG builds package PKG (./cmd/ferry) of $SRC into $TMP/NAME.
+build() {
+  (cd "$SRC" && go build -o "$TMP/$1" "$2")
+}
+
 # build_ferry builds ./cmd/ferry into $TMP/ferry.
 build_ferry() {
-  (cd "$ROOT" && go build -o "$TMP/ferry" ./cmd/ferry)
+  build ferry ./cmd/ferry
 }
 
 # port_busy succeeds when something accepts connections on 127.0.0.1:$1.
@@ -128,7 +143,14 @@ machine_info() {
   local cpu
   cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "- ferry: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- 2>/dev/null || echo ' (dirty tree)'), $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}"
+  local rev
+  if [ -n "${FERRY_REV:-}" ]; then
+    rev=$(git -C "$ROOT" rev-parse --short "$FERRY_REV")
+  else
+    rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || rev="$rev + uncommitted changes"
+  fi
+  echo "- ferry: $rev, $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}"
   echo "- redis: $(redis-server --version | awk '{print $3, $6}')"
   echo "- machine: ${cpu:-unknown cpu}, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

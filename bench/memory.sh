@@ -23,7 +23,7 @@ IDLE=${IDLE:-5}
 
 need go redis-server redis-cli
 build_ferry
-(cd "$ROOT" && go build -o "$TMP/memfill" ./bench/cmd/memfill)
+build memfill ./bench/cmd/memfill
 start_server redis
 start_server ferry
 

@@ -29,7 +29,7 @@ RESULTS="$BENCH_DIR/results"
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 base="$RESULTS/profile-$TEST-P$PIPELINE-$stamp"
-(cd "$ROOT" && go build -o "$TMP/ferryprof" ./bench/cmd/ferryprof)
+build ferryprof ./bench/cmd/ferryprof
 cp "$TMP/ferryprof" "$base.bin"
 
 FERRYPROF_ARGS=(-cpuprofile "$base.cpu.pprof")

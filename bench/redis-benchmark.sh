@@ -46,8 +46,8 @@ stamp=$(date +%Y%m%d-%H%M%S)
 raw="$RESULTS/redis-benchmark-$stamp.raw.csv"
 csv="$RESULTS/redis-benchmark-$stamp.csv"
 md="$RESULTS/redis-benchmark-$stamp.md"
-echo "server,test,pipeline,requests,rep,rps" >"$raw"
-echo "test,pipeline,requests,redis_rps,ferry_rps,ferry_over_redis" >"$csv"
+echo "server,test,pipeline,requests,rep,rps,cpu_us_per_req" >"$raw"
+echo "test,pipeline,requests,redis_rps,ferry_rps,ferry_over_redis,redis_cpu_us,ferry_cpu_us,cpu_ferry_over_redis,noise_pct" >"$csv"
 info=$(machine_info)
 notes=()
 
@@ -75,14 +75,23 @@ prepare() {
   esac
 }
 
+# cpu_ticks NAME prints the CPU time (user + system, all threads) server
+# NAME has used so far, in clock ticks.
+cpu_ticks() {
+  sed 's/.*) //' "/proc/$(pid_of "$1")/stat" | awk '{print $12 + $13}'
+}
+
 # measure NAME TEST P N runs redis-benchmark once and prints the requests
-# per second, or "error" (the reason goes to $TMP/error.NAME.TEST).
+# per second and the server's CPU time per request in microseconds, or
+# "error error" (the reason goes to $TMP/error.NAME.TEST).
 measure() {
-  local port out rps up rc=0
+  local port out rps up rc=0 t0 t1
   port=$(port_of "$1")
   up=$(echo "$2" | tr '[:lower:]' '[:upper:]')
+  t0=$(cpu_ticks "$1")
   out=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$4" \
     -P "$3" -t "$2" -q --csv 2>"$TMP/stderr") || rc=$?
+  t1=$(cpu_ticks "$1")
   rps=$(printf '%s\n' "$out" | awk -F, -v t="\"$up\"" '$1 == t {gsub(/"/, "", $2); print $2}')
   if [ "$rc" -ne 0 ] || [ -z "$rps" ]; then
     if [ "$rc" -eq 124 ]; then
@@ -92,62 +101,82 @@ measure() {
       awk '!/^WARNING/ && NF {sub(/ +$/, ""); print; found = 1; exit}
         END {if (!found) print "redis-benchmark failed"}' "$TMP/stderr" >"$TMP/error.$1.$2"
     fi
-    echo error
+    echo error error
     return
   fi
-  echo "$rps"
+  awk -v r="$rps" -v d="$((t1 - t0))" -v hz="$HZ" -v n="$4" 'BEGIN {printf "%s %.3f\n", r, d / hz * 1e6 / n}'
 }
 
-# median prints the median of its arguments, or "error" if any is "error".
+# median prints the median of its arguments (with $DEC decimals, default 0),
+# or "error" if any is "error".
 median() {
   local v
   for v in "$@"; do [ "$v" = error ] && { echo error; return; }; done
-  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
-    if (NR % 2) printf "%.0f\n", a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
 }
 
+# spread prints (max - min) / median of its arguments in percent, or nothing.
+spread() {
+  local v
+  for v in "$@"; do [ "$v" = error ] && return; done
+  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.0f\n", (a[NR] - a[1]) / m * 100 }'
+}
+
+# ratio prints $1/$2 with two decimals, or "error".
+ratio() {
+  if [ "$1" = error ] || [ "$2" = error ]; then echo error; return; fi
+  awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'
+}
+
+HZ=$(getconf CLK_TCK)
 rows=()
-fmt="%-6s %3s %12s %12s %8s\n"
+fmt="%-6s %3s %10s %10s %7s  %9s %9s %7s %6s\n"
 echo
 # shellcheck disable=SC2059
-printf "$fmt" test P redis ferry ferry/redis
+printf "$fmt" test P "redis" "ferry" "f/r" "redis_us" "ferry_us" "f/r" noise
+echo "(requests/s; server CPU microseconds per request; noise: largest (max-min)/median of a server's runs)"
 start=$SECONDS
 for p in $PIPELINES; do
   n=$(requests "$p")
   for t in ${TESTS//,/ }; do
-    r=() f=()
+    r=() f=() rc=() fc=()
     for ((i = 1; i <= REPS; i++)); do
       if ((i % 2)); then order="redis ferry"; else order="ferry redis"; fi
       for s in $order; do
         prepare "$s" "$t" "$n"
-        v=$(measure "$s" "$t" "$p" "$n")
-        echo "$s,$t,$p,$n,$i,$v" >>"$raw"
-        if [ "$s" = redis ]; then r+=("$v"); else f+=("$v"); fi
+        read -r v c < <(measure "$s" "$t" "$p" "$n")
+        echo "$s,$t,$p,$n,$i,$v,$c" >>"$raw"
+        if [ "$s" = redis ]; then r+=("$v") rc+=("$c"); else f+=("$v") fc+=("$c"); fi
       done
     done
     rm_=$(median "${r[@]}")
     fm=$(median "${f[@]}")
-    if [ "$rm_" = error ] || [ "$fm" = error ]; then
-      ratio=error
+    rcm=$(DEC=3 median "${rc[@]}")
+    fcm=$(DEC=3 median "${fc[@]}")
+    q=$(ratio "$fm" "$rm_")
+    cq=$(ratio "$fcm" "$rcm")
+    noise=$( (spread "${r[@]}"; spread "${f[@]}") | sort -g | tail -n 1)
+    noise=${noise:+$noise%}
+    if [ "$q" = error ]; then
       for s in redis ferry; do
         [ -f "$TMP/error.$s.$t" ] && notes+=("$t -P $p on $s: $(cat "$TMP/error.$s.$t")")
         rm -f "$TMP/error.$s.$t"
       done
-    else
-      ratio=$(awk -v a="$fm" -v b="$rm_" 'BEGIN {printf "%.2f", a / b}')
     fi
     # shellcheck disable=SC2059
-    printf "$fmt" "$t" "$p" "$rm_" "$fm" "$ratio"
-    echo "$t,$p,$n,$rm_,$fm,$ratio" >>"$csv"
-    rows+=("| $t | $p | $rm_ | $fm | $ratio |")
+    printf "$fmt" "$t" "$p" "$rm_" "$fm" "$q" "$rcm" "$fcm" "$cq" "${noise:--}"
+    echo "$t,$p,$n,$rm_,$fm,$q,$rcm,$fcm,$cq,${noise%\%}" >>"$csv"
+    rows+=("| $t | $p | $rm_ | $fm | **$q** | $rcm | $fcm | $cq | ${noise:--} |")
   done
 done
 elapsed=$((SECONDS - start))
 
 miss=0
 total=${#rows[@]}
-while IFS=, read -r _ _ _ _ _ ratio; do
-  if [ "$ratio" = error ] || awk -v r="$ratio" 'BEGIN {exit !(r < 1.0)}'; then miss=$((miss + 1)); fi
+while IFS=, read -r _ _ _ _ _ q _; do
+  if [ "$q" = error ] || awk -v r="$q" 'BEGIN {exit !(r < 1.0)}'; then miss=$((miss + 1)); fi
 done < <(tail -n +2 "$csv")
 
 {
@@ -157,11 +186,13 @@ done < <(tail -n +2 "$csv")
   echo "- settings: -c $CLIENTS, -n $N_P1 at -P 1 and $N_PIPE deeper, median of $REPS runs per server, alternating; ${elapsed}s"
   echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| test | pipeline | redis rps | ferry rps | ferry/redis |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| test | pipeline | redis rps | ferry rps | ferry/redis | redis CPU µs/req | ferry CPU µs/req | ferry/redis CPU | noise |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "Target: ferry/redis >= 1.00 on every row; $((total - miss)) of $total rows meet it."
+  echo "CPU µs/req is the server process's user+system CPU time during the run divided by the"
+  echo "requests (lower is better); noise is the larger of the two servers' (max-min)/median."
   if [ ${#notes[@]} -gt 0 ]; then
     echo
     printf -- '- %s\n' "${notes[@]}"
