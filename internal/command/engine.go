@@ -67,6 +67,7 @@ type Engine struct {
 	eff      effects
 	cur      *Ctx    // the command running now
 	execing  *Client // the client whose EXEC is running
+	ticked   bool    // the clock was read since the lock was taken
 	watching map[dbKey][]*Client
 	blocked  map[dbKey][]*Client
 	ready    []dbKey
@@ -144,7 +145,12 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 func (e *Engine) SetLog(l Log) { e.log = l }
 
 // Lock acquires the engine lock; Exec and every keyspace access need it.
-func (e *Engine) Lock() { e.mu.Lock() }
+// Commands executed under one acquisition (a pipelined batch) share one
+// reading of the clock, as Redis's commands share one cached time.
+func (e *Engine) Lock() {
+	e.mu.Lock()
+	e.ticked = false
+}
 
 // Unlock releases the engine lock.
 func (e *Engine) Unlock() { e.mu.Unlock() }
@@ -212,7 +218,13 @@ func (e *Engine) commitUnit() {
 // closed once the reply is written.
 func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 	e.stats.Commands.Add(1)
-	e.ks.Tick()
+	if !e.ticked {
+		// Reading the clock costs as much as parsing a command on some
+		// machines: once per batch is enough.
+		e.ks.Tick()
+		e.ticked = true
+	}
+	cl.LastInteraction = e.ks.Now()
 	e.eff.reset()
 	e.dispatch(cl, args)
 	e.commitUnit()
