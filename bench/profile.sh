@@ -41,7 +41,8 @@ if [ "$TEST" = get ]; then redis-cli -p "$FERRY_PORT" SET key:__rand_int__ xxx >
 if [ "$TEST" = rpop ]; then
   redis-benchmark -p "$FERRY_PORT" -c "$CLIENTS" -n "$N" -P 16 -t lpush -q >/dev/null 2>&1 || true
 fi
-redis-benchmark -p "$FERRY_PORT" -c "$CLIENTS" -n "$N" -P "$PIPELINE" -t "$TEST" -q 2>&1 | grep -v WARNING
+redis-benchmark -p "$FERRY_PORT" -c "$CLIENTS" -n "$N" -P "$PIPELINE" -t "$TEST" -q 2>&1 |
+  tr '\r' '\n' | grep -E 'requests per second|rror'
 if [ "$MUTEX" = 1 ]; then
   # Contention accumulates from the start: fetch it once the run is over.
   curl -sf "http://${FERRYPROF_ARGS[-1]}/debug/pprof/mutex" -o "$base.mutex.pprof" || true
