@@ -75,7 +75,7 @@ type Limits struct {
 
 // DefaultLimits are Redis 7.0's defaults.
 var DefaultLimits = Limits{
-	HashMaxListpackEntries: 128,
+	HashMaxListpackEntries: 512, // the compiled-in default (redis.conf says 128)
 	HashMaxListpackValue:   64,
 	SetMaxIntsetEntries:    512,
 	ZSetMaxListpackEntries: 128,
