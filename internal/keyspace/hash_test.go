@@ -1,0 +1,164 @@
+package keyspace_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+func hashPairs(h *keyspace.Hash) []string {
+	var out []string
+	h.Range(func(f string, v []byte) bool {
+		out = append(out, f+"="+string(v))
+		return true
+	})
+	return out
+}
+
+func TestHashListpackOrder(t *testing.T) {
+	lim := keyspace.DefaultLimits
+	h := keyspace.NewHash()
+	for _, f := range []string{"c", "a", "b"} {
+		if !h.Set(f, []byte("v"+f), lim) {
+			t.Fatalf("Set(%s) reported an update", f)
+		}
+	}
+	if h.Set("a", []byte("new"), lim) {
+		t.Fatal("Set of an existing field reported a creation")
+	}
+	if !h.Delete("c") || h.Delete("c") {
+		t.Fatal("Delete results wrong")
+	}
+	h.Set("c", []byte("vc"), lim)
+	if got, want := strings.Join(hashPairs(h), " "), "a=new b=vb c=vc"; got != want {
+		t.Fatalf("order: got %q want %q", got, want)
+	}
+	if h.Encoding() != "listpack" || h.Len() != 3 {
+		t.Fatalf("encoding %s len %d", h.Encoding(), h.Len())
+	}
+	if v, ok := h.Get("b"); !ok || string(v) != "vb" {
+		t.Fatalf("Get(b) = %q, %v", v, ok)
+	}
+	if _, ok := h.Get("zz"); ok {
+		t.Fatal("Get of a missing field succeeded")
+	}
+}
+
+func TestHashConversion(t *testing.T) {
+	lim := keyspace.Limits{HashMaxListpackEntries: 4, HashMaxListpackValue: 8}
+	h := keyspace.NewHash()
+	for i := 0; i < 4; i++ {
+		h.Set(strconv.Itoa(i), []byte("x"), lim)
+	}
+	if h.Encoding() != "listpack" {
+		t.Fatalf("4 entries: %s", h.Encoding())
+	}
+	h.Set("4", []byte("x"), lim)
+	if h.Encoding() != "hashtable" {
+		t.Fatalf("5 entries: %s", h.Encoding())
+	}
+	for i := 0; i < 5; i++ {
+		h.Delete(strconv.Itoa(i))
+	}
+	h.Set("a", []byte("b"), lim)
+	if h.Encoding() != "hashtable" {
+		t.Fatal("a hashtable went back to listpack")
+	}
+
+	long := keyspace.NewHash()
+	long.Set("f", []byte("12345678"), lim)
+	if long.Encoding() != "listpack" {
+		t.Fatal("value at the limit converted")
+	}
+	long.Set("f", []byte("123456789"), lim)
+	if long.Encoding() != "hashtable" {
+		t.Fatal("value past the limit did not convert")
+	}
+	if v, _ := long.Get("f"); string(v) != "123456789" {
+		t.Fatalf("value lost in conversion: %q", v)
+	}
+
+	fit := keyspace.NewHash()
+	fit.Fit([][]byte{[]byte("f"), []byte("123456789")}, lim)
+	if fit.Encoding() != "hashtable" {
+		t.Fatal("Fit did not convert")
+	}
+}
+
+func TestHashCopiesBytes(t *testing.T) {
+	lim := keyspace.DefaultLimits
+	h := keyspace.NewHash()
+	field := []byte("field")
+	val := []byte("value")
+	h.Set(string(field), val, lim)
+	val[0] = 'X'
+	if v, _ := h.Get("field"); string(v) != "value" {
+		t.Fatalf("hash aliases the caller's value: %q", v)
+	}
+	c := h.Clone().(*keyspace.Hash)
+	h.Set("field", []byte("changed"), lim)
+	if v, _ := c.Get("field"); string(v) != "value" {
+		t.Fatalf("clone shares data: %q", v)
+	}
+	big := keyspace.NewHash()
+	for i := 0; i < 600; i++ {
+		big.Set(strconv.Itoa(i), []byte("v"), lim)
+	}
+	bc := big.Clone().(*keyspace.Hash)
+	if bc.Encoding() != "hashtable" || bc.Len() != 600 {
+		t.Fatalf("clone of a hashtable: %s %d", bc.Encoding(), bc.Len())
+	}
+}
+
+func TestHashScan(t *testing.T) {
+	lim := keyspace.DefaultLimits
+	h := keyspace.NewHash()
+	for i := 0; i < 1000; i++ {
+		h.Set("f"+strconv.Itoa(i), []byte(strconv.Itoa(i)), lim)
+	}
+	seen := map[string]bool{}
+	var cur uint64
+	for {
+		cur = h.Scan(cur, func(f string, v []byte) {
+			if "f"+string(v) != f {
+				t.Fatalf("pair %s=%s", f, v)
+			}
+			seen[f] = true
+		})
+		if cur == 0 {
+			break
+		}
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("scan saw %d of 1000 fields", len(seen))
+	}
+}
+
+// TestHashDigestMatchesRedis checks Digest against DEBUG DIGEST-VALUE of a
+// real redis-server, for both encodings.
+func TestHashDigestMatchesRedis(t *testing.T) {
+	c := redistest.Dial(t, redistest.Redis(t))
+	for _, n := range []int{1, 5, 600} {
+		key := fmt.Sprintf("h%d", n)
+		ks := keyspace.New(nil)
+		h := keyspace.NewHash()
+		args := []string{"HSET", key}
+		for i := 0; i < n; i++ {
+			f, v := "field"+strconv.Itoa(i), strconv.Itoa(i*7)
+			h.Set(f, []byte(v), ks.Limits)
+			args = append(args, f, v)
+		}
+		c.Do(args...)
+		ks.DB(0).SetCollection(key, h, false)
+		want := c.Do("DEBUG", "DIGEST-VALUE", key)
+		d := keyspace.ValueDigest(ks.DB(0).Get(key))
+		got := "*1\r\n+" + d.Hex() + "\r\n"
+		if got != want {
+			t.Errorf("%d fields (%s): got %q want %q", n, h.Encoding(), got, want)
+		}
+	}
+}
