@@ -286,7 +286,7 @@ func flushdbCmd(c *Ctx) {
 	if !flushArgs(c) {
 		return
 	}
-	c.DB.Flush()
+	flush(c.e, c.DB.Index())
 	c.Propagate()
 	c.W.OK()
 }
@@ -295,9 +295,45 @@ func flushallCmd(c *Ctx) {
 	if !flushArgs(c) {
 		return
 	}
-	c.DB.Keyspace().Flush()
+	flush(c.e, -1)
 	c.Propagate()
 	c.W.OK()
+}
+
+// flush empties database db (every database when db is -1). A watched key
+// that is stored breaks its transactions, except one that was already
+// expired when WATCHed: deleting it changes nothing a client could see
+// (Redis's touchAllWatchedKeysInDb with nothing to replace the database).
+func flush(e *Engine, db int) {
+	var final map[*Client]bool
+	for dk, clients := range e.watching {
+		if (db >= 0 && dk.db != db) || !e.ks.DB(dk.db).Stored(dk.key) {
+			continue
+		}
+		if final == nil {
+			final = make(map[*Client]bool)
+		}
+		for _, cl := range clients {
+			dirty, seen := final[cl]
+			if !seen {
+				dirty = cl.dirtyCAS
+			}
+			if i := watchedExpiredIndex(cl, dk); i >= 0 {
+				cl.watchedExpired = append(cl.watchedExpired[:i], cl.watchedExpired[i+1:]...)
+			} else {
+				dirty = true
+			}
+			final[cl] = dirty
+		}
+	}
+	if db >= 0 {
+		e.ks.DB(db).Flush()
+	} else {
+		e.ks.Flush()
+	}
+	for cl, dirty := range final {
+		cl.dirtyCAS = dirty
+	}
 }
 
 const (
@@ -452,25 +488,68 @@ func swapdbCmd(c *Ctx) {
 		return
 	}
 	if id1 != id2 {
+		swapWatched(c.e, id1, id2)
 		c.DB.Keyspace().Swap(id1, id2)
-		swapSignal(c.e, id1, id2)
+		swapReady(c.e, id1, id2)
 	}
 	c.Propagate()
 	c.W.OK()
 }
 
-// swapSignal does what a swap means to clients of databases a and b: a
-// watched key stored in either database (before or after) fails the
-// transaction, and a client blocked on a key that now exists is retried.
-func swapSignal(e *Engine, a, b int) {
+// swapWatched marks the transactions that SWAPDB a b (about to run)
+// breaks, as Redis's touchAllWatchedKeysInDb does for both databases: a
+// watched key stored in either database is touched, unless all the client
+// can see is a key expired before and after (an expired key counts as
+// absent).
+func swapWatched(e *Engine, a, b int) {
 	ks := e.ks
-	for dk := range e.watching {
-		if (dk.db == a || dk.db == b) && (ks.DB(a).Stored(dk.key) || ks.DB(b).Stored(dk.key)) {
-			e.touchWatched(dk.db, dk.key)
+	for dk, clients := range e.watching {
+		if dk.db != a && dk.db != b {
+			continue
+		}
+		other := a
+		if dk.db == a {
+			other = b
+		}
+		emptied, repl := ks.DB(dk.db), ks.DB(other)
+		inEmptied, inRepl := emptied.Stored(dk.key), repl.Stored(dk.key)
+		if !inEmptied && !inRepl {
+			continue
+		}
+		for _, cl := range clients {
+			switch i := watchedExpiredIndex(cl, dk); {
+			case i >= 0 && !inRepl:
+				// The expired key goes away: no change, and it is no longer
+				// an expired key.
+				cl.watchedExpired = append(cl.watchedExpired[:i], cl.watchedExpired[i+1:]...)
+				continue
+			case i >= 0 && repl.IsExpiredKey(dk.key):
+				continue
+			case i < 0 && !inEmptied && repl.IsExpiredKey(dk.key):
+				// Nothing replaced by an expired key: still nothing.
+				cl.watchedExpired = append(cl.watchedExpired, dk)
+				continue
+			}
+			cl.dirtyCAS = true
 		}
 	}
+}
+
+func watchedExpiredIndex(cl *Client, dk dbKey) int {
+	for i, x := range cl.watchedExpired {
+		if x == dk {
+			return i
+		}
+	}
+	return -1
+}
+
+// swapReady retries the clients blocked on a key of database a or b that
+// exists after the swap.
+func swapReady(e *Engine, a, b int) {
 	for dk := range e.blocked {
-		if (dk.db == a || dk.db == b) && ks.DB(dk.db).Stored(dk.key) && !ks.DB(dk.db).IsExpiredKey(dk.key) {
+		db := e.ks.DB(dk.db)
+		if (dk.db == a || dk.db == b) && db.Stored(dk.key) && !db.IsExpiredKey(dk.key) {
 			e.onAdd(dk.db, dk.key)
 		}
 	}

@@ -552,3 +552,96 @@ func TestKeysExpireOnReplica(t *testing.T) {
 	k.must(":1\r\n", "EXISTS", "k")
 	k.must(":1\r\n", "DEL", "k")
 }
+
+func TestKeysSwapdbExpiredWatchedKeys(t *testing.T) {
+	k := newKeysEngine(t)
+	exec := func(want string) {
+		t.Helper()
+		k.must("+OK\r\n", "MULTI")
+		k.must("+QUEUED\r\n", "PING")
+		k.must(want, "EXEC")
+	}
+	const ok, aborted = "*1\r\n+PONG\r\n", "*-1\r\n"
+	expiredIn := func(db, key string) {
+		t.Helper()
+		k.must("+OK\r\n", "SELECT", db)
+		k.must("+OK\r\n", "SET", key, "v", "PX", "1")
+		k.must("+OK\r\n", "SELECT", "0")
+	}
+
+	// Watched while expired, swapped away for nothing: no change.
+	expiredIn("0", "a")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "a")
+	k.must("+OK\r\n", "SWAPDB", "0", "1")
+	exec(ok)
+	k.must("+OK\r\n", "FLUSHALL")
+
+	// Missing, replaced by an expired key: no change either.
+	expiredIn("1", "b")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "b")
+	k.must("+OK\r\n", "SWAPDB", "0", "1")
+	exec(ok)
+	k.must("+OK\r\n", "FLUSHALL")
+
+	// Expired, replaced by another expired key: no change.
+	expiredIn("0", "c")
+	expiredIn("1", "c")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "c")
+	k.must("+OK\r\n", "SWAPDB", "0", "1")
+	exec(ok)
+	k.must("+OK\r\n", "FLUSHALL")
+
+	// Expired, replaced by a live key: the transaction fails.
+	expiredIn("0", "d")
+	k.must("+OK\r\n", "SELECT", "1")
+	k.must("+OK\r\n", "SET", "d", "v")
+	k.must("+OK\r\n", "SELECT", "0")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "d")
+	k.must("+OK\r\n", "SWAPDB", "0", "1")
+	exec(aborted)
+
+	// Missing, replaced by a live key: fails.
+	k.must("+OK\r\n", "WATCH", "e")
+	k.must("+OK\r\n", "SELECT", "1")
+	k.must("+OK\r\n", "SET", "e", "v")
+	k.must("+OK\r\n", "SELECT", "0")
+	k.must("+OK\r\n", "SWAPDB", "0", "1")
+	exec(aborted)
+}
+
+func TestKeysFlushExpiredWatchedKey(t *testing.T) {
+	// Flushing a watched key that had expired before WATCH changes nothing
+	// the client could see (Redis 7.0); flushing a live one does.
+	k := newKeysEngine(t)
+	k.must("+OK\r\n", "SET", "x", "v", "PX", "1")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "x")
+	k.must("+OK\r\n", "FLUSHALL")
+	k.must("+OK\r\n", "MULTI")
+	k.must("+QUEUED\r\n", "PING")
+	k.must("*1\r\n+PONG\r\n", "EXEC")
+
+	k.must("+OK\r\n", "SET", "x", "v", "PX", "1")
+	k.must("+OK\r\n", "SET", "y", "v")
+	k.clock.add(1)
+	k.must("+OK\r\n", "WATCH", "x", "y")
+	k.must("+OK\r\n", "FLUSHDB")
+	k.must("+OK\r\n", "MULTI")
+	k.must("+QUEUED\r\n", "PING")
+	k.must("*-1\r\n", "EXEC")
+
+	// FLUSHDB of another database leaves the watch alone.
+	k.must("+OK\r\n", "SET", "y", "v")
+	k.must("+OK\r\n", "WATCH", "y")
+	k.must("+OK\r\n", "SELECT", "1")
+	k.must("+OK\r\n", "SET", "y", "v")
+	k.must("+OK\r\n", "FLUSHDB")
+	k.must("+OK\r\n", "SELECT", "0")
+	k.must("+OK\r\n", "MULTI")
+	k.must("+QUEUED\r\n", "PING")
+	k.must("*1\r\n+PONG\r\n", "EXEC")
+}
