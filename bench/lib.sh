@@ -150,7 +150,7 @@ machine_info() {
     rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || rev="$rev + uncommitted changes"
   fi
-  echo "- ferry: $rev, $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}"
+  echo "- ferry: $rev, $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}${GOGC:+, GOGC=$GOGC}${GOMEMLIMIT:+, GOMEMLIMIT=$GOMEMLIMIT}"
   echo "- redis: $(redis-server --version | awk '{print $3, $6}')"
   echo "- machine: ${cpu:-unknown cpu}, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

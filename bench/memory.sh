@@ -10,20 +10,25 @@
 #     bytes and RSS; ferry: Go heap in use and RSS), when the server has them;
 #   - VmRSS and VmHWM (peak) from /proc/<pid>/status, the ground truth;
 # right after loading and again after IDLE seconds idle (the Go runtime
-# returns freed pages to the OS in the background; no GC is forced).
-# It prints ferry/redis ratios. Target (issue 2): at most 1.50.
+# returns freed pages to the OS in the background; no GC is forced). Then,
+# with OVERWRITE=1, it overwrites every key once with a new value of the same
+# size (the garbage a write workload leaves behind) and samples again.
+# It prints ferry/redis ratios. Target (issue 2): at most 1.50 after load.
 #
-# Settings (environment): KEYS (1000000), VALSIZE (10), IDLE (5).
+# Settings (environment): KEYS (1000000), VALSIZE (10), IDLE (5),
+# OVERWRITE (1).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 KEYS=${KEYS:-1000000}
 VALSIZE=${VALSIZE:-10}
 IDLE=${IDLE:-5}
+OVERWRITE=${OVERWRITE:-1}
 
 need go redis-server redis-cli
 build_ferry
-build memfill ./bench/cmd/memfill
+# memfill depends on nothing of ferry: always the working tree's.
+(cd "$ROOT" && go build -o "$TMP/memfill" ./bench/cmd/memfill)
 start_server redis
 start_server ferry
 
@@ -68,6 +73,18 @@ sample loaded
 echo "idle ${IDLE}s"
 sleep "$IDLE"
 sample idle
+phases="empty loaded idle"
+if [ "$OVERWRITE" = 1 ]; then
+  for s in redis ferry; do
+    echo "overwriting $KEYS keys in $s"
+    "$TMP/memfill" -addr "127.0.0.1:$(port_of "$s")" -n "$KEYS" -valsize "$VALSIZE" -round 1
+  done
+  sample overwritten
+  echo "idle ${IDLE}s"
+  sleep "$IDLE"
+  sample overwritten_idle
+  phases="$phases overwritten overwritten_idle"
+fi
 
 for s in redis ferry; do
   [ -n "${M[$s,loaded,used_memory]}" ] || notes+=("$s has no INFO memory used_memory: only /proc figures for it")
@@ -92,7 +109,7 @@ per_key() {
 
 rows=()
 echo "metric,when,redis_bytes,ferry_bytes,ferry_over_redis" >"$csv"
-fmt="%-38s %12s %12s %8s\n"
+fmt="%-50s %12s %12s %8s\n"
 echo
 # shellcheck disable=SC2059
 printf "$fmt" metric redis ferry ferry/redis
@@ -110,11 +127,13 @@ row() {
   echo "\"$1\",$r,$f,$q" >>"$csv"
   rows+=("| $1 | ${rd:-n/a} | ${fd:-n/a} | $q |")
 }
-for when in empty loaded idle; do
+for when in $phases; do
   case $when in
     empty) label="empty" ;;
     loaded) label="after load" ;;
-    idle) label="after ${IDLE}s idle" ;;
+    idle) label="after load + ${IDLE}s idle" ;;
+    overwritten) label="after overwrite" ;;
+    overwritten_idle) label="after overwrite + ${IDLE}s idle" ;;
   esac
   for metric in used_memory used_memory_rss VmRSS; do
     [ "$when" = empty ] && [ "$metric" = used_memory_rss ] && continue
@@ -123,7 +142,8 @@ for when in empty loaded idle; do
     row "$metric ($src), $label" "${M[redis,$when,$metric]}" "${M[ferry,$when,$metric]}"
   done
 done
-row "VmHWM peak RSS (/proc)" "${M[redis,idle,VmHWM]}" "${M[ferry,idle,VmHWM]}"
+last=${phases##* }
+row "VmHWM peak RSS (/proc)" "${M[redis,$last,VmHWM]}" "${M[ferry,$last,VmHWM]}"
 row "RSS per key, after load" "$(per_key "${M[redis,loaded,VmRSS]}" "${M[redis,empty,VmRSS]}")" \
   "$(per_key "${M[ferry,loaded,VmRSS]}" "${M[ferry,empty,VmRSS]}")" B
 row "used_memory per key, after load" \
@@ -135,6 +155,7 @@ row "used_memory per key, after load" \
   echo
   echo "$info"
   echo "- data: SET key:<i> with a ${VALSIZE}-byte non-integer value, i in [0, $KEYS), pipelined (bench/cmd/memfill)"
+  [ "$OVERWRITE" = 1 ] && echo "- overwrite: every key SET once more to a new value of the same size"
   echo "- ferry's INFO memory: used_memory is the Go heap in use, used_memory_rss the process RSS"
   echo
   echo "| metric | redis | ferry | ferry/redis |"

@@ -81,5 +81,7 @@ func run() error {
 			return err
 		}
 	}
+	// The keyspace must still be live when the heap profile is taken.
+	runtime.KeepAlive(m)
 	return nil
 }

@@ -2,9 +2,10 @@
 // server over one pipelined connection, the same way for every server, so
 // that bench/memory.sh can compare their memory use.
 //
-// Keys are "key:<i>" for i in [0, n); values are "v" followed by i
-// zero-padded to -valsize bytes (never an integer, so Redis stores them as
-// embstr strings). Every reply is checked to be +OK.
+// Keys are "key:<i>" for i in [0, n); values are "v" followed by
+// i + round*n zero-padded to -valsize bytes (never an integer, so Redis
+// stores them as embstr strings). Every reply is checked to be +OK. A second
+// run with -round 1 overwrites every key with a new value of the same size.
 //
 //	memfill -addr 127.0.0.1:7000 -n 1000000 -valsize 10
 package main
@@ -25,13 +26,14 @@ func main() {
 	n := flag.Int("n", 1000000, "number of keys to write")
 	valsize := flag.Int("valsize", 10, "value length in bytes (at least 8)")
 	batch := flag.Int("batch", 1000, "commands per pipelined batch")
+	round := flag.Int("round", 0, "values are derived from i + round*n")
 	flag.Parse()
-	if *addr == "" || *n < 0 || *valsize < 8 || *batch < 1 {
+	if *addr == "" || *n < 0 || *valsize < 8 || *batch < 1 || *round < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	start := time.Now()
-	if err := fill(*addr, *n, *valsize, *batch); err != nil {
+	if err := fill(*addr, *n, *valsize, *batch, *round); err != nil {
 		fmt.Fprintln(os.Stderr, "memfill:", err)
 		os.Exit(1)
 	}
@@ -40,7 +42,7 @@ func main() {
 }
 
 // fill writes n SET commands in batches and checks every reply.
-func fill(addr string, n, valsize, batch int) error {
+func fill(addr string, n, valsize, batch, round int) error {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return err
@@ -53,7 +55,7 @@ func fill(addr string, n, valsize, batch int) error {
 		end := min(i+batch, n)
 		for j := i; j < end; j++ {
 			key = strconv.AppendInt(append(key[:0], "key:"...), int64(j), 10)
-			val = appendValue(val[:0], j, valsize)
+			val = appendValue(val[:0], j+round*n, valsize)
 			cmd = appendCommand(cmd[:0], []byte("SET"), key, val)
 			if _, err := w.Write(cmd); err != nil {
 				return err
@@ -92,8 +94,8 @@ func fill(addr string, n, valsize, batch int) error {
 		if err != nil {
 			return fmt.Errorf("reply to DBSIZE: %q", line)
 		}
-		if got < n {
-			return errors.New("DBSIZE " + strconv.Itoa(got) + " after " + strconv.Itoa(n) + " SETs")
+		if got != n {
+			return errors.New("DBSIZE " + strconv.Itoa(got) + " after " + strconv.Itoa(n) + " distinct SETs")
 		}
 		return nil
 	}
