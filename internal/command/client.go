@@ -34,6 +34,8 @@ type Client struct {
 	dirtyCAS        bool
 	subs            map[string]struct{}
 	psubs           map[string]struct{}
+	psubOrder       []string            // psubs in subscription order (PUNSUBSCRIBE)
+	ssubs           map[string]struct{} // shard channels (SSUBSCRIBE)
 	block           *blockState
 
 	// mu guards pending, the asynchronous output a connection in Pub/Sub
@@ -79,8 +81,9 @@ func (e *Engine) CloseClient(cl *Client) {
 	delete(e.clients, cl.ID)
 }
 
-// SubCount returns the number of channels and patterns cl subscribes to.
-func (cl *Client) SubCount() int { return len(cl.subs) + len(cl.psubs) }
+// SubCount returns the number of channels, patterns and shard channels cl
+// subscribes to.
+func (cl *Client) SubCount() int { return len(cl.subs) + len(cl.psubs) + len(cl.ssubs) }
 
 // CloseAfterReply reports whether the connection must close once its
 // pending replies are written.

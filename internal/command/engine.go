@@ -74,6 +74,7 @@ type Engine struct {
 	readySet map[dbKey]struct{}
 	channels map[string]map[*Client]struct{}
 	patterns map[string]map[*Client]struct{}
+	shards   map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
 
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
