@@ -242,7 +242,9 @@ func spopWithCount(c *Ctx) {
 	}
 	size := s.Len()
 	if n >= int64(size) {
-		// The whole set, replied as SUNION of the one key would, then DEL.
+		// The whole set, replied as SUNION of the one key would (a read
+		// lookup, counted as a hit), then DEL.
+		c.Lookup(key)
 		all := keyspace.NewSet()
 		lim := c.limits()
 		s.Range(func(m []byte) bool {
