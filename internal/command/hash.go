@@ -559,12 +559,15 @@ func (c *Ctx) parseElemScan(i int) (elemScanOpts, bool) {
 // scanLoop runs cursor steps as Redis's scanGenericCommand does: until the
 // scan completes, count elements were gathered or 10*count steps were
 // taken. step returns the next cursor and adds what it visited to *n.
+// Like Redis's C longs, count and 10*count wrap around when huge (HSCAN
+// doubles COUNT first), and count is compared unsigned, so a huge COUNT
+// scans everything.
 func scanLoop(cursor uint64, count int64, step func(cur uint64, n *int) uint64) uint64 {
 	maxIter := count * 10
 	n := 0
 	for {
 		cursor = step(cursor, &n)
-		if cursor == 0 || maxIter == 0 || int64(n) >= count {
+		if cursor == 0 || maxIter == 0 || uint64(n) >= uint64(count) {
 			return cursor
 		}
 		maxIter--

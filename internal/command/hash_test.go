@@ -179,6 +179,33 @@ func TestHashScanHashtable(t *testing.T) {
 	}
 }
 
+// TestHashScanHugeCount checks huge COUNTs, whose arithmetic wraps around as
+// Redis's C longs do.
+func TestHashScanHugeCount(t *testing.T) {
+	h := newHSEngine(2)
+	args := []string{"HSET", "h"}
+	for i := 0; i < 1000; i++ {
+		args = append(args, "f"+strconv.Itoa(i), "v")
+	}
+	h.do(args...)
+	h.do(append([]string{"SADD", "s"}, hsSeq("m", 1000)...)...)
+	const huge = "9223372036854775807"
+	r := hsParse(t, h.do("HSCAN", "h", "0", "COUNT", huge))
+	if r.elems[0].str != "0" || len(r.elems[1].elems) != 2000 {
+		t.Fatalf("HSCAN COUNT %s: cursor %s, %d elements", huge, r.elems[0].str, len(r.elems[1].elems))
+	}
+	r = hsParse(t, h.do("SSCAN", "s", "0", "COUNT", huge))
+	if r.elems[0].str != "0" || len(r.elems[1].elems) != 1000 {
+		t.Fatalf("SSCAN COUNT %s: cursor %s, %d elements", huge, r.elems[0].str, len(r.elems[1].elems))
+	}
+	// 2^62 doubled is 2^63, and ten times that wraps to 0 iterations left:
+	// Redis stops after a single bucket (a non-zero cursor).
+	r = hsParse(t, h.do("HSCAN", "h", "0", "COUNT", "4611686018427387904"))
+	if r.elems[0].str == "0" || len(r.elems[1].elems) > 20 {
+		t.Fatalf("HSCAN COUNT 2^62: cursor %s, %d elements", r.elems[0].str, len(r.elems[1].elems))
+	}
+}
+
 // TestHashRandomAgainstRedis compares the shape of HRANDFIELD replies with a
 // real redis-server.
 func TestHashRandomAgainstRedis(t *testing.T) {
