@@ -1,0 +1,412 @@
+package command
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/num"
+)
+
+// CLIENT ID, SETNAME, GETNAME, LIST, INFO, KILL, UNBLOCK, GETREDIR,
+// TRACKINGINFO and HELP (networking.c). Client lines have Redis 7.0's
+// fields; those ferry does not track (fd, query buffer free space) show -1
+// or 0. Ages are wall-clock seconds, like the connection times they measure.
+
+func registerClientCmd(t *Table) {
+	f := NoScript | Loading | Stale
+	adm := Admin | NoScript | Loading | Stale
+	acl := []string{"slow", "connection"}
+	admACL := []string{"admin", "slow", "dangerous", "connection"}
+	t.Add(
+		&Command{Name: "client", Arity: -2, Group: "connection", Since: "2.4.0", Summary: "Container of the commands that inspect and manage client connections.", ACL: []string{"slow"}},
+		&Command{Name: "client|id", Arity: 2, Flags: f, Group: "connection", Since: "5.0.0", Summary: "Replies with the connection's unique id.", ACL: acl, Handler: clientIDCmd},
+		&Command{Name: "client|setname", Arity: 3, Flags: f, Group: "connection", Since: "2.6.9", Summary: "Names the connection (an empty name removes it).", ACL: acl, Handler: clientSetnameCmd},
+		&Command{Name: "client|getname", Arity: 2, Flags: f, Group: "connection", Since: "2.6.9", Summary: "Replies with the connection's name, or nil when it has none.", ACL: acl, Handler: clientGetnameCmd},
+		&Command{Name: "client|list", Arity: -2, Flags: adm, Group: "connection", Since: "2.4.0", Summary: "Describes every connection (or those of a type, or with given ids), one line each.", ACL: admACL, Handler: clientListCmd},
+		&Command{Name: "client|info", Arity: 2, Flags: f, Group: "connection", Since: "6.2.0", Summary: "Describes this connection in one line.", ACL: acl, Handler: clientInfoCmd},
+		&Command{Name: "client|kill", Arity: -3, Flags: adm, Group: "connection", Since: "2.4.0", Summary: "Closes the connections that match an address or a set of filters.", ACL: admACL, Handler: clientKillCmd},
+		&Command{Name: "client|unblock", Arity: -3, Flags: adm, Group: "connection", Since: "5.0.0", Summary: "Ends another connection's blocking command, as a timeout or with an error.", ACL: admACL, Handler: clientUnblockCmd},
+		&Command{Name: "client|getredir", Arity: 2, Flags: f, Group: "connection", Since: "6.0.0", Summary: "Replies with the id tracking notifications go to (-1: ferry does not track keys).", ACL: acl, Handler: clientGetredirCmd},
+		&Command{Name: "client|trackinginfo", Arity: 2, Flags: f, Group: "connection", Since: "6.2.0", Summary: "Describes the connection's key tracking (always off in ferry).", ACL: acl, Handler: clientTrackinginfoCmd},
+		&Command{Name: "client|help", Arity: 2, Flags: Loading | Stale, Group: "connection", Since: "5.0.0", Summary: "Lists the CLIENT subcommands.", ACL: acl, Handler: clientHelpCmd},
+	)
+}
+
+// Client types, as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
+const (
+	clientNormal = iota
+	clientReplica
+	clientPubSub
+	clientMaster
+)
+
+func clientTypeByName(name string) (int, bool) {
+	switch strings.ToLower(name) {
+	case "normal":
+		return clientNormal, true
+	case "slave", "replica":
+		return clientReplica, true
+	case "pubsub":
+		return clientPubSub, true
+	case "master":
+		return clientMaster, true
+	}
+	return 0, false
+}
+
+func (cl *Client) clientType() int {
+	switch {
+	case cl.Master:
+		return clientMaster
+	case cl.SubCount() > 0:
+		return clientPubSub
+	}
+	return clientNormal
+}
+
+func clientIDCmd(c *Ctx) { c.W.Int(c.Client.ID) }
+
+func clientSetnameCmd(c *Ctx) {
+	name := c.Args[2]
+	if !validClientName(name) {
+		c.Error(ErrClientName)
+		return
+	}
+	c.Client.Name = string(name)
+	c.W.OK()
+}
+
+func clientGetnameCmd(c *Ctx) {
+	if c.Client.Name == "" {
+		c.W.Null()
+		return
+	}
+	c.W.BulkString(c.Client.Name)
+}
+
+func clientInfoCmd(c *Ctx) {
+	var b strings.Builder
+	c.clientLine(&b, c.Client, time.Now())
+	b.WriteByte('\n')
+	c.W.Verbatim(b.String())
+}
+
+func clientListCmd(c *Ctx) {
+	n := len(c.Args)
+	now := time.Now()
+	var b strings.Builder
+	switch {
+	case n == 4 && c.Is(2, "type"):
+		typ, ok := clientTypeByName(c.Arg(3))
+		if !ok {
+			c.Error("ERR Unknown client type '" + c.Arg(3) + "'")
+			return
+		}
+		for _, cl := range c.e.clientsByID() {
+			if cl.clientType() == typ {
+				c.clientLine(&b, cl, now)
+				b.WriteByte('\n')
+			}
+		}
+	case n > 3 && c.Is(2, "id"):
+		for i := 3; i < n; i++ {
+			id, ok := num.ParseInt(c.Args[i])
+			if !ok {
+				c.Error("ERR Invalid client ID")
+				return
+			}
+			if cl := c.e.clients[id]; cl != nil {
+				c.clientLine(&b, cl, now)
+				b.WriteByte('\n')
+			}
+		}
+	case n != 2:
+		c.Error(ErrSyntax)
+		return
+	default:
+		for _, cl := range c.e.clientsByID() {
+			c.clientLine(&b, cl, now)
+			b.WriteByte('\n')
+		}
+	}
+	c.W.Verbatim(b.String())
+}
+
+// clientsByID returns the connected clients in the order they connected.
+func (e *Engine) clientsByID() []*Client {
+	out := make([]*Client, 0, len(e.clients))
+	for _, cl := range e.clients {
+		out = append(out, cl)
+	}
+	slices.SortFunc(out, func(a, b *Client) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// clientFlags returns the flags field of a client line.
+func (cl *Client) clientFlags() string {
+	var f []byte
+	if cl.Master {
+		f = append(f, 'M')
+	}
+	if cl.SubCount() > 0 {
+		f = append(f, 'P')
+	}
+	if cl.multi != nil {
+		f = append(f, 'x')
+	}
+	if cl.block != nil {
+		f = append(f, 'b')
+	}
+	if cl.dirtyCAS {
+		f = append(f, 'd')
+	}
+	if cl.closeAfterReply {
+		f = append(f, 'c')
+	}
+	if len(f) == 0 {
+		return "N"
+	}
+	return string(f)
+}
+
+// clientLine appends cl's CLIENT LIST line (without the newline). The
+// command running now belongs to c.Client: its arguments count as the
+// query buffer and argv memory, as in Redis.
+func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
+	var qbuf, argvMem int
+	cmd := cl.LastCmd
+	if cl == c.Client {
+		qbuf = len(strconv.Itoa(len(c.Args))) + 3
+		for _, a := range c.Args {
+			qbuf += len(strconv.Itoa(len(a))) + 5 + len(a)
+			argvMem += len(a)
+		}
+		cmd = c.Cmd.Name
+	}
+	if cmd == "" {
+		cmd = "NULL"
+	}
+	multi, multiMem := -1, 0
+	if cl.multi != nil {
+		multi = len(cl.multi)
+		for _, q := range cl.multi {
+			for _, a := range q.args {
+				multiMem += len(a) + 8
+			}
+		}
+	}
+	cl.mu.Lock()
+	omem := cap(cl.pending)
+	cl.mu.Unlock()
+	rbs := cap(cl.W.Buf)
+	first := true
+	field := func(name, v string) {
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(v)
+	}
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	field("id", itoa(cl.ID))
+	field("addr", cl.Addr)
+	field("laddr", cl.LAddr)
+	field("fd", "-1")
+	field("name", cl.Name)
+	field("age", itoa(int64(now.Sub(cl.Created)/time.Second)))
+	field("idle", itoa((now.UnixMilli()-cl.LastInteraction)/1000))
+	field("flags", cl.clientFlags())
+	field("db", itoa(int64(cl.DB)))
+	field("sub", itoa(int64(len(cl.subs))))
+	field("psub", itoa(int64(len(cl.psubs))))
+	field("ssub", "0")
+	field("multi", itoa(int64(multi)))
+	field("qbuf", itoa(int64(qbuf)))
+	field("qbuf-free", "0")
+	field("argv-mem", itoa(int64(argvMem)))
+	field("multi-mem", itoa(int64(multiMem)))
+	field("rbs", itoa(int64(rbs)))
+	field("rbp", itoa(int64(len(cl.W.Buf))))
+	field("obl", itoa(int64(len(cl.W.Buf))))
+	field("oll", "0")
+	field("omem", itoa(int64(omem)))
+	field("tot-mem", itoa(int64(argvMem+multiMem+rbs+omem)))
+	field("events", "r")
+	field("cmd", cmd)
+	field("user", "default")
+	field("redir", "-1")
+	field("resp", itoa(int64(cl.W.Proto)))
+}
+
+func clientKillCmd(c *Ctx) {
+	n := len(c.Args)
+	var addr, laddr string
+	var hasAddr, hasLaddr bool
+	typ, id := -1, int64(0)
+	skipMe := true
+	if n == 3 {
+		// Old form: CLIENT KILL addr, which may kill the caller.
+		addr, hasAddr, skipMe = c.Arg(2), true, false
+	} else {
+		for i := 2; i < n; i += 2 {
+			more := i+1 < n
+			switch {
+			case c.Is(i, "id") && more:
+				v, ok := num.ParseInt(c.Args[i+1])
+				if !ok || v < 1 {
+					c.Error("ERR client-id should be greater than 0")
+					return
+				}
+				id = v
+			case c.Is(i, "type") && more:
+				t, ok := clientTypeByName(c.Arg(i + 1))
+				if !ok {
+					c.Error("ERR Unknown client type '" + c.Arg(i+1) + "'")
+					return
+				}
+				typ = t
+			case c.Is(i, "addr") && more:
+				addr, hasAddr = c.Arg(i+1), true
+			case c.Is(i, "laddr") && more:
+				laddr, hasLaddr = c.Arg(i+1), true
+			case c.Is(i, "user") && more:
+				// ferry has one user, "default"; every client is it.
+				if c.Arg(i+1) != "default" {
+					c.Error("ERR No such user '" + c.Arg(i+1) + "'")
+					return
+				}
+			case c.Is(i, "skipme") && more:
+				switch {
+				case c.Is(i+1, "yes"):
+					skipMe = true
+				case c.Is(i+1, "no"):
+					skipMe = false
+				default:
+					c.Error(ErrSyntax)
+					return
+				}
+			default:
+				c.Error(ErrSyntax)
+				return
+			}
+		}
+	}
+	killed := 0
+	for _, cl := range c.e.clientsByID() {
+		if (hasAddr && cl.Addr != addr) || (hasLaddr && cl.LAddr != laddr) ||
+			(typ >= 0 && cl.clientType() != typ) || (id != 0 && cl.ID != id) ||
+			(cl == c.Client && skipMe) {
+			continue
+		}
+		killed++
+		if cl == c.Client {
+			cl.closeAfterReply = true
+			continue
+		}
+		c.e.killClient(cl)
+	}
+	if n == 3 {
+		if killed == 0 {
+			c.Error("ERR No such client")
+		} else {
+			c.W.OK()
+		}
+		return
+	}
+	c.W.Int(int64(killed))
+}
+
+// killClient closes another client's connection and forgets it at once,
+// so that it is gone from CLIENT LIST and INFO straight away.
+func (e *Engine) killClient(cl *Client) {
+	cl.killed = true
+	cl.closeAfterReply = true
+	if cl.Kill != nil {
+		cl.Kill()
+	}
+	e.CloseClient(cl)
+}
+
+func clientUnblockCmd(c *Ctx) {
+	n := len(c.Args)
+	if n > 4 {
+		c.Error("ERR unknown subcommand or wrong number of arguments for '" + trunc(c.Arg(1), 128) + "'. Try CLIENT HELP.")
+		return
+	}
+	withError := false
+	if n == 4 {
+		switch {
+		case c.Is(3, "timeout"):
+		case c.Is(3, "error"):
+			withError = true
+		default:
+			c.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	id, ok := c.Int(2)
+	if !ok {
+		return
+	}
+	target := c.e.clients[id]
+	if target == nil || target.block == nil {
+		c.W.Int(0)
+		return
+	}
+	if withError {
+		target.W.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+		c.e.unblock(target)
+	} else {
+		c.e.TimeoutBlocked(target)
+	}
+	c.W.Int(1)
+}
+
+func clientGetredirCmd(c *Ctx) { c.W.Int(-1) }
+
+func clientTrackinginfoCmd(c *Ctx) {
+	c.W.Map(3)
+	c.W.BulkString("flags")
+	c.W.Set(1)
+	c.W.BulkString("off")
+	c.W.BulkString("redirect")
+	c.W.Int(-1)
+	c.W.BulkString("prefixes")
+	c.W.Array(0)
+}
+
+func clientHelpCmd(c *Ctx) {
+	helpReply(c, "CLIENT",
+		"GETNAME",
+		"    Reply with this connection's name.",
+		"GETREDIR",
+		"    Reply with the id tracking notifications go to (always -1: ferry does not track keys).",
+		"ID",
+		"    Reply with this connection's id.",
+		"INFO",
+		"    Describe this connection.",
+		"KILL <ip:port>",
+		"    Close the connection from <ip:port>.",
+		"KILL <option> <value> [<option> <value> ...]",
+		"    Close every connection that matches all the options:",
+		"    * ID <client-id>",
+		"    * ADDR <ip:port>     (the client's address)",
+		"    * LADDR <ip:port>    (the address it connected to)",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"    * USER <username>",
+		"    * SKIPME (YES|NO)    (spare this connection; yes unless told)",
+		"LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <client-id> ...]",
+		"    Describe every connection, or those of a type, or with the given ids.",
+		"SETNAME <name>",
+		"    Name this connection (an empty name removes it).",
+		"TRACKINGINFO",
+		"    Describe this connection's key tracking (always off in ferry).",
+		"UNBLOCK <client-id> [TIMEOUT|ERROR]",
+		"    End a connection's blocking command, as a timeout or with an error.",
+	)
+}
