@@ -11,10 +11,10 @@
 # Settings (environment):
 #   TESTS      redis-benchmark tests    (set,get,incr,lpush,rpop,hset,sadd,zadd)
 #   PIPELINES  pipeline depths, spaced  ("1 16")
-#   REPS       runs per server and row  (3; the median is reported)
+#   REPS       runs per server and row  (5; the median is reported)
 #   CLIENTS    parallel connections     (50)
-#   N_P1       requests per run at -P 1 (100000)
-#   N_PIPE     requests per run at -P>1 (1000000)
+#   N_P1       requests per run at -P 1 (60000)
+#   N_PIPE     requests per run at -P>1 (600000)
 #   STRICT     1: exit 1 when a row misses the target or errors (0)
 #
 # Every run uses redis-benchmark's defaults otherwise: no -r, so each test hits
@@ -28,10 +28,10 @@ source "$(dirname "$0")/lib.sh"
 
 TESTS=${TESTS:-set,get,incr,lpush,rpop,hset,sadd,zadd}
 PIPELINES=${PIPELINES:-1 16}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 CLIENTS=${CLIENTS:-50}
-N_P1=${N_P1:-100000}
-N_PIPE=${N_PIPE:-1000000}
+N_P1=${N_P1:-60000}
+N_PIPE=${N_PIPE:-600000}
 STRICT=${STRICT:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 
