@@ -52,7 +52,7 @@ func commandInfoCmd(c *Ctx) {
 		if cmd := c.e.tab.lookupFullName(view(a)); cmd != nil {
 			writeCommandInfo(c.W, cmd)
 		} else {
-			c.W.NullArray()
+			c.W.Null()
 		}
 	}
 }

@@ -376,28 +376,35 @@ func configSetCmd(c *Ctx) {
 		c.Error(ErrSyntax)
 		return
 	}
+	// An alias is a setting of its own for Redis: naming a setting and its
+	// alias is no duplicate (the last one wins), and errors name the alias.
+	type named struct {
+		p    *configParam
+		name string
+	}
 	n := (len(c.Args) - 2) / 2
-	params := make([]*configParam, 0, n)
+	params := make([]named, 0, n)
 	unknown, errArg, errStr := "", "", ""
 	for i := 0; i < n; i++ {
-		name := c.Arg(2 + 2*i)
-		p := configByName[strings.ToLower(name)]
+		arg := c.Arg(2 + 2*i)
+		lower := strings.ToLower(arg)
+		p := configByName[lower]
 		switch {
 		case p == nil:
-			unknown = name
+			unknown = arg
 		case p.parse == nil:
-			errArg, errStr = name, "can't set immutable config"
+			errArg, errStr = arg, "can't set immutable config"
 		default:
 			for _, q := range params {
-				if q == p {
-					errArg, errStr = name, "duplicate parameter"
+				if q.name == lower {
+					errArg, errStr = arg, "duplicate parameter"
 				}
 			}
 		}
 		if unknown != "" || errStr != "" {
 			break
 		}
-		params = append(params, p)
+		params = append(params, named{p, lower})
 	}
 	if unknown != "" {
 		c.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + unknown + "'")
@@ -408,19 +415,19 @@ func configSetCmd(c *Ctx) {
 		return
 	}
 	vals := make([]any, len(params))
-	for i, p := range params {
-		v, msg := p.parse(c.Arg(3 + 2*i))
-		if msg == "" && p.refuse != nil {
-			msg = p.refuse(v)
+	for i, q := range params {
+		v, msg := q.p.parse(c.Arg(3 + 2*i))
+		if msg == "" && q.p.refuse != nil {
+			msg = q.p.refuse(v)
 		}
 		if msg != "" {
-			c.Error("ERR CONFIG SET failed (possibly related to argument '" + p.name + "') - " + msg)
+			c.Error("ERR CONFIG SET failed (possibly related to argument '" + q.name + "') - " + msg)
 			return
 		}
 		vals[i] = v
 	}
-	for i, p := range params {
-		p.set(c.e, vals[i])
+	for i, q := range params {
+		q.p.set(c.e, vals[i])
 	}
 	c.W.OK()
 }
