@@ -995,7 +995,8 @@ var argTypes = map[string]string{"k": "key", "s": "string", "i": "integer", "d":
 // parseArgs reads the argument notation of argSyntax:
 //
 //	name[:t]    an argument; t is k (key), i, d, p (pattern), t (unix time)
-//	            or s (default; "key" alone is a key)
+//	            or s (default; "key" alone is a key); a name may hold ':'
+//	            ("ip:port") when what follows is no type letter
 //	TOKEN       a pure token; before an argument or group, that one's token
 //	[...]       optional; (...) a group; '|' separates alternatives (oneof);
 //	            several arguments in one alternative make a block
@@ -1078,8 +1079,10 @@ func (p *argParser) seq(inGroup bool) []*cmdArg {
 			}
 			a = &cmdArg{name: strings.ToLower(t), typ: "pure-token", token: t, keySpec: -1}
 		default:
-			name, typ, _ := strings.Cut(t, ":")
-			kind := argTypes[typ]
+			name, kind := t, ""
+			if i := strings.LastIndexByte(t, ':'); i >= 0 && argTypes[t[i+1:]] != "" {
+				name, kind = t[:i], argTypes[t[i+1:]]
+			}
 			if kind == "" {
 				kind = "string"
 				if name == "key" {
@@ -1250,17 +1253,17 @@ var argSyntax = map[string]string{
 	"auth": "[username] password", "echo": "message", "hello": "[protover:i [AUTH username password] [SETNAME clientname]]",
 	"ping": "[message]", "quit": "", "reset": "", "select": "index:i", "client": "",
 	"client|getname": "", "client|getredir": "", "client|help": "", "client|id": "", "client|info": "",
-	"client|kill":    "(addr | [ID client-id:i] [TYPE (NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)] [USER username] [ADDR addr] [LADDR laddr] [SKIPME (YES|NO)])",
+	"client|kill":    "(ip:port | ([ID client-id:i] | [TYPE (NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no])...)",
 	"client|list":    "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:i...]",
 	"client|setname": "connection-name", "client|trackinginfo": "",
 	"client|unblock": "client-id:i [TIMEOUT|ERROR]",
 	// server
 	"bgsave": "[SCHEDULE]", "command": "", "command|count": "", "command|docs": "[command-name...]",
-	"command|getkeys": "command [arg...]", "command|getkeysandflags": "command [arg...]", "command|help": "",
+	"command|getkeys": "", "command|getkeysandflags": "", "command|help": "",
 	"command|info": "[command-name...]",
 	"command|list": "[FILTERBY (MODULE module-name|ACLCAT category|PATTERN pattern:p)]",
 	"config":       "", "config|get": "parameter...", "config|help": "", "config|resetstat": "", "config|rewrite": "",
-	"config|set": "(parameter value)...", "debug": "subcommand [argument...]", "info": "[section...]",
+	"config|set": "(parameter value)...", "debug": "", "info": "[section...]",
 	"lastsave": "", "role": "", "save": "", "shutdown": "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", "time": "",
 	"monitor": "",
 }

@@ -155,7 +155,7 @@ func infoServer(e *Engine, b *infoBuf) {
 	b.int("process_id", int64(os.Getpid()))
 	b.str("process_supervised", "no")
 	b.str("run_id", st.runID)
-	b.int("tcp_port", int64(listenPort(e.cfg.Addr)))
+	b.int("tcp_port", int64(e.port()))
 	b.int("server_time_usec", now.UnixMicro())
 	b.int("uptime_in_seconds", uptime)
 	b.int("uptime_in_days", uptime/(3600*24))
