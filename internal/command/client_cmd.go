@@ -201,7 +201,12 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 	cl.mu.Lock()
 	omem := cap(cl.pending)
 	cl.mu.Unlock()
-	rbs := cap(cl.W.Buf)
+	// Another client's reply buffer is flushed by its connection outside
+	// the engine lock: only the caller's own can be looked at.
+	rbs, obl := 0, 0
+	if cl == c.Client {
+		rbs, obl = cap(cl.W.Buf), len(cl.W.Buf)
+	}
 	first := true
 	field := func(name, v string) {
 		if !first {
@@ -231,8 +236,8 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 	field("argv-mem", itoa(int64(argvMem)))
 	field("multi-mem", itoa(int64(multiMem)))
 	field("rbs", itoa(int64(rbs)))
-	field("rbp", itoa(int64(len(cl.W.Buf))))
-	field("obl", itoa(int64(len(cl.W.Buf))))
+	field("rbp", itoa(int64(obl)))
+	field("obl", itoa(int64(obl)))
 	field("oll", "0")
 	field("omem", itoa(int64(omem)))
 	field("tot-mem", itoa(int64(argvMem+multiMem+rbs+omem)))

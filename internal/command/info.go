@@ -139,8 +139,8 @@ func boolInt(v bool) int64 {
 
 func infoServer(e *Engine, b *infoBuf) {
 	st := e.srv()
-	now := time.Now()
-	uptime := int64(now.Sub(e.started) / time.Second)
+	uptime := int64(time.Since(e.started) / time.Second)
+	now := e.now()
 	b.str("redis_version", e.cfg.Version)
 	b.str("redis_git_sha1", "00000000")
 	b.int("redis_git_dirty", 0)
@@ -292,9 +292,13 @@ func infoMemory(e *Engine, b *infoBuf) {
 		rss = ms.Sys
 	}
 	startup := min(st.startMem, used)
+	// Clients' pending asynchronous output (reply buffers are flushed by
+	// their connections outside the engine lock and are not counted).
 	var clientsMem uint64
 	for _, cl := range e.clients {
-		clientsMem += uint64(cap(cl.W.Buf))
+		cl.mu.Lock()
+		clientsMem += uint64(cap(cl.pending))
+		cl.mu.Unlock()
 	}
 	overhead := startup + clientsMem
 	dataset := uint64(0)
