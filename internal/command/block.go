@@ -21,6 +21,7 @@ type blockState struct {
 	done         chan struct{}
 	args         [][]byte
 	cmd          *Command
+	ready        string // the key being served, while retry runs
 }
 
 // Blocked describes a client's wait, for the connection to wait on.
@@ -65,6 +66,17 @@ func (c *Ctx) Block(keys []string, timeout time.Duration, retry func(c *Ctx) boo
 	}
 	c.e.stats.TotalBlocking++
 	cl.block = bs
+}
+
+// ReadyKey returns, while a blocked client's retry runs, the key whose
+// creation is being served: like Redis, a client waiting on several keys is
+// served from the key that became ready, not from the first of its keys
+// that holds data. It returns "" outside a retry.
+func (c *Ctx) ReadyKey() string {
+	if bs := c.Client.block; bs != nil {
+		return bs.ready
+	}
+	return ""
 }
 
 // Blocked returns the client's wait, or nil when it is not blocked.
@@ -128,6 +140,7 @@ func (e *Engine) serveReady() {
 			}
 			e.eff.reset()
 			c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+			bs.ready = dk.key
 			if !bs.retry(&c) {
 				e.eff.reset()
 				continue
