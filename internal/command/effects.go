@@ -27,7 +27,7 @@ type effects struct {
 	db    int
 	cmds  int  // commands in buf, SELECTs included
 	real  int  // commands in buf, SELECTs excluded
-	multi bool // inside EXEC: wrap in MULTI/EXEC when it holds several commands
+	multi bool // wrap in MULTI/EXEC when it holds several commands (all but active expiry)
 }
 
 func (e *effects) reset() {
@@ -35,7 +35,7 @@ func (e *effects) reset() {
 	e.db = 0
 	e.cmds = 0
 	e.real = 0
-	e.multi = false
+	e.multi = true
 }
 
 // add appends one command executed in database db.
@@ -70,8 +70,9 @@ func (e *effects) finish() (Unit, bool) {
 		return Unit{}, false
 	}
 	if e.multi && e.real > 1 {
-		// Like Redis 7.0, a transaction is wrapped only when it propagates
-		// more than one command.
+		// Like Redis 7.0, a command or transaction that propagates more than
+		// one command (an expired key's DEL and the command, SPOP's SREMs,
+		// EXEC) is wrapped in MULTI/EXEC.
 		const multi = "*1\r\n$5\r\nMULTI\r\n"
 		e.buf = append(e.buf, multi...)
 		copy(e.buf[len(multi):], e.buf[:len(e.buf)-len(multi)])

@@ -171,6 +171,7 @@ func (e *Engine) ActiveExpire() int {
 	defer e.mu.Unlock()
 	e.ks.Tick()
 	e.eff.reset()
+	e.eff.multi = false // Redis propagates each expired key's DEL on its own
 	n := e.ks.ActiveExpireCycle(20000)
 	e.commitUnit()
 	return n

@@ -250,8 +250,10 @@ func (db *DB) Len() int { return db.keys.Len() }
 // Expires returns the number of keys with an expiry.
 func (db *DB) Expires() int { return db.expires.Len() }
 
+// expired reports whether o's time has passed: like Redis, a key expires
+// once now is past its expiry time, not at it.
 func (db *DB) expired(o *Object) bool {
-	return o.expire != 0 && o.expire <= db.ks.now
+	return o.expire != 0 && o.expire < db.ks.now
 }
 
 // Get looks key up, applying the keyspace's expire mode, and updates its
