@@ -1,0 +1,346 @@
+// Package jetstream is ferry's replication log on NATS JetStream: one stream
+// per dataset (FERRY_<DATASET>, subject ferry.<dataset>.log, file storage,
+// limits retention, discard old), whose stream sequence is the log offset.
+//
+// Appends are fenced with the expected-last-sequence header, so only the
+// writer that knows where the log ends can extend it; a wrong-last-sequence
+// answer becomes stream.ErrFenced. Reads use an ordered consumer that the
+// client library re-creates after a reconnect; Read itself checks that the
+// offsets it delivers are contiguous, so a gap becomes stream.ErrTruncated
+// instead of a silently skipped write.
+//
+// The connection reconnects forever and has no reconnect buffer: while NATS
+// is away, appends fail at once instead of waiting in a client-side buffer
+// and landing later, after their caller was told they failed.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ferrydb/ferry/stream"
+)
+
+// reconnectWait is the pause between reconnect attempts (plus the library's
+// jitter). Short, because a master cannot take writes while it waits.
+const reconnectWait = 250 * time.Millisecond
+
+// Log is one dataset's log on JetStream. Its methods are safe for concurrent
+// use.
+type Log struct {
+	cfg     Config
+	name    string // stream name
+	subject string
+	url     string // redacted, for errors
+	log     *slog.Logger
+
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	closed atomic.Bool
+
+	// inflight maps each unconfirmed AppendAsync message to its outcome;
+	// the library's ack and error callbacks resolve them.
+	mu       sync.Mutex
+	inflight map[*nats.Msg]*pending
+}
+
+var (
+	_ stream.Reader  = (*Log)(nil)
+	_ stream.Writer  = (*Log)(nil)
+	_ stream.Pending = (*pending)(nil)
+)
+
+// Open connects to NATS and makes sure the dataset's stream exists with the
+// configured settings: it creates the stream if it is missing, and updates
+// the replica count, age and size limits of one that differs. A stream whose
+// subject, storage or retention is not ferry's is an error, never changed.
+// With cfg.ReadOnly it neither creates nor changes anything. An unreachable
+// server is an error naming the URL, within cfg.Timeout.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	l := &Log{
+		cfg:      cfg,
+		name:     StreamName(cfg.Dataset),
+		subject:  Subject(cfg.Dataset),
+		url:      redactURL(cfg.URL),
+		log:      cfg.Logger.With("stream", StreamName(cfg.Dataset)),
+		inflight: make(map[*nats.Msg]*pending),
+	}
+
+	connectTimeout := cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		connectTimeout = min(connectTimeout, max(time.Until(dl), time.Millisecond))
+	}
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.Timeout(connectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				l.log.Warn("nats disconnected", "url", l.url, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			l.log.Info("nats reconnected", "url", redactURL(nc.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			l.log.Warn("nats async error", "subject", subj, "err", err)
+		}),
+	}
+	authOpts, err := cfg.authOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, authOpts...)
+
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: connect to NATS at %s: %w", l.url, err)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithDefaultTimeout(cfg.Timeout),
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(cfg.Timeout),
+		jetstream.WithPublishAsyncAckHandler(l.onAck),
+		jetstream.WithPublishAsyncErrHandler(l.onAsyncErr),
+	)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	l.nc, l.js = nc, js
+	if err := l.ensureStream(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	l.log.Info("log opened", "url", l.url, "subject", l.subject)
+	return l, nil
+}
+
+func (c Config) authOptions() ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case c.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	case c.NKeySeedFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: nkey seed %s: %w", c.NKeySeedFile, err)
+		}
+		opts = append(opts, o)
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	case c.Token != "":
+		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts, nil
+}
+
+// wantConfig is the stream as ferry creates it.
+func (l *Log) wantConfig() jetstream.StreamConfig {
+	maxBytes := l.cfg.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	return jetstream.StreamConfig{
+		Name:        l.name,
+		Description: "ferry replication log of dataset " + l.cfg.Dataset,
+		Subjects:    []string{l.subject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.cfg.Replicas,
+		MaxAge:      l.cfg.MaxAge,
+		MaxBytes:    maxBytes,
+		MaxMsgs:     -1,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+	}
+}
+
+func (l *Log) ensureStream(ctx context.Context) error {
+	want := l.wantConfig()
+	s, err := l.js.Stream(ctx, l.name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if l.cfg.ReadOnly {
+			return fmt.Errorf("jetstream: stream %s does not exist (read-only: not creating it): %w", l.name, err)
+		}
+		s, err = l.js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Created by someone else meanwhile, with other settings:
+			// check and update it like any existing stream.
+			s, err = l.js.Stream(ctx, l.name)
+		} else if err == nil {
+			l.log.Info("stream created", "replicas", want.Replicas, "max_age", want.MaxAge, "max_bytes", want.MaxBytes)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: stream %s at %s: %w", l.name, l.url, err)
+	}
+	have := s.CachedInfo().Config
+	if len(have.Subjects) != 1 || have.Subjects[0] != l.subject {
+		return fmt.Errorf("jetstream: stream %s has subjects %q, want [%q]", l.name, have.Subjects, l.subject)
+	}
+	if have.Storage != jetstream.FileStorage {
+		return fmt.Errorf("jetstream: stream %s uses %s storage, want file", l.name, have.Storage)
+	}
+	if have.Retention != jetstream.LimitsPolicy {
+		return fmt.Errorf("jetstream: stream %s has %s retention, want limits", l.name, have.Retention)
+	}
+	if have.MaxMsgs != -1 || have.MaxMsgsPerSubject > 0 {
+		// A message-count limit would remove entries ferry did not plan
+		// for; tolerated, but worth knowing.
+		l.log.Warn("stream has a message count limit", "max_msgs", have.MaxMsgs, "max_msgs_per_subject", have.MaxMsgsPerSubject)
+	}
+	if have.Replicas == want.Replicas && have.MaxAge == want.MaxAge && have.MaxBytes == want.MaxBytes &&
+		have.Discard == want.Discard && have.AllowDirect == want.AllowDirect {
+		l.stream = s
+		return nil
+	}
+	if l.cfg.ReadOnly {
+		l.stream = s
+		return nil
+	}
+	upd := have
+	upd.Replicas, upd.MaxAge, upd.MaxBytes = want.Replicas, want.MaxAge, want.MaxBytes
+	upd.Discard, upd.AllowDirect = want.Discard, want.AllowDirect
+	s, err = l.js.UpdateStream(ctx, upd)
+	if err != nil {
+		return fmt.Errorf("jetstream: update stream %s: %w", l.name, err)
+	}
+	l.log.Info("stream updated", "replicas", upd.Replicas, "max_age", upd.MaxAge, "max_bytes", upd.MaxBytes)
+	l.stream = s
+	return nil
+}
+
+// Stream returns the name of the JetStream stream that holds the log.
+func (l *Log) Stream() string { return l.name }
+
+// state returns the first and last offsets, with First of an empty log
+// normalized to last+1.
+func (l *Log) state(ctx context.Context) (first, last uint64, err error) {
+	if l.closed.Load() {
+		return 0, 0, stream.ErrClosed
+	}
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, l.mapErr(fmt.Errorf("jetstream: info of stream %s: %w", l.name, err))
+	}
+	first, last = info.State.FirstSeq, info.State.LastSeq
+	if info.State.Msgs == 0 || first == 0 {
+		first = last + 1
+	}
+	return first, last, nil
+}
+
+// First returns the offset of the first retained entry; for a log with no
+// entries (new, or all removed by retention) it returns Last+1.
+func (l *Log) First(ctx context.Context) (uint64, error) {
+	first, _, err := l.state(ctx)
+	return first, err
+}
+
+// Last returns the offset of the last entry ever appended, 0 for a new log.
+func (l *Log) Last(ctx context.Context) (uint64, error) {
+	_, last, err := l.state(ctx)
+	return last, err
+}
+
+// Get returns the entry at offset: stream.ErrTruncated if retention removed
+// it, stream.ErrAhead if it is past the last entry. A writer whose append
+// ended in an unknown outcome can compare it with what it sent.
+func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
+	if l.closed.Load() {
+		return stream.Entry{}, stream.ErrClosed
+	}
+	m, err := l.stream.GetMsg(ctx, offset)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		first, last, serr := l.state(ctx)
+		switch {
+		case serr != nil:
+			return stream.Entry{}, serr
+		case offset > last:
+			return stream.Entry{}, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
+		case offset < first:
+			return stream.Entry{}, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
+		}
+		return stream.Entry{}, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
+	}
+	if err != nil {
+		return stream.Entry{}, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
+	}
+	return stream.Entry{Offset: m.Sequence, Data: m.Data, Time: m.Time}, nil
+}
+
+// Close closes the connection. AppendAsync calls not yet confirmed end with
+// stream.ErrClosed (their outcome is unknown: wait on them first to know);
+// a Read in progress returns stream.ErrClosed.
+func (l *Log) Close() error {
+	if !l.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	l.nc.Close()
+	l.mu.Lock()
+	left := l.inflight
+	l.inflight = make(map[*nats.Msg]*pending)
+	l.mu.Unlock()
+	for _, p := range left {
+		p.resolve(0, fmt.Errorf("append after %d: outcome unknown: %w", p.expect, stream.ErrClosed))
+	}
+	return nil
+}
+
+// mapErr turns backend errors into the stream package's sentinels.
+func (l *Log) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if isWrongLastSequence(err) {
+		return fmt.Errorf("%w (%w)", stream.ErrFenced, err)
+	}
+	if l.closed.Load() || errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("%w (%w)", stream.ErrClosed, err)
+	}
+	return err
+}
+
+// isWrongLastSequence matches JetStream's answer to a failed
+// expected-last-sequence check by its API error code (10071; 10164 on
+// replicated streams).
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+func formatOffset(n uint64) string { return strconv.FormatUint(n, 10) }
