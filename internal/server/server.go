@@ -328,7 +328,6 @@ func (c *conn) waitBlocked(b *command.Blocked) error {
 			e.Unlock()
 			waiting = false
 		case err := <-fillDone:
-			filling = false
 			if err != nil {
 				// The client went away: stop waiting, unless it was served
 				// at the same moment.
@@ -339,6 +338,11 @@ func (c *conn) waitBlocked(b *command.Blocked) error {
 				e.Unlock()
 				return err
 			}
+			// The client sent more while it waits: that stays buffered for
+			// after the wait, and the socket is still watched, so that a
+			// client that then goes away stops waiting (its element is not
+			// popped for nobody).
+			go func() { fillDone <- c.rd.Fill() }()
 		}
 	}
 	if filling {
