@@ -68,6 +68,9 @@ type Engine struct {
 	cur      *Ctx    // the command running now
 	execing  *Client // the client whose EXEC is running
 	ticked   bool    // the clock was read since the lock was taken
+	unitSeq  uint64  // units handed to the log so far
+	writeErr string  // when set, writes are refused with this error
+	loading  bool    // the dataset is being (re)built: only Loading commands run
 	watching map[dbKey][]*Client
 	blocked  map[dbKey][]*Client
 	ready    []dbKey
@@ -209,11 +212,33 @@ func (e *Engine) commitUnit() {
 	if u, ok := e.eff.finish(); ok {
 		e.stats.Dirty += int64(e.eff.real)
 		if e.log != nil {
+			e.unitSeq++
 			e.log.Append(u)
 		}
 	}
 	e.eff.reset()
 }
+
+// UnitSeq returns how many units have been handed to the log. A client's
+// replies may be sent once the log has stored every unit up to the value
+// read after its commands ran. The caller holds the lock.
+func (e *Engine) UnitSeq() uint64 { return e.unitSeq }
+
+// SetWriteError makes every write fail with msg (a full error reply such
+// as "READONLY ..."); an empty msg takes writes again. The caller holds the
+// lock. A master that cannot append to its log, or that is fenced, refuses
+// writes this way.
+func (e *Engine) SetWriteError(msg string) { e.writeErr = msg }
+
+// WriteError returns the error writes are refused with, or "".
+func (e *Engine) WriteError() string { return e.writeErr }
+
+// SetLoading marks the dataset as being loaded: commands not flagged
+// Loading are answered with -LOADING. The caller holds the lock.
+func (e *Engine) SetLoading(v bool) { e.loading = v }
+
+// Loading reports whether the dataset is being loaded.
+func (e *Engine) Loading() bool { return e.loading }
 
 // Exec runs one command for client cl, writing its reply to cl.W. The
 // caller holds the lock. Exec reports false when the connection must be
@@ -268,8 +293,18 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		e.reject(cl, "ERR Can't execute '"+cmd.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
-	if cmd.Flags&Write != 0 && e.cfg.Role != "master" && !cl.Master {
-		e.reject(cl, ErrReadOnly)
+	if cmd.Flags&Write != 0 && !cl.Master {
+		if e.cfg.Role != "master" {
+			e.reject(cl, ErrReadOnly)
+			return
+		}
+		if e.writeErr != "" {
+			e.reject(cl, e.writeErr)
+			return
+		}
+	}
+	if e.loading && cmd.Flags&Loading == 0 && !cl.Master {
+		e.reject(cl, ErrLoading)
 		return
 	}
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {

@@ -1,0 +1,74 @@
+package command
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/resp"
+)
+
+// Applier applies entries of the replication log (RESP-encoded effects) to
+// an engine, as a replica's link to its master does. Each entry is applied
+// under one acquisition of the lock, so readers never see part of one.
+type Applier struct {
+	e  *Engine
+	cl *Client
+}
+
+// NewApplier returns an applier for e; it registers an internal client.
+func (e *Engine) NewApplier() *Applier {
+	e.Lock()
+	defer e.Unlock()
+	cl := e.NewClient("replication", "")
+	cl.Master = true
+	cl.Authed = true
+	delete(e.clients, cl.ID) // not a connection: CLIENT LIST does not show it
+	return &Applier{e: e, cl: cl}
+}
+
+// Apply runs every command of data, which starts in database 0. Effects
+// are not handed to the engine's log, expired keys are neither hidden nor
+// deleted while applying (the master's DELs remove them), and writes are
+// allowed whatever the engine's role. An entry that does not parse, or a
+// command the engine rejects, stops Apply with an error naming it; the
+// commands before it stay applied.
+func (a *Applier) Apply(data []byte) error {
+	rd := resp.NewReader(bytes.NewReader(data))
+	rd.MaxBulkLen = 1<<63 - 1
+	e := a.e
+	e.Lock()
+	defer e.Unlock()
+	log, mode := e.log, e.ks.Mode
+	e.log = nil
+	e.ks.Mode = keyspace.ExpireIgnore
+	defer func() {
+		e.log = log
+		e.ks.Mode = mode
+	}()
+	a.cl.DB = 0
+	if len(data) > 0 {
+		if err := rd.Fill(); err != nil {
+			return fmt.Errorf("apply: read entry: %w", err)
+		}
+	}
+	for rd.Buffered() > 0 {
+		args, err := rd.Next(true)
+		if err != nil {
+			return fmt.Errorf("apply: malformed entry: %w", err)
+		}
+		if args == nil {
+			if err := rd.Fill(); err != nil {
+				return fmt.Errorf("apply: truncated entry: %w", err)
+			}
+			continue
+		}
+		a.cl.W.Reset()
+		e.Exec(a.cl, args)
+		if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' && !bytes.HasPrefix(r, []byte("*")) {
+			return fmt.Errorf("apply: %q: %s", args[0], bytes.TrimSpace(r[1:]))
+		}
+	}
+	a.cl.W.Reset()
+	return nil
+}
