@@ -11,13 +11,13 @@ import (
 
 func registerConnection(t *Table) {
 	t.Add(
-		&Command{Name: "ping", Arity: -1, Flags: Fast | Stale | Loading | SubContext, Group: "connection", Since: "1.0.0", Summary: "Returns the server's liveliness response.", ACL: []string{"fast", "connection"}, Handler: pingCmd},
-		&Command{Name: "echo", Arity: 2, Flags: Fast | Stale | Loading, Group: "connection", Since: "1.0.0", Summary: "Returns the given string.", ACL: []string{"fast", "connection"}, Handler: echoCmd},
-		&Command{Name: "quit", Arity: -1, Flags: AllowBusy | NoAuth | Fast | Stale | Loading | NoScript | MultiControl | SubContext, Group: "connection", Since: "1.0.0", Summary: "Closes the connection.", ACL: []string{"fast", "connection"}, Handler: quitCmd},
-		&Command{Name: "hello", Arity: -1, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy, Group: "connection", Since: "6.0.0", Summary: "Handshakes with the Redis server.", ACL: []string{"fast", "connection"}, Handler: helloCmd},
-		&Command{Name: "auth", Arity: -2, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy, Group: "connection", Since: "1.0.0", Summary: "Authenticates the connection.", ACL: []string{"fast", "connection"}, Handler: authCmd},
-		&Command{Name: "select", Arity: 2, Flags: Loading | Stale | Fast, Group: "connection", Since: "1.0.0", Summary: "Changes the selected database.", ACL: []string{"fast", "connection"}, Handler: selectCmd},
-		&Command{Name: "reset", Arity: 1, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy | MultiControl | SubContext, Group: "connection", Since: "6.2.0", Summary: "Resets the connection.", ACL: []string{"fast", "connection"}, Handler: resetCmd},
+		&Command{Name: "ping", Arity: -1, Flags: Fast | SubContext, Group: "connection", Since: "1.0.0", Summary: "Ping the server", ACL: []string{"fast", "connection"}, Handler: pingCmd},
+		&Command{Name: "echo", Arity: 2, Flags: Loading | Stale | Fast, Group: "connection", Since: "1.0.0", Summary: "Echo the given string", ACL: []string{"fast", "connection"}, Handler: echoCmd},
+		&Command{Name: "quit", Arity: -1, Flags: AllowBusy | NoScript | Loading | Stale | Fast | NoAuth | MultiControl | SubContext, Group: "connection", Since: "1.0.0", Summary: "Close the connection", ACL: []string{"fast", "connection"}, Handler: quitCmd},
+		&Command{Name: "hello", Arity: -1, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy, Group: "connection", Since: "6.0.0", Summary: "Handshake with Redis", ACL: []string{"fast", "connection"}, Handler: helloCmd},
+		&Command{Name: "auth", Arity: -2, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy, Group: "connection", Since: "1.0.0", Summary: "Authenticate to the server", ACL: []string{"fast", "connection"}, Handler: authCmd},
+		&Command{Name: "select", Arity: 2, Flags: Loading | Stale | Fast, Group: "connection", Since: "1.0.0", Summary: "Change the selected database for the current connection", ACL: []string{"fast", "connection"}, Handler: selectCmd},
+		&Command{Name: "reset", Arity: 1, Flags: NoScript | Loading | Stale | Fast | NoAuth | AllowBusy | MultiControl | SubContext, Group: "connection", Since: "6.2.0", Summary: "Reset the connection", ACL: []string{"fast", "connection"}, Handler: resetCmd},
 	)
 }
 
@@ -95,9 +95,12 @@ func authCmd(c *Ctx) {
 	c.W.OK()
 }
 
+// helloCmd is Redis 7.0's HELLO: options apply as they are read, so an
+// AUTH or SETNAME before a bad option takes effect although HELLO fails.
 func helloCmd(c *Ctx) {
 	cl := c.Client
-	ver := int64(cl.W.Proto)
+	var ver int64
+	next := 1
 	if len(c.Args) >= 2 {
 		v, ok := num.ParseInt(c.Args[1])
 		if !ok {
@@ -109,51 +112,49 @@ func helloCmd(c *Ctx) {
 			return
 		}
 		ver = v
+		next = 2
 	}
-	var user, pass, name []byte
-	authed := false
-	for j := 2; j < len(c.Args); j++ {
-		more := len(c.Args) - j - 1
+	for j := next; j < len(c.Args); j++ {
+		more := len(c.Args) - 1 - j
 		switch {
 		case c.Is(j, "auth") && more >= 2:
-			user, pass = c.Args[j+1], c.Args[j+2]
-			authed = true
+			if !c.e.checkPassword(c.Arg(j+1), c.Arg(j+2)) {
+				c.Error(ErrWrongPass)
+				return
+			}
+			cl.Authed = true
 			j += 2
 		case c.Is(j, "setname") && more >= 1:
-			name = c.Args[j+1]
+			name := c.Args[j+1]
+			if !validClientName(name) {
+				c.Error(ErrClientName)
+				return
+			}
+			cl.Name = string(name)
 			j++
 		default:
 			c.Error("ERR Syntax error in HELLO option '" + c.Arg(j) + "'")
 			return
 		}
 	}
-	if authed {
-		if !c.e.checkPassword(string(user), string(pass)) {
-			c.Error(ErrWrongPass)
-			return
-		}
-		cl.Authed = true
-	}
 	if !cl.Authed {
-		c.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
-	if name != nil {
-		if !validClientName(name) {
-			c.Error(ErrClientName)
-			return
-		}
-		cl.Name = string(name)
+	if ver != 0 {
+		cl.W.Proto = int(ver)
 	}
-	cl.W.Proto = int(ver)
-	role := c.e.cfg.Role
+	role := "master"
+	if c.e.cfg.Role != "master" {
+		role = "replica"
+	}
 	c.W.Map(7)
 	c.W.BulkString("server")
 	c.W.BulkString("redis")
 	c.W.BulkString("version")
 	c.W.BulkString(c.e.cfg.Version)
 	c.W.BulkString("proto")
-	c.W.Int(ver)
+	c.W.Int(int64(cl.W.Proto))
 	c.W.BulkString("id")
 	c.W.Int(cl.ID)
 	c.W.BulkString("mode")
@@ -176,16 +177,16 @@ func validClientName(b []byte) bool {
 	return true
 }
 
+// resetCmd is RESET: the connection returns to its state at connect time
+// (database 0, RESP2, no name, no transaction, watches or subscriptions,
+// and unauthenticated when a password is required).
 func resetCmd(c *Ctx) {
 	cl := c.Client
-	if cl.multi != nil {
-		c.e.discardMulti(cl)
-	}
-	c.e.unwatchAll(cl)
-	c.e.unsubscribeAll(cl, false)
 	cl.DB = 0
-	cl.Name = ""
 	cl.W.Proto = 2
 	cl.Authed = c.e.cfg.RequirePass == ""
+	c.e.discardMulti(cl)
+	c.e.unsubscribeAll(cl, false)
+	cl.Name = ""
 	c.W.Status("RESET")
 }

@@ -6,11 +6,11 @@ package command
 
 func registerMulti(t *Table) {
 	t.Add(
-		&Command{Name: "multi", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, Group: "transactions", Since: "1.2.0", Summary: "Starts a transaction.", ACL: []string{"fast", "transaction"}, Handler: multiCmd},
-		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | MultiControl, Group: "transactions", Since: "1.2.0", Summary: "Executes all commands in a transaction.", ACL: []string{"slow", "transaction"}, Handler: execCmd},
-		&Command{Name: "discard", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, Group: "transactions", Since: "2.0.0", Summary: "Discards a transaction.", ACL: []string{"fast", "transaction"}, Handler: discardCmd},
-		&Command{Name: "watch", Arity: -2, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, FirstKey: 1, LastKey: -1, Step: 1, Group: "transactions", Since: "2.2.0", Summary: "Monitors changes to keys to determine the execution of a transaction.", ACL: []string{"fast", "transaction"}, Handler: watchCmd},
-		&Command{Name: "unwatch", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy, Group: "transactions", Since: "2.2.0", Summary: "Forgets about watched keys of a transaction.", ACL: []string{"fast", "transaction"}, Handler: unwatchCmd},
+		&Command{Name: "multi", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, Group: "transactions", Since: "1.2.0", Summary: "Mark the start of a transaction block", ACL: []string{"fast", "transaction"}, Handler: multiCmd},
+		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | MultiControl, Group: "transactions", Since: "1.2.0", Summary: "Execute all commands issued after MULTI", ACL: []string{"slow", "transaction"}, Handler: execCmd},
+		&Command{Name: "discard", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, Group: "transactions", Since: "2.0.0", Summary: "Discard all commands issued after MULTI", ACL: []string{"fast", "transaction"}, Handler: discardCmd},
+		&Command{Name: "watch", Arity: -2, Flags: NoScript | Loading | Stale | Fast | AllowBusy | MultiControl, FirstKey: 1, LastKey: -1, Step: 1, Group: "transactions", Since: "2.2.0", Summary: "Watch the given keys to determine execution of the MULTI/EXEC block", ACL: []string{"fast", "transaction"}, Handler: watchCmd},
+		&Command{Name: "unwatch", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy, Group: "transactions", Since: "2.2.0", Summary: "Forget about all watched keys", ACL: []string{"fast", "transaction"}, Handler: unwatchCmd},
 	)
 }
 
@@ -35,6 +35,7 @@ func discardCmd(c *Ctx) {
 	c.W.OK()
 }
 
+// discardMulti ends a transaction, if any, and forgets the watched keys.
 func (e *Engine) discardMulti(cl *Client) {
 	cl.multi = nil
 	cl.multiErr = false
@@ -48,50 +49,68 @@ func execCmd(c *Ctx) {
 		c.Error(ErrExecNoMulti)
 		return
 	}
+	if e.cfg.Role != "master" && !cl.Master && queuesWrite(cl.multi) {
+		// Redis refuses the EXEC itself, as it refuses a write command,
+		// and the client stays in its (now failed) transaction.
+		e.reject(cl, ErrReadOnly)
+		return
+	}
+	if e.watchedKeyExpired(cl) {
+		cl.dirtyCAS = true
+	}
 	if cl.multiErr {
 		e.discardMulti(cl)
 		c.Error(ErrExecAbort)
 		return
 	}
-	if cl.dirtyCAS || e.watchedKeyExpired(cl) {
+	if cl.dirtyCAS {
 		e.discardMulti(cl)
 		c.W.NullArray()
 		return
 	}
 	cmds := cl.multi
-	cl.multi = nil
 	e.unwatchAll(cl)
 	e.eff.multi = true
 	e.execing = cl
 	c.W.Array(len(cmds))
 	for _, q := range cmds {
-		if q.cmd.Flags&Write != 0 && e.cfg.Role != "master" && !cl.Master {
-			c.Error(ErrReadOnly)
-			continue
-		}
 		e.call(cl, q.cmd, q.args)
 	}
 	e.execing = nil
+	cl.multi = nil
+	cl.multiErr = false
 }
 
+func queuesWrite(cmds []queued) bool {
+	for _, q := range cmds {
+		if q.cmd.Flags&Write != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// inExec reports whether cl's EXEC is running (blocking commands do not
+// block then).
 func (e *Engine) inExec(cl *Client) bool { return e.execing == cl }
 
+// watchCmd is WATCH. A key that has already expired (but is still stored)
+// when watched is flagged: its deletion does not fail the transaction, and
+// neither does its expiry at EXEC time, as in Redis 7.0.
 func watchCmd(c *Ctx) {
 	cl := c.Client
 	if cl.multi != nil {
 		c.Error(ErrWatchInMulti)
 		return
 	}
+	if cl.dirtyCAS {
+		// The transaction has failed already: there is no point watching.
+		c.W.OK()
+		return
+	}
 	for _, a := range c.Args[1:] {
 		dk := dbKey{c.DB.Index(), string(a)}
-		dup := false
-		for _, w := range cl.watched {
-			if w == dk {
-				dup = true
-				break
-			}
-		}
-		if dup {
+		if watches(cl.watched, dk) {
 			continue
 		}
 		cl.watched = append(cl.watched, dk)
@@ -103,12 +122,28 @@ func watchCmd(c *Ctx) {
 	c.W.OK()
 }
 
+func watches(keys []dbKey, dk dbKey) bool {
+	for _, k := range keys {
+		if k == dk {
+			return true
+		}
+	}
+	return false
+}
+
 func unwatchCmd(c *Ctx) {
 	c.e.unwatchAll(c.Client)
 	c.W.OK()
 }
 
+// unwatchAll forgets cl's watched keys and whether one was touched.
 func (e *Engine) unwatchAll(cl *Client) {
+	e.unwatchKeys(cl)
+	cl.dirtyCAS = false
+}
+
+// unwatchKeys forgets cl's watched keys.
+func (e *Engine) unwatchKeys(cl *Client) {
 	for _, dk := range cl.watched {
 		q := e.watching[dk]
 		for i, w := range q {
@@ -125,27 +160,49 @@ func (e *Engine) unwatchAll(cl *Client) {
 	}
 	cl.watched = nil
 	cl.watchedExpired = nil
-	cl.dirtyCAS = false
 }
 
+// touchWatched fails the transactions of the clients watching key in db.
+// A client that watched the key when it had already expired is spared
+// while the key stays expired (being deleted, flushed, or swapped for
+// another expired key); once the key is gone, the next change counts.
 func (e *Engine) touchWatched(db int, key string) {
-	for _, cl := range e.watching[dbKey{db, key}] {
-		cl.dirtyCAS = true
+	dk := dbKey{db, key}
+	clients := e.watching[dk]
+	if len(clients) == 0 {
+		return
 	}
+	d := e.ks.DB(db)
+	for _, cl := range append([]*Client(nil), clients...) {
+		if i := indexOf(cl.watchedExpired, dk); i >= 0 {
+			if !d.Stored(key) {
+				cl.watchedExpired = append(cl.watchedExpired[:i], cl.watchedExpired[i+1:]...)
+				continue
+			}
+			if d.IsExpiredKey(key) {
+				continue
+			}
+		}
+		cl.dirtyCAS = true
+		// Nothing it watches matters any more.
+		e.unwatchKeys(cl)
+	}
+}
+
+func indexOf(keys []dbKey, dk dbKey) int {
+	for i, k := range keys {
+		if k == dk {
+			return i
+		}
+	}
+	return -1
 }
 
 // watchedKeyExpired reports whether a key that was live when WATCHed has
 // logically expired since (Redis 7.0 fails the EXEC then).
 func (e *Engine) watchedKeyExpired(cl *Client) bool {
 	for _, dk := range cl.watched {
-		expiredBefore := false
-		for _, x := range cl.watchedExpired {
-			if x == dk {
-				expiredBefore = true
-				break
-			}
-		}
-		if !expiredBefore && e.ks.DB(dk.db).IsExpiredKey(dk.key) {
+		if indexOf(cl.watchedExpired, dk) < 0 && e.ks.DB(dk.db).IsExpiredKey(dk.key) {
 			return true
 		}
 	}

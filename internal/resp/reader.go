@@ -3,6 +3,7 @@
 package resp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 
@@ -11,7 +12,8 @@ import (
 
 // Limits Redis applies to requests (src/server.h, config.c defaults).
 const (
-	// MaxInlineSize is the longest inline request or count line (PROTO_INLINE_MAX_SIZE).
+	// MaxInlineSize is how many bytes an inline request or a count line may
+	// span before Redis gives up on it (PROTO_INLINE_MAX_SIZE).
 	MaxInlineSize = 64 * 1024
 	// DefaultMaxBulkLen is proto-max-bulk-len's default: 512 MB.
 	DefaultMaxBulkLen = 512 * 1024 * 1024
@@ -34,54 +36,94 @@ func (e ProtocolError) Error() string { return "ERR Protocol error: " + string(e
 // buffer limit; Redis closes such a client without a reply.
 var ErrQueryBufferLimit = errors.New("query buffer limit reached")
 
-// Reader parses requests from a client connection. Arguments returned by Next
-// alias the Reader's buffer: they stay valid until the next call to Fill.
+// Reader parses requests from a client connection the way Redis's
+// processInputBuffer does: one request type per request (decided by its
+// first byte), multibulk requests parsed incrementally as bytes arrive, and
+// the same limits checked at the same moments, so that a client sees the
+// same replies and the same protocol errors.
+//
+// Redis's choice between a protocol error and a reply can depend on how
+// many bytes a read returned (a count line must end within 64 KB of the
+// bytes buffered when it is examined). Fill therefore asks the connection
+// for as many bytes as redis-server would (see readSize).
+//
+// Arguments returned by Next alias the Reader's buffer: they stay valid
+// until the next call to Next or Fill.
 type Reader struct {
 	rd   io.Reader
 	buf  []byte
-	r, w int
-	args [][]byte
+	r, w int // buf[r:w] is unparsed input; the current request starts at r
+
+	// State of the request at r (Redis's reqtype, multibulklen, bulklen).
+	kind  byte   // 0 (undecided), '*' (multibulk) or 'i' (inline)
+	left  int64  // multibulk: bulks still to read
+	bulk  int64  // multibulk: length of the next bulk; -1 before its count line
+	pos   int    // bytes of the request consumed (count lines, whole bulks)
+	spans []span // multibulk: arguments read so far, relative to r
+	args  [][]byte
+
+	q queryBuf
 
 	// MaxBulkLen is the largest bulk argument accepted (proto-max-bulk-len).
 	MaxBulkLen int64
-	// MaxQueryBuffer bounds the bytes buffered for one pending request.
+	// MaxQueryBuffer bounds the bytes buffered for one pending request
+	// (client-query-buffer-limit).
 	MaxQueryBuffer int
 }
+
+type span struct{ from, to int }
 
 // NewReader returns a Reader with Redis's default limits.
 func NewReader(rd io.Reader) *Reader {
 	return &Reader{
 		rd:             rd,
-		buf:            make([]byte, 16*1024),
+		bulk:           -1,
+		q:              newQueryBuf(),
 		MaxBulkLen:     DefaultMaxBulkLen,
 		MaxQueryBuffer: DefaultMaxQueryBuffer,
 	}
 }
 
-// Buffered reports how many unparsed bytes are buffered.
+// Buffered reports how many unparsed bytes are buffered, a partly parsed
+// request included.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
-// Fill reads more bytes from the connection, compacting or growing the buffer
-// first. It invalidates arguments returned by earlier calls to Next.
+// maxRead caps one read: Redis may offer a read of up to a whole declared
+// bulk (512 MB), which needs no buffer here before the bytes arrive.
+const maxRead = 1 << 20
+
+// Fill reads more bytes from the connection (one read, of the size
+// redis-server would ask for). It invalidates arguments returned by earlier
+// calls to Next. It returns ErrQueryBufferLimit when the pending request
+// outgrows MaxQueryBuffer.
 func (r *Reader) Fill() error {
+	// What Redis keeps in its query buffer starts where parsing stopped:
+	// the request's consumed count lines and bulks were trimmed off.
+	r.q.trim(r.r + r.pos)
+	size := r.q.readSize(r.w, r.kind == '*' && r.left > 0, r.bulk)
+	if size > maxRead {
+		size = maxRead
+	}
+	if r.r == r.w && len(r.buf) > 256*1024 {
+		// Let a buffer grown for a large request go.
+		r.buf, r.r, r.w = nil, 0, 0
+		r.q.shift(r.q.base)
+	}
 	if r.r > 0 {
 		n := copy(r.buf, r.buf[r.r:r.w])
+		r.q.shift(r.r)
 		r.r, r.w = 0, n
 	}
-	if r.w == len(r.buf) {
-		if r.w >= r.MaxQueryBuffer {
-			return ErrQueryBufferLimit
-		}
-		size := 2 * len(r.buf)
-		if size > r.MaxQueryBuffer {
-			size = r.MaxQueryBuffer
-		}
-		nb := make([]byte, size)
+	if len(r.buf)-r.w < size {
+		nb := make([]byte, max(2*len(r.buf), r.w+size, 16*1024))
 		copy(nb, r.buf[:r.w])
 		r.buf = nb
 	}
-	n, err := r.rd.Read(r.buf[r.w:])
+	n, err := r.rd.Read(r.buf[r.w : r.w+size])
 	r.w += n
+	if r.w-r.q.base > r.MaxQueryBuffer {
+		return ErrQueryBufferLimit
+	}
 	if n > 0 {
 		return nil
 	}
@@ -93,24 +135,39 @@ func (r *Reader) Fill() error {
 
 // Next parses one request from the buffered bytes without reading. It returns
 // nil arguments and a nil error when no complete request is buffered. Empty
-// requests (blank inline lines, "*0") are skipped. authed selects the limits
-// Redis applies before a client has authenticated.
+// requests (blank inline lines, "*0", "*-1") are skipped. authed selects the
+// limits Redis applies before a client has authenticated.
 func (r *Reader) Next(authed bool) ([][]byte, error) {
-	for r.r < r.w {
+	for r.r+r.pos < r.w {
+		if r.kind == 0 {
+			if r.buf[r.r] == '*' {
+				r.kind = '*'
+			} else {
+				r.kind = 'i'
+			}
+		}
 		var (
-			args [][]byte
-			n    int
+			done bool
 			err  error
 		)
-		if r.buf[r.r] == '*' {
-			args, n, err = r.parseMultibulk(r.buf[r.r:r.w], authed)
+		if r.kind == 'i' {
+			done, err = r.inline()
 		} else {
-			args, n, err = r.parseInline(r.buf[r.r:r.w])
+			done, err = r.multibulk(authed)
 		}
-		if err != nil || n == 0 {
+		if err != nil || !done {
 			return nil, err
 		}
-		r.r += n
+		args := r.args
+		if r.kind == '*' {
+			args = args[:0]
+			for _, s := range r.spans {
+				args = append(args, r.buf[r.r+s.from:r.r+s.to:r.r+s.to])
+			}
+			r.args = args
+		}
+		r.r += r.pos
+		r.pos, r.kind, r.left, r.bulk, r.spans = 0, 0, 0, -1, r.spans[:0]
 		if len(args) > 0 {
 			return args, nil
 		}
@@ -118,114 +175,139 @@ func (r *Reader) Next(authed bool) ([][]byte, error) {
 	return nil, nil
 }
 
-// parseMultibulk parses "*<n>\r\n" followed by n bulk strings. It returns the
-// bytes consumed, or 0 when more input is needed.
-func (r *Reader) parseMultibulk(b []byte, authed bool) ([][]byte, int, error) {
-	line, pos, err := countLine(b, "too big mbulk count string")
-	if pos == 0 || err != nil {
-		return nil, 0, err
+// lineEnd returns the index in b of the first sep, or -1 when b holds
+// none before a NUL byte: Redis looks for line ends with strchr on a
+// NUL-terminated buffer, so a NUL hides everything after it.
+func lineEnd(b []byte, sep byte) int {
+	i := bytes.IndexByte(b, sep)
+	if i < 0 {
+		return -1
 	}
-	count, ok := num.ParseInt(line[1:])
-	if !ok || count > MaxMultibulkLen {
-		return nil, 0, ProtocolError("invalid multibulk length")
+	if z := bytes.IndexByte(b[:i], 0); z >= 0 {
+		return -1
 	}
-	if !authed && count > unauthMultibulkLen {
-		return nil, 0, ProtocolError("unauthenticated multibulk length")
-	}
-	if count <= 0 {
-		return nil, pos, nil
-	}
-	args := r.args[:0]
-	for i := int64(0); i < count; i++ {
-		if pos >= len(b) {
-			return nil, 0, nil
-		}
-		if b[pos] != '$' {
-			return nil, 0, ProtocolError("expected '$', got '" + string(b[pos]) + "'")
-		}
-		line, n, err := countLine(b[pos:], "too big bulk count string")
-		if n == 0 || err != nil {
-			return nil, 0, err
-		}
-		size, ok := num.ParseInt(line[1:])
-		if !ok || size < 0 || size > r.MaxBulkLen {
-			return nil, 0, ProtocolError("invalid bulk length")
-		}
-		if !authed && size > unauthBulkLen {
-			return nil, 0, ProtocolError("unauthenticated bulk length")
-		}
-		pos += n
-		// Like Redis, the two bytes after the payload are skipped, not checked.
-		if int64(len(b)-pos) < size+2 {
-			r.args = args
-			return nil, 0, nil
-		}
-		args = append(args, b[pos:pos+int(size):pos+int(size)])
-		pos += int(size) + 2
-	}
-	r.args = args
-	return args, pos, nil
+	return i
 }
 
-// countLine finds a "*<n>\r\n" or "$<n>\r\n" line at the start of b and returns
-// it without its CRLF plus the bytes it spans, or 0 when it is incomplete.
-func countLine(b []byte, tooBig string) ([]byte, int, error) {
-	limit := len(b)
-	if limit > MaxInlineSize+1 {
-		limit = MaxInlineSize + 1
-	}
-	for i := 0; i < limit; i++ {
-		if b[i] == '\r' {
-			if i+1 >= len(b) {
-				return nil, 0, nil
-			}
-			return b[:i], i + 2, nil
-		}
-	}
-	if len(b) > MaxInlineSize {
-		return nil, 0, ProtocolError(tooBig)
-	}
-	return nil, 0, nil
-}
-
-// parseInline parses one inline request: a line of space-separated,
-// optionally quoted arguments.
-func (r *Reader) parseInline(b []byte) ([][]byte, int, error) {
-	end := -1
-	limit := len(b)
-	if limit > MaxInlineSize+1 {
-		limit = MaxInlineSize + 1
-	}
-	for i := 0; i < limit; i++ {
-		if b[i] == '\n' {
-			end = i
-			break
-		}
-	}
-	if end < 0 {
+// inline parses an inline request: one line of space-separated, optionally
+// quoted arguments.
+func (r *Reader) inline() (bool, error) {
+	b := r.buf[r.r:r.w]
+	nl := lineEnd(b, '\n')
+	if nl < 0 {
 		if len(b) > MaxInlineSize {
-			return nil, 0, ProtocolError("too big inline request")
+			return false, ProtocolError("too big inline request")
 		}
-		return nil, 0, nil
+		return false, nil
 	}
-	line := b[:end]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
+	line := b[:nl]
+	if nl > 0 && line[nl-1] == '\r' {
+		line = line[:nl-1]
 	}
 	args, ok := SplitArgs(line, r.args[:0])
 	if !ok {
-		return nil, 0, ProtocolError("unbalanced quotes in request")
+		return false, ProtocolError("unbalanced quotes in request")
 	}
 	r.args = args
-	return args, end + 1, nil
+	r.pos = nl + 1
+	return true, nil
+}
+
+// countLine finds the "<c><digits>\r" line at b and returns it without the
+// '\r', and the bytes it spans with the byte after '\r' (which Redis does
+// not check). n is 0 when the line is incomplete.
+func countLine(b []byte, tooBig string) (line []byte, n int, err error) {
+	cr := lineEnd(b, '\r')
+	if cr < 0 {
+		if len(b) > MaxInlineSize {
+			return nil, 0, ProtocolError(tooBig)
+		}
+		return nil, 0, nil
+	}
+	if cr > len(b)-2 {
+		return nil, 0, nil
+	}
+	return b[:cr], cr + 2, nil
+}
+
+// multibulk parses "*<n>\r\n" followed by n bulk strings, keeping what it
+// has read when the request is incomplete.
+func (r *Reader) multibulk(authed bool) (bool, error) {
+	if r.left == 0 {
+		line, n, err := countLine(r.buf[r.r:r.w], "too big mbulk count string")
+		if n == 0 || err != nil {
+			return false, err
+		}
+		count, ok := num.ParseInt(line[1:])
+		if !ok || count > MaxMultibulkLen {
+			return false, ProtocolError("invalid multibulk length")
+		}
+		if count > unauthMultibulkLen && !authed {
+			return false, ProtocolError("unauthenticated multibulk length")
+		}
+		r.pos = n
+		if count <= 0 {
+			return true, nil
+		}
+		r.left, r.bulk = count, -1
+	}
+	for r.left > 0 {
+		at := r.r + r.pos
+		if r.bulk < 0 {
+			b := r.buf[at:r.w]
+			line, n, err := countLine(b, "too big bulk count string")
+			if err != nil {
+				return false, err
+			}
+			if n == 0 {
+				return false, nil
+			}
+			if b[0] != '$' {
+				return false, ProtocolError("expected '$', got '" + string(b[:1]) + "'")
+			}
+			size, ok := num.ParseInt(line[1:])
+			if !ok || size < 0 || size > r.MaxBulkLen {
+				return false, ProtocolError("invalid bulk length")
+			}
+			if size > unauthBulkLen && !authed {
+				return false, ProtocolError("unauthenticated bulk length")
+			}
+			r.pos += n
+			at += n
+			r.q.bigBulk(at, r.w, size)
+			r.bulk = size
+		}
+		if int64(r.w-at) < r.bulk+2 {
+			return false, nil
+		}
+		// Like Redis, the two bytes after the payload are skipped, not checked.
+		end := r.pos + int(r.bulk)
+		r.q.bulkDone(at, r.w, r.bulk)
+		r.spans = append(r.spans, span{r.pos, end})
+		r.pos = end + 2
+		r.bulk = -1
+		r.left--
+	}
+	return true, nil
 }
 
 // SplitArgs splits an inline request the way Redis's sdssplitargs does:
 // arguments are separated by white space and may be "double quoted" (with
-// \n \r \t \b \a \\ \" and \xHH escapes) or 'single quoted' (with \'). It
-// appends to dst and reports false on unbalanced quotes. Unquoted arguments
-// alias line; quoted ones are copied.
+// \n \r \t \b \a \xHH and backslash escapes) or 'single quoted' (with \'),
+// a quoted part may follow unquoted bytes of the same argument, and a
+// closing quote must be followed by white space or the end of the line. A
+// NUL byte ends the line. It appends to dst and reports false on unbalanced
+// quotes. Arguments without quotes alias line; the others are copies.
 func SplitArgs(line []byte, dst [][]byte) ([][]byte, bool) {
+	if z := bytes.IndexByte(line, 0); z >= 0 {
+		line = line[:z]
+	}
+	at := func(i int) byte {
+		if i < len(line) {
+			return line[i]
+		}
+		return 0
+	}
 	i := 0
 	for {
 		for i < len(line) && isSpace(line[i]) {
@@ -234,85 +316,88 @@ func SplitArgs(line []byte, dst [][]byte) ([][]byte, bool) {
 		if i >= len(line) {
 			return dst, true
 		}
-		switch line[i] {
-		case '"', '\'':
-			arg, n, ok := quotedArg(line[i:])
-			if !ok {
-				return dst, false
+		start, end := i, 0
+		var cur []byte
+		quoted, inDouble, inSingle := false, false, false
+		for done := false; !done; {
+			c := at(i)
+			switch {
+			case inDouble:
+				switch {
+				case c == '\\' && at(i+1) == 'x' && isHex(at(i+2)) && isHex(at(i+3)):
+					cur = append(cur, hexVal(at(i+2))<<4|hexVal(at(i+3)))
+					i += 3
+				case c == '\\' && at(i+1) != 0:
+					i++
+					cur = append(cur, unescape(line[i]))
+				case c == '"':
+					if n := at(i + 1); n != 0 && !isSpace(n) {
+						return dst, false
+					}
+					done = true
+				case c == 0:
+					return dst, false
+				default:
+					cur = append(cur, c)
+				}
+			case inSingle:
+				switch {
+				case c == '\\' && at(i+1) == '\'':
+					i++
+					cur = append(cur, '\'')
+				case c == '\'':
+					if n := at(i + 1); n != 0 && !isSpace(n) {
+						return dst, false
+					}
+					done = true
+				case c == 0:
+					return dst, false
+				default:
+					cur = append(cur, c)
+				}
+			default:
+				switch c {
+				case ' ', '\n', '\r', '\t', 0:
+					// Only these end an unquoted argument: a \v or \f inside
+					// one is part of it, although leading ones are skipped.
+					done, end = true, i
+				case '"':
+					inDouble, quoted = true, true
+					cur = append([]byte{}, line[start:i]...)
+				case '\'':
+					inSingle, quoted = true, true
+					cur = append([]byte{}, line[start:i]...)
+				}
 			}
-			dst = append(dst, arg)
-			i += n
-		default:
-			start := i
-			for i < len(line) && !isSpace(line[i]) && line[i] != '"' && line[i] != '\'' {
+			if i < len(line) {
 				i++
 			}
-			if i < len(line) && (line[i] == '"' || line[i] == '\'') {
-				// A quote inside an unquoted word starts a quoted part of the same
-				// argument in Redis; treat the word plus the quoted part as one.
-				head := append([]byte(nil), line[start:i]...)
-				arg, n, ok := quotedArg(line[i:])
-				if !ok {
-					return dst, false
-				}
-				dst = append(dst, append(head, arg...))
-				i += n
-				continue
-			}
-			dst = append(dst, line[start:i:i])
+		}
+		if quoted {
+			dst = append(dst, cur)
+		} else {
+			dst = append(dst, line[start:end:end])
 		}
 	}
 }
 
-// quotedArg decodes the quoted argument at the start of b and returns it with
-// the bytes it spans. The closing quote must be followed by space or the end.
-func quotedArg(b []byte) ([]byte, int, bool) {
-	quote := b[0]
-	var out []byte
-	i := 1
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case quote == '"' && c == '\\' && i+3 < len(b) && b[i+1] == 'x' && isHex(b[i+2]) && isHex(b[i+3]):
-			out = append(out, hexVal(b[i+2])<<4|hexVal(b[i+3]))
-			i += 4
-		case quote == '"' && c == '\\' && i+1 < len(b):
-			i++
-			switch b[i] {
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'b':
-				out = append(out, '\b')
-			case 'a':
-				out = append(out, '\a')
-			default:
-				out = append(out, b[i])
-			}
-			i++
-		case quote == '\'' && c == '\\' && i+1 < len(b) && b[i+1] == '\'':
-			out = append(out, '\'')
-			i += 2
-		case c == quote:
-			i++
-			if i < len(b) && !isSpace(b[i]) {
-				return nil, 0, false
-			}
-			if out == nil {
-				out = []byte{}
-			}
-			return out, i, true
-		default:
-			out = append(out, c)
-			i++
-		}
+func unescape(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'b':
+		return '\b'
+	case 'a':
+		return '\a'
 	}
-	return nil, 0, false
+	return c
 }
 
+// isSpace is C's isspace in the C locale.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
 }
@@ -331,4 +416,3 @@ func hexVal(c byte) byte {
 		return c - 'A' + 10
 	}
 }
-

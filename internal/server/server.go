@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -167,50 +168,27 @@ func (s *Server) handle(nc net.Conn) {
 	}
 }
 
-// serve runs the connection's read-execute-write loop.
+// errCrossProtocol ends a connection that sent an HTTP request line or
+// header (POST, Host:), which Redis drops without a reply.
+var errCrossProtocol = errors.New("cross-protocol request")
+
+// crossProtocol reports whether a command name is one of the words Redis
+// takes for a cross-protocol attack ("POST", "Host:").
+func crossProtocol(name []byte) bool {
+	return bytes.EqualFold(name, []byte("post")) || bytes.EqualFold(name, []byte("host:"))
+}
+
+// serve runs the connection's read-execute-write loop, as redis-server
+// does for a client: one read, then every complete request it brought in
+// runs (until the client blocks or must be closed), then the replies are
+// written.
 func (c *conn) serve() error {
 	e := c.s.e
-	cl := c.cl
 	for {
-		closeAfter, more := false, false
-		e.Lock()
-		c.rd.MaxBulkLen = e.Config().MaxBulkLen
-		for {
-			args, err := c.rd.Next(cl.Authed)
-			if err != nil {
-				var pe resp.ProtocolError
-				if errors.As(err, &pe) {
-					cl.W.Error(pe.Error())
-				}
-				closeAfter = true
-				break
-			}
-			if args == nil {
-				break
-			}
-			cl.LastInteraction = time.Now().UnixMilli()
-			if !e.Exec(cl, args) {
-				closeAfter = true
-				break
-			}
-			if cl.Blocked() != nil {
-				break
-			}
-			if cl.W.Len() > maxBatchOutput {
-				more = c.rd.Buffered() > 0
-				break
-			}
+		closeAfter, more, blocked, err := c.batch()
+		if err != nil {
+			return err
 		}
-		if cl.SubCount() > 0 && !c.async {
-			c.startWriter()
-		}
-		if c.async {
-			cl.Push(cl.W.Buf)
-			cl.W.Reset()
-		}
-		blocked := cl.Blocked()
-		e.Unlock()
-
 		if err := c.flush(); err != nil {
 			return err
 		}
@@ -221,6 +199,9 @@ func (c *conn) serve() error {
 			if err := c.waitBlocked(blocked); err != nil {
 				return err
 			}
+			e.Lock()
+			c.emit()
+			e.Unlock()
 			if err := c.flush(); err != nil {
 				return err
 			}
@@ -232,11 +213,77 @@ func (c *conn) serve() error {
 		n := c.rd.Buffered()
 		if err := c.rd.Fill(); err != nil {
 			if errors.Is(err, resp.ErrQueryBufferLimit) {
-				c.s.log.Warn("closing client over query buffer limit", "addr", cl.Addr)
+				c.s.log.Warn("closing client over query buffer limit", "addr", c.cl.Addr)
 			}
 			return err
 		}
 		e.Stats().NetInput.Add(int64(c.rd.Buffered() - n))
+	}
+}
+
+// batch runs, under the engine lock, the complete requests buffered. It
+// reports whether the connection must close once the replies are written,
+// whether requests are left (the replies grew large), and the client's
+// wait when a command blocked.
+func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
+	e := c.s.e
+	cl := c.cl
+	e.Lock()
+	defer e.Unlock()
+	c.rd.MaxBulkLen = e.Config().MaxBulkLen
+	for {
+		args, err := c.rd.Next(cl.Authed)
+		if err != nil {
+			var pe resp.ProtocolError
+			if errors.As(err, &pe) {
+				cl.W.Error(pe.Error())
+			}
+			closeAfter = true
+			break
+		}
+		if args == nil {
+			break
+		}
+		if crossProtocol(args[0]) {
+			// Nothing more is written, not even the replies to the
+			// requests before this one.
+			c.nc.Close()
+			e.CloseClient(cl)
+			cl.W.Reset()
+			return false, false, nil, errCrossProtocol
+		}
+		if !e.Exec(cl, args) {
+			closeAfter = true
+			break
+		}
+		if cl.Blocked() != nil {
+			break
+		}
+		if cl.W.Len() > maxBatchOutput {
+			more = c.rd.Buffered() > 0
+			break
+		}
+	}
+	if closeAfter {
+		// The client gets no more messages once it must close.
+		e.CloseClient(cl)
+	}
+	c.emit()
+	return closeAfter, more, cl.Blocked(), nil
+}
+
+// emit hands the replies in the client's writer to the asynchronous output
+// once the client has subscribed to something (starting the writer on the
+// first subscription). Called with the engine lock held; in synchronous
+// mode the replies stay in the writer for flush.
+func (c *conn) emit() {
+	cl := c.cl
+	if cl.SubCount() > 0 && !c.async {
+		c.startWriter()
+	}
+	if c.async && cl.W.Len() > 0 {
+		cl.Push(cl.W.Buf)
+		cl.W.Reset()
 	}
 }
 
@@ -277,6 +324,9 @@ func (c *conn) startWriter() {
 					c.nc.Close()
 					return
 				}
+				if cap(buf) > 1<<20 {
+					buf = nil
+				}
 			case <-c.done:
 				return
 			}
@@ -292,9 +342,12 @@ func (c *conn) finish() error {
 		c.writerWG.Wait()
 		c.done = make(chan struct{})
 		c.async = false
-		c.cl.W.Buf = c.cl.TakePending(c.cl.W.Buf[:0])
-		if err := c.flush(); err != nil {
-			return err
+		if rest := c.cl.TakePending(nil); len(rest) > 0 {
+			n, err := c.nc.Write(rest)
+			c.s.e.Stats().NetOutput.Add(int64(n))
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if tc, ok := c.nc.(*net.TCPConn); ok {
