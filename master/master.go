@@ -1,16 +1,43 @@
-// Package master runs a ferry master: the node that takes writes. For now it
-// is a standalone Redis-compatible server; publishing effects to the
-// replication log and snapshots build on it.
+// Package master runs a ferry master: the node that takes writes. Every
+// write's effect is appended to the replication log (stream.Writer) before
+// the client hears back (--ack durable) or right after (--ack async); the
+// master rebuilds its keyspace from the log when it starts, and again
+// whenever the log failed to confirm what it had applied, so it never
+// serves state the log lacks.
 package master
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/server"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// Log is the replication log as a master uses it: it reads it back to
+// recover and appends behind the expected-last-offset fence.
+type Log interface {
+	stream.Reader
+	stream.Writer
+}
+
+// AckMode says when a write is acknowledged.
+type AckMode string
+
+// Ack modes.
+const (
+	// AckDurable replies once the log has stored the write.
+	AckDurable AckMode = "durable"
+	// AckAsync replies at once; at most MaxUnacked entries are unconfirmed.
+	AckAsync AckMode = "async"
 )
 
 // Config configures a master.
@@ -23,12 +50,44 @@ type Config struct {
 	Version string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Log is the replication log; nil runs a standalone master whose
+	// writes go nowhere.
+	Log Log
+	// Dataset names the dataset (for messages and INFO).
+	Dataset string
+	// Ack is when writes are acknowledged (default AckDurable).
+	Ack AckMode
+	// MaxUnacked bounds the log entries sent and not yet confirmed
+	// (default 1024 with AckAsync, 8 with AckDurable: group commit).
+	MaxUnacked int
+	// MaxEntryBytes is the size at which an entry is sealed (default 512 KiB;
+	// keep it below the NATS server's max_payload).
+	MaxEntryBytes int
 }
 
-// Validate checks the configuration.
+// Validate checks the configuration and fills in defaults.
 func (c *Config) Validate() error {
 	if c.Addr == "" {
 		return errors.New("master: no listen address")
+	}
+	switch c.Ack {
+	case "":
+		c.Ack = AckDurable
+	case AckDurable, AckAsync:
+	default:
+		return fmt.Errorf("master: unknown ack mode %q (durable or async)", c.Ack)
+	}
+	if c.MaxUnacked <= 0 {
+		c.MaxUnacked = 8
+		if c.Ack == AckAsync {
+			c.MaxUnacked = 1024
+		}
+	}
+	if c.MaxEntryBytes <= 0 {
+		c.MaxEntryBytes = 512 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return nil
 }
@@ -38,21 +97,189 @@ type Master struct {
 	cfg    Config
 	engine *command.Engine
 	srv    *server.Server
+	pub    *publisher
+	apply  *command.Applier
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// New binds the listener and prepares the engine.
-func New(cfg Config) (*Master, error) {
+// New recovers the keyspace from the log (when there is one), then binds
+// the listener. It refuses to start when the log cannot be read: a master
+// never starts empty on a dataset that has data.
+func New(ctx context.Context, cfg Config) (*Master, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr})
-	srv := server.New(e, cfg.Logger)
-	if err := srv.Listen(cfg.Addr); err != nil {
+	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier()}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	if cfg.Log != nil {
+		last, err := m.rebuild(ctx)
+		if err != nil {
+			m.cancel()
+			return nil, err
+		}
+		m.pub = newPublisher(cfg.Log, last, cfg.MaxEntryBytes, cfg.MaxUnacked, m.onLogFailure)
+		e.SetLog(m.pub)
+	}
+	m.srv = server.New(e, cfg.Logger)
+	if m.pub != nil {
+		sentOnly := cfg.Ack == AckAsync
+		m.srv.SetAckWaiter(func(need uint64) error { return m.pub.WaitDurable(need, sentOnly) })
+	}
+	if err := m.srv.Listen(cfg.Addr); err != nil {
+		m.cancel()
 		return nil, err
 	}
-	m := &Master{cfg: cfg, engine: e, srv: srv}
-	e.Shutdown = func() { go srv.Close() }
+	e.Shutdown = func() { go m.srv.Close() }
 	return m, nil
+}
+
+// rebuild empties the keyspace and replays the whole log into it, then
+// returns the offset it reached. Clients get -LOADING meanwhile.
+func (m *Master) rebuild(ctx context.Context) (uint64, error) {
+	lg := m.cfg.Log
+	last, err := lg.Last(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("master: read the log of dataset %q: %w", m.cfg.Dataset, err)
+	}
+	first, err := lg.First(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("master: read the log of dataset %q: %w", m.cfg.Dataset, err)
+	}
+	m.engine.Lock()
+	m.engine.SetLoading(true)
+	m.engine.Keyspace().Flush()
+	m.engine.Unlock()
+	if first > 1 && last > 0 {
+		m.log.Warn("log starts after offset 1: replaying what retention kept", "dataset", m.cfg.Dataset, "first", first, "last", last)
+	}
+	start := time.Now()
+	if last >= first && last > 0 {
+		errDone := errors.New("done")
+		err = lg.Read(ctx, first, func(en stream.Entry) error {
+			if err := m.apply.Apply(en.Data); err != nil {
+				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
+			}
+			if en.Offset >= last {
+				return errDone
+			}
+			return nil
+		})
+		if !errors.Is(err, errDone) {
+			return 0, fmt.Errorf("master: replay the log of dataset %q: %w", m.cfg.Dataset, err)
+		}
+	}
+	m.engine.Lock()
+	m.engine.SetLoading(false)
+	keys := 0
+	for i := 0; i < 16; i++ {
+		keys += m.engine.Keyspace().DB(i).Len()
+	}
+	m.engine.Unlock()
+	m.log.Info("keyspace rebuilt from the log", "dataset", m.cfg.Dataset, "offset", last, "entries", last-min(last, first-1), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
+	return last, nil
+}
+
+// onLogFailure runs when the log did not confirm an entry: the keyspace may
+// hold writes the log lacks, so the master stops serving, waits for the
+// entries in flight, then either rebuilds from the log and takes writes
+// again, or, when another writer appended, stays read-only: fenced.
+func (m *Master) onLogFailure(cause error) {
+	m.engine.Lock()
+	m.engine.SetLoading(true)
+	m.engine.SetWriteError("READONLY ferry: the replication log did not confirm a write (" + cause.Error() + "); writes are refused until the master has rebuilt from the log")
+	m.engine.Unlock()
+	m.log.Error("replication log failure: rebuilding from the log", "dataset", m.cfg.Dataset, "err", cause)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.recoverFromLog()
+	}()
+}
+
+func (m *Master) recoverFromLog() {
+	m.pub.drained()
+	ctx := m.ctx
+	offset, _, _, _, _ := m.pub.stats()
+	lost := m.pub.failedData()
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return
+		}
+		fenced, err := m.foreignEntries(ctx, offset, lost)
+		if err == nil && fenced != 0 {
+			m.fence(ctx, fenced)
+			return
+		}
+		if err == nil {
+			var last uint64
+			if last, err = m.rebuild(ctx); err == nil {
+				m.pub.reset(last)
+				m.engine.Lock()
+				m.engine.SetWriteError("")
+				m.engine.Unlock()
+				m.log.Info("taking writes again", "dataset", m.cfg.Dataset, "offset", last)
+				return
+			}
+		}
+		m.log.Warn("cannot read the log yet; retrying", "dataset", m.cfg.Dataset, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// foreignEntries checks the entries after offset against the ones this
+// master sent whose outcome it did not learn. It returns the offset of the
+// first entry another writer appended, or 0 when every entry is ours.
+func (m *Master) foreignEntries(ctx context.Context, offset uint64, lost [][]byte) (uint64, error) {
+	last, err := m.cfg.Log.Last(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if last <= offset {
+		return 0, nil
+	}
+	var foreign uint64
+	errDone := errors.New("done")
+	err = m.cfg.Log.Read(ctx, offset+1, func(en stream.Entry) error {
+		i := int(en.Offset - offset - 1)
+		if i >= len(lost) || !bytes.Equal(lost[i], en.Data) {
+			foreign = en.Offset
+			return errDone
+		}
+		if en.Offset >= last {
+			return errDone
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDone) {
+		return 0, err
+	}
+	return foreign, nil
+}
+
+// fence makes the master read-only for good: another master appended to
+// its dataset. It rebuilds from the log so that what it serves is what the
+// log holds.
+func (m *Master) fence(ctx context.Context, at uint64) {
+	msg := fmt.Sprintf("READONLY ferry: this master is fenced: another master appended to dataset %q at offset %d; it no longer takes writes", m.cfg.Dataset, at)
+	m.engine.Lock()
+	m.engine.SetWriteError(msg)
+	m.engine.Unlock()
+	m.log.Error("fenced: another master appended to the dataset; read-only from now on", "dataset", m.cfg.Dataset, "offset", at)
+	for ctx.Err() == nil {
+		if _, err := m.rebuild(ctx); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // Addr returns the address the master listens on.
@@ -61,8 +288,33 @@ func (m *Master) Addr() net.Addr { return m.srv.Addr() }
 // Engine returns the master's engine.
 func (m *Master) Engine() *command.Engine { return m.engine }
 
+// Offset returns the offset of the last entry the log stored.
+func (m *Master) Offset() uint64 {
+	if m.pub == nil {
+		return 0
+	}
+	off, _, _, _, _ := m.pub.stats()
+	return off
+}
+
 // Serve serves clients until ctx ends, SHUTDOWN, or Close.
-func (m *Master) Serve(ctx context.Context) error { return m.srv.Serve(ctx) }
+func (m *Master) Serve(ctx context.Context) error {
+	if m.pub != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.pub.run(m.ctx)
+		}()
+	}
+	err := m.srv.Serve(ctx)
+	m.Close()
+	return err
+}
 
 // Close stops the master and disconnects its clients.
-func (m *Master) Close() error { return m.srv.Close() }
+func (m *Master) Close() error {
+	err := m.srv.Close()
+	m.cancel()
+	m.wg.Wait()
+	return err
+}

@@ -34,6 +34,17 @@ func envDefaults(fs *flag.FlagSet) error {
 	return err
 }
 
+// yesNo parses a Redis-style yes/no setting.
+func yesNo(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "yes":
+		return true, nil
+	case "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("--%s: want yes or no, got %q", name, v)
+}
+
 func envName(flagName string) string {
 	return "FERRY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }

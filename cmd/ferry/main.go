@@ -1,6 +1,8 @@
 // Command ferry is a replicated Redis-compatible store. Subcommands:
 //
+//	ferry dev      embedded NATS, a master and a replica in one process
 //	ferry master   run a master
+//	ferry replica  run a replica
 //	ferry version  print the version
 package main
 
@@ -21,6 +23,10 @@ func main() {
 	switch os.Args[1] {
 	case "master":
 		err = runMaster(os.Args[2:])
+	case "replica":
+		err = runReplica(os.Args[2:])
+	case "dev":
+		err = runDev(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("ferry", version)
 	case "help", "-h", "--help":
@@ -40,7 +46,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: ferry <command> [flags]
 
 commands:
-  master    run a master (RESP server taking reads and writes)
+  dev       run everything in one process: embedded NATS, a master on :6379, a replica on :6380
+  master    run a master (RESP server taking reads and writes, publishing to the log)
+  replica   run a replica (read-only RESP server following the log)
   version   print the version
 
 Every flag can also be set with an environment variable: --requirepass is

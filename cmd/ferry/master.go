@@ -12,8 +12,11 @@ func runMaster(args []string) error {
 	fs := newFlagSet("master")
 	addr := fs.String("addr", "127.0.0.1:6379", "RESP listen address")
 	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	ack := fs.String("ack", "durable", "when writes are acknowledged: durable (stored in the log) or async")
+	maxUnacked := fs.Int("max-unacked", 0, "log entries sent and not yet confirmed (default 8 durable, 1024 async)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	nf := addNATSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -24,14 +27,28 @@ func runMaster(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := master.New(master.Config{Addr: *addr, RequirePass: *pass, Version: version, Logger: logger})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg := master.Config{
+		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
+		Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
+	}
+	if nf.url != "" {
+		lg, closeLog, err := nf.open(ctx, false, logger)
+		if err != nil {
+			return err
+		}
+		defer closeLog()
+		cfg.Log = lg
+	} else {
+		logger.Warn("no --nats: standalone master, writes are not replicated")
+	}
+	m, err := master.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	logger.Info("master listening", "addr", m.Addr().String(), "version", version)
+	logger.Info("master listening", "addr", m.Addr().String(), "version", version, "dataset", nf.dataset, "ack", cfg.Ack)
 	err = m.Serve(ctx)
-	logger.Info("master stopped")
+	logger.Info("master stopped", "offset", m.Offset())
 	return err
 }

@@ -71,6 +71,7 @@ type Engine struct {
 	unitSeq  uint64  // units handed to the log so far
 	writeErr string  // when set, writes are refused with this error
 	loading  bool    // the dataset is being (re)built: only Loading commands run
+	masterDn bool    // replica with its link down and serve-stale-data no
 	watching map[dbKey][]*Client
 	blocked  map[dbKey][]*Client
 	ready    []dbKey
@@ -237,6 +238,11 @@ func (e *Engine) WriteError() string { return e.writeErr }
 // Loading are answered with -LOADING. The caller holds the lock.
 func (e *Engine) SetLoading(v bool) { e.loading = v }
 
+// SetMasterDown makes commands not flagged Stale answer -MASTERDOWN (a
+// replica whose link is down, with serve-stale-data off). The caller holds
+// the lock.
+func (e *Engine) SetMasterDown(v bool) { e.masterDn = v }
+
 // Loading reports whether the dataset is being loaded.
 func (e *Engine) Loading() bool { return e.loading }
 
@@ -302,6 +308,10 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 			e.reject(cl, e.writeErr)
 			return
 		}
+	}
+	if e.masterDn && cmd.Flags&Stale == 0 && !cl.Master {
+		e.reject(cl, ErrMasterDown)
+		return
 	}
 	if e.loading && cmd.Flags&Loading == 0 && !cl.Master {
 		e.reject(cl, ErrLoading)

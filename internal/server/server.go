@@ -34,6 +34,10 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup
 	stop   chan struct{}
+
+	// ackWait, when set, blocks until the log holds every unit up to need
+	// (see SetAckWaiter).
+	ackWait func(need uint64) error
 }
 
 // New returns a server for e. logger may be nil.
@@ -142,6 +146,7 @@ type conn struct {
 	async    bool // a writer goroutine owns the socket's output
 	writerWG sync.WaitGroup
 	done     chan struct{}
+	need     uint64 // the log must hold units up to here before replies go out
 }
 
 func (s *Server) handle(nc net.Conn) {
@@ -189,7 +194,7 @@ func (c *conn) serve() error {
 		if err != nil {
 			return err
 		}
-		if err := c.flush(); err != nil {
+		if err := c.ackedFlush(); err != nil {
 			return err
 		}
 		if closeAfter {
@@ -201,8 +206,9 @@ func (c *conn) serve() error {
 			}
 			e.Lock()
 			c.emit()
+			c.need = e.UnitSeq()
 			e.Unlock()
-			if err := c.flush(); err != nil {
+			if err := c.ackedFlush(); err != nil {
 				return err
 			}
 			continue
@@ -230,6 +236,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 	cl := c.cl
 	e.Lock()
 	defer e.Unlock()
+	defer func() { c.need = e.UnitSeq() }()
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
 	for {
 		args, err := c.rd.Next(cl.Authed)

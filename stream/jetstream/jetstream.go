@@ -344,3 +344,6 @@ func isWrongLastSequence(err error) bool {
 }
 
 func formatOffset(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Connected reports whether the connection to the NATS server is up.
+func (l *Log) Connected() bool { return l.nc.IsConnected() }

@@ -183,7 +183,7 @@ func (a logAdapter) log(level slog.Level, format string, v []any) {
 	}
 }
 
-func (a logAdapter) Noticef(format string, v ...any) { a.log(slog.LevelInfo, format, v) }
+func (a logAdapter) Noticef(format string, v ...any) { a.log(slog.LevelDebug, format, v) }
 func (a logAdapter) Warnf(format string, v ...any)   { a.log(slog.LevelWarn, format, v) }
 func (a logAdapter) Fatalf(format string, v ...any)  { a.log(slog.LevelError, format, v) }
 func (a logAdapter) Errorf(format string, v ...any)  { a.log(slog.LevelError, format, v) }

@@ -42,7 +42,7 @@ func run() error {
 
 	runtime.SetMutexProfileFraction(*mutexFrac)
 	runtime.SetBlockProfileRate(*blockRate)
-	m, err := master.New(master.Config{Addr: *addr, Version: "ferryprof"})
+	m, err := master.New(context.Background(), master.Config{Addr: *addr, Version: "ferryprof"})
 	if err != nil {
 		return err
 	}

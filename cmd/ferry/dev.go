@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/ferrydb/ferry/master"
+	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/stream/jetstream"
+)
+
+var errNoNATS = errors.New(`no --nats: give a NATS URL, or "embedded"`)
+
+// runDev runs everything in one process on the embedded default: a NATS
+// server with JetStream under --data-dir, a master and a replica.
+func runDev(args []string) error {
+	fs := newFlagSet("dev")
+	addr := fs.String("addr", "127.0.0.1:6379", "master's RESP listen address")
+	replicaAddr := fs.String("replica-addr", "127.0.0.1:6380", "replica's RESP listen address")
+	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	ack := fs.String("ack", "durable", "when writes are acknowledged: durable or async")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	nf := addNATSFlags(fs)
+	fs.Lookup("nats").DefValue = "embedded"
+	nf.url = "embedded"
+	nf.dataset = "dev"
+	fs.Lookup("dataset").DefValue = "dev"
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	logger, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lg, closeLog, err := nf.open(ctx, false, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	m, err := master.New(ctx, master.Config{
+		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
+		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
+	})
+	if err != nil {
+		return err
+	}
+	// The replica reads through its own connection, as a separate process would.
+	rcfg := nf.config(nf.resolved, true, logger)
+	rcfg.Name = "ferry-replica"
+	rlog, err := jetstream.Open(ctx, rcfg)
+	if err != nil {
+		m.Close()
+		return err
+	}
+	defer rlog.Close()
+	r, err := replica.New(replica.Config{
+		Addr: *replicaAddr, RequirePass: *pass, Version: version, Logger: logger.With("role", "replica"),
+		Log: rlog, Dataset: nf.dataset, ServeStaleData: true,
+	})
+	if err != nil {
+		m.Close()
+		return err
+	}
+	logger.Info("ferry dev: master and replica listening", "master", m.Addr().String(), "replica", r.Addr().String(), "dataset", nf.dataset, "data_dir", nf.dataDir)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.Serve(ctx)
+	}()
+	err = m.Serve(ctx)
+	stop()
+	r.Close()
+	wg.Wait()
+	return err
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+
+	"github.com/ferrydb/ferry/replica"
+)
+
+func runReplica(args []string) error {
+	fs := newFlagSet("replica")
+	addr := fs.String("addr", "127.0.0.1:6380", "RESP listen address")
+	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	stale := fs.String("serve-stale-data", "yes", "serve reads while the log is unreachable: yes, or no (-MASTERDOWN)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	nf := addNATSFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	logger, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	serveStale, err := yesNo("serve-stale-data", *stale)
+	if err != nil {
+		return err
+	}
+	if nf.url == "" {
+		return errNoNATS
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lg, closeLog, err := nf.open(ctx, true, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	r, err := replica.New(replica.Config{
+		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
+		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("replica listening", "addr", r.Addr().String(), "version", version, "dataset", nf.dataset)
+	err = r.Serve(ctx)
+	_, off, _ := r.Status()
+	logger.Info("replica stopped", "offset", off)
+	return err
+}

@@ -1,0 +1,286 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// selectZero ends an entry's unit that left another database selected, so
+// that the next unit starts in database 0 as units assume.
+var selectZero = []byte("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
+
+// publisher is the engine's command.Log on a master: it groups units into
+// log entries (group commit), appends them pipelined behind the
+// expected-last-offset fence, and tells connections when their units are
+// stored. Units are numbered from 1 in the order the engine hands them over.
+//
+// Lock order: the engine lock, then publisher.mu.
+type publisher struct {
+	w           stream.Writer
+	maxEntry    int // bytes in one entry before it is sealed
+	maxInflight int // entries sent and not yet confirmed
+	onFail      func(error)
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	ready    []entry // sealed entries not yet sent
+	open     []byte  // units not yet sent, as one entry
+	openDB   int     // database the open entry leaves selected
+	unitSeq  uint64 // last unit accepted
+	sentSeq  uint64 // last unit sent (async acknowledgement point)
+	durable  uint64 // last unit stored (durable acknowledgement point)
+	offset   uint64 // offset of the last entry stored
+	next     uint64 // offset the next entry sent will have
+	inflight []flight
+	lost     [][]byte // entries sent after a failure began, oldest first
+	err      error    // sticky failure: set until reset
+	wake     chan struct{}
+	done     chan struct{}
+
+	entries, bytes uint64 // stored so far, for stats
+	lastLatency    time.Duration
+}
+
+type entry struct {
+	data []byte
+	seq  uint64 // last unit in the entry
+}
+
+type flight struct {
+	p    stream.Pending
+	seq  uint64 // last unit in the entry
+	data []byte
+	sent time.Time
+}
+
+func newPublisher(w stream.Writer, last uint64, maxEntry, maxInflight int, onFail func(error)) *publisher {
+	p := &publisher{
+		w: w, maxEntry: maxEntry, maxInflight: maxInflight, onFail: onFail,
+		offset: last, next: last + 1,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// Append takes one unit; the engine calls it with its lock held, in apply
+// order. After a failure units are dropped: the master rebuilds its
+// keyspace from the log, which never got them.
+func (p *publisher) Append(u command.Unit) {
+	p.mu.Lock()
+	p.unitSeq++
+	if p.err == nil {
+		if len(p.open) > 0 && len(p.open)+len(u.Data) > p.maxEntry {
+			p.ready = append(p.ready, entry{p.open, p.unitSeq - 1})
+			p.open = nil
+			p.openDB = 0
+		}
+		if len(p.open) > 0 && p.openDB != 0 {
+			p.open = append(p.open, selectZero...)
+		}
+		p.open = append(p.open, u.Data...)
+		p.openDB = u.EndDB
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run sends entries until ctx ends. One goroutine sends, so entries reach
+// the log in order; confirmations are awaited in order by a second one.
+func (p *publisher) run(ctx context.Context) {
+	defer close(p.done)
+	acks := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.confirmLoop(ctx, acks)
+	}()
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			return
+		case <-p.wake:
+		}
+		p.sendReady(acks)
+	}
+}
+
+// sendReady seals the open entry and sends it while fewer than maxInflight
+// entries are unconfirmed. Under load, units pile up in the open entry
+// meanwhile: that is the group commit.
+func (p *publisher) sendReady(acks chan struct{}) {
+	for {
+		p.mu.Lock()
+		if p.err != nil || len(p.ready) == 0 && len(p.open) == 0 || len(p.inflight) >= p.maxInflight {
+			p.mu.Unlock()
+			return
+		}
+		var data []byte
+		var seq uint64
+		if len(p.ready) > 0 {
+			data, seq = p.ready[0].data, p.ready[0].seq
+			p.ready = p.ready[1:]
+		} else {
+			data, seq = p.open, p.unitSeq
+			p.open = nil
+			p.openDB = 0
+		}
+		expect := p.next - 1
+		pend, err := p.w.AppendAsync(data, expect)
+		if err != nil {
+			p.failLocked(err)
+			p.mu.Unlock()
+			return
+		}
+		p.next++
+		p.sentSeq = seq
+		p.inflight = append(p.inflight, flight{p: pend, seq: seq, data: data, sent: time.Now()})
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		select {
+		case acks <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// confirmLoop waits for the oldest unconfirmed entry, in order.
+func (p *publisher) confirmLoop(ctx context.Context, acks chan struct{}) {
+	for {
+		p.mu.Lock()
+		var f flight
+		have := len(p.inflight) > 0
+		if have {
+			f = p.inflight[0]
+		}
+		p.mu.Unlock()
+		if !have {
+			select {
+			case <-ctx.Done():
+				return
+			case <-acks:
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.p.Done():
+		}
+		off, err := f.p.Offset()
+		p.mu.Lock()
+		p.inflight = p.inflight[1:]
+		if err != nil || p.err != nil {
+			// Whatever its own outcome, an entry sent after the first
+			// failure is checked against the log by the recovery.
+			p.lost = append(p.lost, f.data)
+			p.failLocked(err)
+		} else {
+			p.offset = off
+			p.durable = f.seq
+			p.entries++
+			p.bytes += uint64(len(f.data))
+			p.lastLatency = time.Since(f.sent)
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *publisher) failLocked(err error) {
+	if p.err != nil {
+		return
+	}
+	p.err = err
+	p.open = nil
+	p.ready = nil
+	p.cond.Broadcast()
+	if p.onFail != nil {
+		go p.onFail(err)
+	}
+}
+
+// errNotStored tells a connection its writes may not be in the log.
+var errNotStored = errors.New("master: writes not confirmed by the replication log")
+
+// WaitDurable blocks until every unit up to need is stored (durable acks),
+// or, with sentOnly, until it is sent (asynchronous acks). It fails when
+// the log failed before confirming them: the caller must not acknowledge.
+func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if sentOnly && p.sentSeq >= need || !sentOnly && p.durable >= need {
+			return nil
+		}
+		if p.err != nil {
+			return errNotStored
+		}
+		select {
+		case <-p.done:
+			return errNotStored
+		default:
+		}
+		p.cond.Wait()
+	}
+}
+
+// drained waits until no entry is in flight (after a failure).
+func (p *publisher) drained() {
+	p.mu.Lock()
+	for len(p.inflight) > 0 {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// failedData returns the data of the entries sent after the last confirmed
+// one, oldest first, to check whether they landed after all.
+func (p *publisher) failedData() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([][]byte, len(p.lost))
+	copy(out, p.lost)
+	return out
+}
+
+// reset resumes publishing after the master rebuilt its keyspace from the
+// log up to last: every unit so far is settled.
+func (p *publisher) reset(last uint64) {
+	p.mu.Lock()
+	p.err = nil
+	p.open = nil
+	p.ready = nil
+	p.openDB = 0
+	p.lost = nil
+	p.offset = last
+	p.next = last + 1
+	p.sentSeq = p.unitSeq
+	p.durable = p.unitSeq
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// stats returns the offset of the last stored entry and counters.
+func (p *publisher) stats() (offset, entries, bytes uint64, latency time.Duration, failed error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.offset, p.entries, p.bytes, p.lastLatency, p.err
+}

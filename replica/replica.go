@@ -1,0 +1,298 @@
+// Package replica runs a ferry replica: a read-only RESP server that follows
+// a dataset's replication log, applying each entry in order, and resumes
+// from its last applied offset + 1 after any interruption. It never asks
+// the master for anything.
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/server"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// State is where a replica stands with its log.
+type State string
+
+// Replica states (../shared/DESIGN.md).
+const (
+	// StateLoading: the first catch-up runs; clients get -LOADING.
+	StateLoading State = "loading"
+	// StateStreaming: caught up, applying new entries as they come.
+	StateStreaming State = "streaming"
+	// StateLinkDown: the log cannot be reached; the replica serves what it
+	// has (or -MASTERDOWN with ServeStaleData off) and keeps retrying.
+	StateLinkDown State = "link-down"
+	// StateResyncNeeded: the next offset is gone from the log (ErrTruncated);
+	// the replica keeps serving its dataset and applies nothing more until
+	// it loads a newer snapshot.
+	StateResyncNeeded State = "resync-needed"
+	// StateBroken: an entry could not be applied; the apply loop stopped.
+	StateBroken State = "broken"
+)
+
+// Config configures a replica.
+type Config struct {
+	// Addr is the RESP listen address.
+	Addr string
+	// RequirePass, when set, requires AUTH.
+	RequirePass string
+	// Version is ferry's version, for INFO.
+	Version string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Log is the dataset's replication log. Required.
+	Log stream.Reader
+	// Dataset names the dataset (for messages and INFO).
+	Dataset string
+	// ServeStaleData, when false, answers -MASTERDOWN while the link is
+	// down (replica-serve-stale-data no).
+	ServeStaleData bool
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("replica: no listen address")
+	}
+	if c.Log == nil {
+		return errors.New("replica: no replication log")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// connected is implemented by logs that know whether they reach their server.
+type connected interface{ Connected() bool }
+
+// Replica is a running replica.
+type Replica struct {
+	cfg    Config
+	engine *command.Engine
+	srv    *server.Server
+	apply  *command.Applier
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	state   State
+	offset  uint64 // last applied entry
+	lastIO  time.Time
+	err     error
+	applied uint64 // entries applied since start
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New prepares a replica and binds its listener. It starts empty and in
+// StateLoading; Serve starts following the log.
+func New(cfg Config) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Role: "slave"})
+	e.Lock()
+	e.Keyspace().Mode = keyspace.ExpireHide
+	e.SetLoading(true)
+	e.Unlock()
+	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.srv = server.New(e, cfg.Logger)
+	if err := r.srv.Listen(cfg.Addr); err != nil {
+		return nil, err
+	}
+	e.Shutdown = func() { go r.srv.Close() }
+	return r, nil
+}
+
+// Addr returns the address the replica listens on.
+func (r *Replica) Addr() net.Addr { return r.srv.Addr() }
+
+// Engine returns the replica's engine.
+func (r *Replica) Engine() *command.Engine { return r.engine }
+
+// Status returns the state, the last applied offset and the error that
+// stopped the apply loop, if any.
+func (r *Replica) Status() (State, uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state, r.offset, r.err
+}
+
+// Serve follows the log and serves clients until ctx ends, SHUTDOWN, or Close.
+func (r *Replica) Serve(ctx context.Context) error {
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		r.follow()
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.watchLink()
+	}()
+	err := r.srv.Serve(ctx)
+	r.Close()
+	return err
+}
+
+// Close stops the replica.
+func (r *Replica) Close() error {
+	err := r.srv.Close()
+	r.cancel()
+	r.wg.Wait()
+	return err
+}
+
+func (r *Replica) setState(s State, err error) {
+	r.mu.Lock()
+	prev := r.state
+	r.state = s
+	if err != nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	if prev != s {
+		r.log.Info("replica state", "dataset", r.cfg.Dataset, "from", prev, "to", s, "offset", r.Offset(), "err", err)
+	}
+}
+
+// Offset returns the last applied offset.
+func (r *Replica) Offset() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.offset
+}
+
+// follow reads the log from the last applied offset + 1, forever. Reading
+// resumes by itself across reconnects; when Read returns, the replica
+// decides by the error: truncated log, broken entry, or retry.
+func (r *Replica) follow() {
+	ctx := r.ctx
+	target, err := r.catchUpTarget(ctx)
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if err == nil {
+			from := r.Offset() + 1
+			err = r.cfg.Log.Read(ctx, from, func(en stream.Entry) error {
+				if err := r.apply.Apply(en.Data); err != nil {
+					return &applyError{offset: en.Offset, err: err}
+				}
+				r.mu.Lock()
+				r.offset = en.Offset
+				r.lastIO = time.Now()
+				r.applied++
+				r.mu.Unlock()
+				if en.Offset >= target {
+					r.caughtUp()
+				}
+				attempt = 0
+				return nil
+			})
+		}
+		var ae *applyError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &ae):
+			r.log.Error("entry cannot be applied: apply loop stopped", "dataset", r.cfg.Dataset, "offset", ae.offset, "err", ae.err)
+			r.setState(StateBroken, err)
+			return
+		case errors.Is(err, stream.ErrTruncated):
+			r.log.Error("next offset is gone from the log: a newer snapshot is needed", "dataset", r.cfg.Dataset, "next", r.Offset()+1)
+			r.setState(StateResyncNeeded, fmt.Errorf("replica: offset %d: %w", r.Offset()+1, err))
+			r.caughtUp()
+			return
+		}
+		r.setState(StateLinkDown, err)
+		r.log.Warn("log read failed; retrying", "dataset", r.cfg.Dataset, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)):
+		}
+		if target == 0 {
+			target, err = r.catchUpTarget(ctx)
+		} else {
+			err = nil
+		}
+	}
+}
+
+type applyError struct {
+	offset uint64
+	err    error
+}
+
+func (e *applyError) Error() string { return fmt.Sprintf("entry %d: %v", e.offset, e.err) }
+func (e *applyError) Unwrap() error { return e.err }
+
+// catchUpTarget returns the log's last offset: the replica serves once it
+// has applied up to there.
+func (r *Replica) catchUpTarget(ctx context.Context) (uint64, error) {
+	last, err := r.cfg.Log.Last(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if last == 0 || last <= r.Offset() {
+		r.caughtUp()
+	}
+	return last, nil
+}
+
+// caughtUp ends the loading state.
+func (r *Replica) caughtUp() {
+	r.engine.Lock()
+	loading := r.engine.Loading()
+	r.engine.SetLoading(false)
+	r.engine.Unlock()
+	r.mu.Lock()
+	if r.state == StateLoading || r.state == StateLinkDown {
+		r.state = StateStreaming
+	}
+	r.mu.Unlock()
+	if loading {
+		r.log.Info("caught up: serving reads", "dataset", r.cfg.Dataset, "offset", r.Offset())
+	}
+}
+
+// watchLink tracks whether the log is reachable, for the link state and
+// -MASTERDOWN.
+func (r *Replica) watchLink() {
+	c, ok := r.cfg.Log.(connected)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		up := c.Connected()
+		r.mu.Lock()
+		switch {
+		case !up && r.state == StateStreaming:
+			r.state = StateLinkDown
+		case up && r.state == StateLinkDown:
+			r.state = StateStreaming
+		}
+		down := r.state == StateLinkDown
+		r.mu.Unlock()
+		r.engine.Lock()
+		r.engine.SetMasterDown(down && !r.cfg.ServeStaleData)
+		r.engine.Unlock()
+	}
+}
