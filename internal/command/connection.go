@@ -52,8 +52,13 @@ func quitCmd(c *Ctx) {
 
 func selectCmd(c *Ctx) {
 	id, ok := num.ParseInt(c.Args[1])
-	if !ok || id < -1<<31 || id > 1<<31-1 {
+	if !ok {
 		c.Error(ErrNotInt)
+		return
+	}
+	if id < -1<<31 || id > 1<<31-1 {
+		// getIntFromObjectOrReply's own wording.
+		c.Error("ERR value is out of range, value must between -2147483648 and 2147483647")
 		return
 	}
 	if id < 0 || id >= keyspace.NumDBs {

@@ -1,5 +1,7 @@
 package command
 
+import "strings"
+
 // Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. A transaction's
 // effects are one unit, wrapped in MULTI/EXEC when it changed more than one
 // thing.
@@ -50,8 +52,8 @@ func execCmd(c *Ctx) {
 		return
 	}
 	if e.cfg.Role != "master" && !cl.Master && queuesWrite(cl.multi) {
-		// Redis refuses the EXEC itself, as it refuses a write command,
-		// and the client stays in its (now failed) transaction.
+		// Redis refuses the EXEC itself, as it refuses a write command
+		// (abortRejectedExec makes that an EXECABORT).
 		e.reject(cl, ErrReadOnly)
 		return
 	}
@@ -79,6 +81,22 @@ func execCmd(c *Ctx) {
 	e.execing = nil
 	cl.multi = nil
 	cl.multiErr = false
+}
+
+// abortRejectedExec turns the rejection of an EXEC by dispatch (NOAUTH,
+// wrong arity, Pub/Sub context, READONLY...) into Redis's EXECABORT, which
+// also ends the transaction, if any. rejected and mark are the rejection
+// count and the length of the client's replies before dispatch.
+func (e *Engine) abortRejectedExec(cl *Client, rejected int64, mark int) {
+	if e.stats.Rejected.Load() == rejected || len(cl.W.Buf) < mark+3 || cl.W.Buf[mark] != '-' {
+		return
+	}
+	// Errors formatted for the occasion carry no code of their own: the
+	// writer gave them ERR. Shared ones (NOAUTH, READONLY...) keep theirs.
+	msg := strings.TrimPrefix(string(cl.W.Buf[mark+1:len(cl.W.Buf)-2]), "ERR ")
+	cl.W.Buf = cl.W.Buf[:mark]
+	e.discardMulti(cl)
+	cl.W.Error("EXECABORT Transaction discarded because of: " + msg)
 }
 
 func queuesWrite(cmds []queued) bool {

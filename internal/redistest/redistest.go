@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,7 +77,8 @@ func WaitPing(tb testing.TB, addr string) {
 			fmt.Fprint(c, "PING\r\n")
 			line, err := bufio.NewReader(c).ReadString('\n')
 			c.Close()
-			if err == nil && line == "+PONG\r\n" {
+			// A server with requirepass answers NOAUTH: it is up too.
+			if err == nil && (line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH ")) {
 				return
 			}
 		}
