@@ -89,7 +89,8 @@ start_server() {
           --dir "$TMP" --daemonize no --logfile "$TMP/redis.log" &
         ;;
       ferry)
-        "$TMP/ferry" master --addr "127.0.0.1:$port" --log-level warn 2>>"$TMP/ferry.log" &
+        # shellcheck disable=SC2086
+        "$TMP/ferry" master --addr "127.0.0.1:$port" --log-level error ${FERRY_ARGS:-} 2>>"$TMP/ferry.log" &
         ;;
       ferryprof)
         "$TMP/ferryprof" -addr "127.0.0.1:$port" "${FERRYPROF_ARGS[@]}" >/dev/null 2>>"$TMP/ferryprof.log" &
@@ -150,7 +151,7 @@ machine_info() {
     rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || rev="$rev + uncommitted changes"
   fi
-  echo "- ferry: $rev, $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}${GOGC:+, GOGC=$GOGC}${GOMEMLIMIT:+, GOMEMLIMIT=$GOMEMLIMIT}"
+  echo "- ferry: $rev${FERRY_ARGS:+ (ferry master $FERRY_ARGS)}, $(go version | awk '{print $3}'), GOMAXPROCS=${GOMAXPROCS:-default}${GOGC:+, GOGC=$GOGC}${GOMEMLIMIT:+, GOMEMLIMIT=$GOMEMLIMIT}"
   echo "- redis: $(redis-server --version | awk '{print $3, $6}')"
   echo "- machine: ${cpu:-unknown cpu}, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

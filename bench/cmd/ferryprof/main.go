@@ -42,7 +42,10 @@ func run() error {
 
 	runtime.SetMutexProfileFraction(*mutexFrac)
 	runtime.SetBlockProfileRate(*blockRate)
-	m, err := master.New(context.Background(), master.Config{Addr: *addr, Version: "ferryprof"})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// A standalone master, as `ferry master` without --nats.
+	m, err := master.New(ctx, master.Config{Addr: *addr, Version: "ferryprof"})
 	if err != nil {
 		return err
 	}
@@ -65,8 +68,6 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Println("listening", m.Addr().String())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if err := m.Serve(ctx); err != nil {
 		return err
 	}
