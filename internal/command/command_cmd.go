@@ -1175,7 +1175,7 @@ var argSyntax = map[string]string{
 	"append": "key value", "decr": "key", "decrby": "key decrement:i", "get": "key", "getdel": "key",
 	"getex":    "key [EX seconds:i|PX milliseconds:i|EXAT unix-time-seconds:t|PXAT unix-time-milliseconds:t|PERSIST]",
 	"getrange": "key start:i end:i", "getset": "key value", "incr": "key", "incrby": "key increment:i",
-	"incrbyfloat": "key increment:d", "lcs": "key1:k key2:k [LEN] [IDX] [MINMATCHLEN min-match-len:i] [WITHMATCHLEN]",
+	"incrbyfloat": "key increment:d", "lcs": "key1:k key2:k [LEN] [IDX] [MINMATCHLEN len:i] [WITHMATCHLEN]",
 	"mget": "key...", "mset": "(key value)...", "msetnx": "(key value)...", "psetex": "key milliseconds:i value",
 	"set":   "key value [NX|XX] [GET] [EX seconds:i|PX milliseconds:i|EXAT unix-time-seconds:t|PXAT unix-time-milliseconds:t|KEEPTTL]",
 	"setex": "key seconds:i value", "setnx": "key value", "setrange": "key offset:i value", "strlen": "key",

@@ -71,13 +71,12 @@ func infoCmd(c *Ctx) {
 			want[s] = true
 		}
 	}
-	c.W.Verbatim(c.e.Info(all, want))
+	c.W.Verbatim(c.e.info(all, want))
 }
 
-// Info returns the text of INFO for the given sections (every Redis section
-// when all is set; the "ferry" section only when named). The caller holds
-// the lock.
-func (e *Engine) Info(all bool, sections map[string]bool) string {
+// info returns the text of INFO for the given sections (every Redis section
+// when all is set; the "ferry" section only when named).
+func (e *Engine) info(all bool, sections map[string]bool) string {
 	b := &infoBuf{}
 	for _, s := range infoSections {
 		on := all || sections[s.name]

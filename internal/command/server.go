@@ -43,7 +43,8 @@ const ErrNoSnapshots = "ERR ferry does not take snapshots yet"
 //
 // It lives in a side table keyed by a weak pointer to the engine because
 // engine.go, which this file does not own, has no field for it yet; once
-// Engine gets a field of this type, srv returns its address instead.
+// Engine gets a field of this type, srv returns its address instead. The
+// entry goes when the engine is collected, which nothing in it may prevent.
 type serverState struct {
 	runID      string // 40 hex digits, INFO run_id
 	replID     string // 40 hex digits, INFO master_replid
@@ -124,7 +125,8 @@ type Replication struct {
 
 // SetReplication installs the function INFO and ROLE call (under the
 // engine lock) to learn the replication state. Without one, a master
-// reports offset 0 and a replica a link that is down.
+// reports offset 0 and a replica a link that is down. fn must not hold on
+// to the engine (see serverState).
 func (e *Engine) SetReplication(fn func() Replication) {
 	e.mu.Lock()
 	e.srv().repl = fn

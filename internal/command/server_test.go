@@ -395,7 +395,7 @@ func TestClientList(t *testing.T) {
 }
 
 func TestClientKill(t *testing.T) {
-	e, addr := redistest.Ferry(t, command.Config{})
+	_, addr := redistest.Ferry(t, command.Config{})
 	killer := redistest.Dial(t, addr)
 
 	// By id: the victim's connection closes and it is gone at once.
@@ -444,12 +444,6 @@ func TestClientKill(t *testing.T) {
 	}
 	if !srvClosed(t, v1) {
 		t.Error("client killed by LADDR still open")
-	}
-	e.Lock()
-	n := len(e.Info(false, map[string]bool{"clients": true}))
-	e.Unlock()
-	if n == 0 {
-		t.Error("Engine.Info returned nothing")
 	}
 
 	// SKIPME no: the caller gets its reply, then its connection closes.
@@ -925,8 +919,32 @@ func TestRedisCLI(t *testing.T) {
 	}
 
 	// Hints: redis-cli builds each command's usage from COMMAND DOCS; it
-	// must read the same as against redis-server.
+	// must read the same as against redis-server. Commands of the groups
+	// ferry serves that it lacks yet are added (documented by ferry's
+	// table of arguments), so that the whole table is checked.
+	rc := redistest.Dial(t, redisAddr)
+	rc.Do("HELLO", "3")
+	docs := srvParse(t, rc.Do("COMMAND", "DOCS"))
 	e.Lock()
+	for i := 0; i+1 < len(docs.elems); i += 2 {
+		name := docs.elems[i].str
+		var group string
+		d := docs.elems[i+1]
+		for j := 0; j+1 < len(d.elems); j += 2 {
+			if d.elems[j].str == "group" {
+				group = d.elems[j+1].str
+			}
+		}
+		switch group {
+		case "string", "generic", "hash", "list", "set", "sorted-set":
+		default:
+			continue
+		}
+		if name == "migrate" || e.Table().Lookup([]byte(name)) != nil {
+			continue
+		}
+		e.Table().Add(&command.Command{Name: name, Arity: -1, Group: group, Since: "1.0.0", Summary: "(test)", Handler: func(c *command.Ctx) { c.W.OK() }})
+	}
 	var names []string
 	for _, cmd := range e.Table().All() {
 		names = append(names, cmd.Name)
