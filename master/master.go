@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +106,9 @@ type Master struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	fmu       sync.Mutex
+	followers map[string]command.Follower
 }
 
 // New recovers the keyspace from the log (when there is one), then binds
@@ -124,6 +129,8 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		}
 		m.pub = newPublisher(cfg.Log, last, cfg.MaxEntryBytes, cfg.MaxUnacked, m.onLogFailure)
 		e.SetLog(m.pub)
+		m.followers = make(map[string]command.Follower)
+		e.SetFollowers(m.followerState)
 	}
 	m.srv = server.New(e, cfg.Logger)
 	if m.pub != nil {
@@ -297,8 +304,39 @@ func (m *Master) Offset() uint64 {
 	return off
 }
 
+// followerState reports the offset stored last and the replicas heard
+// from in the last 30 seconds, sorted by ID. Called under the engine lock.
+func (m *Master) followerState() (uint64, []command.Follower) {
+	off, _, _, _, _ := m.pub.stats()
+	m.fmu.Lock()
+	defer m.fmu.Unlock()
+	out := make([]command.Follower, 0, len(m.followers))
+	for id, f := range m.followers {
+		if time.Since(f.LastAck) > 30*time.Second {
+			delete(m.followers, id)
+			continue
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b command.Follower) int { return strings.Compare(a.ID, b.ID) })
+	return off, out
+}
+
+// onAck records a replica's acknowledgement and wakes WAIT.
+func (m *Master) onAck(a stream.Ack) {
+	m.fmu.Lock()
+	m.followers[a.ID] = command.Follower{ID: a.ID, Addr: a.Addr, Offset: a.Offset, LastAck: time.Now()}
+	m.fmu.Unlock()
+	m.engine.Poke()
+}
+
 // Serve serves clients until ctx ends, SHUTDOWN, or Close.
 func (m *Master) Serve(ctx context.Context) error {
+	if w, ok := m.cfg.Log.(stream.AckWatcher); ok && m.pub != nil {
+		if err := w.WatchOffsets(m.ctx, m.onAck); err != nil {
+			m.log.Warn("cannot watch replica acknowledgements: WAIT will time out", "err", err)
+		}
+	}
 	if m.pub != nil {
 		m.wg.Add(1)
 		go func() {

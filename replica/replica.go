@@ -6,6 +6,8 @@ package replica
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -133,10 +135,14 @@ func (r *Replica) Status() (State, uint64, error) {
 
 // Serve follows the log and serves clients until ctx ends, SHUTDOWN, or Close.
 func (r *Replica) Serve(ctx context.Context) error {
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
 		r.follow()
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.reportOffsets()
 	}()
 	go func() {
 		defer r.wg.Done()
@@ -185,6 +191,11 @@ func (r *Replica) follow() {
 		if err == nil {
 			from := r.Offset() + 1
 			err = r.cfg.Log.Read(ctx, from, func(en stream.Entry) error {
+				if want := r.Offset() + 1; en.Offset != want {
+					// The log promises no gaps and no repeats; never apply
+					// out of order if it broke that promise.
+					return &applyError{offset: en.Offset, err: fmt.Errorf("expected offset %d", want)}
+				}
 				if err := r.apply.Apply(en.Data); err != nil {
 					return &applyError{offset: en.Offset, err: err}
 				}
@@ -263,6 +274,37 @@ func (r *Replica) caughtUp() {
 	r.mu.Unlock()
 	if loading {
 		r.log.Info("caught up: serving reads", "dataset", r.cfg.Dataset, "offset", r.Offset())
+	}
+}
+
+// reportOffsets acknowledges the applied offset to the master: within
+// 10 ms of a change, and every second regardless (the master forgets
+// replicas it has not heard from for 30 seconds).
+func (r *Replica) reportOffsets() {
+	rep, ok := r.cfg.Log.(stream.AckReporter)
+	if !ok {
+		return
+	}
+	var id [12]byte
+	rand.Read(id[:])
+	ack := stream.Ack{ID: hex.EncodeToString(id[:]), Addr: r.Addr().String()}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var sent time.Time
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		off := r.Offset()
+		if off == ack.Offset && time.Since(sent) < time.Second {
+			continue
+		}
+		ack.Offset = off
+		if rep.ReportOffset(ack) == nil {
+			sent = time.Now()
+		}
 	}
 }
 

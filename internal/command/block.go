@@ -64,6 +64,9 @@ func (c *Ctx) Block(keys []string, timeout time.Duration, retry func(c *Ctx) boo
 		dk := dbKey{bs.db, k}
 		c.e.blocked[dk] = append(c.e.blocked[dk], cl)
 	}
+	if len(bs.keys) == 0 {
+		c.e.keyless = append(c.e.keyless, cl)
+	}
 	c.e.stats.TotalBlocking++
 	cl.block = bs
 }
@@ -121,8 +124,42 @@ func (e *Engine) unblock(cl *Client) {
 			e.blocked[dk] = q
 		}
 	}
+	if len(bs.keys) == 0 {
+		for i, w := range e.keyless {
+			if w == cl {
+				e.keyless = append(e.keyless[:i], e.keyless[i+1:]...)
+				break
+			}
+		}
+	}
 	cl.block = nil
 	close(bs.done)
+}
+
+// Poke retries every client blocked on no key (WAIT), after the state they
+// wait on changed outside the keyspace (a replica acknowledged an offset).
+// It takes the lock.
+func (e *Engine) Poke() {
+	e.Lock()
+	defer e.Unlock()
+	if len(e.keyless) == 0 {
+		return
+	}
+	e.ks.Tick()
+	e.ticked = true
+	for _, cl := range append([]*Client(nil), e.keyless...) {
+		bs := cl.block
+		if bs == nil {
+			continue
+		}
+		e.eff.reset()
+		c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+		if bs.retry(&c) {
+			e.commitUnit()
+			e.unblock(cl)
+		}
+	}
+	e.eff.reset()
 }
 
 // serveReady retries the clients blocked on keys that were created, in

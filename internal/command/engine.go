@@ -75,10 +75,13 @@ type Engine struct {
 	watching map[dbKey][]*Client
 	blocked  map[dbKey][]*Client
 	ready    []dbKey
-	readySet map[dbKey]struct{}
-	channels map[string]map[*Client]struct{}
-	patterns map[string]map[*Client]struct{}
-	shards   map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
+	keyless  []*Client // blocked on no key (WAIT): retried by Poke
+	// followers lists the replicas and the master's offset (SetFollowers).
+	followers func() (uint64, []Follower)
+	readySet  map[dbKey]struct{}
+	channels  map[string]map[*Client]struct{}
+	patterns  map[string]map[*Client]struct{}
+	shards    map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
 
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
@@ -132,6 +135,7 @@ var registrations = []func(*Table){
 	registerMulti,
 	registerPubSub,
 	registerServer,
+	registerReplication,
 }
 
 // Keyspace returns the engine's keyspace. Callers must hold the lock.

@@ -1,0 +1,28 @@
+package stream
+
+import "context"
+
+// Ack is a replica's acknowledgement of the offsets it applied, sent beside
+// the log (like Redis's REPLCONF ACK); a master counts them for WAIT and
+// INFO replication.
+type Ack struct {
+	// ID identifies the replica process.
+	ID string `json:"id"`
+	// Addr is where the replica serves RESP.
+	Addr string `json:"addr"`
+	// Offset is the last offset it applied.
+	Offset uint64 `json:"offset"`
+}
+
+// AckReporter publishes a replica's acknowledgements.
+type AckReporter interface {
+	// ReportOffset sends a without waiting for anyone to receive it.
+	ReportOffset(a Ack) error
+}
+
+// AckWatcher delivers replicas' acknowledgements to a master.
+type AckWatcher interface {
+	// WatchOffsets calls fn with every acknowledgement until ctx ends; fn
+	// runs on one goroutine and must not block for long.
+	WatchOffsets(ctx context.Context, fn func(Ack)) error
+}

@@ -1,0 +1,51 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ferrydb/ferry/stream"
+)
+
+// Replicas acknowledge the offsets they applied on a core NATS subject
+// beside the log, ferry.<dataset>.acks (not stored: an acknowledgement is
+// only worth its latest value), the way Redis replicas send REPLCONF ACK.
+// The master counts them for WAIT and INFO replication.
+
+var (
+	_ stream.AckReporter = (*Log)(nil)
+	_ stream.AckWatcher  = (*Log)(nil)
+)
+
+func acksSubject(dataset string) string { return "ferry." + dataset + ".acks" }
+
+// ReportOffset publishes a replica's acknowledgement. It does not wait for
+// anyone to receive it.
+func (l *Log) ReportOffset(a stream.Ack) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return l.nc.Publish(acksSubject(l.cfg.Dataset), b)
+}
+
+// WatchOffsets calls fn with every acknowledgement until ctx ends. fn runs
+// on one goroutine and must not block for long.
+func (l *Log) WatchOffsets(ctx context.Context, fn func(stream.Ack)) error {
+	sub, err := l.nc.Subscribe(acksSubject(l.cfg.Dataset), func(m *nats.Msg) {
+		var a stream.Ack
+		if json.Unmarshal(m.Data, &a) == nil && a.ID != "" {
+			fn(a)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		sub.Unsubscribe()
+	}()
+	return nil
+}
