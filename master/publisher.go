@@ -31,11 +31,11 @@ type publisher struct {
 	ready    []entry // sealed entries not yet sent
 	open     []byte  // units not yet sent, as one entry
 	openDB   int     // database the open entry leaves selected
-	unitSeq  uint64 // last unit accepted
-	sentSeq  uint64 // last unit sent (async acknowledgement point)
-	durable  uint64 // last unit stored (durable acknowledgement point)
-	offset   uint64 // offset of the last entry stored
-	next     uint64 // offset the next entry sent will have
+	unitSeq  uint64  // last unit accepted
+	sentSeq  uint64  // last unit sent (async acknowledgement point)
+	durable  uint64  // last unit stored (durable acknowledgement point)
+	offset   uint64  // offset of the last entry stored
+	next     uint64  // offset the next entry sent will have
 	inflight []flight
 	lost     [][]byte // entries sent after a failure began, oldest first
 	err      error    // sticky failure: set until reset
