@@ -576,6 +576,14 @@ func TestDebugDigestMatchesRedis(t *testing.T) {
 	}
 	srvBoth(fc, rc, big, bigs)
 	digests("hashes and sets", "h", "iset", "sset", "bigh", "bigs")
+
+	// Lists, short and long.
+	long := []string{"RPUSH", "biglist"}
+	for i := 0; i < 300; i++ {
+		long = append(long, "e"+strconv.Itoa(i))
+	}
+	srvBoth(fc, rc, []string{"RPUSH", "l", "a", "1", "b"}, []string{"LPUSH", "l", "z"}, long)
+	digests("lists", "l", "biglist")
 }
 
 func TestDebugCommands(t *testing.T) {
@@ -974,5 +982,53 @@ func TestRedisCLI(t *testing.T) {
 		if err != nil || strings.Contains(string(out), "WARN") || !strings.Contains(string(out), "GET:") {
 			t.Errorf("redis-benchmark: %v\n%s", err, out)
 		}
+	}
+}
+
+func TestCommandListAndCount(t *testing.T) {
+	_, addr := redistest.Ferry(t, command.Config{})
+	c := redistest.Dial(t, addr)
+	all := srvParse(t, c.Do("COMMAND"))
+	count := c.Do("COMMAND", "COUNT")
+	if count != ":"+strconv.Itoa(len(all.elems))+"\r\n" {
+		t.Errorf("COMMAND COUNT %q, COMMAND lists %d", count, len(all.elems))
+	}
+	names := func(args ...string) []string {
+		var out []string
+		for _, n := range srvParse(t, c.Do(append([]string{"COMMAND", "LIST"}, args...)...)).elems {
+			out = append(out, n.str)
+		}
+		return out
+	}
+	list := names()
+	if !slices.Contains(list, "get") || !slices.Contains(list, "config|get") || len(list) <= len(all.elems) {
+		t.Errorf("COMMAND LIST (%d names) lacks commands or subcommands", len(list))
+	}
+	conn := names("FILTERBY", "ACLCAT", "CONNECTION")
+	if !slices.Contains(conn, "ping") || !slices.Contains(conn, "client|kill") || slices.Contains(conn, "get") {
+		t.Errorf("FILTERBY ACLCAT connection: %v", conn)
+	}
+	dangerous := names("FILTERBY", "ACLCAT", "dangerous")
+	if !slices.Contains(dangerous, "config|set") || !slices.Contains(dangerous, "info") || slices.Contains(dangerous, "config|help") {
+		t.Errorf("FILTERBY ACLCAT dangerous: %v", dangerous)
+	}
+	if got := names("FILTERBY", "PATTERN", "client|?et*"); !slices.Equal(got, []string{"client|getname", "client|getredir", "client|setname"}) {
+		t.Errorf("FILTERBY PATTERN client|?et*: %v", got)
+	}
+	docs := srvParse(t, c.Do("COMMAND", "DOCS", "config", "nosuch", "get"))
+	if len(docs.elems) != 4 || docs.elems[0].str != "config" || docs.elems[2].str != "get" {
+		t.Fatalf("COMMAND DOCS config nosuch get: %d elements", len(docs.elems))
+	}
+	var subs []string
+	cfg := docs.elems[1]
+	for i := 0; i+1 < len(cfg.elems); i += 2 {
+		if cfg.elems[i].str == "subcommands" {
+			for j := 0; j < len(cfg.elems[i+1].elems); j += 2 {
+				subs = append(subs, cfg.elems[i+1].elems[j].str)
+			}
+		}
+	}
+	if !slices.Equal(subs, []string{"config|get", "config|help", "config|resetstat", "config|rewrite", "config|set"}) {
+		t.Errorf("COMMAND DOCS config subcommands %v", subs)
 	}
 }
