@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
@@ -109,6 +110,7 @@ type Master struct {
 
 	fmu       sync.Mutex
 	followers map[string]command.Follower
+	failures  atomic.Int64
 }
 
 // New recovers the keyspace from the log (when there is one), then binds
@@ -196,6 +198,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 // entries in flight, then either rebuilds from the log and takes writes
 // again, or, when another writer appended, stays read-only: fenced.
 func (m *Master) onLogFailure(cause error) {
+	m.failures.Add(1)
 	m.engine.Lock()
 	m.engine.SetLoading(true)
 	m.engine.SetWriteError("READONLY ferry: the replication log did not confirm a write (" + cause.Error() + "); writes are refused until the master has rebuilt from the log")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/stream"
 )
@@ -44,6 +46,7 @@ type publisher struct {
 
 	entries, bytes uint64 // stored so far, for stats
 	lastLatency    time.Duration
+	latency        prometheus.Histogram
 }
 
 type entry struct {
@@ -65,6 +68,11 @@ func newPublisher(w stream.Writer, last uint64, maxEntry, maxInflight int, onFai
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	p.cond = sync.NewCond(&p.mu)
+	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ferry_publish_latency_seconds",
+		Help:    "Time from sending a log entry to the log's confirmation.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+	})
 	return p
 }
 
@@ -194,6 +202,7 @@ func (p *publisher) confirmLoop(ctx context.Context, acks chan struct{}) {
 			p.entries++
 			p.bytes += uint64(len(f.data))
 			p.lastLatency = time.Since(f.sent)
+			p.latency.Observe(p.lastLatency.Seconds())
 		}
 		p.cond.Broadcast()
 		p.mu.Unlock()

@@ -16,6 +16,7 @@ func runMaster(args []string) error {
 	maxUnacked := fs.Int("max-unacked", 0, "log entries sent and not yet confirmed (default 8 durable, 1024 async)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,6 +46,10 @@ func runMaster(args []string) error {
 	}
 	m, err := master.New(ctx, cfg)
 	if err != nil {
+		return err
+	}
+	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), logger); err != nil {
+		m.Close()
 		return err
 	}
 	logger.Info("master listening", "addr", m.Addr().String(), "version", version, "dataset", nf.dataset, "ack", cfg.Ack)

@@ -15,6 +15,7 @@ func runReplica(args []string) error {
 	stale := fs.String("serve-stale-data", "yes", "serve reads while the log is unreachable: yes, or no (-MASTERDOWN)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,6 +46,10 @@ func runReplica(args []string) error {
 		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale,
 	})
 	if err != nil {
+		return err
+	}
+	if err := serveMetrics(ctx, *metricsAddr, r.Metrics(), logger); err != nil {
+		r.Close()
 		return err
 	}
 	logger.Info("replica listening", "addr", r.Addr().String(), "version", version, "dataset", nf.dataset)
