@@ -83,6 +83,9 @@ type Engine struct {
 	patterns  map[string]map[*Client]struct{}
 	shards    map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
 
+	srvOnce  sync.Once
+	srvState *serverState // INFO, CONFIG and CLIENT state (server.go)
+
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
 }
@@ -177,6 +180,9 @@ func (e *Engine) SetClock(clock func() time.Time) {
 func (e *Engine) ActiveExpire() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.ActiveExpireEnabled() {
+		return 0
+	}
 	e.ks.Tick()
 	e.eff.reset()
 	e.eff.multi = false // Redis propagates each expired key's DEL on its own
@@ -254,6 +260,10 @@ func (e *Engine) Loading() bool { return e.loading }
 // caller holds the lock. Exec reports false when the connection must be
 // closed once the reply is written.
 func (e *Engine) Exec(cl *Client, args [][]byte) bool {
+	if cl.killed {
+		// CLIENT KILL: nothing more runs for it, even what it pipelined.
+		return false
+	}
 	e.stats.Commands.Add(1)
 	if !e.ticked {
 		// Reading the clock costs as much as parsing a command on some

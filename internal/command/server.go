@@ -6,9 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
 )
@@ -67,20 +65,10 @@ type settings struct {
 	replicaReadOnly bool
 }
 
-var serverStates sync.Map // weak.Pointer[Engine] -> *serverState
-
 // srv returns e's server state, creating it on first use.
 func (e *Engine) srv() *serverState {
-	k := weak.Make(e)
-	if v, ok := serverStates.Load(k); ok {
-		return v.(*serverState)
-	}
-	st := newServerState()
-	if v, loaded := serverStates.LoadOrStore(k, st); loaded {
-		return v.(*serverState)
-	}
-	runtime.AddCleanup(e, func(k weak.Pointer[Engine]) { serverStates.Delete(k) }, k)
-	return st
+	e.srvOnce.Do(func() { e.srvState = newServerState() })
+	return e.srvState
 }
 
 func newServerState() *serverState {
