@@ -110,6 +110,11 @@ func New(cfg Config) (*Replica, error) {
 	e.SetLoading(true)
 	e.Unlock()
 	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading}
+	e.SetReplication(func() command.Replication {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming}
+	})
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.srv = server.New(e, cfg.Logger)
 	if err := r.srv.Listen(cfg.Addr); err != nil {

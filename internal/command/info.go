@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -504,7 +505,16 @@ func infoReplication(e *Engine, b *infoBuf) {
 		b.int("slave_read_only", boolInt(st.settings.replicaReadOnly))
 		b.int("replica_announced", 1)
 	}
-	b.int("connected_slaves", 0)
+	off, fs := e.followerState()
+	if e.followers != nil {
+		r.Offset = int64(off)
+	}
+	b.int("connected_slaves", int64(len(fs)))
+	for i, f := range fs {
+		host, port, _ := net.SplitHostPort(f.Addr)
+		lag := int64(time.Since(f.LastAck).Seconds())
+		b.str("slave"+strconv.Itoa(i), "ip="+host+",port="+port+",state=online,offset="+strconv.FormatUint(f.Offset, 10)+",lag="+strconv.FormatInt(lag, 10))
+	}
 	b.str("master_failover_state", "no-failover")
 	b.str("master_replid", st.replID)
 	b.str("master_replid2", strings.Repeat("0", 40))

@@ -3,6 +3,7 @@ package command
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -198,10 +199,21 @@ func shutdownCmd(c *Ctx) {
 func roleCmd(c *Ctx) {
 	r := c.e.replication()
 	if c.e.cfg.Role == "master" {
+		off, fs := c.e.followerState()
+		if c.e.followers != nil {
+			r.Offset = int64(off)
+		}
 		c.W.Array(3)
 		c.W.BulkString("master")
 		c.W.Int(r.Offset)
-		c.W.Array(0)
+		c.W.Array(len(fs))
+		for _, f := range fs {
+			host, port, _ := net.SplitHostPort(f.Addr)
+			c.W.Array(3)
+			c.W.BulkString(host)
+			c.W.BulkString(port)
+			c.W.BulkString(strconv.FormatUint(f.Offset, 10))
+		}
 		return
 	}
 	state := "connect"
