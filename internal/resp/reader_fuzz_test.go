@@ -1,0 +1,96 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"testing"
+)
+
+// collect parses chunks (one Read each) and returns the requests and the
+// error that ended parsing (nil at the end of the input).
+func collect(authed bool, chunks ...[]byte) ([][]string, error) {
+	rd := NewReader(&chunkReader{chunks: chunks})
+	var out [][]string
+	for {
+		for {
+			args, err := rd.Next(authed)
+			if err != nil {
+				return out, err
+			}
+			if args == nil {
+				break
+			}
+			req := make([]string, len(args))
+			for i, a := range args {
+				req[i] = string(a)
+			}
+			out = append(out, req)
+		}
+		if err := rd.Fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, err
+		}
+	}
+}
+
+func encodeRequest(args []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+	}
+	return b.Bytes()
+}
+
+func sameRequests(a, b [][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// FuzzReader feeds arbitrary bytes to the Reader in two reads, split at an
+// arbitrary point (after nats-server's parser fuzz test). Parsing must not
+// panic; every request parsed must come back unchanged when re-encoded as
+// a multibulk request; and, below the 64 KB line limit (where only then
+// the sizes of reads can matter), where the input is split must not change
+// what is parsed.
+func FuzzReader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, split uint16, authed bool) {
+		cut := int(split) % (len(data) + 1)
+		reqs, err := collect(authed, data[:cut], data[cut:])
+		var pe ProtocolError
+		if err != nil && !errors.As(err, &pe) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		for _, req := range reqs {
+			if len(req) == 0 {
+				t.Fatalf("empty request returned")
+			}
+			again, err := collect(true, encodeRequest(req))
+			if err != nil || !sameRequests(again, [][]string{req}) {
+				t.Fatalf("request %q re-encoded parses as %q, %v", req, again, err)
+			}
+		}
+		if len(data) <= MaxInlineSize {
+			whole, werr := collect(authed, data)
+			if !sameRequests(whole, reqs) || (werr == nil) != (err == nil) || (werr != nil && werr.Error() != err.Error()) {
+				t.Fatalf("split at %d: %q, %v; whole: %q, %v", cut, reqs, err, whole, werr)
+			}
+		}
+	})
+}
