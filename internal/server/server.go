@@ -147,6 +147,10 @@ type conn struct {
 	writerWG sync.WaitGroup
 	done     chan struct{}
 	need     uint64 // the log must hold units up to here before replies go out
+	// early holds, while the client is blocked, the replies it had before
+	// it blocked: cl.W then belongs to the command that serves it, which
+	// may run on another connection.
+	early resp.Writer
 }
 
 func (s *Server) handle(nc net.Conn) {
@@ -194,7 +198,11 @@ func (c *conn) serve() error {
 		if err != nil {
 			return err
 		}
-		if err := c.ackedFlush(); err != nil {
+		out := &c.cl.W
+		if blocked != nil {
+			out = &c.early
+		}
+		if err := c.ackedFlush(out); err != nil {
 			return err
 		}
 		if closeAfter {
@@ -208,7 +216,7 @@ func (c *conn) serve() error {
 			c.emit()
 			c.need = e.UnitSeq()
 			e.Unlock()
-			if err := c.ackedFlush(); err != nil {
+			if err := c.ackedFlush(&c.cl.W); err != nil {
 				return err
 			}
 			continue
@@ -276,7 +284,11 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		e.CloseClient(cl)
 	}
 	c.emit()
-	return closeAfter, more, cl.Blocked(), nil
+	blocked = cl.Blocked()
+	if blocked != nil {
+		c.early.Buf, cl.W.Buf = cl.W.Buf, c.early.Buf[:0]
+	}
+	return closeAfter, more, blocked, nil
 }
 
 // emit hands the replies in the client's writer to the asynchronous output
@@ -295,8 +307,10 @@ func (c *conn) emit() {
 }
 
 // flush writes the replies buffered in the client's writer (synchronous mode).
-func (c *conn) flush() error {
-	w := &c.cl.W
+func (c *conn) flush() error { return c.flushWriter(&c.cl.W) }
+
+// flushWriter writes and empties w (synchronous mode).
+func (c *conn) flushWriter(w *resp.Writer) error {
 	if c.async || w.Len() == 0 {
 		return nil
 	}
