@@ -1,0 +1,180 @@
+package server_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+func start(t *testing.T) string {
+	t.Helper()
+	_, addr := redistest.Ferry(t, command.Config{})
+	return addr
+}
+
+// readAll reads until the server closes the connection.
+func readAll(t *testing.T, nc net.Conn) string {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(nc)
+	if err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("read: %v", err)
+	}
+	return string(b)
+}
+
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+func TestQuitAndProtocolErrorClose(t *testing.T) {
+	addr := start(t)
+	for in, want := range map[string]string{
+		"PING\r\nQUIT\r\nPING\r\n":        "+PONG\r\n+OK\r\n",
+		"PING\r\n*1\r\n$x\r\nPING\r\n":    "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n",
+		"ECHO \"a\r\n":                    "-ERR Protocol error: unbalanced quotes in request\r\n",
+		"SET k v\r\nPOST / HTTP/1.1\r\n": "",
+	} {
+		nc := dialRaw(t, addr)
+		nc.Write([]byte(in))
+		if got := readAll(t, nc); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+	// The request before POST ran, unanswered.
+	c := redistest.Dial(t, addr)
+	if got := c.Do("GET", "k"); got != "$1\r\nv\r\n" {
+		t.Errorf("GET k after the cross-protocol drop: %q", got)
+	}
+}
+
+// TestOwnMessagesInOrder checks that a subscriber's own replies and the
+// messages it receives keep their order, also when both come from one
+// pipelined batch.
+func TestOwnMessagesInOrder(t *testing.T) {
+	addr := start(t)
+	nc := dialRaw(t, addr)
+	nc.Write([]byte("HELLO 3\r\n"))
+	br := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := redistest.ReadReply(br); err != nil {
+		t.Fatal(err)
+	}
+	nc.Write([]byte("SUBSCRIBE ch\r\nPUBLISH ch one\r\nPING\r\nPUBLISH ch two\r\n"))
+	want := []string{
+		">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+		">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\none\r\n",
+		":1\r\n",
+		"+PONG\r\n",
+		">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\ntwo\r\n",
+		":1\r\n",
+	}
+	for i, w := range want {
+		got, err := redistest.ReadReply(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != w {
+			t.Fatalf("reply %d: got %q, want %q", i, got, w)
+		}
+	}
+}
+
+// TestBlockedSubscriber checks a RESP3 subscriber blocked in BLPOP: a
+// message published while it waits arrives at once, and the reply of the
+// pop comes before a message published right after it.
+func TestBlockedSubscriber(t *testing.T) {
+	addr := start(t)
+	sub := redistest.Dial(t, addr)
+	sub.Do("HELLO", "3")
+	sub.Do("SUBSCRIBE", "ch")
+	sub.WriteRaw(redistest.Encode("BLPOP", "l", "0"))
+	time.Sleep(50 * time.Millisecond)
+	pub := redistest.Dial(t, addr)
+	pub.Do("PUBLISH", "ch", "first")
+	if got := sub.Read(); got != ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nfirst\r\n" {
+		t.Fatalf("message while blocked: %q", got)
+	}
+	pub.WriteRaw([]byte("RPUSH l x\r\nPUBLISH ch second\r\n"))
+	if got := sub.Read(); got != "*2\r\n$1\r\nl\r\n$1\r\nx\r\n" {
+		t.Fatalf("BLPOP reply: %q", got)
+	}
+	if got := sub.Read(); got != ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$6\r\nsecond\r\n" {
+		t.Fatalf("message after the pop: %q", got)
+	}
+}
+
+// TestBlockedClientGone checks that a client that disconnects while
+// blocked does not pop anything afterwards.
+func TestBlockedClientGone(t *testing.T) {
+	addr := start(t)
+	nc := dialRaw(t, addr)
+	nc.Write([]byte("BLPOP l 0\r\n"))
+	time.Sleep(50 * time.Millisecond)
+	nc.Close()
+	time.Sleep(50 * time.Millisecond)
+	c := redistest.Dial(t, addr)
+	c.Do("RPUSH", "l", "x")
+	if got := c.Do("LLEN", "l"); got != ":1\r\n" {
+		t.Fatalf("LLEN after the blocked client left: %q", got)
+	}
+}
+
+// TestSlowSubscriberDropped checks the Pub/Sub output limit: a subscriber
+// that reads nothing is disconnected once 32 MB wait for it.
+func TestSlowSubscriberDropped(t *testing.T) {
+	addr := start(t)
+	sub := dialRaw(t, addr)
+	sub.Write([]byte("SUBSCRIBE slow\r\n"))
+	time.Sleep(50 * time.Millisecond)
+	pub := redistest.Dial(t, addr)
+	msg := strings.Repeat("m", 1<<20)
+	dropped := false
+	for i := 0; i < 200 && !dropped; i++ {
+		pub.Do("PUBLISH", "slow", msg)
+		dropped = pub.Do("PUBSUB", "NUMSUB", "slow") == "*2\r\n$4\r\nslow\r\n:0\r\n"
+	}
+	if !dropped {
+		t.Fatal("a subscriber reading nothing was never dropped")
+	}
+	if got := pub.Do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING: %q", got)
+	}
+}
+
+// TestPipelineAcrossReads sends a pipeline larger than a read and a reply
+// batch, in pieces.
+func TestPipelineAcrossReads(t *testing.T) {
+	addr := start(t)
+	nc := dialRaw(t, addr)
+	var req, want strings.Builder
+	for i := 0; i < 20000; i++ {
+		req.WriteString("ECHO abcdefghij\r\n")
+		want.WriteString("$10\r\nabcdefghij\r\n")
+	}
+	req.WriteString("QUIT\r\n")
+	want.WriteString("+OK\r\n")
+	go func() {
+		s := req.String()
+		for len(s) > 0 {
+			n := min(len(s), 7777)
+			nc.Write([]byte(s[:n]))
+			s = s[n:]
+		}
+	}()
+	if got := readAll(t, nc); got != want.String() {
+		t.Fatalf("got %d bytes, want %d", len(got), want.Len())
+	}
+}
