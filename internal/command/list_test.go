@@ -238,6 +238,28 @@ var listScenarios = []struct {
 		s.do("A", "LRANGE", "q", "0", "-1")
 		s.do("A", "LRANGE", "r", "0", "-1")
 	}},
+	{"databases", func(s *listScene) {
+		s.do("A", "SELECT", "1")
+		s.block("A", 1, "BLPOP", "q", "0")
+		s.do("B", "RPUSH", "q", "db0")
+		s.silent("A", 100*time.Millisecond)
+		s.do("B", "SELECT", "1")
+		s.do("B", "RPUSH", "q", "db1")
+		s.read("A")
+		s.do("B", "SELECT", "0")
+		s.do("B", "LRANGE", "q", "0", "-1")
+	}},
+	{"client unblock", func(s *listScene) {
+		id := strings.TrimSpace(strings.TrimPrefix(s.conn("A").Do("CLIENT", "ID"), ":"))
+		s.block("A", 1, "BLMOVE", "q", "r", "LEFT", "LEFT", "0")
+		s.record("B", "CLIENT UNBLOCK <A>", s.conn("B").Do("CLIENT", "UNBLOCK", id))
+		s.read("A")
+		s.block("A", 1, "BLMPOP", "0", "1", "q", "LEFT")
+		s.record("B", "CLIENT UNBLOCK <A> ERROR", s.conn("B").Do("CLIENT", "UNBLOCK", id, "ERROR"))
+		s.read("A")
+		s.do("B", "RPUSH", "q", "x")
+		s.do("B", "LRANGE", "q", "0", "-1")
+	}},
 	{"multi wakes blocked", func(s *listScene) {
 		s.block("A", 1, "BLPOP", "q", "0")
 		s.do("B", "MULTI")
