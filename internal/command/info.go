@@ -16,7 +16,9 @@ import (
 // INFO [section ...]: Redis 7.0's sections, field names and format. Fields
 // that mean nothing for ferry (forks, AOF, Lua) are present with the values
 // a Redis that never used the feature reports. Memory figures come from
-// the Go runtime: used_memory is the heap in use.
+// the Go runtime: used_memory is the bytes of allocated heap objects
+// (HeapAlloc: live data plus garbage the collector has not freed yet, the
+// analogue of what Redis's allocator counts).
 
 func registerInfo(t *Table) {
 	t.Add(&Command{Name: "info", Arity: -1, Flags: Loading | Stale, Group: "server", Since: "1.0.0", Summary: "Describes the server in sections of name:value lines (ferry's own figures in section \"ferry\").", ACL: []string{"slow", "dangerous"}, Handler: infoCmd})
@@ -283,7 +285,7 @@ func infoMemory(e *Engine, b *infoBuf) {
 	st := e.srv()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	used := ms.HeapInuse
+	used := ms.HeapAlloc
 	if used > st.peakMem {
 		st.peakMem = used
 	}

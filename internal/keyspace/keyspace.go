@@ -186,6 +186,12 @@ func (o *Object) Str() []byte { return o.str }
 // SetStr replaces the value with a copy of b (a string).
 func (o *Object) SetStr(b []byte) {
 	o.coll = nil
+	if c := cap(o.str); c >= len(b) && c <= 2*len(b)+16 {
+		// Overwriting a value of about the same size (SET on an existing
+		// key, INCR) reuses its memory instead of leaving garbage.
+		o.str = append(o.str[:0], b...)
+		return
+	}
 	o.str = append(o.str[:0:0], b...)
 }
 
