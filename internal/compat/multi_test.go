@@ -561,8 +561,8 @@ func TestMulti(t *testing.T) {
 func TestMultiQuit(t *testing.T) {
 	p := newWirePair(t, command.Config{})
 	runWireCases(t, p, []wireCase{
-		one("quit-in-multi", "MULTI\r\nSET a 1\r\nQUIT\r\nEXEC\r\n"),
-		one("exec-pipeline", "MULTI\r\nSET a 1\r\nGET a\r\nEXEC\r\nMULTI\r\nEXEC\r\n"),
-		one("protocol-error-in-multi", "MULTI\r\nSET a 1\r\n*x\r\n"),
+		one("quit-in-multi", "MULTI\r\nSET q1 1\r\nQUIT\r\nEXEC\r\n"),
+		one("exec-pipeline", "MULTI\r\nSET q2 1\r\nGET q2\r\nEXEC\r\nMULTI\r\nEXEC\r\n"),
+		one("protocol-error-in-multi", "MULTI\r\nSET q3 1\r\n*x\r\n"),
 	})
 }

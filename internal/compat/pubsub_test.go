@@ -340,12 +340,13 @@ func ioReadFull(c net.Conn, buf []byte) (int, error) {
 func TestPubSubWire(t *testing.T) {
 	p := newWirePair(t, command.Config{})
 	cases := []wireCase{
-		one("pipeline-subscribe", "SUBSCRIBE a\r\nPING\r\nGET x\r\nUNSUBSCRIBE\r\nGET x\r\n"),
-		one("subscribe-quit", "SUBSCRIBE a\r\nQUIT\r\nPING\r\n"),
-		one("subscribe-error", "SUBSCRIBE a\r\n*x\r\n"),
-		one("subscribe-post", "SUBSCRIBE a\r\nPOST /\r\n"),
-		{"resp3-pipeline", [][]byte{b("HELLO 3\r\n"), b("SUBSCRIBE a\r\nPUBLISH a x\r\nGET a\r\nPING\r\nUNSUBSCRIBE a\r\nRESET\r\nPING\r\n")}},
-		{"resp3-subscribe-first", [][]byte{b("HELLO 3\r\nSUBSCRIBE a\r\nPUBLISH a x\r\nPUBLISH a y\r\nQUIT\r\n")}},
+		// Subtests run in parallel: each uses channels of its own.
+		one("pipeline-subscribe", "SUBSCRIBE a1\r\nPING\r\nGET x\r\nUNSUBSCRIBE\r\nGET x\r\n"),
+		one("subscribe-quit", "SUBSCRIBE a2\r\nQUIT\r\nPING\r\n"),
+		one("subscribe-error", "SUBSCRIBE a3\r\n*x\r\n"),
+		one("subscribe-post", "SUBSCRIBE a4\r\nPOST /\r\n"),
+		{"resp3-pipeline", [][]byte{b("HELLO 3\r\n"), b("SUBSCRIBE a5\r\nPUBLISH a5 x\r\nGET a5\r\nPING\r\nUNSUBSCRIBE a5\r\nRESET\r\nPING\r\n")}},
+		{"resp3-subscribe-first", [][]byte{b("HELLO 3\r\nSUBSCRIBE a6\r\nPUBLISH a6 x\r\nPUBLISH a6 y\r\nQUIT\r\n")}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

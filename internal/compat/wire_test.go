@@ -335,6 +335,7 @@ func TestWireBig(t *testing.T) {
 	p := newWirePair(t, command.Config{})
 	mb := strings.Repeat("x", 1<<20)
 	mb2 := strings.Repeat("yz", 1<<19)
+	// Subtests run in parallel: each uses keys of its own.
 	big := cat(cmd("SET", "big", mb), cmd("GET", "big"), cmd("STRLEN", "big"), cmd("APPEND", "big", mb2),
 		cmd("STRLEN", "big"), cmd("GETRANGE", "big", "1048570", "1048580"), cmd("DEL", "big"))
 	var pipe, mixed, echo bytes.Buffer
@@ -352,12 +353,12 @@ func TestWireBig(t *testing.T) {
 	}
 	pipe.Write(cmd("DEL", "k1", "k2"))
 	// A large argument arriving in pieces, the first ending inside its count line.
-	header := b("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1048576\r")
+	header := b("*3\r\n$3\r\nSET\r\n$4\r\nbig2\r\n$1048576\r")
 	runWireCases(t, p, []wireCase{
 		{"1mb-args", [][]byte{big}},
-		{"1mb-split", [][]byte{header, cat(b("\n"), b(mb[:1000])), cat(b(mb[1000:]), b("\r\n"), cmd("STRLEN", "big"), cmd("DEL", "big"))}},
+		{"1mb-split", [][]byte{header, cat(b("\n"), b(mb[:1000])), cat(b(mb[1000:]), b("\r\n"), cmd("STRLEN", "big2"), cmd("DEL", "big2"))}},
 		{"1mb-echo", [][]byte{cmd("ECHO", mb)}},
-		{"mset-3mb", [][]byte{cat(cmd("MSET", "a", mb, "b", mb2, "c", mb), cmd("STRLEN", "b"), cmd("DEL", "a", "b", "c"))}},
+		{"mset-3mb", [][]byte{cat(cmd("MSET", "ma", mb, "mb", mb2, "mc", mb), cmd("STRLEN", "mb"), cmd("DEL", "ma", "mb", "mc"))}},
 		{"1mb-then-long-inline", [][]byte{cat(cmd("ECHO", mb), bytes.Repeat(b("a"), 70000))}},
 		{"pipeline-30000", [][]byte{pipe.Bytes()}},
 		{"pipeline-mixed-10000", [][]byte{mixed.Bytes()}},
@@ -395,9 +396,10 @@ func TestWireGarbage(t *testing.T) {
 		}
 		cases = append(cases, wireCase{"random-" + strconv.Itoa(i), [][]byte{g}})
 	}
-	valid := cat(cmd("SET", "g", "v"), b("ECHO \"x y\"\r\n"), cmd("GET", "g"), cmd("DEL", "g"))
 	for i := 0; i < 40; i++ {
-		m := append([]byte(nil), valid...)
+		// Subtests run in parallel: each uses a key of its own.
+		g := "g" + strconv.Itoa(i)
+		m := cat(cmd("SET", g, "v"), b("ECHO \"x y\"\r\n"), cmd("GET", g), cmd("DEL", g))
 		for k := 0; k < 1+rng.Intn(3); k++ {
 			m[rng.Intn(len(m))] = alphabet[rng.Intn(len(alphabet))]
 		}
