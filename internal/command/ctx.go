@@ -178,5 +178,5 @@ func helpReply(c *Ctx, name string, lines ...string) {
 		c.W.Status(l)
 	}
 	c.W.Status("HELP")
-	c.W.Status("    Print this help.")
+	c.W.Status("    Prints this help.")
 }
