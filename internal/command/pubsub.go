@@ -421,7 +421,7 @@ func numsub(c *Ctx, index map[string]map[*Client]struct{}) {
 func pubsubNumpatCmd(c *Ctx) { c.W.Int(int64(len(c.e.patterns))) }
 
 func pubsubHelpCmd(c *Ctx) {
-	lines := []string{
+	helpReply(c, "PUBSUB",
 		"CHANNELS [<pattern>]",
 		"    Return the currently active channels matching a <pattern> (default: '*').",
 		"NUMPAT",
@@ -433,12 +433,5 @@ func pubsubHelpCmd(c *Ctx) {
 		"    Return the currently active shard level channels matching a <pattern> (default: '*').",
 		"SHARDNUMSUB [<shardchannel> ...]",
 		"    Return the number of subscribers for the specified shard level channel(s)",
-	}
-	c.W.Array(len(lines) + 3)
-	c.W.Status(upper(c.Arg(0)) + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-	for _, l := range lines {
-		c.W.Status(l)
-	}
-	c.W.Status("HELP")
-	c.W.Status("    Prints this help.")
+	)
 }
