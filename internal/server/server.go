@@ -252,6 +252,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
 				cl.W.Error(pe.Error())
+				e.Stats().ErrorReplies++ // as Redis counts it
 			}
 			closeAfter = true
 			break
