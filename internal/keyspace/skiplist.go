@@ -162,7 +162,7 @@ func (sl *skiplist) updateScore(cur float64, member string, to float64) {
 		return
 	}
 	sl.unlink(x, &update)
-	sl.insert(to, member)
+	sl.insert(to, x.member) // the node's own copy: member may be a view
 }
 
 // rank returns the 1-based rank of (score, member), 0 when it is absent.
