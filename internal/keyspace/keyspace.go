@@ -180,8 +180,14 @@ func (o *Object) Kind() Kind {
 	return o.coll.Kind()
 }
 
-// Str returns a string value's bytes. The caller must not retain or modify them.
-func (o *Object) Str() []byte { return o.str }
+// Str returns a string value's bytes, never nil (an empty string is not a
+// missing value). The caller must not retain or modify them.
+func (o *Object) Str() []byte {
+	if o.str == nil {
+		return []byte{}
+	}
+	return o.str
+}
 
 // SetStr replaces the value with a copy of b (a string).
 func (o *Object) SetStr(b []byte) {
