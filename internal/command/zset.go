@@ -434,30 +434,44 @@ func zremrangebyrankCmd(c *Ctx) {
 	if !ok {
 		return
 	}
-	zremrangeGeneric(c, func(z *keyspace.ZSet) int {
+	zremrangeGeneric(c, func(z *keyspace.ZSet) (int, [][]byte) {
 		s, e, ok := zRankRange(start, end, z.Len())
 		if !ok {
-			return 0
+			return 0, nil
 		}
-		return z.DeleteRank(s, e)
+		return z.DeleteRank(s, e), nil
 	})
 }
 
 func zremrangebyscoreCmd(c *Ctx) {
 	r, ok := c.zsetScoreRange(2, 3)
 	if ok {
-		zremrangeGeneric(c, func(z *keyspace.ZSet) int { return z.DeleteScore(r) })
+		zremrangeGeneric(c, func(z *keyspace.ZSet) (int, [][]byte) { return z.DeleteScore(r), nil })
 	}
 }
 
+// zremrangebylexCmd propagates as received, except on a skiplist whose
+// scores differ: there the range's result depends on the skiplist's
+// random levels, so the members removed go out as ZREM.
 func zremrangebylexCmd(c *Ctx) {
 	r, ok := c.zsetLexRange(2, 3)
-	if ok {
-		zremrangeGeneric(c, func(z *keyspace.ZSet) int { return z.DeleteLex(r) })
+	if !ok {
+		return
 	}
+	zremrangeGeneric(c, func(z *keyspace.ZSet) (int, [][]byte) {
+		if z.LexOrdered() {
+			return z.DeleteLex(r, nil), nil
+		}
+		zrem := [][]byte{Bytes("ZREM"), c.Args[1]}
+		n := z.DeleteLex(r, func(m string) { zrem = append(zrem, []byte(m)) })
+		return n, zrem
+	})
 }
 
-func zremrangeGeneric(c *Ctx, del func(z *keyspace.ZSet) int) {
+// zremrangeGeneric runs a range deletion on key's set. del returns the
+// number of members removed and, when it is not the command as received,
+// the effect to propagate.
+func zremrangeGeneric(c *Ctx, del func(z *keyspace.ZSet) (int, [][]byte)) {
 	key := c.Arg(1)
 	z, ok := c.writeZSet(key)
 	if !ok {
@@ -467,10 +481,14 @@ func zremrangeGeneric(c *Ctx, del func(z *keyspace.ZSet) int) {
 		c.W.Int(0)
 		return
 	}
-	n := del(z)
+	n, effect := del(z)
 	if n > 0 {
 		c.zsetChanged(key, z)
-		c.Propagate()
+		if effect != nil {
+			c.PropagateArgs(effect...)
+		} else {
+			c.Propagate()
+		}
 	}
 	c.W.Int(int64(n))
 }
@@ -738,6 +756,7 @@ func zrangeGeneric(c *Ctx, keyIdx int, store bool, rt zrangeType, dir zrangeDir)
 	if !ok {
 		return
 	}
+	rewrite := false
 	switch {
 	case z == nil && !store:
 		c.W.Array(0)
@@ -753,9 +772,10 @@ func zrangeGeneric(c *Ctx, keyIdx int, store bool, rt zrangeType, dir zrangeDir)
 		zrangeByBounds(sink, z, offset, limit, rev, z.FirstInLex(lr), z.LastInLex(lr),
 			func(m string, _ float64) bool { return lr.LteMax(m) },
 			func(m string, _ float64) bool { return lr.GteMin(m) })
+		rewrite = !z.LexOrdered()
 	}
 	if store {
-		zsetStoreResult(c, c.Args[1], sink.store)
+		zsetStoreResult(c, c.Args[1], sink.store, rewrite)
 	}
 }
 
@@ -767,6 +787,11 @@ func zrangeByRank(sink *zrangeSink, z *keyspace.ZSet, start, end int64, rev bool
 		return
 	}
 	n := e - s + 1
+	if sink.store != nil && n > sink.lim.ZSetMaxListpackEntries {
+		// Redis creates the destination as a skiplist when it knows more
+		// members are coming than a listpack holds (-0 then stays -0).
+		sink.store = keyspace.NewZSetSkiplist()
+	}
 	sink.begin(n)
 	from := s
 	if rev {
@@ -813,13 +838,25 @@ func zrangeByBounds(sink *zrangeSink, z *keyspace.ZSet, offset, limit int64, rev
 }
 
 // zsetStoreResult stores a *STORE result at dst and replies its size; an
-// empty result deletes dst (propagated as DEL when it existed).
-func zsetStoreResult(c *Ctx, dst []byte, z *keyspace.ZSet) {
+// empty result deletes dst (propagated as DEL when it existed). With
+// rewrite, a result that a replica could not compute the same way goes out
+// as DEL dst and ZADD dst with its elements.
+func zsetStoreResult(c *Ctx, dst []byte, z *keyspace.ZSet, rewrite bool) {
 	key := view(dst)
 	if z.Len() > 0 {
 		c.DB.SetCollection(key, z, false)
 		c.Touch(key)
-		c.Propagate()
+		if rewrite {
+			args := [][]byte{Bytes("ZADD"), dst}
+			z.Range(func(m string, s float64) bool {
+				args = append(args, resp.AppendDouble(nil, s), []byte(m))
+				return true
+			})
+			c.PropagateArgs(Bytes("DEL"), dst)
+			c.PropagateArgs(args...)
+		} else {
+			c.Propagate()
+		}
 		c.W.Int(int64(z.Len()))
 		return
 	}
@@ -1078,12 +1115,14 @@ func zsetOpGeneric(c *Ctx, numkeysIdx int, op zsetOp, cardOnly bool) {
 		return x.score < y.score || (x.score == y.score && x.member < y.member)
 	})
 	if store {
-		z := keyspace.NewZSet()
+		// Built as a skiplist, then compacted if small, as Redis does.
+		z := keyspace.NewZSetSkiplist()
 		lim := c.limits()
 		for _, e := range out {
 			z.Add(e.member, e.score, 0, lim)
 		}
-		zsetStoreResult(c, c.Args[1], z)
+		z.Compact(lim)
+		zsetStoreResult(c, c.Args[1], z, false)
 		return
 	}
 	if withScores && c.W.Proto == 2 {

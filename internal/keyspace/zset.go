@@ -39,6 +39,34 @@ var _ Collection = (*ZSet)(nil)
 // NewZSet returns an empty sorted set in the listpack encoding.
 func NewZSet() *ZSet { return &ZSet{} }
 
+// NewZSetSkiplist returns an empty sorted set in the skiplist encoding,
+// as Redis creates the results of ZUNIONSTORE and friends, and those of
+// ZRANGESTORE when more members are coming than a listpack holds.
+func NewZSetSkiplist() *ZSet {
+	z := &ZSet{}
+	z.convert()
+	return z
+}
+
+// Compact converts a skiplist set to the listpack encoding when it fits
+// lim, as Redis does for the result of ZUNIONSTORE, ZINTERSTORE and
+// ZDIFFSTORE (and never for a stored set).
+func (z *ZSet) Compact(lim Limits) {
+	if z.sl == nil || z.sl.length > lim.ZSetMaxListpackEntries {
+		return
+	}
+	for x := z.sl.first(); x != nil; x = x.level[0].forward {
+		if len(x.member) > lim.ZSetMaxListpackValue {
+			return
+		}
+	}
+	lp := make([]zsetEntry, 0, z.sl.length)
+	for x := z.sl.first(); x != nil; x = x.level[0].forward {
+		lp = append(lp, zsetEntry{x.member, lpScore(x.score)})
+	}
+	z.lp, z.sl, z.dict = lp, nil, nil
+}
+
 // Kind returns KindZSet.
 func (z *ZSet) Kind() Kind { return KindZSet }
 
@@ -182,9 +210,10 @@ const (
 )
 
 // Add adds member with score, or updates its score, following ZADD's
-// options (Redis's zsetAdd). It returns what it did and the member's score
-// afterwards (valid for ZAddAdded, ZAddUpdated and ZAddSame). The set
-// converts to the skiplist encoding when a new member does not fit lim.
+// options (Redis's zsetAdd). It returns what it did and the member's new
+// score as computed (valid for ZAddAdded, ZAddUpdated and ZAddSame; a
+// listpack may store -0 as 0). The set converts to the skiplist encoding
+// when a new member does not fit lim.
 func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (ZAddResult, float64) {
 	if math.IsNaN(score) {
 		return ZAddNaN, 0
@@ -213,7 +242,7 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 		}
 		z.lpDelete(z.lpFind(member), 1)
 		z.lpInsert(member, score)
-		return ZAddUpdated, lpScore(score)
+		return ZAddUpdated, score
 	}
 	if flags&ZAddXX != 0 {
 		return ZAddNop, 0
@@ -229,7 +258,7 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 		return ZAddAdded, score
 	}
 	z.lpInsert(member, score)
-	return ZAddAdded, lpScore(score)
+	return ZAddAdded, score
 }
 
 // Remove removes member and reports whether it was there.
@@ -549,8 +578,8 @@ func (z *ZSet) count(b bounds) int {
 }
 
 // deleteRange removes the elements in range as ZREMRANGEBYSCORE and
-// ZREMRANGEBYLEX do.
-func (z *ZSet) deleteRange(b bounds) int {
+// ZREMRANGEBYLEX do, calling removed (when not nil) for each.
+func (z *ZSet) deleteRange(b bounds, removed func(member string)) int {
 	if z.sl == nil {
 		f := z.first(b)
 		if f < 0 {
@@ -558,6 +587,9 @@ func (z *ZSet) deleteRange(b bounds) int {
 		}
 		n := 0
 		for f+n < len(z.lp) && b.lteMax(z.lp[f+n].member, z.lp[f+n].score) {
+			if removed != nil {
+				removed(z.lp[f+n].member)
+			}
 			n++
 		}
 		z.lpDelete(f, n)
@@ -566,7 +598,21 @@ func (z *ZSet) deleteRange(b bounds) int {
 	return z.sl.deleteFrom(
 		func(x *zslNode) bool { return !b.gteMin(x.member, x.score) },
 		func(x *zslNode) bool { return b.lteMax(x.member, x.score) },
-		func(m string) { z.dict.Delete(m) })
+		func(m string) {
+			z.dict.Delete(m)
+			if removed != nil {
+				removed(m)
+			}
+		})
+}
+
+// LexOrdered reports whether lexicographic ranges give the same answer
+// whatever the skiplist's random levels: the set is a listpack (scanned
+// linearly), or all its scores are equal so that its order is the
+// members' order. Otherwise a lex range over a skiplist is, as in Redis,
+// only meaningful up to the levels its descent happens to take.
+func (z *ZSet) LexOrdered() bool {
+	return z.sl == nil || z.sl.length == 0 || z.sl.first().score == z.sl.tail.score
 }
 
 // FirstInScore returns the rank of the first element in r, or -1.
@@ -579,7 +625,7 @@ func (z *ZSet) LastInScore(r ScoreRange) int { return z.last(scoreBounds(&r)) }
 func (z *ZSet) CountScore(r ScoreRange) int { return z.count(scoreBounds(&r)) }
 
 // DeleteScore removes the elements in r and returns how many there were.
-func (z *ZSet) DeleteScore(r ScoreRange) int { return z.deleteRange(scoreBounds(&r)) }
+func (z *ZSet) DeleteScore(r ScoreRange) int { return z.deleteRange(scoreBounds(&r), nil) }
 
 // FirstInLex returns the rank of the first element in r, or -1.
 func (z *ZSet) FirstInLex(r LexRange) int { return z.first(lexBounds(&r)) }
@@ -590,8 +636,11 @@ func (z *ZSet) LastInLex(r LexRange) int { return z.last(lexBounds(&r)) }
 // CountLex returns the number of elements in r (ZLEXCOUNT).
 func (z *ZSet) CountLex(r LexRange) int { return z.count(lexBounds(&r)) }
 
-// DeleteLex removes the elements in r and returns how many there were.
-func (z *ZSet) DeleteLex(r LexRange) int { return z.deleteRange(lexBounds(&r)) }
+// DeleteLex removes the elements in r and returns how many there were,
+// calling removed (when not nil) for each.
+func (z *ZSet) DeleteLex(r LexRange, removed func(member string)) int {
+	return z.deleteRange(lexBounds(&r), removed)
+}
 
 // DeleteRank removes the elements of ranks start..end (0 <= start <= end <
 // Len()) and returns how many there were.

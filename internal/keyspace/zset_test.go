@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+	"unsafe"
 )
 
 // zmodel is the obviously correct sorted set the ZSet is checked against.
@@ -314,7 +315,7 @@ func TestZSetLexRange(t *testing.T) {
 				t.Errorf("%s %+v: first %d last %d count %d, want %d %d %d", z.Encoding(), c.r, f, l, n, c.first, c.last, c.count)
 			}
 		}
-		if n := z.DeleteLex(LexRange{exc("a"), inc("c")}); n != 2 || z.Len() != 3 {
+		if n := z.DeleteLex(LexRange{exc("a"), inc("c")}, nil); n != 2 || z.Len() != 3 {
 			t.Errorf("DeleteLex removed %d", n)
 		}
 		checkSkiplist(t, z)
@@ -358,6 +359,57 @@ func TestZSetWalkPopScan(t *testing.T) {
 			if got, ok := z.Score(m); !ok || got != s {
 				t.Fatalf("Random returned %s %v", m, s)
 			}
+		}
+	}
+}
+
+func TestZSetSkiplistAndCompact(t *testing.T) {
+	lim := Limits{ZSetMaxListpackEntries: 3, ZSetMaxListpackValue: 4}
+	z := NewZSetSkiplist()
+	z.Add("a", math.Copysign(0, -1), 0, lim)
+	z.Add("b", 1, 0, lim)
+	if z.Encoding() != "skiplist" {
+		t.Fatal("NewZSetSkiplist must start as a skiplist")
+	}
+	if s, _ := z.Score("a"); !math.Signbit(s) {
+		t.Fatal("skiplist lost -0")
+	}
+	z.Compact(lim)
+	if z.Encoding() != "listpack" || z.Len() != 2 {
+		t.Fatalf("Compact: %s with %d members", z.Encoding(), z.Len())
+	}
+	if s, _ := z.Score("a"); math.Signbit(s) {
+		t.Fatal("a listpack keeps no -0")
+	}
+	big := NewZSetSkiplist()
+	for _, m := range []string{"a", "b", "c", "d"} {
+		big.Add(m, 1, 0, lim)
+	}
+	big.Compact(lim)
+	long := NewZSetSkiplist()
+	long.Add("toolong", 1, 0, lim)
+	long.Compact(lim)
+	if big.Encoding() != "skiplist" || long.Encoding() != "skiplist" {
+		t.Fatal("Compact must keep sets that do not fit")
+	}
+}
+
+// TestZSetCopiesMembers: members passed as views of a buffer that is
+// reused afterwards must not change inside the set.
+func TestZSetCopiesMembers(t *testing.T) {
+	for _, lim := range []Limits{DefaultLimits, {}} {
+		z := NewZSet()
+		buf := []byte("member")
+		view := func() string { return unsafe.String(&buf[0], len(buf)) }
+		z.Add(view(), 1, 0, lim)
+		z.Add("other", 3, 0, lim)
+		z.Add(view(), 5, 0, lim) // an update that moves the member past "other"
+		copy(buf, "XXXXXX")
+		if m, s := z.At(1); m != "member" || s != 5 {
+			t.Fatalf("%s: member became %q %v", z.Encoding(), m, s)
+		}
+		if _, ok := z.Score("member"); !ok {
+			t.Fatalf("%s: member lost", z.Encoding())
 		}
 	}
 }
