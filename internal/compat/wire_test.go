@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -463,4 +464,37 @@ func TestWireClientGone(t *testing.T) {
 		c.Do("DEL", "counter")
 	}
 	p.same(t, cat(cmd("DBSIZE"), cmd("DEBUG", "DIGEST")))
+}
+
+// TestWireWriteAllThenRead sends a deep pipeline (20 MB) without reading
+// anything until it is all written, as simple clients do: redis-server
+// buffers the replies and keeps reading, so ferry must not stop reading
+// while a client does not read.
+func TestWireWriteAllThenRead(t *testing.T) {
+	p := newWirePair(t, command.Config{})
+	const n = 1000000
+	req := bytes.Repeat(cmd("GET", "wk"), n)
+	var sums [2][32]byte
+	for i, addr := range []string{p.ferry, p.redis} {
+		c := redistest.Dial(t, addr)
+		c.Do("SET", "wk", strings.Repeat("v", 100))
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(60 * time.Second))
+		if _, err := nc.Write(req); err != nil {
+			t.Fatalf("%s: writing the pipeline: %v", addr, err)
+		}
+		h := sha256.New()
+		if _, err := io.CopyN(h, nc, n*(100+8)); err != nil {
+			t.Fatalf("%s: reading the replies: %v", addr, err)
+		}
+		copy(sums[i][:], h.Sum(nil))
+		nc.Close()
+		c.Do("DEL", "wk")
+	}
+	if sums[0] != sums[1] {
+		t.Fatal("replies differ")
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
@@ -147,6 +148,8 @@ type conn struct {
 	writerWG sync.WaitGroup
 	done     chan struct{}
 	need     uint64 // the log must hold units up to here before replies go out
+	// asyncNeed is need for the replies handed to the asynchronous writer.
+	asyncNeed atomic.Uint64
 	// early holds, while the client is blocked, the replies it had before
 	// it blocked: cl.W then belongs to the command that serves it, which
 	// may run on another connection.
@@ -214,7 +217,7 @@ func (c *conn) serve() error {
 			}
 			e.Lock()
 			c.emit()
-			c.need = e.UnitSeq()
+			c.need = e.AckPoint()
 			e.Unlock()
 			if err := c.ackedFlush(&c.cl.W); err != nil {
 				return err
@@ -244,7 +247,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 	cl := c.cl
 	e.Lock()
 	defer e.Unlock()
-	defer func() { c.need = e.UnitSeq() }()
+	defer func() { c.need = e.AckPoint() }()
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
 	for {
 		args, err := c.rd.Next(cl.Authed)
@@ -302,6 +305,8 @@ func (c *conn) emit() {
 		c.startWriter()
 	}
 	if c.async && cl.W.Len() > 0 {
+		// The writer waits for the log to hold what these replies depend on.
+		c.asyncNeed.Store(c.s.e.AckPoint())
 		cl.Push(cl.W.Buf)
 		cl.W.Reset()
 	}
@@ -310,13 +315,29 @@ func (c *conn) emit() {
 // flush writes the replies buffered in the client's writer (synchronous mode).
 func (c *conn) flush() error { return c.flushWriter(&c.cl.W) }
 
-// flushWriter writes and empties w (synchronous mode).
+// writeStall is how long a synchronous write may wait for a client that
+// does not read before its output moves to the asynchronous writer.
+const writeStall = 5 * time.Millisecond
+
+// flushWriter writes and empties w (synchronous mode). A client that sends
+// requests without reading the replies (a deep pipeline written whole
+// before any read) must not stop the connection from reading, as
+// redis-server, which buffers any amount of output, does not: when the
+// write stalls, the rest goes to the asynchronous writer, which the
+// connection keeps from then on.
 func (c *conn) flushWriter(w *resp.Writer) error {
 	if c.async || w.Len() == 0 {
 		return nil
 	}
+	c.nc.SetWriteDeadline(time.Now().Add(writeStall))
 	n, err := c.nc.Write(w.Buf)
 	c.s.e.Stats().NetOutput.Add(int64(n))
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.asyncNeed.Store(c.need)
+		c.cl.Push(w.Buf[n:])
+		c.startWriter()
+		err = nil
+	}
 	if cap(w.Buf) > 1<<20 {
 		w.Buf = nil
 	} else {
@@ -326,9 +347,12 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 }
 
 // startWriter hands the socket's output to a goroutine that drains the
-// client's asynchronous output (Pub/Sub). Called with the engine lock held.
+// client's asynchronous output (Pub/Sub messages and, from then on, the
+// client's replies). Called by the connection's goroutine.
 func (c *conn) startWriter() {
 	c.async = true
+	// Synchronous writes leave a deadline behind; the writer may block.
+	c.nc.SetWriteDeadline(time.Time{})
 	c.writerWG.Add(1)
 	go func() {
 		defer c.writerWG.Done()
@@ -339,6 +363,11 @@ func (c *conn) startWriter() {
 				buf = c.cl.TakePending(buf[:0])
 				if len(buf) == 0 {
 					continue
+				}
+				// Loaded after the bytes were taken: it covers them.
+				if err := c.waitLog(c.asyncNeed.Load()); err != nil {
+					c.nc.Close()
+					return
 				}
 				n, err := c.nc.Write(buf)
 				c.s.e.Stats().NetOutput.Add(int64(n))
@@ -365,6 +394,9 @@ func (c *conn) finish() error {
 		c.done = make(chan struct{})
 		c.async = false
 		if rest := c.cl.TakePending(nil); len(rest) > 0 {
+			if err := c.waitLog(c.asyncNeed.Load()); err != nil {
+				return err
+			}
 			n, err := c.nc.Write(rest)
 			c.s.e.Stats().NetOutput.Add(int64(n))
 			if err != nil {
@@ -431,6 +463,15 @@ func (c *conn) waitBlocked(b *command.Blocked) error {
 	if readErr != nil {
 		c.flush()
 		return readErr
+	}
+	return nil
+}
+
+// waitLog waits until the log holds units up to need (no wait without an
+// ack waiter or when need is 0).
+func (c *conn) waitLog(need uint64) error {
+	if w := c.s.ackWait; w != nil && need > 0 {
+		return w(need)
 	}
 	return nil
 }

@@ -178,3 +178,27 @@ func TestPipelineAcrossReads(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", len(got), want.Len())
 	}
 }
+
+// BenchmarkPingPong measures one request at a time on one connection.
+func BenchmarkPingPong(b *testing.B) {
+	_, addr := redistest.Ferry(b, command.Config{})
+	c := redistest.Dial(b, addr)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Do("PING")
+	}
+}
+
+// BenchmarkPipeline16 measures pipelines of 16 SETs.
+func BenchmarkPipeline16(b *testing.B) {
+	_, addr := redistest.Ferry(b, command.Config{})
+	c := redistest.Dial(b, addr)
+	req := []byte(strings.Repeat("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n", 16))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.WriteRaw(req)
+		for j := 0; j < 16; j++ {
+			c.Read()
+		}
+	}
+}
