@@ -1,7 +1,10 @@
 // Package server accepts RESP connections and runs their commands on a
-// command.Engine: one goroutine per connection, pipelined requests run in
-// batches under one acquisition of the engine lock, and replies are written
-// once per batch.
+// command.Engine, the way redis-server serves a client: one goroutine per
+// connection reads what the client sent, runs every complete request under
+// one acquisition of the engine lock, and writes the replies. A connection
+// that subscribes, or whose client stops reading, hands its output to a
+// writer goroutine, so that messages arrive at any time and reading never
+// waits for the client to read.
 package server
 
 import (
@@ -144,7 +147,7 @@ type conn struct {
 	rd *resp.Reader
 	cl *command.Client
 
-	async    bool // a writer goroutine owns the socket's output
+	async    bool // a writer goroutine owns the socket's output (for good)
 	writerWG sync.WaitGroup
 	done     chan struct{}
 	need     uint64 // the log must hold units up to here before replies go out
