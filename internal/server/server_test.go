@@ -42,9 +42,9 @@ func dialRaw(t *testing.T, addr string) net.Conn {
 func TestQuitAndProtocolErrorClose(t *testing.T) {
 	addr := start(t)
 	for in, want := range map[string]string{
-		"PING\r\nQUIT\r\nPING\r\n":        "+PONG\r\n+OK\r\n",
-		"PING\r\n*1\r\n$x\r\nPING\r\n":    "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n",
-		"ECHO \"a\r\n":                    "-ERR Protocol error: unbalanced quotes in request\r\n",
+		"PING\r\nQUIT\r\nPING\r\n":       "+PONG\r\n+OK\r\n",
+		"PING\r\n*1\r\n$x\r\nPING\r\n":   "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n",
+		"ECHO \"a\r\n":                   "-ERR Protocol error: unbalanced quotes in request\r\n",
 		"SET k v\r\nPOST / HTTP/1.1\r\n": "",
 	} {
 		nc := dialRaw(t, addr)
