@@ -418,12 +418,6 @@ func TestSecondMasterFenced(t *testing.T) {
 // TestFencedMasterRepliesFencedAndServesReads: the fenced master says why
 // it refuses writes (READONLY ... fenced ...), on every connection, and
 // serves reads of what the log held at the fence.
-//
-// It fails today: the fenced master closes every connection, reads
-// included, without a reply. master.fence never settles the publisher
-// (no publisher.reset), so publisher.WaitDurable returns errNotStored for
-// every later reply and internal/server/ack.go drops it with the
-// connection.
 func TestFencedMasterRepliesFencedAndServesReads(t *testing.T) {
 	for _, tc := range fenceCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -453,11 +447,6 @@ func TestFencedMasterRepliesFencedAndServesReads(t *testing.T) {
 // -LOADING and writes -READONLY saying why, rather than a dropped
 // connection; once NATS is back it serves the log's contents, without the
 // write the log never got.
-//
-// It fails today: from the failed append until the rebuild ends with
-// publisher.reset, every reply waits on units that will never be stored,
-// so publisher.WaitDurable returns errNotStored and internal/server/ack.go
-// closes the connection without the reply, -LOADING included.
 func TestMasterAnswersLoadingDuringLogOutage(t *testing.T) {
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "loading", nil)

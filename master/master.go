@@ -129,6 +129,9 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 			m.cancel()
 			return nil, err
 		}
+		e.Lock()
+		e.SetLoading(false)
+		e.Unlock()
 		m.pub = newPublisher(cfg.Log, last, cfg.MaxEntryBytes, cfg.MaxUnacked, m.onLogFailure)
 		e.SetLog(m.pub)
 		m.followers = make(map[string]command.Follower)
@@ -148,7 +151,8 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 }
 
 // rebuild empties the keyspace and replays the whole log into it, then
-// returns the offset it reached. Clients get -LOADING meanwhile.
+// returns the offset it reached. Clients get -LOADING meanwhile, and until
+// the caller ends the loading state.
 func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	lg := m.cfg.Log
 	last, err := lg.Last(ctx)
@@ -183,7 +187,6 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		}
 	}
 	m.engine.Lock()
-	m.engine.SetLoading(false)
 	keys := 0
 	for i := 0; i < 16; i++ {
 		keys += m.engine.Keyspace().DB(i).Len()
@@ -228,9 +231,15 @@ func (m *Master) recoverFromLog() {
 		if err == nil {
 			var last uint64
 			if last, err = m.rebuild(ctx); err == nil {
-				m.pub.reset(last)
+				// Under the engine lock, so that no reply is computed between
+				// the rebuilt keyspace and the settled publisher: units the
+				// log never stored are marked gone, and a barrier unit puts
+				// every later reply's wait past them.
 				m.engine.Lock()
+				m.pub.reset(last)
+				m.engine.Barrier()
 				m.engine.SetWriteError("")
+				m.engine.SetLoading(false)
 				m.engine.Unlock()
 				m.log.Info("taking writes again", "dataset", m.cfg.Dataset, "offset", last)
 				return
@@ -286,6 +295,11 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 	m.log.Error("fenced: another master appended to the dataset; read-only from now on", "dataset", m.cfg.Dataset, "offset", at)
 	for ctx.Err() == nil {
 		if _, err := m.rebuild(ctx); err == nil {
+			m.engine.Lock()
+			m.pub.fence()
+			m.engine.Barrier()
+			m.engine.SetLoading(false)
+			m.engine.Unlock()
 			return
 		}
 		time.Sleep(time.Second)

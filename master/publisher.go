@@ -39,8 +39,10 @@ type publisher struct {
 	offset   uint64  // offset of the last entry stored
 	next     uint64  // offset the next entry sent will have
 	inflight []flight
-	lost     [][]byte // entries sent after a failure began, oldest first
-	err      error    // sticky failure: set until reset
+	lost     [][]byte    // entries sent after a failure began, oldest first
+	err      error       // sticky failure: set until reset
+	fenced   bool        // settled for good: units are dropped as they come
+	gone     [][2]uint64 // ranges of units the log never stored (first, last)
 	wake     chan struct{}
 	done     chan struct{}
 
@@ -82,7 +84,17 @@ func newPublisher(w stream.Writer, last uint64, maxEntry, maxInflight int, onFai
 func (p *publisher) Append(u command.Unit) {
 	p.mu.Lock()
 	p.unitSeq++
-	if p.err == nil {
+	if p.fenced {
+		// A fenced master takes no writes; what it still produces (expired
+		// keys' DELs) goes nowhere and nobody waits for it.
+		p.durable, p.sentSeq = p.unitSeq, p.unitSeq
+	}
+	if len(u.Data) == 0 {
+		// A barrier (Engine.Barrier): durable as soon as everything before it is.
+		if len(p.open) == 0 && len(p.ready) == 0 && len(p.inflight) == 0 && p.err == nil {
+			p.durable, p.sentSeq = p.unitSeq, p.unitSeq
+		}
+	} else if p.err == nil {
 		if len(p.open) > 0 && len(p.open)+len(u.Data) > p.maxEntry {
 			p.ready = append(p.ready, entry{p.open, p.unitSeq - 1})
 			p.open = nil
@@ -236,6 +248,13 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
+		for _, g := range p.gone {
+			if need >= g[0] && need <= g[1] {
+				// Replies computed while units up to need were applied, one
+				// of which the log never stored.
+				return errNotStored
+			}
+		}
 		if sentOnly && p.sentSeq >= need || !sentOnly && p.durable >= need {
 			return nil
 		}
@@ -274,6 +293,7 @@ func (p *publisher) failedData() [][]byte {
 // log up to last: every unit so far is settled.
 func (p *publisher) reset(last uint64) {
 	p.mu.Lock()
+	p.settleLocked()
 	p.err = nil
 	p.open = nil
 	p.ready = nil
@@ -281,8 +301,30 @@ func (p *publisher) reset(last uint64) {
 	p.lost = nil
 	p.offset = last
 	p.next = last + 1
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// settleLocked records the units accepted and not stored as gone, so that
+// replies computed with them fail however late their connection asks, and
+// moves the acknowledgement points past them.
+func (p *publisher) settleLocked() {
+	if p.durable < p.unitSeq {
+		p.gone = append(p.gone, [2]uint64{p.durable + 1, p.unitSeq})
+		if len(p.gone) > 64 {
+			p.gone = p.gone[len(p.gone)-64:]
+		}
+	}
 	p.sentSeq = p.unitSeq
 	p.durable = p.unitSeq
+}
+
+// fence settles the publisher for good after another writer appended: it
+// sends nothing more and drops what it is given.
+func (p *publisher) fence() {
+	p.mu.Lock()
+	p.settleLocked()
+	p.fenced = true
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }

@@ -180,7 +180,7 @@ func (e *Engine) SetClock(clock func() time.Time) {
 func (e *Engine) ActiveExpire() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.ActiveExpireEnabled() {
+	if !e.ActiveExpireEnabled() || e.loading {
 		return 0
 	}
 	e.ks.Tick()
@@ -234,6 +234,27 @@ func (e *Engine) commitUnit() {
 // replies may be sent once the log has stored every unit up to the value
 // read after its commands ran. The caller holds the lock.
 func (e *Engine) UnitSeq() uint64 { return e.unitSeq }
+
+// Barrier hands the log an empty unit: a master that settled its log
+// after a failure calls it so that every reply computed from then on waits
+// past the units the log lost. The caller holds the lock.
+func (e *Engine) Barrier() {
+	if e.log != nil {
+		e.unitSeq++
+		e.log.Append(Unit{})
+	}
+}
+
+// AckPoint returns the UnitSeq a connection's replies must wait for once
+// its commands ran: 0 while the dataset is loading, when replies carry
+// -LOADING and no data (a master rebuilding after a log failure must not
+// hold them back). The caller holds the lock.
+func (e *Engine) AckPoint() uint64 {
+	if e.loading {
+		return 0
+	}
+	return e.unitSeq
+}
 
 // SetWriteError makes every write fail with msg (a full error reply such
 // as "READONLY ..."); an empty msg takes writes again. The caller holds the
