@@ -1202,9 +1202,8 @@ func zscanCmd(c *Ctx) {
 
 // zpopShape says how a pop replies.
 type zpopShape struct {
-	emitKey      bool // [key, ...]: BZPOP*, ZMPOP, BZMPOP
-	nested       bool // [member, score] pairs as arrays
-	nilWhenEmpty bool // null array when no key holds a set (ZMPOP)
+	emitKey bool // [key, ...]: BZPOP*, ZMPOP, BZMPOP
+	nested  bool // [member, score] pairs as arrays
 }
 
 // zpopFrom pops up to count elements (-1: a single pop) from the set z at
@@ -1345,7 +1344,7 @@ func zmpopCmd(c *Ctx) {
 	if !ok {
 		return
 	}
-	sh := zpopShape{emitKey: true, nested: true, nilWhenEmpty: true}
+	sh := zpopShape{emitKey: true, nested: true}
 	key, n, served, ok := zpopFirst(c, keys, max, count, sh)
 	if !ok {
 		return
@@ -1377,7 +1376,7 @@ func bzmpopCmd(c *Ctx) {
 	if !ok {
 		return
 	}
-	zblockOrPop(c, keys, max, count, zpopShape{emitKey: true, nested: true, nilWhenEmpty: true}, timeout)
+	zblockOrPop(c, keys, max, count, zpopShape{emitKey: true, nested: true}, timeout)
 }
 
 // zpropagatePop records a blocking pop's effect: ZPOPMIN/ZPOPMAX key, with
