@@ -28,6 +28,7 @@ type effects struct {
 	cmds  int  // commands in buf, SELECTs included
 	real  int  // commands in buf, SELECTs excluded
 	multi bool // wrap in MULTI/EXEC when it holds several commands (all but active expiry)
+	count bool // nothing consumes effects: count them (for Dirty), do not encode
 }
 
 func (e *effects) reset() {
@@ -40,6 +41,11 @@ func (e *effects) reset() {
 
 // add appends one command executed in database db.
 func (e *effects) add(db int, args ...[]byte) {
+	if e.count {
+		e.cmds++
+		e.real++
+		return
+	}
 	if db != e.db {
 		var tmp [4]byte
 		e.appendCmd([]byte("SELECT"), strconv.AppendInt(tmp[:0], int64(db), 10))
@@ -69,7 +75,7 @@ func (e *effects) finish() (Unit, bool) {
 	if e.cmds == 0 {
 		return Unit{}, false
 	}
-	if e.multi && e.real > 1 {
+	if e.multi && e.real > 1 && !e.count {
 		// Like Redis 7.0, a command or transaction that propagates more than
 		// one command (an expired key's DEL and the command, SPOP's SREMs,
 		// EXEC) is wrapped in MULTI/EXEC.

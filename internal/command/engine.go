@@ -65,7 +65,8 @@ type Engine struct {
 	started  time.Time
 	stats    Stats
 	eff      effects
-	cur      *Ctx    // the command running now
+	ctxs     []*Ctx  // reusable handler contexts, one per nesting level
+	depth    int     // nesting level of the command running now
 	execing  *Client // the client whose EXEC is running
 	ticked   bool    // the clock was read since the lock was taken
 	unitSeq  uint64  // units handed to the log so far
@@ -117,6 +118,7 @@ func New(cfg Config) *Engine {
 		patterns: make(map[string]map[*Client]struct{}),
 		started:  time.Now(),
 	}
+	e.eff.count = true // until SetLog gives effects a consumer
 	e.ks.OnExpire = e.onExpire
 	e.ks.OnDelete = e.onDelete
 	e.ks.OnAdd = e.onAdd
@@ -154,7 +156,10 @@ func (e *Engine) Config() Config { return e.cfg }
 func (e *Engine) Stats() *Stats { return &e.stats }
 
 // SetLog sets where effects go. Call before serving.
-func (e *Engine) SetLog(l Log) { e.log = l }
+func (e *Engine) SetLog(l Log) {
+	e.log = l
+	e.eff.count = l == nil
+}
 
 // Lock acquires the engine lock; Exec and every keyspace access need it.
 // Commands executed under one acquisition (a pipelined batch) share one
@@ -366,12 +371,19 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 
 // call runs cmd with the client's database.
 func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
-	c := Ctx{e: e, Client: cl, Args: args, W: &cl.W, DB: e.ks.DB(cl.DB), Cmd: cmd}
-	prev := e.cur
-	e.cur = &c
+	// Contexts are reused (one per nesting level: EXEC calls the queued
+	// commands) so that running a command allocates nothing; handlers do
+	// not keep their Ctx past their return.
+	if e.depth == len(e.ctxs) {
+		e.ctxs = append(e.ctxs, new(Ctx))
+	}
+	c := e.ctxs[e.depth]
+	e.depth++
+	*c = Ctx{e: e, Client: cl, Args: args, W: &cl.W, DB: e.ks.DB(cl.DB), Cmd: cmd}
 	before := len(cl.W.Buf)
-	cmd.Handler(&c)
-	e.cur = prev
+	cmd.Handler(c)
+	*c = Ctx{}
+	e.depth--
 	if len(cl.W.Buf) > before && cl.W.Buf[before] == '-' {
 		e.stats.ErrorReplies++
 	}
