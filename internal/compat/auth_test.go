@@ -17,12 +17,12 @@ var helloID = regexp.MustCompile(`\$2\r\nid\r\n:[0-9]+\r\n`)
 // client ids are masked before comparing.
 func (p wirePair) sameHello(t *testing.T, chunks ...[]byte) {
 	t.Helper()
-	want := exchange(t, p.redis, chunks, idle)
+	want := exchange(t, p.redis, chunks, idle, 0)
 	quiet := idle
 	if want.closed {
 		quiet = closeWait
 	}
-	got := exchange(t, p.ferry, chunks, quiet)
+	got := exchange(t, p.ferry, chunks, quiet, len(want.data))
 	mask := func(b []byte) []byte { return helloID.ReplaceAll(b, []byte("$2\r\nid\r\n:ID\r\n")) }
 	if !bytes.Equal(mask(got.data), mask(want.data)) || got.closed != want.closed {
 		t.Errorf("sent %s\n ferry: %v\n redis: %v", showChunks(chunks), got, want)

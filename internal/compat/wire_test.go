@@ -55,8 +55,10 @@ func (o outcome) String() string {
 }
 
 // exchange dials addr, writes chunks (gap apart) and reads until the server
-// closes the connection or stays quiet for quiet.
-func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration) outcome {
+// closes the connection or stays quiet for quiet, but not before expect
+// bytes arrived (or closeWait passed): a slow server (under the race
+// detector, on a busy machine) may pause longer than quiet.
+func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration, expect int) outcome {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -94,7 +96,7 @@ func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration) o
 				if writing {
 					continue
 				}
-				if time.Since(doneAt) >= quiet {
+				if time.Since(doneAt) >= quiet && (len(out.data) >= expect || time.Since(doneAt) >= closeWait) {
 					return
 				}
 				continue
@@ -138,12 +140,12 @@ func newWirePair(t *testing.T, cfg command.Config, redisArgs ...string) wirePair
 // the same bytes and both close (or both keep) the connection.
 func (p wirePair) same(t *testing.T, chunks ...[]byte) outcome {
 	t.Helper()
-	want := exchange(t, p.redis, chunks, idle)
+	want := exchange(t, p.redis, chunks, idle, 0)
 	quiet := idle
 	if want.closed {
 		quiet = closeWait
 	}
-	got := exchange(t, p.ferry, chunks, quiet)
+	got := exchange(t, p.ferry, chunks, quiet, len(want.data))
 	if !bytes.Equal(got.data, want.data) || got.closed != want.closed {
 		t.Errorf("sent %s\n ferry: %v\n redis: %v", showChunks(chunks), got, want)
 	}
