@@ -34,7 +34,7 @@ func (d *Digest) MixString(s string) { d.Mix([]byte(s)) }
 // MixScore mixes a sorted-set score formatted as Redis does ("%.17g").
 func (d *Digest) MixScore(f float64) {
 	var tmp [32]byte
-	d.Mix(resp.AppendG17(tmp[:0], f))
+	d.Mix(resp.AppendDouble(tmp[:0], f))
 }
 
 // MixInt mixes an integer in decimal.
