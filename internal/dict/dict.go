@@ -103,7 +103,6 @@ func (d *Dict[V]) Put(key string) (v *V, created bool) {
 	return &n.val, true
 }
 
-
 // Delete removes key and returns its value.
 func (d *Dict[V]) Delete(key string) (V, bool) {
 	var zero V
