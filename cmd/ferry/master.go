@@ -18,12 +18,14 @@ func runMaster(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
+	procs := addProcsFlag(fs, 1)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := envDefaults(fs); err != nil {
 		return err
 	}
+	setProcs(fs, *procs)
 	logger, err := newLogger(*logLevel, *logFormat)
 	if err != nil {
 		return err
