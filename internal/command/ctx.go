@@ -108,6 +108,26 @@ func (c *Ctx) LookupWrite(key string, kind keyspace.Kind) (*keyspace.Object, boo
 	return o, true
 }
 
+// lookupAs returns key's collection, of type T and kind, for reading
+// (counting a keyspace hit or miss) or for writing: nil, true when the key
+// is missing; nil, false after replying WRONGTYPE.
+func lookupAs[T keyspace.Collection](c *Ctx, key string, kind keyspace.Kind, write bool) (T, bool) {
+	var (
+		zero T
+		o    *keyspace.Object
+		ok   bool
+	)
+	if write {
+		o, ok = c.LookupWrite(key, kind)
+	} else {
+		o, ok = c.LookupKind(key, kind)
+	}
+	if o == nil {
+		return zero, ok
+	}
+	return o.Collection().(T), true
+}
+
 // Int parses argument i as an integer, replying ErrNotInt when it is not.
 func (c *Ctx) Int(i int) (int64, bool) {
 	n, ok := num.ParseInt(c.Args[i])

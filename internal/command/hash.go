@@ -39,11 +39,7 @@ func registerHash(t *Table) {
 // getHash returns key's hash for reading: nil, true when the key is
 // missing; nil, false after replying WRONGTYPE.
 func (c *Ctx) getHash(key string) (*keyspace.Hash, bool) {
-	o, ok := c.LookupKind(key, keyspace.KindHash)
-	if o == nil {
-		return nil, ok
-	}
-	return o.Collection().(*keyspace.Hash), true
+	return lookupAs[*keyspace.Hash](c, key, keyspace.KindHash, false)
 }
 
 // writeHash returns key's hash for writing, creating an empty one (stored

@@ -67,20 +67,12 @@ func asList(o *keyspace.Object) *keyspace.List { return o.Collection().(*keyspac
 // readList looks key up for reading: nil, true when it is missing; nil,
 // false after replying WRONGTYPE.
 func (c *Ctx) readList(key string) (*keyspace.List, bool) {
-	o, ok := c.LookupKind(key, keyspace.KindList)
-	if o == nil {
-		return nil, ok
-	}
-	return asList(o), true
+	return lookupAs[*keyspace.List](c, key, keyspace.KindList, false)
 }
 
 // writeList is readList for a write (no hit or miss counted).
 func (c *Ctx) writeList(key string) (*keyspace.List, bool) {
-	o, ok := c.LookupWrite(key, keyspace.KindList)
-	if o == nil {
-		return nil, ok
-	}
-	return asList(o), true
+	return lookupAs[*keyspace.List](c, key, keyspace.KindList, true)
 }
 
 // listRemoved deletes key once its list is empty and signals the change.

@@ -42,20 +42,12 @@ func registerSet(t *Table) {
 // getSet returns key's set for reading: nil, true when the key is missing;
 // nil, false after replying WRONGTYPE.
 func (c *Ctx) getSet(key string) (*keyspace.Set, bool) {
-	o, ok := c.LookupKind(key, keyspace.KindSet)
-	if o == nil {
-		return nil, ok
-	}
-	return o.Collection().(*keyspace.Set), true
+	return lookupAs[*keyspace.Set](c, key, keyspace.KindSet, false)
 }
 
 // writeSet is getSet for a write (no hit or miss counted).
 func (c *Ctx) writeSet(key string) (*keyspace.Set, bool) {
-	o, ok := c.LookupWrite(key, keyspace.KindSet)
-	if o == nil {
-		return nil, ok
-	}
-	return o.Collection().(*keyspace.Set), true
+	return lookupAs[*keyspace.Set](c, key, keyspace.KindSet, true)
 }
 
 func saddCmd(c *Ctx) {

@@ -83,20 +83,12 @@ func asZSet(o *keyspace.Object) *keyspace.ZSet { return o.Collection().(*keyspac
 // readZSet returns key's sorted set for reading: nil, true when the key is
 // missing; nil, false after replying WRONGTYPE.
 func (c *Ctx) readZSet(key string) (*keyspace.ZSet, bool) {
-	o, ok := c.LookupKind(key, keyspace.KindZSet)
-	if o == nil {
-		return nil, ok
-	}
-	return asZSet(o), true
+	return lookupAs[*keyspace.ZSet](c, key, keyspace.KindZSet, false)
 }
 
 // writeZSet is readZSet for a write (no hit or miss counted).
 func (c *Ctx) writeZSet(key string) (*keyspace.ZSet, bool) {
-	o, ok := c.LookupWrite(key, keyspace.KindZSet)
-	if o == nil {
-		return nil, ok
-	}
-	return asZSet(o), true
+	return lookupAs[*keyspace.ZSet](c, key, keyspace.KindZSet, true)
 }
 
 // zsetChanged signals a modified sorted set, deleting its key when it is
