@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
@@ -34,8 +35,6 @@ func (e *Engine) NewApplier() *Applier {
 // command the engine rejects, stops Apply with an error naming it; the
 // commands before it stay applied.
 func (a *Applier) Apply(data []byte) error {
-	rd := resp.NewReader(bytes.NewReader(data))
-	rd.MaxBulkLen = 1<<63 - 1
 	e := a.e
 	e.Lock()
 	defer e.Unlock()
@@ -47,28 +46,21 @@ func (a *Applier) Apply(data []byte) error {
 		e.ks.Mode = mode
 	}()
 	a.cl.DB = 0
-	if len(data) > 0 {
-		if err := rd.Fill(); err != nil {
-			return fmt.Errorf("apply: read entry: %w", err)
-		}
-	}
-	for rd.Buffered() > 0 {
-		args, err := rd.Next(true)
-		if err != nil {
-			return fmt.Errorf("apply: malformed entry: %w", err)
-		}
-		if args == nil {
-			if err := rd.Fill(); err != nil {
-				return fmt.Errorf("apply: truncated entry: %w", err)
-			}
-			continue
-		}
+	err := resp.ParseCommands(data, func(args [][]byte) error {
 		a.cl.W.Reset()
 		e.Exec(a.cl, args)
-		if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' && !bytes.HasPrefix(r, []byte("*")) {
+		if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' {
 			return fmt.Errorf("apply: %q: %s", args[0], bytes.TrimSpace(r[1:]))
 		}
-	}
+		return nil
+	})
 	a.cl.W.Reset()
+	if err != nil {
+		var pe resp.ProtocolError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("apply: malformed entry: %w", err)
+		}
+		return err
+	}
 	return nil
 }

@@ -302,3 +302,19 @@ func TestReaderArgsStable(t *testing.T) {
 		t.Fatalf("saved %q, buffered %d", saved, rd.Buffered())
 	}
 }
+
+func TestParseCommands(t *testing.T) {
+	var got []string
+	err := ParseCommands([]byte("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*0\r\n*1\r\n$4\r\nPING\r\n"), func(args [][]byte) error {
+		got = append(got, string(bytes.Join(args, []byte(" "))))
+		return nil
+	})
+	if err != nil || len(got) != 2 || got[0] != "DEL k" || got[1] != "PING" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	for _, bad := range []string{"PING\r\n", "*1\r\n$4\r\nPIN", "*1\r\n$4\r\nPINGxx", "*1\r\n$-1\r\n", "*2\r\n$1\r\na\r\n", "*1\r\n:1\r\n", "*x\r\n"} {
+		if err := ParseCommands([]byte(bad), func([][]byte) error { return nil }); err == nil {
+			t.Errorf("ParseCommands(%q): no error", bad)
+		}
+	}
+}
