@@ -61,7 +61,8 @@ type Config struct {
 	// Ack is when writes are acknowledged (default AckDurable).
 	Ack AckMode
 	// MaxUnacked bounds the log entries sent and not yet confirmed
-	// (default 1024 with AckAsync, 8 with AckDurable: group commit).
+	// (default 1024 with AckAsync; 2 with AckDurable: group commit, measured
+	// best of 1, 2 and 8: +25% at -P 1 and +64% at -P 16 over 8).
 	MaxUnacked int
 	// MaxEntryBytes is the size at which an entry is sealed (default 512 KiB;
 	// keep it below the NATS server's max_payload).
@@ -81,7 +82,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("master: unknown ack mode %q (durable or async)", c.Ack)
 	}
 	if c.MaxUnacked <= 0 {
-		c.MaxUnacked = 8
+		c.MaxUnacked = 2
 		if c.Ack == AckAsync {
 			c.MaxUnacked = 1024
 		}
