@@ -24,6 +24,8 @@ func runDev(args []string) error {
 	ack := fs.String("ack", "durable", "when writes are acknowledged: durable or async")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	metricsAddr := fs.String("metrics-addr", "", "serve the master's Prometheus metrics on http://ADDR/metrics (empty: off)")
+	replicaMetricsAddr := fs.String("replica-metrics-addr", "", "serve the replica's Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
 	fs.Lookup("nats").DefValue = "embedded"
 	nf.url = "embedded"
@@ -67,6 +69,14 @@ func runDev(args []string) error {
 		Log: rlog, Dataset: nf.dataset, ServeStaleData: true,
 	})
 	if err != nil {
+		m.Close()
+		return err
+	}
+	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), logger); err != nil {
+		m.Close()
+		return err
+	}
+	if err := serveMetrics(ctx, *replicaMetricsAddr, r.Metrics(), logger); err != nil {
 		m.Close()
 		return err
 	}
