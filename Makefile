@@ -1,7 +1,7 @@
 # ferry's tasks. `make` lists them.
 GO       ?= go
 GOBIN    := $(shell $(GO) env GOPATH)/bin
-FUZZTIME ?= 20s
+FUZZTIME ?= 15s
 
 .PHONY: help build test race unit fuzz lint deps bench run clean
 
@@ -32,6 +32,7 @@ unit: ## every test, no race detector (quick)
 
 fuzz: ## run each fuzz target briefly (FUZZTIME, default 20s)
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./internal/resp
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./snapshot/rdb
 
 bench: ## redis-benchmark against ferry and redis-server side by side
 	bash bench/redis-benchmark.sh
