@@ -2,6 +2,8 @@
 GO       ?= go
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 15s
+# Tests find versitygw and staticcheck where scripts/deps.sh installs them.
+export PATH := $(GOBIN):$(PATH)
 
 .PHONY: help build test race unit fuzz lint deps bench run clean
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ferry's tests need on a fresh Debian machine: redis-server,
 # redis-cli, redis-benchmark and redis-check-rdb (Debian's 7.0, the
-# reference for the differential tests), and staticcheck. Safe to re-run.
+# reference for the differential tests), staticcheck, and versitygw (the S3
+# server of the object storage tests) into $(go env GOPATH)/bin. Safe to
+# re-run.
 set -euo pipefail
 
 STATICCHECK_VERSION=2026.2.2
@@ -24,6 +26,14 @@ fi
 GOBIN="$(go env GOPATH)/bin"
 if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "$STATICCHECK_VERSION"; then
   go install "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+fi
+# versitygw, the S3-compatible server the object storage tests run against,
+# pinned in the tools module .ci/tools (out of the project's go.mod).
+VERSITYGW_VERSION=v1.8.0
+stamp="$GOBIN/.ferry-versitygw-$VERSITYGW_VERSION"
+if [ ! -x "$GOBIN/versitygw" ] || [ ! -f "$stamp" ]; then
+  (cd "$(dirname "$0")/../.ci/tools" && go build -o "$GOBIN/versitygw" github.com/versity/versitygw/cmd/versitygw)
+  touch "$stamp"
 fi
 redis-server --version
 "$GOBIN/staticcheck" -version
