@@ -1,0 +1,684 @@
+#!/usr/bin/env bash
+# Replication benchmarks (issue 3): ferry master + replica over NATS JetStream
+# against redis-server master + replica, side by side in one run.
+#
+# Starts a NATS server (nats-server v2.15.2 built from the Go module proxy,
+# JetStream on a temp dir, loopback), two ferry masters, `--ack durable` on
+# dataset "bench" and `--ack async` on "bench-async", each followed by a
+# `ferry replica`, and redis-server with a redis-server replica attached
+# (persistence off on both). Then, in parts (PARTS):
+#
+#   throughput  redis-benchmark -r KEYSPACE -c CLIENTS against each master,
+#               per test and pipeline depth, interleaved (the order rotates
+#               every repetition), REPS times; the median requests/s of each
+#               and ferry/redis. Before each run the master is flushed and its
+#               replica is caught up; after it, the time the replica needs to
+#               catch up is recorded. CPU is the user+system time of every
+#               server process of the setup (ferry: master, replica and
+#               nats-server; redis: master and replica) per request.
+#               Targets: durable >= 1.00x, async >= 1.20x of redis.
+#   lag         bench/lag at half of each master's SET -P 1 maximum (from
+#               the throughput part, or one quick run), LAG_REPS times,
+#               interleaved: replication lag from the master's reply to the
+#               write being visible on the replica, p50 and p99.
+#               Target: ferry p99 <= 5 ms.
+#   catchup     bench/catchup fills dataset "catchup" with CATCHUP_N entries
+#               of CATCHUP_PER_ENTRY SET effects each (stream/jetstream
+#               AppendAsync), then, CATCHUP_REPS times, alternating: the raw
+#               stream/jetstream Read rate (nothing applied) and a fresh
+#               `ferry replica` process timed from its start until INFO shows
+#               slave_repl_offset = the last offset; then once an in-process
+#               replica.Replica (CPU-profiled when the profile part runs).
+#               Target: >= 500,000 effects/s.
+#   profile     CPU profiles (go tool pprof -top) of a ferry master, its
+#               replica and nats-server under PROFILE_TEST -P PROFILE_P with
+#               --ack PROFILE_ACK, and of the in-process replay. ferry is
+#               rebuilt for this with a go build -overlay file that serves
+#               net/http/pprof when FERRY_BENCH_PPROF is set; the measured
+#               binary has no such file.
+#
+# Settings (environment):
+#   PARTS        parts to run                         (throughput lag catchup profile)
+#   TESTS        redis-benchmark tests                (set,incr,lpush,hset)
+#   PIPELINES    pipeline depths                      ("1 16")
+#   REPS         runs per setup and row               (3)
+#   CLIENTS      redis-benchmark connections          (50)
+#   KEYSPACE     redis-benchmark -r                   (100000)
+#   N_P1, N_PIPE requests per run at -P 1 / deeper    (50000, 500000)
+#   LAG_REPS     lag runs per setup                   (3)
+#   LAG_SECONDS  measured seconds per lag run         (5)
+#   LAG_CONNS    load connections of bench/lag        (4)
+#   CATCHUP_N    entries in the catch-up log          (1000000)
+#   CATCHUP_REPS catch-up runs of each kind           (3)
+#   CATCHUP_PER_ENTRY  SET effects per catch-up entry  (1)
+#   PROFILE_TEST, PROFILE_P, PROFILE_ACK, PROFILE_SECONDS  (set, 1, durable, 8)
+#   NATS_SERVER  a nats-server binary to use instead of building one
+#   STRICT       1: exit 1 when a target is missed    (0)
+#
+# Results go to bench/results/ (gitignored): replication-<stamp>.md, .csv
+# (throughput), .lag.csv, .catchup.csv, .raw.csv (every run), and the
+# profiles with the binaries they were taken from.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+PARTS=${PARTS:-throughput lag catchup profile}
+TESTS=${TESTS:-set,incr,lpush,hset}
+PIPELINES=${PIPELINES:-1 16}
+REPS=${REPS:-3}
+CLIENTS=${CLIENTS:-50}
+KEYSPACE=${KEYSPACE:-100000}
+N_P1=${N_P1:-50000}
+N_PIPE=${N_PIPE:-500000}
+LAG_REPS=${LAG_REPS:-3}
+LAG_SECONDS=${LAG_SECONDS:-5}
+LAG_CONNS=${LAG_CONNS:-4}
+CATCHUP_N=${CATCHUP_N:-1000000}
+CATCHUP_REPS=${CATCHUP_REPS:-3}
+CATCHUP_PER_ENTRY=${CATCHUP_PER_ENTRY:-1}
+PROFILE_TEST=${PROFILE_TEST:-set}
+PROFILE_P=${PROFILE_P:-1}
+PROFILE_ACK=${PROFILE_ACK:-durable}
+PROFILE_SECONDS=${PROFILE_SECONDS:-8}
+STRICT=${STRICT:-0}
+RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+NATS_VERSION=v2.15.2
+
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+need go redis-server redis-cli redis-benchmark timeout curl
+started=$SECONDS
+echo "building ferry, bench/lag, bench/catchup..."
+build_ferry
+build lag ./bench/lag
+build catchup ./bench/catchup
+if [ -n "${NATS_SERVER:-}" ]; then
+  NATS_BIN=$NATS_SERVER
+else
+  echo "building nats-server $NATS_VERSION from the Go module proxy..."
+  (cd "$TMP" && GOBIN="$TMP" GOFLAGS= go install "github.com/nats-io/nats-server/v2@$NATS_VERSION")
+  NATS_BIN=$TMP/nats-server
+fi
+
+RESULTS="$BENCH_DIR/results"
+mkdir -p "$RESULTS"
+stamp=$(date +%Y%m%d-%H%M%S)
+base="$RESULTS/replication-$stamp"
+raw="$base.raw.csv"
+csv="$base.csv"
+md="$base.md"
+lagcsv="$base.lag.csv"
+cucsv="$base.catchup.csv"
+echo "part,setup,test,pipeline,requests,rep,value,cpu_us_per_req_or_p99_us,replica_catchup_s_or_max_us" >"$raw"
+echo "test,pipeline,redis_rps,durable_rps,async_rps,durable_over_redis,async_over_redis,redis_cpu_us,durable_cpu_us,async_cpu_us,noise_pct" >"$csv"
+echo "setup,rate,achieved,lag_p50_us,lag_p99_us,lag_max_us,set_p50_us,get_rtt_us,noise_pct" >"$lagcsv"
+echo "kind,entries,effects_per_entry,entries_per_s,effects_per_s,noise_pct" >"$cucsv"
+info=$(machine_info)
+notes=()
+SETUPS=(redis durable async)
+declare -A MPORT RPORT PIDS
+
+# stop_term PID stops a process this script started with SIGTERM (background
+# jobs of a script ignore SIGINT, and redis-benchmark does not reinstate it).
+stop_term() {
+  local p keep=()
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  SERVER_PIDS=("${keep[@]}")
+}
+
+# start_nats starts nats-server with JetStream on $TMP/nats, on a free port
+# (retrying if it was taken meanwhile), with a pprof port for the profile part.
+start_nats() {
+  local try i port pid
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    NATS_PPROF=$(pick_port)
+    "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" --profile "$NATS_PPROF" \
+      -l "$TMP/nats.log" >/dev/null 2>&1 &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      if port_busy "$port" && grep -q "Server is ready" "$TMP/nats.log" 2>/dev/null; then
+        SERVER_PIDS+=("$pid")
+        NATS_PID=$pid NATS_URL=nats://127.0.0.1:$port
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start nats-server; its log:" >&2
+  cat "$TMP/nats.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# start_ferry_master ACK DATASET [BINARY] starts a ferry master on the NATS
+# server; sets FERRY_PORT and FERRY_PID.
+start_ferry_master() {
+  local bin=${3:-$TMP/ferry} try port pid
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    "$bin" master --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$2" --ack "$1" \
+      --log-level error 2>>"$TMP/ferry-$2.log" &
+    pid=$!
+    if wait_ping "$port" "$pid"; then
+      SERVER_PIDS+=("$pid")
+      FERRY_PORT=$port FERRY_PID=$pid
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start ferry master ($1, $2); its log:" >&2
+  cat "$TMP/ferry-$2.log" >&2
+  exit 1
+}
+
+# start_ferry_replica DATASET [BINARY] starts a ferry replica of DATASET and
+# waits until it serves; sets REPLICA_PORT and REPLICA_PID.
+start_ferry_replica() {
+  local bin=${2:-$TMP/ferry} try port pid
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    "$bin" replica --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$1" \
+      --log-level error 2>>"$TMP/ferry-replica-$1.log" &
+    pid=$!
+    if wait_ping "$port" "$pid"; then
+      SERVER_PIDS+=("$pid")
+      REPLICA_PORT=$port REPLICA_PID=$pid
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start ferry replica ($1); its log:" >&2
+  cat "$TMP/ferry-replica-$1.log" >&2
+  exit 1
+}
+
+# start_redis_replica starts a redis-server replica of $REDIS_PORT and waits
+# for master_link_status:up; sets REPLICA_PORT and REPLICA_PID.
+start_redis_replica() {
+  local try i port pid
+  mkdir -p "$TMP/redis-replica"
+  # The master waits 5 s for more replicas before a full sync by default.
+  redis-cli -p "$REDIS_PORT" CONFIG SET repl-diskless-sync-delay 0 >/dev/null
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$TMP/redis-replica" --daemonize no --logfile "$TMP/redis-replica.log" \
+      --replicaof 127.0.0.1 "$REDIS_PORT" &
+    pid=$!
+    if wait_ping "$port" "$pid"; then
+      SERVER_PIDS+=("$pid")
+      for ((i = 0; i < 300; i++)); do
+        if redis-cli -p "$port" INFO replication | grep -q '^master_link_status:up'; then
+          REPLICA_PORT=$port REPLICA_PID=$pid
+          return 0
+        fi
+        sleep 0.1
+      done
+      echo "bench: the redis replica did not link up; its log:" >&2
+      cat "$TMP/redis-replica.log" >&2
+      exit 1
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start the redis replica" >&2
+  exit 1
+}
+
+start_nats
+start_server redis
+start_redis_replica
+MPORT[redis]=$REDIS_PORT RPORT[redis]=$REPLICA_PORT PIDS[redis]="$REDIS_PID $REPLICA_PID"
+start_ferry_master durable bench
+start_ferry_replica bench
+MPORT[durable]=$FERRY_PORT RPORT[durable]=$REPLICA_PORT PIDS[durable]="$FERRY_PID $REPLICA_PID $NATS_PID"
+start_ferry_master async bench-async
+start_ferry_replica bench-async
+MPORT[async]=$FERRY_PORT RPORT[async]=$REPLICA_PORT PIDS[async]="$FERRY_PID $REPLICA_PID $NATS_PID"
+echo "nats $NATS_URL; redis ${MPORT[redis]} -> ${RPORT[redis]}; ferry durable ${MPORT[durable]} -> ${RPORT[durable]}; ferry async ${MPORT[async]} -> ${RPORT[async]}"
+
+HZ=$(getconf CLK_TCK)
+
+# cpu_ticks SETUP prints the CPU time (user + system) the server processes
+# of SETUP have used so far, in clock ticks.
+cpu_ticks() {
+  local p t=0 v
+  for p in ${PIDS[$1]}; do
+    v=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
+    t=$((t + v))
+  done
+  echo "$t"
+}
+
+# catchup_replica SETUP waits until SETUP's replica has applied everything
+# its master has, and prints how long that took in seconds.
+catchup_replica() {
+  "$TMP/catchup" sync -master "127.0.0.1:${MPORT[$1]}" -replica "127.0.0.1:${RPORT[$1]}" |
+    awk '/^RESULT/ {for (i = 2; i <= NF; i++) if ($i ~ /^seconds=/) {sub("seconds=", "", $i); print $i}}'
+}
+
+# result_field NAME prints field NAME of the RESULT line on stdin.
+result_field() {
+  awk -v k="$1" '/^RESULT/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); if (kv[1] == k) print kv[2]}}'
+}
+
+# measure SETUP TEST P N flushes SETUP's master, waits for its replica, runs
+# redis-benchmark once and prints the requests per second, the CPU time of
+# SETUP's servers per request in µs and how long the replica took to catch
+# up afterwards; "error error error" on failure (reason in $TMP/error.SETUP.TEST).
+measure() {
+  local port out rps up rc=0 t0 t1 lagged
+  port=${MPORT[$1]}
+  up=$(echo "$2" | tr '[:lower:]' '[:upper:]')
+  redis-cli -p "$port" FLUSHALL >/dev/null 2>&1 || true
+  catchup_replica "$1" >/dev/null || true
+  t0=$(cpu_ticks "$1")
+  out=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$4" \
+    -P "$3" -t "$2" -r "$KEYSPACE" -q --csv 2>"$TMP/stderr") || rc=$?
+  t1=$(cpu_ticks "$1")
+  lagged=$(catchup_replica "$1" || echo error)
+  rps=$(printf '%s\n' "$out" | awk -F, -v t="\"$up\"" '$1 == t {gsub(/"/, "", $2); print $2}')
+  if [ "$rc" -ne 0 ] || [ -z "$rps" ]; then
+    if [ "$rc" -eq 124 ]; then
+      echo "no result within ${RUN_TIMEOUT}s" >"$TMP/error.$1.$2"
+    else
+      awk '!/^WARNING/ && NF {sub(/ +$/, ""); print; found = 1; exit}
+        END {if (!found) print "redis-benchmark failed"}' "$TMP/stderr" >"$TMP/error.$1.$2"
+    fi
+    echo error error error
+    return
+  fi
+  awk -v r="$rps" -v d="$((t1 - t0))" -v hz="$HZ" -v n="$4" -v l="$lagged" \
+    'BEGIN {printf "%s %.2f %s\n", r, d / hz * 1e6 / n, l}'
+}
+
+# median prints the median of its arguments (with $DEC decimals, default 0),
+# or "error" if any is "error".
+median() {
+  local v
+  for v in "$@"; do [ "$v" = error ] && { echo error; return; }; done
+  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
+}
+
+# spread prints (max - min) / median of its arguments in percent, or nothing.
+spread() {
+  local v
+  for v in "$@"; do [ "$v" = error ] && return; done
+  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    if (m > 0) printf "%.0f\n", (a[NR] - a[1]) / m * 100 }'
+}
+
+# maxof prints the largest of its arguments.
+maxof() { printf '%s\n' "$@" | grep -v error | sort -g | tail -n 1; }
+
+# ratio prints $1/$2 with two decimals, or "error".
+ratio() {
+  if [ "$1" = error ] || [ "$2" = error ]; then echo error; return; fi
+  awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'
+}
+
+# order I prints the setups in the order of repetition I (rotating).
+order() {
+  local i=$1 k n=${#SETUPS[@]} out=()
+  for ((k = 0; k < n; k++)); do out+=("${SETUPS[$(((i + k) % n))]}"); done
+  echo "${out[@]}"
+}
+
+below() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
+
+declare -A SETP1 # median SET -P 1 rps per setup, for the lag part
+tp_rows=() lag_rows=() cu_rows=() prof_lines=()
+misses=0
+
+# ---------------------------------------------------------------- throughput
+if has_part throughput; then
+  echo
+  echo "== throughput: redis-benchmark -c $CLIENTS -r $KEYSPACE, median of $REPS, interleaved"
+  fmt="%-6s %3s %9s %9s %6s %9s %6s  %8s %8s %8s %6s\n"
+  # shellcheck disable=SC2059
+  printf "$fmt" test P redis durable d/r async a/r "redis_us" "dur_us" "async_us" noise
+  echo "(requests/s; CPU µs per request of all the setup's server processes)"
+  tstart=$SECONDS
+  maxlag_r=() maxlag_d=() maxlag_a=()
+  for p in $PIPELINES; do
+    if [ "$p" -eq 1 ]; then n=$N_P1; else n=$N_PIPE; fi
+    for t in ${TESTS//,/ }; do
+      declare -A V=() C=()
+      for s in "${SETUPS[@]}"; do V[$s]="" C[$s]=""; done
+      for ((i = 0; i < REPS; i++)); do
+        for s in $(order "$i"); do
+          read -r v c l < <(measure "$s" "$t" "$p" "$n")
+          echo "throughput,$s,$t,$p,$n,$((i + 1)),$v,$c,$l" >>"$raw"
+          V[$s]+="$v " C[$s]+="$c "
+          case $s in redis) maxlag_r+=("$l") ;; durable) maxlag_d+=("$l") ;; async) maxlag_a+=("$l") ;; esac
+        done
+      done
+      declare -A M=() MC=()
+      noise=0
+      for s in "${SETUPS[@]}"; do
+        # shellcheck disable=SC2086
+        M[$s]=$(median ${V[$s]})
+        # shellcheck disable=SC2086
+        MC[$s]=$(DEC=2 median ${C[$s]})
+        # shellcheck disable=SC2086
+        sp=$(spread ${V[$s]})
+        [ -n "$sp" ] && [ "$sp" -gt "$noise" ] && noise=$sp
+        if [ "${M[$s]}" = error ]; then
+          [ -f "$TMP/error.$s.$t" ] && notes+=("$t -P $p on $s: $(cat "$TMP/error.$s.$t")")
+          rm -f "$TMP/error.$s.$t"
+        fi
+      done
+      dr=$(ratio "${M[durable]}" "${M[redis]}")
+      ar=$(ratio "${M[async]}" "${M[redis]}")
+      if [ "$t" = set ] && [ "$p" -eq 1 ]; then
+        for s in "${SETUPS[@]}"; do SETP1[$s]=${M[$s]}; done
+      fi
+      if [ "$dr" = error ] || below "$dr" 1.0; then misses=$((misses + 1)); fi
+      if [ "$ar" = error ] || below "$ar" 1.2; then misses=$((misses + 1)); fi
+      # shellcheck disable=SC2059
+      printf "$fmt" "$t" "$p" "${M[redis]}" "${M[durable]}" "$dr" "${M[async]}" "$ar" \
+        "${MC[redis]}" "${MC[durable]}" "${MC[async]}" "$noise%"
+      echo "$t,$p,${M[redis]},${M[durable]},${M[async]},$dr,$ar,${MC[redis]},${MC[durable]},${MC[async]},$noise" >>"$csv"
+      tp_rows+=("| $t | $p | ${M[redis]} | ${M[durable]} | **$dr** | ${M[async]} | **$ar** | ${MC[redis]} | ${MC[durable]} | ${MC[async]} | $noise% |")
+    done
+  done
+  tp_elapsed=$((SECONDS - tstart))
+  tp_catchup="longest replica catch-up after a run: redis $(maxof "${maxlag_r[@]}") s, ferry durable $(maxof "${maxlag_d[@]}") s, ferry async $(maxof "${maxlag_a[@]}") s"
+  echo "$tp_catchup (${tp_elapsed}s)"
+fi
+
+# ----------------------------------------------------------------------- lag
+if has_part lag; then
+  echo
+  for s in "${SETUPS[@]}"; do
+    if [ -z "${SETP1[$s]:-}" ] || [ "${SETP1[$s]}" = error ]; then
+      read -r v _ _ < <(measure "$s" set 1 "$N_P1")
+      SETP1[$s]=$v
+      echo "lag,$s,set,1,$N_P1,0,$v,," >>"$raw"
+    fi
+  done
+  echo "== lag: bench/lag at half of each master's SET -P 1 maximum, $LAG_CONNS connections, ${LAG_SECONDS}s, median of $LAG_REPS, interleaved"
+  fmt="%-8s %8s %8s %9s %9s %9s %9s %9s %6s\n"
+  # shellcheck disable=SC2059
+  printf "$fmt" setup rate done "lag_p50" "lag_p99" "lag_max" "set_p50" "get_rtt" noise
+  echo "(SET/s; microseconds: lag from the master's reply to the replica showing the write)"
+  declare -A L50 L99 LMX LDONE LSET LRTT
+  for s in "${SETUPS[@]}"; do L50[$s]="" L99[$s]="" LMX[$s]="" LDONE[$s]="" LSET[$s]="" LRTT[$s]=""; done
+  for ((i = 0; i < LAG_REPS; i++)); do
+    for s in $(order "$i"); do
+      rate=$(awk -v r="${SETP1[$s]}" 'BEGIN {printf "%.0f", r / 2}')
+      catchup_replica "$s" >/dev/null || true
+      out=$("$TMP/lag" -master "127.0.0.1:${MPORT[$s]}" -replica "127.0.0.1:${RPORT[$s]}" \
+        -rate "$rate" -conns "$LAG_CONNS" -keys "$KEYSPACE" -duration "${LAG_SECONDS}s" 2>&1) || {
+        notes+=("lag on $s: $(printf '%s\n' "$out" | tail -n 1)")
+        continue
+      }
+      l50=$(result_field lag_p50_us <<<"$out")
+      l99=$(result_field lag_p99_us <<<"$out")
+      echo "lag,$s,set,1,,$((i + 1)),$l50,$l99,$(result_field lag_max_us <<<"$out")" >>"$raw"
+      L50[$s]+="$l50 " L99[$s]+="$l99 " LMX[$s]+="$(result_field lag_max_us <<<"$out") "
+      LDONE[$s]+="$(result_field achieved <<<"$out") " LSET[$s]+="$(result_field set_p50_us <<<"$out") "
+      LRTT[$s]+="$(result_field get_rtt_p50_us <<<"$out") "
+      t=$(result_field timeouts <<<"$out")
+      [ "${t:-0}" -gt 0 ] && notes+=("lag on $s, run $((i + 1)): $t probes never showed up on the replica within 10 s")
+    done
+  done
+  for s in "${SETUPS[@]}"; do
+    [ -n "${L99[$s]}" ] || continue
+    rate=$(awk -v r="${SETP1[$s]}" 'BEGIN {printf "%.0f", r / 2}')
+    # shellcheck disable=SC2086
+    m50=$(median ${L50[$s]}) m99=$(median ${L99[$s]}) mmx=$(median ${LMX[$s]})
+    # shellcheck disable=SC2086
+    mdone=$(median ${LDONE[$s]}) mset=$(median ${LSET[$s]}) mrtt=$(median ${LRTT[$s]})
+    # shellcheck disable=SC2086
+    noise=$(spread ${L99[$s]})
+    # shellcheck disable=SC2059
+    printf "$fmt" "$s" "$rate" "$mdone" "$m50" "$m99" "$mmx" "$mset" "$mrtt" "${noise:--}%"
+    echo "$s,$rate,$mdone,$m50,$m99,$mmx,$mset,$mrtt,${noise:-}" >>"$lagcsv"
+    lag_rows+=("| $s | $rate | $mdone | $m50 | **$m99** | $mmx | $mset | $mrtt | ${noise:--}% |")
+    if [ "$s" != redis ] && awk -v a="$m99" 'BEGIN {exit !(a > 5000)}'; then misses=$((misses + 1)); fi
+  done
+fi
+
+# ------------------------------------------------------------------- catchup
+if has_part catchup; then
+  echo
+  echo "== catch-up: $CATCHUP_N log entries of $CATCHUP_PER_ENTRY SET effect(s) each (dataset catchup)"
+  out=$("$TMP/catchup" fill -nats "$NATS_URL" -dataset catchup -n "$CATCHUP_N" -keys "$KEYSPACE" \
+    -per-entry "$CATCHUP_PER_ENTRY")
+  printf '%s\n' "$out" | grep -v '^RESULT'
+  last=$(result_field last <<<"$out")
+  fill_rate=$(result_field rate <<<"$out")
+  echo "catchup,fill,,,$CATCHUP_N,1,$fill_rate,," >>"$raw"
+  declare -A CU=([read]="" [process]="" [replay]="")
+  # entries_per_s SECONDS prints the catch-up log's entries per second.
+  entries_per_s() { awk -v n="$CATCHUP_N" -v s="$1" 'BEGIN {if (s > 0) printf "%.0f", n / s; else print "error"}'; }
+  # catchup_run KIND sets CU_RATE to the entries per second of one run of
+  # KIND: read (stream/jetstream Read), process (a fresh `ferry replica`) or
+  # replay (an in-process replica.Replica, with a CPU profile when the
+  # profile part runs).
+  catchup_run() {
+    local out port pid t0 prof=()
+    CU_RATE=error
+    case $1 in
+      read | replay)
+        if [ "$1" = replay ] && has_part profile; then prof=(-cpuprofile "$base-profile-replay.pprof"); fi
+        if out=$("$TMP/catchup" "$1" -nats "$NATS_URL" -dataset catchup "${prof[@]}" 2>&1); then
+          CU_RATE=$(entries_per_s "$(result_field seconds <<<"$out")")
+        else
+          notes+=("catch-up, $1: $out")
+        fi
+        ;;
+      process)
+        port=$(pick_port)
+        t0=$(date +%s%N)
+        "$TMP/ferry" replica --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset catchup \
+          --log-level error 2>>"$TMP/ferry-replica-catchup.log" &
+        pid=$!
+        SERVER_PIDS+=("$pid")
+        if out=$("$TMP/catchup" wait -addr "127.0.0.1:$port" -offset "$last" -since "$t0" -timeout 2m 2>&1); then
+          CU_RATE=$(entries_per_s "$(result_field seconds <<<"$out")")
+        else
+          notes+=("catch-up of a ferry replica process: $out; INFO: $(redis-cli -p "$port" INFO replication 2>&1 |
+            grep -E 'offset|link' | tr -d '\r' | tr '\n' ' '); log: $(tail -n 3 "$TMP/ferry-replica-catchup.log" | tr '\n' ' ')")
+        fi
+        stop_server "$pid"
+        ;;
+    esac
+  }
+  for ((i = 0; i < CATCHUP_REPS; i++)); do
+    if ((i % 2)); then kinds="process read"; else kinds="read process"; fi
+    for kind in $kinds; do
+      catchup_run "$kind"
+      rate=$CU_RATE
+      echo "  $kind: $rate entries/s"
+      echo "catchup,$kind,,,$CATCHUP_N,$((i + 1)),$rate,," >>"$raw"
+      CU[$kind]+="$rate "
+    done
+  done
+  # Once: the in-process replica (the same apply loop as the process,
+  # without process start and INFO polling).
+  catchup_run replay
+  rate=$CU_RATE
+  echo "  replay: $rate entries/s"
+  echo "catchup,replay,,,$CATCHUP_N,1,$rate,," >>"$raw"
+  CU[replay]=$rate
+  for kind in read process replay; do
+    # shellcheck disable=SC2086
+    m=$(median ${CU[$kind]})
+    # shellcheck disable=SC2086
+    noise=$(spread ${CU[$kind]})
+    [ "$kind" = replay ] && noise=""
+    eff=$(awk -v m="$m" -v k="$CATCHUP_PER_ENTRY" 'BEGIN {if (m == "error") print "error"; else printf "%.0f", m * k}')
+    secs=$(awk -v m="$m" -v n="$CATCHUP_N" 'BEGIN {if (m == "error") print "error"; else printf "%.1f", n / m}')
+    echo "$kind,$CATCHUP_N,$CATCHUP_PER_ENTRY,$m,$eff,${noise:-}" >>"$cucsv"
+    case $kind in
+      read) what="stream/jetstream Read, nothing applied (median of $CATCHUP_REPS)" ;;
+      process) what="fresh \`ferry replica\` process: start to slave_repl_offset = last (median of $CATCHUP_REPS)" ;;
+      replay) what="in-process replica.Replica (one run$(has_part profile && echo ', under the CPU profiler'))" ;;
+    esac
+    cu_rows+=("| $what | $m | **$eff** | $secs | ${noise:--}% |")
+    echo "  $kind: $m entries/s, $eff effects/s (noise ${noise:--}%)"
+    if [ "$kind" = process ] && { [ "$eff" = error ] || below "$eff" 500000; }; then misses=$((misses + 1)); fi
+  done
+fi
+
+# ------------------------------------------------------------------- profile
+if has_part profile; then
+  echo
+  echo "== profile: ferry master/replica/nats-server under $PROFILE_TEST -P $PROFILE_P, --ack $PROFILE_ACK, ${PROFILE_SECONDS}s"
+  # A build that serves net/http/pprof when FERRY_BENCH_PPROF is set: an
+  # extra file in package main through go build -overlay, so the source tree
+  # is untouched.
+  cat >"$TMP/benchpprof.go" <<'EOF'
+package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	if addr := os.Getenv("FERRY_BENCH_PPROF"); addr != "" {
+		go http.ListenAndServe(addr, nil)
+	}
+}
+EOF
+  printf '{"Replace": {"%s": "%s"}}\n' "$SRC/cmd/ferry/zz_benchpprof.go" "$TMP/benchpprof.go" >"$TMP/overlay.json"
+  (cd "$SRC" && go build -overlay "$TMP/overlay.json" -o "$TMP/ferry-pprof" ./cmd/ferry)
+  pm=$(pick_port) pr=$(pick_port)
+  FERRY_BENCH_PPROF=127.0.0.1:$pm start_ferry_master "$PROFILE_ACK" bench-prof "$TMP/ferry-pprof"
+  prof_mport=$FERRY_PORT
+  FERRY_BENCH_PPROF=127.0.0.1:$pr start_ferry_replica bench-prof "$TMP/ferry-pprof"
+  pbase="$base-profile-$PROFILE_TEST-P$PROFILE_P-$PROFILE_ACK"
+  redis-benchmark -h 127.0.0.1 -p "$prof_mport" -c "$CLIENTS" \
+    -n 100000000 -P "$PROFILE_P" -t "$PROFILE_TEST" -r "$KEYSPACE" -q >/dev/null 2>&1 &
+  bpid=$!
+  SERVER_PIDS+=("$bpid")
+  sleep 1
+  curl -sf "http://127.0.0.1:$pm/debug/pprof/profile?seconds=$PROFILE_SECONDS" -o "$pbase.master.pprof" &
+  c1=$!
+  curl -sf "http://127.0.0.1:$pr/debug/pprof/profile?seconds=$PROFILE_SECONDS" -o "$pbase.replica.pprof" &
+  c2=$!
+  curl -sf "http://127.0.0.1:$NATS_PPROF/debug/pprof/profile?seconds=$PROFILE_SECONDS" -o "$pbase.nats.pprof" &
+  c3=$!
+  declare -A PT0
+  for name in master replica nats; do
+    case $name in master) pid=$FERRY_PID ;; replica) pid=$REPLICA_PID ;; nats) pid=$NATS_PID ;; esac
+    PT0[$name]=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+  done
+  bt0=$(sed 's/.*) //' "/proc/$bpid/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)
+  off0=$(redis-cli -p "$prof_mport" INFO replication | awk -F: '/^master_repl_offset/ {print $2+0}')
+  cmd0=$(redis-cli -p "$prof_mport" INFO stats | awk -F: '/^total_commands_processed/ {print $2+0}')
+  wait "$c1" "$c2" "$c3" || notes+=("profile: a profile could not be fetched")
+  cmd1=$(redis-cli -p "$prof_mport" INFO stats | awk -F: '/^total_commands_processed/ {print $2+0}')
+  off1=$(redis-cli -p "$prof_mport" INFO replication | awk -F: '/^master_repl_offset/ {print $2+0}')
+  bt1=$(sed 's/.*) //' "/proc/$bpid/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)
+  cpu_line="CPU during the profile, % of one core:"
+  for name in master replica nats; do
+    case $name in master) pid=$FERRY_PID ;; replica) pid=$REPLICA_PID ;; nats) pid=$NATS_PID ;; esac
+    t1=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    cpu_line+=" $name $(awk -v d="$((t1 - PT0[$name]))" -v hz="$HZ" -v s="$PROFILE_SECONDS" 'BEGIN {printf "%.0f", d / hz / s * 100}')%"
+  done
+  cpu_line+=", redis-benchmark $(awk -v d="$((bt1 - bt0))" -v hz="$HZ" -v s="$PROFILE_SECONDS" 'BEGIN {printf "%.0f", d / hz / s * 100}')%"
+  stop_term "$bpid"
+  rate_line="about $(((cmd1 - cmd0) / PROFILE_SECONDS)) commands/s in $(((off1 - off0) / PROFILE_SECONDS)) log entries/s ($(awk -v c="$((cmd1 - cmd0))" -v o="$((off1 - off0))" 'BEGIN {if (o > 0) printf "%.1f", c / o; else print "-"}') commands per entry)"
+  echo "$rate_line"
+  echo "$cpu_line"
+  stop_server "$REPLICA_PID"
+  stop_server "$FERRY_PID"
+  cp "$TMP/ferry-pprof" "$pbase.ferry.bin"
+  cp "$NATS_BIN" "$pbase.nats-server.bin"
+  prof_lines+=("- $PROFILE_TEST -P $PROFILE_P, --ack $PROFILE_ACK: $rate_line; $cpu_line")
+  for name in master replica nats; do
+    bin=$pbase.ferry.bin
+    [ "$name" = nats ] && bin=$pbase.nats-server.bin
+    [ -s "$pbase.$name.pprof" ] || continue
+    go tool pprof -top -nodecount=25 "$bin" "$pbase.$name.pprof" 2>/dev/null >"$pbase.$name.top.txt" || true
+    go tool pprof -top -cum -nodecount=40 "$bin" "$pbase.$name.pprof" 2>/dev/null >"$pbase.$name.cum.txt" || true
+    echo "-- $name (flat)"
+    sed -n '1,20p' "$pbase.$name.top.txt"
+    prof_lines+=("- $name: \`${pbase#"$ROOT"/}.$name.pprof\` (\`.top.txt\`, \`.cum.txt\`)")
+  done
+  if [ -s "$base-profile-replay.pprof" ]; then
+    cp "$TMP/catchup" "$base-profile-replay.bin"
+    go tool pprof -top -nodecount=25 "$base-profile-replay.bin" "$base-profile-replay.pprof" 2>/dev/null \
+      >"$base-profile-replay.top.txt" || true
+    go tool pprof -top -cum -nodecount=40 "$base-profile-replay.bin" "$base-profile-replay.pprof" 2>/dev/null \
+      >"$base-profile-replay.cum.txt" || true
+    echo "-- in-process replay of the catch-up log (cumulative)"
+    sed -n '1,30p' "$base-profile-replay.cum.txt"
+    prof_lines+=("- in-process replay of the catch-up log: \`${base#"$ROOT"/}-profile-replay.pprof\` (\`.top.txt\`, \`.cum.txt\`)")
+  fi
+fi
+
+elapsed=$((SECONDS - started))
+{
+  echo "# Replication: ferry over NATS JetStream vs redis-server with a replica"
+  echo
+  echo "$info"
+  echo "- nats-server: $("$NATS_BIN" --version 2>&1 | head -n 1), JetStream file store on $TMP (loopback)"
+  echo "- parts: $PARTS; ${elapsed}s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ ${#tp_rows[@]} -gt 0 ]; then
+    echo
+    echo "## Master write throughput with one replica following"
+    echo
+    echo "redis-benchmark -c $CLIENTS -r $KEYSPACE, -n $N_P1 at -P 1 and $N_PIPE deeper; median of $REPS runs per setup, interleaved."
+    echo "CPU: µs per request of every server process of the setup (redis: master + replica; ferry: master + replica + nats-server)."
+    echo
+    echo "| test | P | redis rps | ferry durable rps | durable/redis | ferry async rps | async/redis | redis CPU µs | durable CPU µs | async CPU µs | noise |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${tp_rows[@]}"
+    echo
+    echo "Targets: durable/redis >= 1.00, async/redis >= 1.20. $tp_catchup."
+  fi
+  if [ ${#lag_rows[@]} -gt 0 ]; then
+    echo
+    echo "## Replication lag at half of the maximum SET -P 1 rate"
+    echo
+    echo "bench/lag, $LAG_CONNS load connections, ${LAG_SECONDS}s per run, median of $LAG_REPS runs; µs from the master's reply to the replica showing the write."
+    echo
+    echo "| setup | SET/s asked | SET/s done | lag p50 µs | lag p99 µs | lag max µs | probe SET p50 µs | replica GET round trip µs | noise (p99) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${lag_rows[@]}"
+    echo
+    echo "Target: ferry p99 <= 5000 µs."
+  fi
+  if [ ${#cu_rows[@]} -gt 0 ]; then
+    echo
+    echo "## Catch-up of a replica replaying $CATCHUP_N entries"
+    echo
+    echo "$CATCHUP_PER_ENTRY SET effect(s) per entry, written by bench/catchup fill at $fill_rate entries/s."
+    echo
+    echo "| what | entries/s | effects/s | seconds | noise |"
+    echo "|---|---:|---:|---:|---:|"
+    printf '%s\n' "${cu_rows[@]}"
+    echo
+    echo "Target: >= 500,000 effects/s."
+  fi
+  if [ ${#prof_lines[@]} -gt 0 ]; then
+    echo
+    echo "## Profiles"
+    echo
+    printf '%s\n' "${prof_lines[@]}"
+  fi
+  if [ ${#notes[@]} -gt 0 ]; then
+    echo
+    printf -- '- %s\n' "${notes[@]}"
+  fi
+} >"$md"
+
+echo
+echo "targets missed: $misses (${elapsed}s)"
+if [ ${#notes[@]} -gt 0 ]; then printf 'note: %s\n' "${notes[@]}"; fi
+echo "results: ${md#"$ROOT"/} (also .csv, .lag.csv, .catchup.csv, .raw.csv)"
+if [ "$STRICT" = 1 ] && [ "$misses" -gt 0 ]; then exit 1; fi
