@@ -13,7 +13,7 @@ func runMaster(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:6379", "RESP listen address")
 	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
 	ack := fs.String("ack", "durable", "when writes are acknowledged: durable (stored in the log) or async")
-	maxUnacked := fs.Int("max-unacked", 0, "log entries sent and not yet confirmed (default 2 durable, 1024 async)")
+	maxUnacked := fs.Int("max-unacked", 0, "log entries sent and not yet confirmed (default 2 durable, 8 async)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
