@@ -204,59 +204,90 @@ func TestEffectsReplicate(t *testing.T) {
 			master.Unlock()
 			replica, rc := replicaOf(clock.Now)
 			g := &gen{r: rand.New(rand.NewPCG(seed, seed*7))}
-			applied := 0
-			for step := 0; step < 3000; step++ {
+			rp := replication{master, clients, log, replica, rc}
+			replicate(t, g.r, rp, g.command, 3000, 5, 15, func() {
 				switch g.r.IntN(10) {
 				case 0:
 					clock.Add(time.Duration(g.r.IntN(1500)) * time.Millisecond)
 				case 1:
 					master.ActiveExpire()
 				}
-				// Blocked clients time out now and then; others run commands.
-				var free []*command.Client
-				for _, cl := range clients {
-					master.Lock()
-					if cl.Blocked() != nil && g.r.IntN(5) == 0 {
-						master.TimeoutBlocked(cl)
-					}
-					if cl.Blocked() == nil {
-						free = append(free, cl)
-					}
-					master.Unlock()
-				}
-				if len(free) == 0 {
-					continue
-				}
-				cl := free[g.r.IntN(len(free))]
-				args := g.command()
-				if g.r.IntN(15) == 0 {
-					// a transaction of a few commands
-					exec(master, cl, "MULTI")
-					for i := 0; i < 1+g.r.IntN(4); i++ {
-						exec(master, cl, g.command()...)
-					}
-					args = []string{"EXEC"}
-				}
-				exec(master, cl, args...)
-				for ; applied < len(log.units); applied++ {
-					apply(t, replica, rc, log.units[applied])
-				}
-				master.Lock()
-				md := master.Keyspace().Digest()
-				master.Unlock()
-				replica.Lock()
-				rd := replica.Keyspace().Digest()
-				replica.Unlock()
-				if md != rd {
-					t.Fatalf("step %d (%q): digests differ: master %s replica %s\nlast units: %q",
-						step, args, md.Hex(), rd.Hex(), lastUnits(log.units, 3))
-				}
-			}
+			})
 			if len(log.units) < 100 {
 				t.Fatalf("only %d units emitted: the generator is not exercising writes", len(log.units))
 			}
 		})
 	}
+}
+
+// replication is a master engine with clients and a replica engine that
+// applies the units the master logs (see replicate).
+type replication struct {
+	master  *command.Engine
+	clients []*command.Client
+	log     *unitLog
+	replica *command.Engine
+	rc      *command.Client
+}
+
+// replicate runs steps random commands from gen on the master. Before each
+// step it calls before (if not nil); a blocked client times out with odds
+// 1/timeoutOdds, the others take turns; with odds 1/multiOdds a few
+// commands run as a transaction. Every unit the master logs is applied to
+// the replica, and the test fails as soon as their digests differ. It
+// returns how many steps also served a blocked client (logged more than
+// one unit).
+func replicate(t *testing.T, r *rand.Rand, rp replication, gen func() []string, steps, timeoutOdds, multiOdds int, before func()) (served int) {
+	t.Helper()
+	master, log := rp.master, rp.log
+	applied := 0
+	for step := 0; step < steps; step++ {
+		if before != nil {
+			before()
+		}
+		var free []*command.Client
+		for _, cl := range rp.clients {
+			master.Lock()
+			if cl.Blocked() != nil && r.IntN(timeoutOdds) == 0 {
+				master.TimeoutBlocked(cl)
+			}
+			if cl.Blocked() == nil {
+				free = append(free, cl)
+			}
+			master.Unlock()
+		}
+		if len(free) == 0 {
+			continue
+		}
+		cl := free[r.IntN(len(free))]
+		args := gen()
+		if r.IntN(multiOdds) == 0 {
+			exec(master, cl, "MULTI")
+			for i := 0; i < 1+r.IntN(4); i++ {
+				exec(master, cl, gen()...)
+			}
+			args = []string{"EXEC"}
+		}
+		units := len(log.units)
+		exec(master, cl, args...)
+		if len(log.units) > units+1 {
+			served++
+		}
+		for ; applied < len(log.units); applied++ {
+			apply(t, rp.replica, rp.rc, log.units[applied])
+		}
+		master.Lock()
+		md := master.Keyspace().Digest()
+		master.Unlock()
+		rp.replica.Lock()
+		rd := rp.replica.Keyspace().Digest()
+		rp.replica.Unlock()
+		if md != rd {
+			t.Fatalf("step %d (%q): digests differ: master %s replica %s\nlast units: %q",
+				step, args, md.Hex(), rd.Hex(), lastUnits(log.units, 4))
+		}
+	}
+	return served
 }
 
 func lastUnits(units [][]byte, n int) [][]byte {

@@ -630,50 +630,7 @@ func TestListEffectsReplicate(t *testing.T) {
 					return []string{"LRANGE", key(), "0", "-1"}
 				}
 			}
-			applied, served := 0, 0
-			for step := 0; step < 3000; step++ {
-				var free []*command.Client
-				for _, cl := range clients {
-					master.Lock()
-					if cl.Blocked() != nil && r.IntN(8) == 0 {
-						master.TimeoutBlocked(cl)
-					}
-					if cl.Blocked() == nil {
-						free = append(free, cl)
-					}
-					master.Unlock()
-				}
-				if len(free) == 0 {
-					continue
-				}
-				cl := free[r.IntN(len(free))]
-				args := gen()
-				if r.IntN(12) == 0 {
-					exec(master, cl, "MULTI")
-					for i := 0; i < 1+r.IntN(4); i++ {
-						exec(master, cl, gen()...)
-					}
-					args = []string{"EXEC"}
-				}
-				before := len(log.units)
-				exec(master, cl, args...)
-				if len(log.units) > before+1 {
-					served++
-				}
-				for ; applied < len(log.units); applied++ {
-					apply(t, replica, rc, log.units[applied])
-				}
-				master.Lock()
-				md := master.Keyspace().Digest()
-				master.Unlock()
-				replica.Lock()
-				rd := replica.Keyspace().Digest()
-				replica.Unlock()
-				if md != rd {
-					t.Fatalf("step %d (%q): digests differ: master %s replica %s\nlast units: %q",
-						step, args, md.Hex(), rd.Hex(), lastUnits(log.units, 4))
-				}
-			}
+			served := replicate(t, r, replication{master, clients, log, replica, rc}, gen, 3000, 8, 12, nil)
 			if served == 0 {
 				t.Fatal("no blocked client was ever served: the generator does not exercise blocking")
 			}
