@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/snapshot/s3"
+)
+
+// storeFlags are the flags that say where snapshots are kept.
+type storeFlags struct {
+	url       string
+	endpoint  string
+	region    string
+	pathStyle string
+	sse       string
+	kmsKey    string
+	partSize  int64
+}
+
+func addStoreFlags(fs *flag.FlagSet, def string) *storeFlags {
+	s := &storeFlags{}
+	fs.StringVar(&s.url, "store", def, "where snapshots are kept: s3://BUCKET/PREFIX or file:///DIR (empty: no snapshots)")
+	fs.StringVar(&s.endpoint, "s3-endpoint", "", "S3 endpoint URL for S3-compatible servers (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)")
+	fs.StringVar(&s.region, "s3-region", "", "S3 region (default: AWS_REGION or the profile's, else us-east-1)")
+	fs.StringVar(&s.pathStyle, "s3-path-style", "auto", "path-style bucket addressing: yes, no, or auto (yes when an endpoint is set)")
+	fs.StringVar(&s.sse, "s3-sse", "", "server-side encryption: AES256 or aws:kms (empty: the bucket's default)")
+	fs.StringVar(&s.kmsKey, "s3-sse-kms-key-id", "", "KMS key id for --s3-sse aws:kms")
+	fs.Int64Var(&s.partSize, "s3-part-size", 0, "multipart upload part size in bytes (default 16 MiB, at least 5 MiB)")
+	return s
+}
+
+// open returns the store the flags name, or nil when --store is empty.
+// A file:// directory must exist, except that mkdir creates it (ferry dev's
+// default under --data-dir).
+func (s *storeFlags) open(ctx context.Context, mkdir bool) (snapshot.Store, error) {
+	if s.url == "" {
+		return nil, nil
+	}
+	loc, err := snapshot.ParseURL(s.url)
+	if err != nil {
+		return nil, err
+	}
+	switch loc.Scheme {
+	case "file":
+		if mkdir {
+			if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
+				return nil, fmt.Errorf("--store: %w", err)
+			}
+		}
+		return fs.New(loc.Dir)
+	case "s3":
+		endpoint := s.endpoint
+		if endpoint == "" {
+			endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+		}
+		if endpoint == "" {
+			endpoint = os.Getenv("AWS_ENDPOINT_URL")
+		}
+		pathStyle := endpoint != ""
+		if s.pathStyle != "auto" {
+			if pathStyle, err = yesNo("s3-path-style", s.pathStyle); err != nil {
+				return nil, err
+			}
+		}
+		return s3.New(ctx, s3.Config{
+			Bucket: loc.Bucket, Prefix: loc.Prefix, Endpoint: endpoint, Region: s.region,
+			PathStyle: pathStyle, SSE: s.sse, SSEKMSKeyID: s.kmsKey, PartSize: s.partSize,
+		})
+	}
+	return nil, fmt.Errorf("--store %q: unknown scheme", s.url)
+}
+
+// fileStoreURL is the file:// URL of dir, made absolute.
+func fileStoreURL(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return snapshot.Location{Scheme: "file", Dir: abs}.String(), nil
+}
