@@ -430,3 +430,37 @@ func cloneArgs(args [][]byte) [][]byte {
 	}
 	return out
 }
+
+// NewKeyspace returns an empty keyspace with the engine's clock and
+// encoding limits, ready to be loaded and handed to ReplaceKeyspace.
+func (e *Engine) NewKeyspace() *keyspace.Keyspace {
+	ks := keyspace.New(e.cfg.Clock)
+	ks.Limits = e.ks.Limits
+	return ks
+}
+
+// ReplaceKeyspace swaps in ks (from NewKeyspace, loaded from a snapshot)
+// as the whole dataset, as a Redis replica swaps in the RDB of a full
+// sync: every client watching a key has its transaction fail, and clients
+// blocked on keys are woken if their keys now hold data. The caller holds
+// the lock. The old keyspace is dropped.
+func (e *Engine) ReplaceKeyspace(ks *keyspace.Keyspace) {
+	ks.Mode = e.ks.Mode
+	ks.Limits = e.ks.Limits
+	ks.OnExpire = e.onExpire
+	ks.OnDelete = e.onDelete
+	ks.OnAdd = e.onAdd
+	e.ks = ks
+	for dk, clients := range e.watching {
+		for _, cl := range append([]*Client(nil), clients...) {
+			cl.dirtyCAS = true
+			e.unwatchKeys(cl)
+		}
+		delete(e.watching, dk)
+	}
+	for dk := range e.blocked {
+		if ks.DB(dk.db).Exists(dk.key) {
+			e.onAdd(dk.db, dk.key)
+		}
+	}
+}
