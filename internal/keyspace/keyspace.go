@@ -120,6 +120,8 @@ type Keyspace struct {
 	OnAdd func(db int, key string)
 
 	start int64
+	epoch uint32 // the newest cut's
+	cut   *Cut   // the running cut, if any
 }
 
 // New returns an empty keyspace that reads time from clock (time.Now when nil).
@@ -170,6 +172,7 @@ type Object struct {
 	coll   Collection
 	expire int64  // unix ms; 0 means no expiry
 	access uint32 // seconds since the keyspace started, for OBJECT IDLETIME
+	cut    uint32 // epoch of the newest cut that has seen it (fills padding)
 }
 
 // Kind returns the value's type.
@@ -275,6 +278,9 @@ func (db *DB) Get(key string) *Object {
 	if o == nil {
 		return nil
 	}
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, key, o)
+	}
 	if db.expired(o) {
 		switch db.ks.Mode {
 		case ExpireDelete:
@@ -293,6 +299,9 @@ func (db *DB) Peek(key string) *Object {
 	o := db.keys.Get(key)
 	if o == nil {
 		return nil
+	}
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, key, o)
 	}
 	if db.expired(o) {
 		switch db.ks.Mode {
@@ -336,10 +345,15 @@ func (db *DB) SetCollection(key string, c Collection, keepTTL bool) *Object {
 
 func (db *DB) put(key string, keepTTL bool) *Object {
 	o, created := db.keys.Put(key)
-	if created && db.ks.OnAdd != nil {
-		db.ks.OnAdd(db.index, key)
-	}
-	if !created {
+	if created {
+		db.ks.fresh(o)
+		if db.ks.OnAdd != nil {
+			db.ks.OnAdd(db.index, key)
+		}
+	} else {
+		if db.ks.cut != nil {
+			db.ks.save(db.keys, key, o)
+		}
 		if db.ks.OnDelete != nil {
 			db.ks.OnDelete(db.index, key)
 		}
@@ -358,6 +372,9 @@ func (db *DB) Delete(key string) bool {
 	if !ok {
 		return false
 	}
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, key, &o)
+	}
 	if o.expire != 0 {
 		db.expires.Delete(key)
 	}
@@ -374,6 +391,9 @@ func (db *DB) SetExpire(key string, at int64) {
 	if o == nil {
 		return
 	}
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, key, o)
+	}
 	switch {
 	case at == 0 && o.expire != 0:
 		db.expires.Delete(key)
@@ -385,7 +405,11 @@ func (db *DB) SetExpire(key string, at int64) {
 
 // Rename moves src's value and expiry to dst, replacing dst. src must exist.
 func (db *DB) Rename(src, dst string) {
-	o := *db.keys.Get(src)
+	p := db.keys.Get(src)
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, src, p)
+	}
+	o := *p
 	db.Delete(src)
 	db.Delete(dst)
 	n, _ := db.keys.Put(dst)
@@ -401,7 +425,11 @@ func (db *DB) Rename(src, dst string) {
 // MoveTo moves key with its value and expiry to database other, replacing
 // nothing: the caller checks that other lacks the key.
 func (db *DB) MoveTo(key string, other *DB) {
-	o := *db.keys.Get(key)
+	p := db.keys.Get(key)
+	if db.ks.cut != nil {
+		db.ks.save(db.keys, key, p)
+	}
+	o := *p
 	db.Delete(key)
 	n, _ := other.keys.Put(key)
 	*n = o
@@ -421,9 +449,11 @@ func (db *DB) Flush() {
 			return true
 		})
 	}
-	db.keys.Clear()
-	db.expires.Clear()
-	db.expireCursor = 0
+	if !db.detach() {
+		db.keys.Clear()
+		db.expires.Clear()
+		db.expireCursor = 0
+	}
 }
 
 // Scan visits the keys of one cursor step (see dict.Dict.Scan), expired
