@@ -10,7 +10,7 @@ import (
 
 // Metrics returns a registry with the replica's metrics, read when scraped:
 // the applied offset, lag behind the log in entries and seconds, entries
-// applied, and its state.
+// applied, its state, and the snapshots it loaded.
 func (r *Replica) Metrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -42,6 +42,40 @@ func (r *Replica) Metrics() *prometheus.Registry {
 				return 1
 			}
 			return 0
+		}),
+		gauge("ferry_replica_sync_in_progress", "1 while a snapshot is loading (at start, or to resync), 0 otherwise.", func() float64 {
+			if r.Syncing() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ferry_replica_snapshot_loads_total", Help: "Snapshots loaded and swapped in.", ConstLabels: labels},
+			func() float64 {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return float64(r.loads)
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ferry_replica_snapshot_load_failures_total", Help: "Attempts to load a snapshot that failed (store unreadable, every snapshot damaged).", ConstLabels: labels},
+			func() float64 {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return float64(r.loadFailures)
+			}),
+		gauge("ferry_replica_snapshot_offset", "Offset of the snapshot loaded last (0: none).", func() float64 {
+			l, _ := r.LastLoad()
+			return float64(l.Snapshot.Offset)
+		}),
+		gauge("ferry_replica_snapshot_load_seconds", "How long loading the last snapshot took.", func() float64 {
+			l, _ := r.LastLoad()
+			return l.Took.Seconds()
+		}),
+		gauge("ferry_replica_snapshot_load_bytes", "Size of the last snapshot loaded, as stored (compressed).", func() float64 {
+			l, _ := r.LastLoad()
+			return float64(l.Snapshot.Size)
+		}),
+		gauge("ferry_replica_snapshot_load_keys", "Keys in the last snapshot loaded.", func() float64 {
+			l, _ := r.LastLoad()
+			return float64(l.Keys)
 		}),
 	)
 	return reg

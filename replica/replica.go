@@ -1,7 +1,9 @@
 // Package replica runs a ferry replica: a read-only RESP server that follows
 // a dataset's replication log, applying each entry in order, and resumes
-// from its last applied offset + 1 after any interruption. It never asks
-// the master for anything.
+// from its last applied offset + 1 after any interruption. With a snapshot
+// store it starts from the newest snapshot and reads the log from the
+// snapshot's offset + 1, and when its position is gone from the log it
+// swaps in a newer snapshot. It never asks the master for anything.
 package replica
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/internal/server"
+	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -27,16 +30,22 @@ type State string
 
 // Replica states (../shared/DESIGN.md).
 const (
-	// StateLoading: the first catch-up runs; clients get -LOADING.
+	// StateLoading: the first snapshot loads or the first catch-up runs;
+	// clients get -LOADING.
 	StateLoading State = "loading"
 	// StateStreaming: caught up, applying new entries as they come.
 	StateStreaming State = "streaming"
 	// StateLinkDown: the log cannot be reached; the replica serves what it
 	// has (or -MASTERDOWN with ServeStaleData off) and keeps retrying.
 	StateLinkDown State = "link-down"
-	// StateResyncNeeded: the next offset is gone from the log (ErrTruncated);
-	// the replica keeps serving its dataset and applies nothing more until
-	// it loads a newer snapshot.
+	// StateResyncing: the next offset is gone from the log (ErrTruncated);
+	// the replica loads a newer snapshot from its Store in the background,
+	// serving its old dataset meanwhile (or -MASTERDOWN with
+	// ServeStaleData off), then swaps it in.
+	StateResyncing State = "resyncing"
+	// StateResyncNeeded: the next offset is gone from the log and there is
+	// no Store: the replica keeps serving its dataset (or -LOADING if it
+	// never caught up) and applies nothing more.
 	StateResyncNeeded State = "resync-needed"
 	// StateBroken: an entry could not be applied; the apply loop stopped.
 	StateBroken State = "broken"
@@ -57,8 +66,13 @@ type Config struct {
 	// Dataset names the dataset (for messages and INFO).
 	Dataset string
 	// ServeStaleData, when false, answers -MASTERDOWN while the link is
-	// down (replica-serve-stale-data no).
+	// down or a resync runs (replica-serve-stale-data no).
 	ServeStaleData bool
+	// Store holds the dataset's snapshots. With one, the replica starts
+	// from the newest snapshot and resyncs from a newer one when its
+	// position is gone from the log; nil starts empty from offset 0 and
+	// stops at a gap (StateResyncNeeded).
+	Store snapshot.Store
 }
 
 // Validate checks the configuration.
@@ -86,12 +100,17 @@ type Replica struct {
 	apply  *command.Applier
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	state   State
-	offset  uint64 // last applied entry
-	lastIO  time.Time
-	err     error
-	applied uint64 // entries applied since start
+	mu           sync.Mutex // after the engine's lock
+	state        State
+	offset       uint64 // last applied entry
+	lastIO       time.Time
+	err          error
+	applied      uint64 // entries applied since start
+	firstApplied uint64 // first entry applied since start or the last snapshot
+	syncing      bool   // a snapshot is loading
+	loads        uint64 // snapshots swapped in
+	loadFailures uint64 // snapshot loads that failed (not "there is none")
+	lastLoad     SnapshotLoad
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -191,6 +210,9 @@ func (r *Replica) Offset() uint64 {
 // decides by the error: truncated log, broken entry, or retry.
 func (r *Replica) follow() {
 	ctx := r.ctx
+	if r.cfg.Store != nil && !r.bootstrap(ctx) {
+		return
+	}
 	target, err := r.catchUpTarget(ctx)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if err == nil {
@@ -208,6 +230,9 @@ func (r *Replica) follow() {
 				r.offset = en.Offset
 				r.lastIO = time.Now()
 				r.applied++
+				if r.firstApplied == 0 {
+					r.firstApplied = en.Offset
+				}
 				r.mu.Unlock()
 				if en.Offset >= target {
 					r.caughtUp()
@@ -224,11 +249,20 @@ func (r *Replica) follow() {
 			r.log.Error("entry cannot be applied: apply loop stopped", "dataset", r.cfg.Dataset, "offset", ae.offset, "err", ae.err)
 			r.setState(StateBroken, err)
 			return
-		case errors.Is(err, stream.ErrTruncated):
-			r.log.Error("next offset is gone from the log: a newer snapshot is needed", "dataset", r.cfg.Dataset, "next", r.Offset()+1)
+		case errors.Is(err, stream.ErrTruncated) && r.cfg.Store == nil:
+			// Still -LOADING if it never caught up: never serve a
+			// dataset cut short.
+			r.log.Error("next offset is gone from the log: a newer snapshot is needed, and there is no snapshot store", "dataset", r.cfg.Dataset, "next", r.Offset()+1)
 			r.setState(StateResyncNeeded, fmt.Errorf("replica: offset %d: %w", r.Offset()+1, err))
-			r.caughtUp()
 			return
+		case errors.Is(err, stream.ErrTruncated):
+			r.log.Warn("next offset is gone from the log: loading a newer snapshot", "dataset", r.cfg.Dataset, "next", r.Offset()+1, "err", err)
+			if !r.resync(ctx, fmt.Errorf("replica: offset %d: %w", r.Offset()+1, err)) {
+				return
+			}
+			attempt = -1
+			target, err = r.catchUpTarget(ctx)
+			continue
 		}
 		r.setState(StateLinkDown, err)
 		r.log.Warn("log read failed; retrying", "dataset", r.cfg.Dataset, "err", err)
@@ -336,7 +370,7 @@ func (r *Replica) watchLink() {
 		case up && r.state == StateLinkDown:
 			r.state = StateStreaming
 		}
-		down := r.state == StateLinkDown
+		down := r.state == StateLinkDown || r.state == StateResyncing || r.state == StateResyncNeeded
 		r.mu.Unlock()
 		r.engine.Lock()
 		r.engine.SetMasterDown(down && !r.cfg.ServeStaleData)

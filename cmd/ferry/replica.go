@@ -17,6 +17,7 @@ func runReplica(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
+	sf := addStoreFlags(fs, "")
 	procs := addProcsFlag(fs, 1)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,6 +39,13 @@ func runReplica(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	st, err := sf.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		logger.Warn("no --store: the replica starts empty and reads the log from its start, and stops if its position is gone from the log")
+	}
 	lg, closeLog, err := nf.open(ctx, true, logger)
 	if err != nil {
 		return err
@@ -45,7 +53,7 @@ func runReplica(args []string) error {
 	defer closeLog()
 	r, err := replica.New(replica.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
-		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale,
+		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
 	})
 	if err != nil {
 		return err
@@ -54,7 +62,7 @@ func runReplica(args []string) error {
 		r.Close()
 		return err
 	}
-	logger.Info("replica listening", "addr", r.Addr().String(), "version", version, "dataset", nf.dataset)
+	logger.Info("replica listening", "addr", r.Addr().String(), "version", version, "dataset", nf.dataset, "store", sf.url)
 	err = r.Serve(ctx)
 	_, off, _ := r.Status()
 	logger.Info("replica stopped", "offset", off)
