@@ -335,3 +335,26 @@ func (p *publisher) stats() (offset, entries, bytes uint64, latency time.Duratio
 	defer p.mu.Unlock()
 	return p.offset, p.entries, p.bytes, p.lastLatency, p.err
 }
+
+// cut marks a snapshot's cut: it seals the open entry so that an entry ends
+// exactly at the last unit accepted, and returns that unit and the offset
+// the log gives (or gave) the entry holding it. Units before the cut are
+// in the snapshot; the offset is exact as long as the publisher does not
+// fail before the unit is stored (WaitDurable says). The caller holds the
+// engine lock.
+func (p *publisher) cut() (unit, offset uint64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return 0, 0, p.err
+	}
+	if p.fenced {
+		return 0, 0, errors.New("master: fenced")
+	}
+	if len(p.open) > 0 {
+		p.ready = append(p.ready, entry{p.open, p.unitSeq})
+		p.open = nil
+		p.openDB = 0
+	}
+	return p.unitSeq, p.next - 1 + uint64(len(p.ready)), nil
+}

@@ -62,7 +62,7 @@ func init() {
 		{name: "save", get: func(*Engine) string { return "" }, parse: parseSave,
 			refuse: func(v any) string {
 				if v.(string) != "" {
-					return "ferry does not take snapshots yet"
+					return "ferry schedules snapshots with --snapshot-interval and --snapshot-after-writes"
 				}
 				return ""
 			},

@@ -89,6 +89,9 @@ type Engine struct {
 
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
+
+	snapshots Snapshots // nil: no snapshots
+	noSave    bool      // SHUTDOWN NOSAVE
 }
 
 type dbKey struct {

@@ -368,38 +368,6 @@ func infoMemory(e *Engine, b *infoBuf) {
 	b.int("lazyfreed_objects", 0)
 }
 
-func infoPersistence(e *Engine, b *infoBuf) {
-	b.int("loading", 0)
-	b.int("async_loading", 0)
-	b.int("current_cow_peak", 0)
-	b.int("current_cow_size", 0)
-	b.int("current_cow_size_age", 0)
-	b.float("current_fork_perc", 0)
-	b.int("current_save_keys_processed", 0)
-	b.int("current_save_keys_total", 0)
-	b.int("rdb_changes_since_last_save", e.stats.Dirty)
-	b.int("rdb_bgsave_in_progress", 0)
-	b.int("rdb_last_save_time", e.started.Unix())
-	b.str("rdb_last_bgsave_status", "ok")
-	b.int("rdb_last_bgsave_time_sec", -1)
-	b.int("rdb_current_bgsave_time_sec", -1)
-	b.int("rdb_saves", 0)
-	b.int("rdb_last_cow_size", 0)
-	b.int("rdb_last_load_keys_expired", 0)
-	b.int("rdb_last_load_keys_loaded", 0)
-	b.int("aof_enabled", 0)
-	b.int("aof_rewrite_in_progress", 0)
-	b.int("aof_rewrite_scheduled", 0)
-	b.int("aof_last_rewrite_time_sec", -1)
-	b.int("aof_current_rewrite_time_sec", -1)
-	b.str("aof_last_bgrewrite_status", "ok")
-	b.int("aof_rewrites", 0)
-	b.int("aof_rewrites_consecutive_failures", 0)
-	b.str("aof_last_write_status", "ok")
-	b.int("aof_last_cow_size", 0)
-	b.int("module_fork_in_progress", 0)
-	b.int("module_fork_last_cow_size", 0)
-}
 
 // instMetrics samples counters to report per-second rates, as Redis's
 // instantaneous_* fields (here sampled when INFO runs, at least 100ms apart).

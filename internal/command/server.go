@@ -24,7 +24,7 @@ func registerServer(t *Table) {
 		&Command{Name: "shutdown", Arity: -1, Flags: Admin | NoScript | Loading | Stale | NoMulti | AllowBusy, Group: "server", Since: "1.0.0", Summary: "Stops the server and closes the connection without a reply.", ACL: []string{"admin", "slow", "dangerous"}, Handler: shutdownCmd},
 		&Command{Name: "role", Arity: 1, Flags: NoScript | Loading | Stale | Fast, Group: "server", Since: "2.8.12", Summary: "Tells whether this node is a master or a replica, and where replication stands.", ACL: []string{"admin", "fast", "dangerous"}, Handler: roleCmd},
 		&Command{Name: "save", Arity: 1, Flags: Admin | NoScript | NoMulti, Group: "server", Since: "1.0.0", Summary: "Writes a snapshot of the dataset in the foreground (not available in ferry yet).", ACL: []string{"admin", "slow", "dangerous"}, Handler: saveCmd},
-		&Command{Name: "bgsave", Arity: -1, Flags: Admin | NoScript, Group: "server", Since: "1.0.0", Summary: "Writes a snapshot of the dataset in the background (not available in ferry yet).", ACL: []string{"admin", "slow", "dangerous"}, Handler: bgsaveCmd},
+		&Command{Name: "bgsave", Arity: -1, Flags: Admin | NoScript, Group: "server", Since: "1.0.0", Summary: "Writes a point-in-time snapshot of the dataset to the snapshot store in the background.", ACL: []string{"admin", "slow", "dangerous"}, Handler: bgsaveCmd},
 		&Command{Name: "debug", Arity: -2, Flags: Admin | NoScript | Loading | Stale, Group: "server", Since: "1.0.0", Summary: "Debugging and testing helpers: dataset digests, sleeping, active expiry.", ACL: []string{"admin", "slow", "dangerous"}, Handler: debugCmd},
 	)
 	registerInfo(t)
@@ -33,8 +33,9 @@ func registerServer(t *Table) {
 	registerClientCmd(t)
 }
 
-// ErrNoSnapshots is the reply to SAVE and BGSAVE until ferry writes snapshots.
-const ErrNoSnapshots = "ERR ferry does not take snapshots yet"
+// ErrNoSnapshots is the reply to SAVE and BGSAVE on a node without a
+// snapshot store.
+const ErrNoSnapshots = "ERR this ferry node takes no snapshots: start it with --store"
 
 // serverState is the per-engine state of the server commands: settings
 // CONFIG SET changes that have no home in Config, DEBUG switches, the
@@ -144,18 +145,6 @@ func timeCmd(c *Ctx) {
 	c.W.BulkInt(int64(now.Nanosecond() / 1000))
 }
 
-func lastsaveCmd(c *Ctx) { c.W.Int(c.e.started.Unix()) }
-
-func saveCmd(c *Ctx) { c.Error(ErrNoSnapshots) }
-
-func bgsaveCmd(c *Ctx) {
-	if len(c.Args) > 2 || (len(c.Args) == 2 && !c.Is(1, "schedule")) {
-		c.Error(ErrSyntax)
-		return
-	}
-	c.Error(ErrNoSnapshots)
-}
-
 func shutdownCmd(c *Ctx) {
 	var nosave, save, abort bool
 	flags := false
@@ -183,10 +172,11 @@ func shutdownCmd(c *Ctx) {
 		c.Error("ERR No shutdown in progress.")
 		return
 	}
-	if save {
+	if save && c.e.snapshots == nil {
 		c.Error(ErrNoSnapshots)
 		return
 	}
+	c.e.noSave = nosave
 	if c.e.Shutdown == nil {
 		c.Error("ERR Errors trying to SHUTDOWN. Check logs.")
 		return

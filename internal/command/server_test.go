@@ -705,7 +705,7 @@ func TestConfigSetApplies(t *testing.T) {
 		{[]string{"bind", "0.0.0.0"}, "-ERR CONFIG SET failed (possibly related to argument 'bind') - can't set immutable config\r\n"},
 		{[]string{"appendonly", "yes"}, "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - ferry has no append-only file: its writes go to the replication stream\r\n"},
 		{[]string{"maxmemory", "1mb"}, "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - ferry does not evict keys: maxmemory must be 0\r\n"},
-		{[]string{"save", "3600 1"}, "-ERR CONFIG SET failed (possibly related to argument 'save') - ferry does not take snapshots yet\r\n"},
+		{[]string{"save", "3600 1"}, "-ERR CONFIG SET failed (possibly related to argument 'save') - ferry schedules snapshots with --snapshot-interval and --snapshot-after-writes\r\n"},
 		{[]string{"timeout", "30"}, "-ERR CONFIG SET failed (possibly related to argument 'timeout') - ferry does not close idle clients: timeout must be 0\r\n"},
 		// A refused pair leaves the others unchanged.
 		{[]string{"hz", "50", "maxmemory", "1"}, "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - ferry does not evict keys: maxmemory must be 0\r\n"},

@@ -151,6 +151,23 @@ func (e *Encoder) SelectDB(db, keys, expires int) error {
 	return e.err
 }
 
+// Use selects database db for the keys written next, writing a SELECTDB
+// (without a size hint) only when another database is selected: a
+// snapshot of a changing keyspace visits databases in any order, and RDB
+// readers, Redis's included, accept a database selected more than once.
+func (e *Encoder) Use(db int) error {
+	if e.err != nil || db == e.db {
+		return e.err
+	}
+	if db < 0 || db >= keyspace.NumDBs {
+		return e.fail(fmt.Errorf("rdb: select database %d: out of range", db))
+	}
+	e.db = db
+	e.writeByte(opSelectDB)
+	e.writeLen(uint64(db))
+	return e.err
+}
+
 // WriteObject writes key with o's value and expiry in the selected
 // database.
 func (e *Encoder) WriteObject(key string, o *keyspace.Object) error {
