@@ -368,7 +368,6 @@ func infoMemory(e *Engine, b *infoBuf) {
 	b.int("lazyfreed_objects", 0)
 }
 
-
 // instMetrics samples counters to report per-second rates, as Redis's
 // instantaneous_* fields (here sampled when INFO runs, at least 100ms apart).
 type instMetrics struct {
