@@ -3,6 +3,8 @@
 //	ferry dev      embedded NATS, a master and a replica in one process
 //	ferry master   run a master
 //	ferry replica  run a replica
+//	ferry snapshot list, inspect, export or import snapshots
+//	ferry restore  write a dataset as it was at one offset as a dump.rdb
 //	ferry version  print the version
 package main
 
@@ -27,6 +29,10 @@ func main() {
 		err = runReplica(os.Args[2:])
 	case "dev":
 		err = runDev(os.Args[2:])
+	case "snapshot":
+		err = runSnapshot(os.Args[2:])
+	case "restore":
+		err = runRestore(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("ferry", version)
 	case "help", "-h", "--help":
@@ -49,6 +55,8 @@ commands:
   dev       run everything in one process: embedded NATS, a master on :6379, a replica on :6380
   master    run a master (RESP server taking reads and writes, publishing to the log)
   replica   run a replica (read-only RESP server following the log)
+  snapshot  list, inspect, export (to a dump.rdb) or import (from a dump.rdb) snapshots
+  restore   write the dataset as it was at one log offset (--offset N) as a dump.rdb
   version   print the version
 
 Every flag can also be set with an environment variable: --requirepass is
