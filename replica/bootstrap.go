@@ -145,8 +145,9 @@ func (r *Replica) storeEmpty(ctx context.Context) (bool, error) {
 // resync replaces the dataset with a snapshot from which the log can be
 // followed again, after the next offset went missing from it (cause). The
 // replica keeps serving what it has meanwhile (or stays loading, if it
-// never served). A snapshot is taken only if it is at or above the
-// replica's offset (never go back) and the log still holds the entry after
+// never served). A snapshot is taken only if it is above the replica's
+// offset (never go back; one at the offset itself cannot help, since the
+// entry after it is the one gone) and the log still holds the entry after
 // it; until one is, resync waits and retries. It reports false when ctx
 // ends first.
 func (r *Replica) resync(ctx context.Context, cause error) bool {
@@ -205,8 +206,8 @@ func (r *Replica) resync(ctx context.Context, cause error) bool {
 // useless says why a snapshot at offset off cannot bring a replica at
 // offset have back to the log, or "" if it can.
 func (r *Replica) useless(ctx context.Context, off, have uint64) string {
-	if off < have {
-		return fmt.Sprintf("it is older than the replica's offset %d", have)
+	if off <= have {
+		return fmt.Sprintf("it is not newer than the replica's offset %d, whose next entry is gone", have)
 	}
 	first, err := r.cfg.Log.First(ctx)
 	if err == nil && off+1 < first {
