@@ -105,7 +105,8 @@ type storeReplica struct {
 	gate *gatedLog
 }
 
-// startStoreReplica starts a replica of dataset that bootstraps from st.
+// startStoreReplica starts a replica of dataset that bootstraps from st
+// (nil: no store).
 func startStoreReplica(tb testing.TB, url, dataset string, st snapshot.Store) *storeReplica {
 	tb.Helper()
 	gate := &gatedLog{Log: openLog(tb, url, dataset, true)}
@@ -568,4 +569,44 @@ func TestReplicaBootstrapsFromS3(t *testing.T) {
 		return nil
 	})
 	expectLoading(t, r2.replicaNode, 200*time.Millisecond)
+}
+
+// TestReplicaJoinsTrimmedLog: a new replica of a dataset whose log no
+// longer starts at offset 1 has nothing to start from until a snapshot
+// exists. It answers -LOADING (never the part of the dataset the log still
+// holds): without a store for good (resync-needed), with a store until a
+// snapshot shows up, which it then loads.
+func TestReplicaJoinsTrimmedLog(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "trimmed", nil)
+	fill(t, m.addr, "a", 20)
+	mustQuery(t, m.addr, "SET", "x", "1")
+	mustQuery(t, m.addr, "SET", "y", "2")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rawStream(t, ns.URL(), "trimmed").Purge(ctx, natsjs.WithPurgeKeep(1)); err != nil {
+		t.Fatal(err)
+	}
+
+	bare := startStoreReplica(t, ns.URL(), "trimmed", nil)
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if s, _, _ := bare.Status(); s != replica.StateResyncNeeded {
+			return fmt.Errorf("state %s, want %s", s, replica.StateResyncNeeded)
+		}
+		return nil
+	})
+	if got := mustQuery(t, bare.addr, "GET", "y"); got != errLoading {
+		t.Errorf("GET y on a replica without a store = %q, want %q", got, errLoading)
+	}
+
+	st := newFSStore(t)
+	r := startStoreReplica(t, ns.URL(), "trimmed", st)
+	expectLoading(t, r.replicaNode, 500*time.Millisecond)
+	if !r.Syncing() {
+		t.Errorf("sync not in progress while waiting for a snapshot")
+	}
+	snap, _ := writeSnapshot(t, m, st, "trimmed", "g1")
+	mustQuery(t, m.addr, "SET", "z", "3")
+	waitCaughtUp(t, m, r.replicaNode, 20*time.Second)
+	checkLoaded(t, r, snap)
 }
