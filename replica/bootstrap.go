@@ -122,6 +122,7 @@ func (r *Replica) bootstrap(ctx context.Context) bool {
 				return true
 			}
 		}
+		r.countFailure()
 		r.log.Error("cannot load a snapshot: still loading, will retry", "dataset", r.cfg.Dataset,
 			"attempt", attempt+1, "retry_in", retryDelay(attempt+1), "err", err)
 	}
@@ -171,6 +172,9 @@ func (r *Replica) resync(ctx context.Context, cause error) bool {
 			if ctx.Err() != nil {
 				return false
 			}
+			if !errors.Is(err, snapshot.ErrNotFound) {
+				r.countFailure()
+			}
 			r.log.Warn("resync: no snapshot to load yet, will retry", "dataset", r.cfg.Dataset, "offset", have,
 				"retry_in", retryDelay(attempt+1), "err", err)
 			continue
@@ -185,6 +189,7 @@ func (r *Replica) resync(ctx context.Context, cause error) bool {
 			if ctx.Err() != nil {
 				return false
 			}
+			r.countFailure()
 			r.log.Error("resync: cannot load a snapshot, will retry", "dataset", r.cfg.Dataset, "offset", have,
 				"retry_in", retryDelay(attempt+1), "err", err)
 			continue
@@ -216,18 +221,19 @@ func (r *Replica) useless(ctx context.Context, off, have uint64) string {
 	return ""
 }
 
-// loadNewest loads the newest readable snapshot into a fresh keyspace,
-// counting the attempt in the metrics.
+// loadNewest loads the newest readable snapshot into a fresh keyspace.
 func (r *Replica) loadNewest(ctx context.Context) (snapshot.Info, *keyspace.Keyspace, time.Duration, error) {
 	start := time.Now()
 	info, ks, err := snapshot.LoadNewest(ctx, r.cfg.Store, r.cfg.Dataset, 0, r.newKeyspace, r.log.With("dataset", r.cfg.Dataset))
 	took := time.Since(start)
-	if err != nil && !errors.Is(err, snapshot.ErrNotFound) && ctx.Err() == nil {
-		r.mu.Lock()
-		r.loadFailures++
-		r.mu.Unlock()
-	}
 	return info, ks, took, err
+}
+
+// countFailure counts a failed attempt to load a snapshot.
+func (r *Replica) countFailure() {
+	r.mu.Lock()
+	r.loadFailures++
+	r.mu.Unlock()
 }
 
 // newKeyspace is an empty keyspace like the engine's, for a snapshot to
