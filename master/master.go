@@ -9,6 +9,8 @@ package master
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/server"
+	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -67,6 +70,28 @@ type Config struct {
 	// MaxEntryBytes is the size at which an entry is sealed (default 512 KiB;
 	// keep it below the NATS server's max_payload).
 	MaxEntryBytes int
+
+	// Store keeps the dataset's snapshots (nil: none). With a store, the
+	// master recovers from the newest snapshot plus the log after it, takes
+	// snapshots (BGSAVE, the schedule below, clean shutdown) and trims the
+	// log below the oldest snapshot it keeps. It needs Log.
+	Store snapshot.Store
+	// SnapshotInterval takes a snapshot when this long has passed since the
+	// last one and anything changed (0: not by time).
+	SnapshotInterval time.Duration
+	// SnapshotAfterWrites takes a snapshot after this many changes (0: not
+	// by count).
+	SnapshotAfterWrites int64
+	// SnapshotKeep is how many snapshots retention keeps (0: all, and the
+	// log is never trimmed by the master).
+	SnapshotKeep int
+	// NoShutdownSnapshot skips the snapshot a clean shutdown takes.
+	NoShutdownSnapshot bool
+	// NewDataset allows starting empty when the store has no snapshot and
+	// the log no entry: without it such a start is refused, so that a
+	// wrong --store or --dataset never starts a master on nothing. It never
+	// overrides a store or log that cannot be read.
+	NewDataset bool
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -93,6 +118,9 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.Store != nil && c.Log == nil {
+		return errors.New("master: snapshots need the replication log (--nats)")
+	}
 	return nil
 }
 
@@ -112,6 +140,10 @@ type Master struct {
 	fmu       sync.Mutex
 	followers map[string]command.Follower
 	failures  atomic.Int64
+
+	snaps   *snapshots // nil without a store
+	gen     string     // generation: names this master's snapshots
+	started time.Time
 }
 
 // New recovers the keyspace from the log (when there is one), then binds
@@ -122,7 +154,11 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		return nil, err
 	}
 	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr})
-	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier()}
+	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), gen: newGeneration(), started: time.Now()}
+	if cfg.Store != nil {
+		m.snaps = newSnapshots(m)
+		e.SetSnapshots(m.snaps)
+	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	if cfg.Log != nil {
 		last, err := m.rebuild(ctx)
@@ -168,13 +204,18 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	m.engine.SetLoading(true)
 	m.engine.Keyspace().Flush()
 	m.engine.Unlock()
-	if first > 1 && last > 0 {
-		m.log.Warn("log starts after offset 1: replaying what retention kept", "dataset", m.cfg.Dataset, "first", first, "last", last)
-	}
 	start := time.Now()
-	if last >= first && last > 0 {
+	from := first
+	if m.cfg.Store != nil {
+		if from, err = m.loadSnapshot(ctx, first, last); err != nil {
+			return 0, err
+		}
+	} else if first > 1 && last > 0 {
+		m.log.Warn("log starts after offset 1 and there is no snapshot store: replaying what retention kept", "dataset", m.cfg.Dataset, "first", first, "last", last)
+	}
+	if last >= from && last > 0 {
 		errDone := errors.New("done")
-		err = lg.Read(ctx, first, func(en stream.Entry) error {
+		err = lg.Read(ctx, from, func(en stream.Entry) error {
 			if err := m.apply.Apply(en.Data); err != nil {
 				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
 			}
@@ -193,7 +234,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		keys += m.engine.Keyspace().DB(i).Len()
 	}
 	m.engine.Unlock()
-	m.log.Info("keyspace rebuilt from the log", "dataset", m.cfg.Dataset, "offset", last, "entries", last-min(last, first-1), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
+	m.log.Info("keyspace rebuilt", "dataset", m.cfg.Dataset, "offset", last, "entries", last-min(last, from-1), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
 	return last, nil
 }
 
@@ -362,9 +403,41 @@ func (m *Master) Serve(ctx context.Context) error {
 			m.pub.run(m.ctx)
 		}()
 	}
+	if m.snaps != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.snaps.schedule(m.ctx)
+		}()
+	}
 	err := m.srv.Serve(ctx)
+	m.srv.Close()
+	m.shutdownSnapshot()
 	m.Close()
 	return err
+}
+
+// shutdownSnapshot takes the snapshot of a clean shutdown, when there is a
+// store, anything changed since the newest snapshot, and SHUTDOWN did not
+// say NOSAVE.
+func (m *Master) shutdownSnapshot() {
+	if m.snaps == nil || m.cfg.NoShutdownSnapshot || m.engine.ShutdownNoSave() {
+		return
+	}
+	m.engine.Lock()
+	loading := m.engine.Loading() || m.engine.WriteError() != ""
+	m.engine.Unlock()
+	m.snaps.mu.Lock()
+	newest := m.snaps.newest
+	m.snaps.mu.Unlock()
+	if loading || m.Offset() == newest.Offset && newest.Key != "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := m.Snapshot(ctx); err != nil {
+		m.log.Error("shutdown snapshot failed: the next start replays the log from the newest snapshot", "dataset", m.cfg.Dataset, "err", err)
+	}
 }
 
 // Close stops the master and disconnects its clients.
@@ -373,4 +446,50 @@ func (m *Master) Close() error {
 	m.cancel()
 	m.wg.Wait()
 	return err
+}
+
+// loadSnapshot puts the newest readable snapshot in the engine and returns
+// the offset to replay the log from. It refuses what would start the
+// master on part of its dataset, or on nothing by mistake.
+func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, error) {
+	ds := m.cfg.Dataset
+	info, ks, err := snapshot.LoadNewest(ctx, m.cfg.Store, ds, 0, m.engine.NewKeyspace, m.log)
+	switch {
+	case errors.Is(err, snapshot.ErrNotFound):
+		if last == 0 {
+			if !m.cfg.NewDataset {
+				return 0, fmt.Errorf("master: dataset %q has no snapshot in the store and no entry in the log: refusing to start it empty (check --store and --dataset; start with --new-dataset to create it)", ds)
+			}
+			m.log.Info("new dataset: no snapshot, no log entry", "dataset", ds)
+			return 1, nil
+		}
+		if first > 1 {
+			return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d and the store has no snapshot: entries 1-%d are gone; refusing to start on part of the dataset", ds, first, first-1)
+		}
+		return first, nil
+	case err != nil:
+		return 0, fmt.Errorf("master: dataset %q: cannot load a snapshot: %w", ds, err)
+	}
+	if info.Offset > last {
+		return 0, fmt.Errorf("master: dataset %q: snapshot %s is ahead of the log, whose last offset is %d: the log lost entries; refusing to start", ds, info, last)
+	}
+	if info.Offset+1 < first {
+		return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d, after snapshot %s: entries %d-%d are gone; refusing to start on part of the dataset", ds, first, info, info.Offset+1, first-1)
+	}
+	m.engine.Lock()
+	m.engine.ReplaceKeyspace(ks)
+	m.engine.SetLoading(true)
+	m.engine.Unlock()
+	m.snaps.mu.Lock()
+	m.snaps.newest = info
+	m.snaps.mu.Unlock()
+	m.log.Info("snapshot loaded", "dataset", ds, "offset", info.Offset, "key", info.Key, "bytes", info.Size)
+	return info.Offset + 1, nil
+}
+
+// newGeneration returns a random id for this master's snapshots.
+func newGeneration() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

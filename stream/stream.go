@@ -113,3 +113,12 @@ type Pending interface {
 	// or the error Append would have returned.
 	Offset() (uint64, error)
 }
+
+// Trimmer is implemented by logs whose front can be removed on demand: a
+// master trims the log below its oldest kept snapshot, which replaces the
+// entries before it.
+type Trimmer interface {
+	// Trim removes every entry below offset keepFrom; entries from
+	// keepFrom on stay. Trimming below First is a no-op.
+	Trim(ctx context.Context, keepFrom uint64) error
+}

@@ -357,7 +357,9 @@ func (db *DB) put(key string, keepTTL bool) *Object {
 		if db.ks.OnDelete != nil {
 			db.ks.OnDelete(db.index, key)
 		}
-		if o.expire != 0 && (!keepTTL || db.expired(o)) {
+		// Applying effects (ExpireIgnore), a kept TTL is kept whatever the
+		// clock says: the master decided, maybe long before.
+		if o.expire != 0 && (!keepTTL || db.ks.Mode != ExpireIgnore && db.expired(o)) {
 			o.expire = 0
 			db.expires.Delete(key)
 		}

@@ -347,3 +347,15 @@ func formatOffset(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // Connected reports whether the connection to the NATS server is up.
 func (l *Log) Connected() bool { return l.nc.IsConnected() }
+
+// Trim removes the entries below keepFrom (JetStream's purge up to a
+// sequence). Last does not move.
+func (l *Log) Trim(ctx context.Context, keepFrom uint64) error {
+	if keepFrom <= 1 {
+		return nil
+	}
+	if err := l.stream.Purge(ctx, jetstream.WithPurgeSequence(keepFrom)); err != nil {
+		return fmt.Errorf("jetstream: trim %s below %d: %w", l.name, keepFrom, err)
+	}
+	return nil
+}

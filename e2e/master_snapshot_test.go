@@ -1,0 +1,323 @@
+package e2e
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/master"
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/snapshot/s3"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// snapshotPlusLog loads info from st and applies the log's entries after
+// its offset up to last, and returns the resulting DEBUG DIGEST.
+func snapshotPlusLog(t *testing.T, st snapshot.Store, info snapshot.Info, lg stream.Reader, last uint64) string {
+	t.Helper()
+	e := command.New(command.Config{})
+	ks, _, err := snapshot.Load(context.Background(), st, info, e.NewKeyspace)
+	if err != nil {
+		t.Fatalf("load %s: %v", info, err)
+	}
+	e.Lock()
+	e.ReplaceKeyspace(ks)
+	e.Unlock()
+	ap := e.NewApplier()
+	if last > info.Offset {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		errDone := errors.New("done")
+		err := lg.Read(ctx, info.Offset+1, func(en stream.Entry) error {
+			if err := ap.Apply(en.Data); err != nil {
+				return err
+			}
+			if en.Offset >= last {
+				return errDone
+			}
+			return nil
+		})
+		if !errors.Is(err, errDone) {
+			t.Fatalf("replay %d..%d after %s: %v", info.Offset+1, last, info, err)
+		}
+	}
+	e.Lock()
+	defer e.Unlock()
+	d := e.Keyspace().Digest()
+	if d == [20]byte{} {
+		return strings.Repeat("0", 40)
+	}
+	return hex.EncodeToString(d[:])
+}
+
+// stableDigest returns the master's offset and DEBUG DIGEST, read when
+// the offset did not move while the digest was taken.
+func stableDigest(t *testing.T, m *masterNode) (uint64, string) {
+	t.Helper()
+	for {
+		before := m.Offset()
+		d, err := digest(m.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if m.Offset() == before {
+			return before, d
+		}
+	}
+}
+
+func fsStore(t *testing.T) *fs.Store {
+	t.Helper()
+	st, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestSnapshotsWhileWriting takes snapshots while clients write and checks
+// that each is the dataset at exactly its offset: the snapshot plus the
+// log after it gives the master's final DEBUG DIGEST.
+func TestSnapshotsWhileWriting(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "snapw", func(c *master.Config) {
+		c.Store, c.NewDataset = st, true
+	})
+	w := &workload{rng: rand.New(rand.NewPCG(3, 4)), keys: 300, zsets: true, ttls: true}
+	c, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	for range 20 {
+		if _, err := c.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(m.addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.close()
+			w := &workload{rng: rand.New(rand.NewPCG(uint64(i), 9)), keys: 300, zsets: true, ttls: true}
+			for !stop.Load() {
+				if _, err := c.pipeline(w.batch(20)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var infos []snapshot.Info
+	for range 3 {
+		time.Sleep(100 * time.Millisecond)
+		info, err := m.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, info)
+	}
+	// BGSAVE over RESP, while the writers go on.
+	if r := mustQuery(t, m.addr, "BGSAVE"); r != "+Background saving started\r\n" {
+		t.Fatalf("BGSAVE = %q", r)
+	}
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		r := mustQuery(t, m.addr, "INFO", "persistence")
+		if !strings.Contains(r, "rdb_saves:4\r\n") || !strings.Contains(r, "rdb_bgsave_in_progress:0\r\n") {
+			return errors.New("BGSAVE not done: " + r)
+		}
+		return nil
+	})
+	stop.Store(true)
+	wg.Wait()
+
+	// Active expiry would go on appending DELs while the test reads.
+	mustQuery(t, m.addr, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
+	final, want := stableDigest(t, m)
+	list, err := st.List(context.Background(), "snapw")
+	if err != nil || len(list) != 4 {
+		t.Fatalf("List: %d snapshots, %v; want 4", len(list), err)
+	}
+	for _, info := range list {
+		if got := snapshotPlusLog(t, st, info, m.log, final); got != want {
+			t.Errorf("snapshot %s + log up to %d: digest %s, master %s", info, final, got, want)
+		}
+	}
+	if infos[0].Offset == 0 || infos[2].Offset <= infos[0].Offset {
+		t.Errorf("snapshot offsets %d, %d, %d: writes did not go on between them", infos[0].Offset, infos[1].Offset, infos[2].Offset)
+	}
+	if r := mustQuery(t, m.addr, "LASTSAVE"); r == ":0\r\n" {
+		t.Errorf("LASTSAVE = %q", r)
+	}
+}
+
+// TestMasterRecoversFromSnapshot restarts a master on a dataset whose log
+// was trimmed below its snapshot, and checks what a master refuses.
+func TestMasterRecoversFromSnapshot(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	cfg := func(c *master.Config) {
+		c.Store, c.NewDataset, c.SnapshotKeep, c.NoShutdownSnapshot = st, true, 1, true
+	}
+	m := startMaster(t, ns.URL(), "rec", cfg)
+	cl, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &workload{rng: rand.New(rand.NewPCG(5, 6)), keys: 200, zsets: true, ttls: true}
+	for range 10 {
+		if _, err := cl.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := cl.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := cl.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.close()
+	want, err := digest(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.stop(t)
+
+	// Retention kept one snapshot and trimmed the log below it.
+	list, err := st.List(context.Background(), "rec")
+	if err != nil || len(list) != 1 || list[0].Offset != second.Offset {
+		t.Fatalf("after retention: %v, %v; want only %s (first was %s)", list, err, second, first)
+	}
+	lg := openLog(t, ns.URL(), "rec", true)
+	if f, err := lg.First(context.Background()); err != nil || f != second.Offset+1 {
+		t.Fatalf("log First = %d, %v; want %d", f, err, second.Offset+1)
+	}
+
+	m2 := startMaster(t, ns.URL(), "rec", cfg)
+	if got, err := digest(m2.addr); err != nil || got != want {
+		t.Fatalf("restarted master digest %s, %v; want %s", got, err, want)
+	}
+	m2.stop(t)
+
+	// The log alone no longer holds the dataset: a store without the
+	// snapshot is refused, whatever --new-dataset says.
+	_, err = newMaster(openLog(t, ns.URL(), "rec", false), "rec", func(c *master.Config) {
+		c.Store, c.NewDataset = fsStore(t), true
+	})
+	if err == nil || !strings.Contains(err.Error(), "are gone") {
+		t.Fatalf("master on a trimmed log without its snapshot: %v", err)
+	}
+	// An unreachable store is refused.
+	bad, err := s3.New(context.Background(), s3.Config{Bucket: "nope", Endpoint: "http://127.0.0.1:1", PathStyle: true,
+		AccessKeyID: "x", SecretAccessKey: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newMaster(openLog(t, ns.URL(), "rec", false), "rec", func(c *master.Config) {
+		c.Store, c.NewDataset = bad, true
+	})
+	if err == nil || !strings.Contains(err.Error(), "cannot load a snapshot") {
+		t.Fatalf("master with an unreachable store: %v", err)
+	}
+	// A brand-new dataset needs --new-dataset.
+	_, err = newMaster(openLog(t, ns.URL(), "fresh", false), "fresh", func(c *master.Config) { c.Store = fsStore(t) })
+	if err == nil || !strings.Contains(err.Error(), "--new-dataset") {
+		t.Fatalf("new dataset without NewDataset: %v", err)
+	}
+}
+
+// TestShutdownSnapshot checks that a clean shutdown leaves a snapshot at
+// the last offset, and SHUTDOWN NOSAVE does not.
+func TestShutdownSnapshot(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "shut", func(c *master.Config) { c.Store, c.NewDataset = st, true })
+	mustQuery(t, m.addr, "SET", "a", "1")
+	query(m.addr, "SHUTDOWN") // no reply: the connection closes
+	select {
+	case err := <-m.done:
+		m.done <- err // for the cleanup's stop
+	case <-time.After(20 * time.Second):
+		t.Fatal("SHUTDOWN did not stop the master")
+	}
+	newest, err := st.Newest(context.Background(), "shut")
+	if err != nil || newest.Offset != m.Offset() || newest.Offset == 0 {
+		t.Fatalf("after SHUTDOWN: newest %v, %v; want offset %d", newest, err, m.Offset())
+	}
+	m2 := startMaster(t, ns.URL(), "shut", func(c *master.Config) { c.Store = st })
+	if r := mustQuery(t, m2.addr, "GET", "a"); r != bulk("1") {
+		t.Fatalf("GET a after restart = %q", r)
+	}
+	mustQuery(t, m2.addr, "SET", "b", "2")
+	query(m2.addr, "SHUTDOWN", "NOSAVE")
+	select {
+	case err := <-m2.done:
+		m2.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("SHUTDOWN NOSAVE did not stop the master")
+	}
+	if n, err := st.Newest(context.Background(), "shut"); err != nil || n.Offset != newest.Offset {
+		t.Fatalf("after SHUTDOWN NOSAVE: newest %v, %v; want still %s", n, err, newest)
+	}
+}
+
+// TestSnapshotSchedule checks --snapshot-after-writes.
+func TestSnapshotSchedule(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "sched", func(c *master.Config) {
+		c.Store, c.NewDataset, c.SnapshotAfterWrites, c.NoShutdownSnapshot = st, true, 50, true
+	})
+	cl, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	var cmds [][]string
+	for i := range 60 {
+		cmds = append(cmds, []string{"SET", "k" + strings.Repeat("x", i), "v"})
+	}
+	if _, err := cl.pipeline(cmds); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		n, err := st.Newest(context.Background(), "sched")
+		if err != nil {
+			return err
+		}
+		if n.Offset != m.Offset() {
+			return errors.New("snapshot not at the last offset yet")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,439 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// How a snapshot is paced: the scan emits stepKeys keys per hold of the
+// engine lock, and waits while more than spoolHigh bytes of encoded RDB
+// wait for the upload. Writes that touch a key ahead of the scan add its
+// encoding to the spool without waiting, so the memory a snapshot adds is
+// spoolHigh plus the keys written to during the snapshot, at most once
+// each: never a copy of the dataset.
+const (
+	stepKeys  = 256
+	spoolHigh = 8 << 20
+)
+
+// snapshots is the master's snapshot writer: BGSAVE, the schedule and
+// shutdown start one; one runs at a time.
+type snapshots struct {
+	m *Master
+
+	mu        sync.Mutex
+	running   bool
+	scheduled bool
+	p         command.Persistence
+	newest    snapshot.Info // the newest snapshot known (written or loaded)
+	lastPause time.Duration // how long the last cut held the engine lock
+	lastSize  int64
+	failures  int64
+	idle      *sync.Cond // signalled when a snapshot ends
+}
+
+func newSnapshots(m *Master) *snapshots {
+	s := &snapshots{m: m}
+	s.idle = sync.NewCond(&s.mu)
+	return s
+}
+
+// Persistence implements command.Snapshots (under the engine lock).
+func (s *snapshots) Persistence() command.Persistence {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p
+}
+
+// Start implements command.Snapshots: BGSAVE.
+func (s *snapshots) Start(schedule bool) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		if schedule {
+			s.scheduled = true
+			return true, nil
+		}
+		return false, command.ErrSnapshotRunning
+	}
+	s.running = true
+	s.m.wg.Add(1)
+	go func() {
+		defer s.m.wg.Done()
+		s.loop(s.m.ctx)
+	}()
+	return false, nil
+}
+
+// loop writes snapshots until none is scheduled; s.running is set.
+func (s *snapshots) loop(ctx context.Context) {
+	for {
+		s.take(ctx)
+		s.mu.Lock()
+		if !s.scheduled || ctx.Err() != nil {
+			s.running = false
+			s.scheduled = false
+			s.idle.Broadcast()
+			s.mu.Unlock()
+			return
+		}
+		s.scheduled = false
+		s.mu.Unlock()
+	}
+}
+
+// Snapshot writes a snapshot now and returns it; if one is running, it
+// waits for that one to end first.
+func (m *Master) Snapshot(ctx context.Context) (snapshot.Info, error) {
+	s := m.snaps
+	if s == nil {
+		return snapshot.Info{}, errors.New("master: no snapshot store")
+	}
+	s.mu.Lock()
+	for s.running {
+		s.idle.Wait()
+	}
+	s.running = true
+	s.mu.Unlock()
+	info, err := s.take(ctx)
+	s.mu.Lock()
+	s.running = false
+	s.idle.Broadcast()
+	s.mu.Unlock()
+	return info, err
+}
+
+// take writes one snapshot, records the outcome and applies retention.
+func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
+	m := s.m
+	start := time.Now()
+	info, dirty, err := s.write(ctx)
+	took := time.Since(start)
+	s.mu.Lock()
+	s.p.InProgress = false
+	s.p.LastDuration = took
+	s.p.LastFailed = err != nil
+	if err == nil {
+		s.p.LastSave = start
+		s.p.DirtyAtSave = dirty
+		s.p.Saves++
+		s.newest = info
+		s.lastSize = info.Size
+	} else {
+		s.failures++
+	}
+	pause := s.lastPause
+	s.mu.Unlock()
+	if err != nil {
+		m.log.Error("snapshot failed", "dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond))
+		return snapshot.Info{}, err
+	}
+	m.log.Info("snapshot written", "dataset", m.cfg.Dataset, "offset", info.Offset, "key", info.Key,
+		"bytes", info.Size, "took", took.Round(time.Millisecond), "cut_pause", pause)
+	if err := s.retain(ctx, info); err != nil {
+		m.log.Warn("snapshot retention", "dataset", m.cfg.Dataset, "err", err)
+	}
+	return info, nil
+}
+
+// write cuts the keyspace at the current offset and streams the cut into
+// the store. It returns the engine's change counter at the cut.
+func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
+	m := s.m
+	e := m.engine
+	sp := newSpool()
+	t0 := time.Now()
+	e.Lock()
+	if e.Loading() || e.WriteError() != "" {
+		e.Unlock()
+		return snapshot.Info{}, 0, errors.New("master: not taking writes (loading, rebuilding or fenced)")
+	}
+	unit, offset, err := m.pub.cut()
+	if err != nil {
+		e.Unlock()
+		return snapshot.Info{}, 0, err
+	}
+	dirty := e.Stats().Dirty
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Created: t0, UsedMem: int64(ms.HeapAlloc)}
+	enc, err := rdb.NewEncoder(sp, meta)
+	if err != nil {
+		e.Unlock()
+		return snapshot.Info{}, 0, err
+	}
+	ks := e.Keyspace()
+	total := 0
+	for i := 0; i < keyspace.NumDBs; i++ {
+		total += ks.DB(i).Len()
+	}
+	cut := ks.BeginCut(func(db int, key string, o *keyspace.Object) {
+		if enc.Use(db) == nil {
+			enc.WriteObject(key, o)
+		}
+	})
+	e.Unlock()
+	pause := time.Since(t0)
+	s.mu.Lock()
+	s.lastPause = pause
+	s.p.InProgress, s.p.Started, s.p.KeysDone, s.p.KeysTotal = true, t0, 0, int64(total)
+	s.mu.Unlock()
+
+	// The scan: short holds of the engine lock, paced by the upload.
+	scanDone := make(chan error, 1)
+	go func() {
+		var err error
+		for {
+			if !sp.waitBelow(spoolHigh) {
+				err = errors.New("master: snapshot upload stopped")
+				break
+			}
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			e.Lock()
+			done := cut.Step(stepKeys)
+			n := cut.Keys()
+			if done {
+				cut.End()
+				err = enc.Close()
+			}
+			e.Unlock()
+			s.mu.Lock()
+			s.p.KeysDone = int64(n)
+			s.mu.Unlock()
+			if done {
+				break
+			}
+		}
+		if err != nil {
+			e.Lock()
+			cut.End()
+			e.Unlock()
+		}
+		sp.close(err)
+		scanDone <- err
+	}()
+
+	info := snapshot.Info{Dataset: m.cfg.Dataset, Offset: offset, Generation: m.gen, Created: t0}
+	out, err := snapshot.Write(ctx, m.cfg.Store, info, func(w io.Writer) error {
+		for {
+			chunk, ok := sp.next()
+			if !ok {
+				break
+			}
+			if _, err := w.Write(chunk); err != nil {
+				sp.abort()
+				return err
+			}
+		}
+		if err := sp.error(); err != nil {
+			return err
+		}
+		// Publish only a snapshot whose every write the log stored: a unit
+		// the log lost makes the master rebuild, and the cut held it.
+		if err := m.pub.WaitDurable(unit, false); err != nil {
+			return fmt.Errorf("the log did not store the writes up to offset %d: %w", offset, err)
+		}
+		return nil
+	})
+	sp.abort()
+	scanErr := <-scanDone
+	if err == nil && scanErr != nil {
+		err = scanErr
+	}
+	if err != nil {
+		return snapshot.Info{}, 0, err
+	}
+	return out, dirty, nil
+}
+
+// retain deletes snapshots beyond the newest SnapshotKeep, never the
+// newest one the log can still be replayed from, then trims the log below
+// the oldest snapshot kept.
+func (s *snapshots) retain(ctx context.Context, newest snapshot.Info) error {
+	m := s.m
+	keep := m.cfg.SnapshotKeep
+	if keep <= 0 {
+		return nil
+	}
+	list, err := m.cfg.Store.List(ctx, m.cfg.Dataset)
+	if err != nil {
+		return err
+	}
+	first, err := m.cfg.Log.First(ctx)
+	if err != nil {
+		return err
+	}
+	// Snapshots up to the newest, oldest first.
+	var older []snapshot.Info
+	for _, info := range list {
+		if info.Offset <= newest.Offset {
+			older = append(older, info)
+		}
+	}
+	kept := older
+	if len(older) > keep {
+		kept = older[len(older)-keep:]
+		replayable := -1
+		for i, info := range older {
+			if info.Offset+1 >= first {
+				replayable = i
+			}
+		}
+		for i, info := range older[:len(older)-keep] {
+			if i == replayable {
+				continue
+			}
+			if err := m.cfg.Store.Delete(ctx, info); err != nil {
+				return err
+			}
+			m.log.Info("snapshot deleted by retention", "dataset", m.cfg.Dataset, "offset", info.Offset, "key", info.Key)
+		}
+		if replayable >= 0 && replayable < len(older)-keep {
+			kept = append([]snapshot.Info{older[replayable]}, kept...)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	tr, ok := m.cfg.Log.(stream.Trimmer)
+	if !ok || kept[0].Offset+1 <= first {
+		return nil
+	}
+	if err := tr.Trim(ctx, kept[0].Offset+1); err != nil {
+		return err
+	}
+	m.log.Info("log trimmed below the oldest kept snapshot", "dataset", m.cfg.Dataset, "keep_from", kept[0].Offset+1)
+	return nil
+}
+
+// schedule starts snapshots every SnapshotInterval (when anything changed
+// since the last) and after SnapshotAfterWrites changes.
+func (s *snapshots) schedule(ctx context.Context) {
+	m := s.m
+	if m.cfg.SnapshotInterval <= 0 && m.cfg.SnapshotAfterWrites <= 0 {
+		return
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		m.engine.Lock()
+		dirty := m.engine.Stats().Dirty
+		s.mu.Lock()
+		changed := dirty - s.p.DirtyAtSave
+		last := s.p.LastSave
+		if last.IsZero() {
+			last = m.started
+		}
+		s.mu.Unlock()
+		due := changed > 0 && (m.cfg.SnapshotAfterWrites > 0 && changed >= m.cfg.SnapshotAfterWrites ||
+			m.cfg.SnapshotInterval > 0 && time.Since(last) >= m.cfg.SnapshotInterval)
+		if due {
+			s.Start(false) // a running snapshot is fine: the next tick sees what it left
+		}
+		m.engine.Unlock()
+	}
+}
+
+// spool carries the encoded RDB from the engine's goroutines (the scan and
+// writes that touch keys ahead of it, under the engine lock, never
+// blocking) to the upload.
+type spool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	chunks  [][]byte
+	size    int
+	closed  bool
+	aborted bool
+	err     error
+}
+
+func newSpool() *spool {
+	s := &spool{}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// Write queues a copy of p; it never blocks.
+func (s *spool) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.aborted {
+		return 0, errors.New("master: snapshot upload stopped")
+	}
+	s.chunks = append(s.chunks, append([]byte(nil), p...))
+	s.size += len(p)
+	s.cond.Broadcast()
+	return len(p), nil
+}
+
+// next returns the oldest chunk, waiting for one; false once closed and
+// drained.
+func (s *spool) next() ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.chunks) == 0 && !s.closed && !s.aborted {
+		s.cond.Wait()
+	}
+	if len(s.chunks) == 0 || s.aborted {
+		return nil, false
+	}
+	c := s.chunks[0]
+	s.chunks[0] = nil
+	s.chunks = s.chunks[1:]
+	s.size -= len(c)
+	s.cond.Broadcast()
+	return c, true
+}
+
+// waitBelow waits until fewer than n bytes are queued; false if the
+// upload stopped.
+func (s *spool) waitBelow(n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.size >= n && !s.aborted {
+		s.cond.Wait()
+	}
+	return !s.aborted
+}
+
+// close ends the stream; err is the writer side's failure, if any.
+func (s *spool) close(err error) {
+	s.mu.Lock()
+	s.closed, s.err = true, err
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// abort stops the writer side: the upload ended.
+func (s *spool) abort() {
+	s.mu.Lock()
+	s.aborted = true
+	s.chunks = nil
+	s.size = 0
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *spool) error() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
