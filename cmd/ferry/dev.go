@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -27,6 +28,9 @@ func runDev(args []string) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve the master's Prometheus metrics on http://ADDR/metrics (empty: off)")
 	replicaMetricsAddr := fs.String("replica-metrics-addr", "", "serve the replica's Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
+	sf := addStoreFlags(fs, "")
+	fs.Lookup("store").Usage = "where snapshots are kept: s3://BUCKET/PREFIX or file:///DIR (default: file://<data-dir>/snapshots)"
+	snf := addSnapshotFlags(fs)
 	fs.Lookup("nats").DefValue = "embedded"
 	nf.url = "embedded"
 	nf.dataset = "dev"
@@ -43,15 +47,28 @@ func runDev(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if sf.url == "" {
+		if sf.url, err = fileStoreURL(filepath.Join(nf.dataDir, "snapshots")); err != nil {
+			return err
+		}
+	}
+	st, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
 	lg, closeLog, err := nf.open(ctx, false, logger)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	m, err := master.New(ctx, master.Config{
+	mcfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
 		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
-	})
+	}
+	snf.apply(&mcfg, st)
+	// A first run on a fresh --data-dir creates the dev dataset.
+	mcfg.NewDataset = true
+	m, err := master.New(ctx, mcfg)
 	if err != nil {
 		return err
 	}
@@ -66,7 +83,7 @@ func runDev(args []string) error {
 	defer rlog.Close()
 	r, err := replica.New(replica.Config{
 		Addr: *replicaAddr, RequirePass: *pass, Version: version, Logger: logger.With("role", "replica"),
-		Log: rlog, Dataset: nf.dataset, ServeStaleData: true,
+		Log: rlog, Dataset: nf.dataset, ServeStaleData: true, Store: st,
 	})
 	if err != nil {
 		m.Close()
@@ -80,7 +97,7 @@ func runDev(args []string) error {
 		m.Close()
 		return err
 	}
-	logger.Info("ferry dev: master and replica listening", "master", m.Addr().String(), "replica", r.Addr().String(), "dataset", nf.dataset, "data_dir", nf.dataDir)
+	logger.Info("ferry dev: master and replica listening", "master", m.Addr().String(), "replica", r.Addr().String(), "dataset", nf.dataset, "data_dir", nf.dataDir, "store", sf.url)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

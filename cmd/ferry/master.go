@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os/signal"
 	"syscall"
 
@@ -18,6 +19,8 @@ func runMaster(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
 	nf := addNATSFlags(fs)
+	sf := addStoreFlags(fs, "")
+	snf := addSnapshotFlags(fs)
 	procs := addProcsFlag(fs, 1)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -36,6 +39,14 @@ func runMaster(args []string) error {
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
 		Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
 	}
+	st, err := sf.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	if st != nil && nf.url == "" {
+		return errors.New("--store needs --nats: a snapshot records a log offset")
+	}
+	snf.apply(&cfg, st)
 	if nf.url != "" {
 		lg, closeLog, err := nf.open(ctx, false, logger)
 		if err != nil {
@@ -43,6 +54,9 @@ func runMaster(args []string) error {
 		}
 		defer closeLog()
 		cfg.Log = lg
+		if st == nil {
+			logger.Warn("no --store: no snapshots; a restart replays the whole log, and replicas too")
+		}
 	} else {
 		logger.Warn("no --nats: standalone master, writes are not replicated")
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/fs"
 	"github.com/ferrydb/ferry/snapshot/s3"
@@ -83,4 +85,33 @@ func fileStoreURL(dir string) (string, error) {
 		return "", err
 	}
 	return snapshot.Location{Scheme: "file", Dir: abs}.String(), nil
+}
+
+// snapshotFlags are the master's snapshot schedule and retention.
+type snapshotFlags struct {
+	interval    time.Duration
+	afterWrites int64
+	keep        int
+	newDataset  bool
+	noShutdown  bool
+}
+
+func addSnapshotFlags(fs *flag.FlagSet) *snapshotFlags {
+	s := &snapshotFlags{}
+	fs.DurationVar(&s.interval, "snapshot-interval", time.Hour, "take a snapshot when this long passed since the last one and anything changed (0: not by time)")
+	fs.Int64Var(&s.afterWrites, "snapshot-after-writes", 100000, "take a snapshot after this many changes (0: not by count)")
+	fs.IntVar(&s.keep, "snapshot-keep", 3, "snapshots to keep; older ones are deleted and the log is trimmed below the oldest kept (0: keep all, never trim)")
+	fs.BoolVar(&s.newDataset, "new-dataset", false, "allow starting empty when the store has no snapshot and the log no entry (never when either cannot be read)")
+	fs.BoolVar(&s.noShutdown, "no-shutdown-snapshot", false, "skip the snapshot a clean shutdown takes")
+	return s
+}
+
+// apply copies the flags into a master's configuration.
+func (s *snapshotFlags) apply(cfg *master.Config, st snapshot.Store) {
+	cfg.Store = st
+	cfg.SnapshotInterval = s.interval
+	cfg.SnapshotAfterWrites = s.afterWrites
+	cfg.SnapshotKeep = s.keep
+	cfg.NewDataset = s.newDataset
+	cfg.NoShutdownSnapshot = s.noShutdown
 }
