@@ -132,7 +132,7 @@ func New(cfg Config) (*Replica, error) {
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming}
+		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing}
 	})
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.srv = server.New(e, cfg.Logger)

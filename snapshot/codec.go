@@ -146,7 +146,9 @@ func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64,
 		failures = append(failures, lerr)
 	}
 	if len(failures) > 0 {
-		return Info{}, nil, fmt.Errorf("snapshot: no readable snapshot of dataset %q: %w", dataset, errors.Join(failures...))
+		// Not wrapped: a snapshot that went missing must not make
+		// "nothing readable" look like ErrNotFound ("no snapshot at all").
+		return Info{}, nil, fmt.Errorf("snapshot: no readable snapshot of dataset %q: %v", dataset, errors.Join(failures...))
 	}
 	return Info{}, nil, fmt.Errorf("snapshot: dataset %q: %w", dataset, ErrNotFound)
 }

@@ -115,6 +115,14 @@ func TestLoadNewestFallsBackOnDamage(t *testing.T) {
 	if err == nil || ks != nil || errors.Is(err, snapshot.ErrNotFound) {
 		t.Fatalf("every snapshot damaged: ks %v, err %v; want an error that is not ErrNotFound", ks, err)
 	}
+	// The manifest's object gone, the other damaged: still not "no snapshot".
+	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(newest.Key))); err != nil {
+		t.Fatal(err)
+	}
+	_, ks, err = snapshot.LoadNewest(context.Background(), st, "ds", 0, newKS, nil)
+	if err == nil || ks != nil || errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("newest missing, older damaged: ks %v, err %v; want an error that is not ErrNotFound", ks, err)
+	}
 }
 
 func TestLoadNewestAtOrBelow(t *testing.T) {

@@ -464,7 +464,7 @@ func infoReplication(e *Engine, b *infoBuf) {
 		b.int("master_port", int64(r.MasterPort))
 		b.str("master_link_status", link)
 		b.int("master_last_io_seconds_ago", io)
-		b.int("master_sync_in_progress", 0)
+		b.int("master_sync_in_progress", boolInt(r.SyncInProgress))
 		b.int("slave_read_repl_offset", r.Offset)
 		b.int("slave_repl_offset", r.Offset)
 		if !r.LinkUp {

@@ -111,6 +111,9 @@ type Replication struct {
 	MasterPort int
 	// LinkUp says whether a replica is receiving the master's writes.
 	LinkUp bool
+	// SyncInProgress says a replica is loading a snapshot (INFO
+	// master_sync_in_progress).
+	SyncInProgress bool
 }
 
 // SetReplication installs the function INFO and ROLE call (under the
