@@ -89,11 +89,11 @@ func runDev(args []string) error {
 		m.Close()
 		return err
 	}
-	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), logger); err != nil {
+	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), masterReady(m), logger); err != nil {
 		m.Close()
 		return err
 	}
-	if err := serveMetrics(ctx, *replicaMetricsAddr, r.Metrics(), logger); err != nil {
+	if err := serveMetrics(ctx, *replicaMetricsAddr, r.Metrics(), replicaReady(r), logger); err != nil {
 		m.Close()
 		return err
 	}

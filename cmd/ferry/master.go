@@ -64,7 +64,7 @@ func runMaster(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), logger); err != nil {
+	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), masterReady(m), logger); err != nil {
 		m.Close()
 		return err
 	}

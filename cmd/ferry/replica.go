@@ -58,7 +58,7 @@ func runReplica(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := serveMetrics(ctx, *metricsAddr, r.Metrics(), logger); err != nil {
+	if err := serveMetrics(ctx, *metricsAddr, r.Metrics(), replicaReady(r), logger); err != nil {
 		r.Close()
 		return err
 	}
