@@ -81,10 +81,10 @@ func masterReady(m *master.Master) readiness {
 		loading, werr := e.Loading(), e.WriteError()
 		e.Unlock()
 		switch {
-		case loading:
-			return errors.New("loading the dataset")
 		case werr != "":
 			return fmt.Errorf("writes refused: %s", oneLine(werr))
+		case loading:
+			return errors.New("loading the dataset")
 		}
 		return nil
 	}
