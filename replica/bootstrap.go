@@ -259,7 +259,7 @@ func (r *Replica) install(info snapshot.Info, ks *keyspace.Keyspace, took time.D
 	r.engine.ReplaceKeyspace(ks)
 	r.mu.Lock()
 	prev := r.offset
-	r.offset = info.Offset
+	r.setOffsetLocked(info.Offset)
 	r.lastIO = now
 	r.firstApplied = 0
 	r.loads++

@@ -77,9 +77,6 @@ type Config struct {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	if c.Addr == "" {
-		return errors.New("replica: no listen address")
-	}
 	if c.Log == nil {
 		return errors.New("replica: no replication log")
 	}
@@ -111,6 +108,7 @@ type Replica struct {
 	loads        uint64 // snapshots swapped in
 	loadFailures uint64 // snapshot loads that failed (not "there is none")
 	lastLoad     SnapshotLoad
+	advanced     chan struct{} // closed and replaced when offset moves
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,13 +126,16 @@ func New(cfg Config) (*Replica, error) {
 	e.Keyspace().Mode = keyspace.ExpireHide
 	e.SetLoading(true)
 	e.Unlock()
-	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading}
+	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading, advanced: make(chan struct{})}
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing}
 	})
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if cfg.Addr == "" {
+		return r, nil
+	}
 	r.srv = server.New(e, cfg.Logger)
 	if err := r.srv.Listen(cfg.Addr); err != nil {
 		return nil, err
@@ -144,7 +145,18 @@ func New(cfg Config) (*Replica, error) {
 }
 
 // Addr returns the address the replica listens on.
-func (r *Replica) Addr() net.Addr { return r.srv.Addr() }
+func (r *Replica) Addr() net.Addr {
+	if r.srv == nil {
+		return noAddr{}
+	}
+	return r.srv.Addr()
+}
+
+// noAddr is the address of a replica without a RESP listener.
+type noAddr struct{}
+
+func (noAddr) Network() string { return "none" }
+func (noAddr) String() string  { return "" }
 
 // Engine returns the replica's engine.
 func (r *Replica) Engine() *command.Engine { return r.engine }
@@ -159,6 +171,20 @@ func (r *Replica) Status() (State, uint64, error) {
 
 // Serve follows the log and serves clients until ctx ends, SHUTDOWN, or Close.
 func (r *Replica) Serve(ctx context.Context) error {
+	r.Start()
+	if r.srv == nil {
+		<-ctx.Done()
+		r.Close()
+		return nil
+	}
+	err := r.srv.Serve(ctx)
+	r.Close()
+	return err
+}
+
+// Start follows the log in the background without serving RESP (a Lambda
+// replica answers through its own handler); Serve calls it. Call it once.
+func (r *Replica) Start() {
 	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
@@ -172,14 +198,14 @@ func (r *Replica) Serve(ctx context.Context) error {
 		defer r.wg.Done()
 		r.watchLink()
 	}()
-	err := r.srv.Serve(ctx)
-	r.Close()
-	return err
 }
 
 // Close stops the replica.
 func (r *Replica) Close() error {
-	err := r.srv.Close()
+	var err error
+	if r.srv != nil {
+		err = r.srv.Close()
+	}
 	r.cancel()
 	r.wg.Wait()
 	return err
@@ -227,7 +253,7 @@ func (r *Replica) follow() {
 					return &applyError{offset: en.Offset, err: err}
 				}
 				r.mu.Lock()
-				r.offset = en.Offset
+				r.setOffsetLocked(en.Offset)
 				r.lastIO = time.Now()
 				r.applied++
 				if r.firstApplied == 0 {

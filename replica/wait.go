@@ -1,0 +1,42 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+)
+
+// setOffsetLocked records the last applied offset and wakes WaitOffset.
+// The caller holds r.mu.
+func (r *Replica) setOffsetLocked(off uint64) {
+	r.offset = off
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// WaitOffset waits until the replica has applied offset off (a client's
+// sync token, or the log's last offset before a Lambda invocation
+// answers), or ctx ends, or the apply loop stopped for good.
+func (r *Replica) WaitOffset(ctx context.Context, off uint64) error {
+	for {
+		r.mu.Lock()
+		cur, ch, state, err := r.offset, r.advanced, r.state, r.err
+		r.mu.Unlock()
+		if cur >= off {
+			return nil
+		}
+		if state == StateBroken || state == StateResyncNeeded {
+			return fmt.Errorf("replica: stopped at offset %d (%s): %v", cur, state, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replica: offset %d not reached (at %d, %s): %w", off, cur, state, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// LogLast asks the log for its last offset: what a replica that must be
+// current before it answers waits for.
+func (r *Replica) LogLast(ctx context.Context) (uint64, error) {
+	return r.cfg.Log.Last(ctx)
+}
