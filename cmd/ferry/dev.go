@@ -27,6 +27,9 @@ func runDev(args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve the master's Prometheus metrics on http://ADDR/metrics (empty: off)")
 	replicaMetricsAddr := fs.String("replica-metrics-addr", "", "serve the replica's Prometheus metrics on http://ADDR/metrics (empty: off)")
+	hf := addHTTPFlags(fs)
+	fs.Lookup("http-addr").Usage = "serve the master's Upstash-compatible REST API on ADDR (empty: off)"
+	replicaHTTPAddr := fs.String("replica-http-addr", "", "serve the replica's Upstash-compatible REST API on ADDR (empty: off)")
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
 	fs.Lookup("store").Usage = "where snapshots are kept: s3://BUCKET/PREFIX or file:///DIR (default: file://<data-dir>/snapshots)"
@@ -39,6 +42,9 @@ func runDev(args []string) error {
 		return err
 	}
 	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := hf.check(hf.addr, *replicaHTTPAddr); err != nil {
 		return err
 	}
 	logger, err := newLogger(*logLevel, *logFormat)
@@ -63,8 +69,10 @@ func runDev(args []string) error {
 	defer closeLog()
 	mcfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
-		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
+		Dataset: nf.dataset, Ack: master.AckMode(*ack),
 	}
+	mlog, sent := hf.masterLog(lg, master.AckMode(*ack))
+	mcfg.Log = mlog
 	snf.apply(&mcfg, st)
 	// A first run on a fresh --data-dir creates the dev dataset.
 	mcfg.NewDataset = true
@@ -94,6 +102,14 @@ func runDev(args []string) error {
 		return err
 	}
 	if err := serveMetrics(ctx, *replicaMetricsAddr, r.Metrics(), replicaReady(r), logger); err != nil {
+		m.Close()
+		return err
+	}
+	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *pass, sent), logger.With("role", "master")); err != nil {
+		m.Close()
+		return err
+	}
+	if err := hf.serve(ctx, *replicaHTTPAddr, replicaNode{r}, logger.With("role", "replica")); err != nil {
 		m.Close()
 		return err
 	}

@@ -18,6 +18,7 @@ func runMaster(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
+	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
 	snf := addSnapshotFlags(fs)
@@ -26,6 +27,9 @@ func runMaster(args []string) error {
 		return err
 	}
 	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := hf.check(hf.addr); err != nil {
 		return err
 	}
 	setProcs(fs, *procs)
@@ -47,13 +51,14 @@ func runMaster(args []string) error {
 		return errors.New("--store needs --nats: a snapshot records a log offset")
 	}
 	snf.apply(&cfg, st)
+	var sent *sentLog // the HTTP API's record of sent offsets (async acks)
 	if nf.url != "" {
 		lg, closeLog, err := nf.open(ctx, false, logger)
 		if err != nil {
 			return err
 		}
 		defer closeLog()
-		cfg.Log = lg
+		cfg.Log, sent = hf.masterLog(lg, master.AckMode(*ack))
 		if st == nil {
 			logger.Warn("no --store: no snapshots; a restart replays the whole log, and replicas too")
 		}
@@ -65,6 +70,10 @@ func runMaster(args []string) error {
 		return err
 	}
 	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), masterReady(m), logger); err != nil {
+		m.Close()
+		return err
+	}
+	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *pass, sent), logger); err != nil {
 		m.Close()
 		return err
 	}

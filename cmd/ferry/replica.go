@@ -16,6 +16,7 @@ func runReplica(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
+	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
 	procs := addProcsFlag(fs, 1)
@@ -23,6 +24,9 @@ func runReplica(args []string) error {
 		return err
 	}
 	if err := envDefaults(fs); err != nil {
+		return err
+	}
+	if err := hf.check(hf.addr); err != nil {
 		return err
 	}
 	setProcs(fs, *procs)
@@ -59,6 +63,10 @@ func runReplica(args []string) error {
 		return err
 	}
 	if err := serveMetrics(ctx, *metricsAddr, r.Metrics(), replicaReady(r), logger); err != nil {
+		r.Close()
+		return err
+	}
+	if err := hf.serve(ctx, hf.addr, replicaNode{r}, logger); err != nil {
 		r.Close()
 		return err
 	}
