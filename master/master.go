@@ -493,3 +493,25 @@ func newGeneration() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// WaitAck blocks until the effects of every unit up to need (the engine's
+// AckPoint after a client's commands ran) are as durable as the ack mode
+// promises: stored by the log (durable) or sent to it (async). It is what
+// a RESP reply waits for; an error means the reply must not be sent.
+func (m *Master) WaitAck(need uint64) error {
+	if m.pub == nil || need == 0 {
+		return nil
+	}
+	return m.pub.WaitDurable(need, m.cfg.Ack == AckAsync)
+}
+
+// SentOffset returns the offset of the last entry sent to the log, stored
+// or not: with async acks, what a reply reflects.
+func (m *Master) SentOffset() uint64 {
+	if m.pub == nil {
+		return 0
+	}
+	m.pub.mu.Lock()
+	defer m.pub.mu.Unlock()
+	return m.pub.next - 1
+}
