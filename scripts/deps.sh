@@ -2,8 +2,8 @@
 # Installs what ferry's tests need on a fresh Debian machine: redis-server,
 # redis-cli, redis-benchmark and redis-check-rdb (Debian's 7.0, the
 # reference for the differential tests), staticcheck, and versitygw (the S3
-# server of the object storage tests) into $(go env GOPATH)/bin. Safe to
-# re-run.
+# server of the object storage tests) and aws-lambda-rie (the Lambda
+# runtime interface emulator) into $(go env GOPATH)/bin. Safe to re-run.
 set -euo pipefail
 
 STATICCHECK_VERSION=2026.2.2
@@ -33,6 +33,13 @@ VERSITYGW_VERSION=v1.8.0
 stamp="$GOBIN/.ferry-versitygw-$VERSITYGW_VERSION"
 if [ ! -x "$GOBIN/versitygw" ] || [ ! -f "$stamp" ]; then
   (cd "$(dirname "$0")/../.ci/tools" && go build -o "$GOBIN/versitygw" github.com/versity/versitygw/cmd/versitygw)
+  touch "$stamp"
+fi
+# The Lambda runtime interface emulator, for the Lambda replica's tests.
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+stamp="$GOBIN/.ferry-aws-lambda-rie-$RIE_VERSION"
+if [ ! -x "$GOBIN/aws-lambda-rie" ] || [ ! -f "$stamp" ]; then
+  go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
   touch "$stamp"
 fi
 redis-server --version
