@@ -30,9 +30,9 @@ type httpFlags struct {
 	syncTimeout time.Duration
 }
 
-// addHTTPFlags defines --http-addr (named addrFlag: ferry dev serves a
-// second one for its replica), --http-token, --http-max-body and
-// --http-sync-timeout.
+// addHTTPFlags defines --http-addr, --http-token (also FERRY_HTTP_TOKEN,
+// as every flag has its variable), --http-max-body and --http-sync-timeout.
+// ferry dev adds --replica-http-addr for its replica.
 func addHTTPFlags(fs *flag.FlagSet) *httpFlags {
 	h := &httpFlags{}
 	fs.StringVar(&h.addr, "http-addr", "", "serve the Upstash-compatible REST API on ADDR (empty: off)")
