@@ -1,0 +1,203 @@
+// Command ferry-lambda is a ferry replica that runs as an AWS Lambda
+// function and answers HTTP requests (the Upstash Redis REST API, package
+// httpapi) from Function URLs or API Gateway HTTP APIs.
+//
+// A cold start loads the dataset's newest snapshot from the store and
+// catches up from the log before the first answer; every invocation first
+// catches up with the log's last offset (one request to NATS, then the
+// entries since the previous invocation), bounded by FERRY_MAX_STALENESS:
+// if it cannot, it answers 503 rather than data older than that, and it
+// never answers from an empty or unloaded dataset.
+//
+// It is configured by environment variables, named as ferry's flags:
+// FERRY_NATS, FERRY_DATASET, FERRY_STORE, FERRY_HTTP_TOKEN (required),
+// FERRY_S3_ENDPOINT, FERRY_S3_REGION, FERRY_NATS_CREDS, FERRY_NATS_USER,
+// FERRY_NATS_PASSWORD, FERRY_NATS_TOKEN, FERRY_NATS_TLS_CA,
+// FERRY_MAX_STALENESS (default 1s), FERRY_LOG_LEVEL. Build it for
+// provided.al2023 as "bootstrap":
+//
+//	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w" -o bootstrap ./cmd/ferry-lambda
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ferrydb/ferry/httpapi"
+	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/snapshot/s3"
+	"github.com/ferrydb/ferry/stream/jetstream"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("FERRY_LOG_LEVEL"))}))
+	fn, err := start(context.Background(), os.Getenv, logger)
+	if err != nil {
+		logger.Error("ferry-lambda: cannot start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(fn.invoke)
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(s)) != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// function is one Lambda execution environment's replica.
+type function struct {
+	r            *replica.Replica
+	api          http.Handler
+	maxStaleness time.Duration
+	log          *slog.Logger
+
+	mu     sync.Mutex
+	synced time.Time // when the replica was last known current
+}
+
+// start opens the log and the store, starts the replica and waits (up to
+// initWait) for it to load and catch up, so that the first invocation
+// finds it ready; if it is not, invocations wait for it.
+func start(ctx context.Context, env func(string) string, logger *slog.Logger) (*function, error) {
+	dataset := env("FERRY_DATASET")
+	if dataset == "" {
+		dataset = "default"
+	}
+	url := env("FERRY_NATS")
+	if url == "" {
+		return nil, errors.New("FERRY_NATS is not set: the NATS URL of the dataset's log")
+	}
+	maxStale := time.Second
+	if v := env("FERRY_MAX_STALENESS"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("FERRY_MAX_STALENESS %q: want a positive duration such as 1s", v)
+		}
+		maxStale = d
+	}
+	st, err := openStore(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	lg, err := jetstream.Open(ctx, jetstream.Config{
+		URL: url, Dataset: dataset, ReadOnly: true, Name: "ferry-lambda",
+		CredsFile: env("FERRY_NATS_CREDS"), User: env("FERRY_NATS_USER"), Password: env("FERRY_NATS_PASSWORD"),
+		Token: env("FERRY_NATS_TOKEN"), TLSCA: env("FERRY_NATS_TLS_CA"), Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r, err := replica.New(replica.Config{Log: lg, Dataset: dataset, Store: st, ServeStaleData: true, Logger: logger, Version: "lambda"})
+	if err != nil {
+		lg.Close()
+		return nil, err
+	}
+	api, err := httpapi.New(r, httpapi.Config{Token: env("FERRY_HTTP_TOKEN"), Logger: logger})
+	if err != nil {
+		lg.Close()
+		return nil, err
+	}
+	r.Start()
+	fn := &function{r: r, api: api, maxStaleness: maxStale, log: logger}
+	t0 := time.Now()
+	initCtx, cancel := context.WithTimeout(ctx, initWait)
+	defer cancel()
+	if err := fn.catchUp(initCtx); err != nil {
+		logger.Warn("not caught up during init: the first invocation waits", "err", err)
+	} else {
+		logger.Info("replica ready", "dataset", dataset, "offset", r.Offset(), "took", time.Since(t0).Round(time.Millisecond))
+	}
+	return fn, nil
+}
+
+// initWait bounds the catch-up during Lambda's init phase (10 s at most).
+const initWait = 8 * time.Second
+
+// openStore opens FERRY_STORE; a Lambda replica needs one (it has no disk
+// and must not replay the whole log on every cold start).
+func openStore(ctx context.Context, env func(string) string) (snapshot.Store, error) {
+	u := env("FERRY_STORE")
+	if u == "" {
+		return nil, errors.New("FERRY_STORE is not set: s3://BUCKET/PREFIX where the master writes snapshots")
+	}
+	loc, err := snapshot.ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	if loc.Scheme == "file" {
+		return fs.New(loc.Dir)
+	}
+	endpoint := env("FERRY_S3_ENDPOINT")
+	if endpoint == "" {
+		endpoint = env("AWS_ENDPOINT_URL_S3")
+	}
+	return s3.New(ctx, s3.Config{
+		Bucket: loc.Bucket, Prefix: loc.Prefix, Endpoint: endpoint, Region: env("FERRY_S3_REGION"),
+		PathStyle: endpoint != "",
+	})
+}
+
+// catchUp waits until the replica has applied the log's last offset.
+func (f *function) catchUp(ctx context.Context) error {
+	began := time.Now()
+	last, err := f.r.LogLast(ctx)
+	if err == nil {
+		err = f.r.WaitOffset(ctx, last)
+	}
+	// Offset 0 is reached at once: also wait for the first snapshot load.
+	for err == nil {
+		if state, _, _ := f.r.Status(); state != replica.StateLoading {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("still loading: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.synced = began
+	f.mu.Unlock()
+	return nil
+}
+
+// invoke answers one HTTP event: after catching up, or from a replica that
+// was current less than maxStaleness ago; otherwise 503.
+func (f *function) invoke(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	cctx, cancel := context.WithTimeout(ctx, f.maxStaleness)
+	err := f.catchUp(cctx)
+	cancel()
+	if err != nil {
+		f.mu.Lock()
+		age := time.Since(f.synced)
+		fresh := !f.synced.IsZero() && age <= f.maxStaleness
+		f.mu.Unlock()
+		if !fresh {
+			f.log.Warn("not answering: cannot catch up with the log", "err", err)
+			msg := "ferry: the replica cannot catch up with the log within " + f.maxStaleness.String() + ": " + err.Error()
+			if f.synced.IsZero() {
+				msg = "LOADING ferry is loading the dataset: " + err.Error()
+			}
+			return errorResponse(http.StatusServiceUnavailable, strings.TrimSpace(msg)), nil
+		}
+	}
+	return serveEvent(ctx, f.api, ev)
+}
