@@ -291,8 +291,9 @@ func TestHTTPCurl(t *testing.T) {
 	check(st, body, 400, `{"error":"READONLY You can't write against a read only replica."}`)
 }
 
-// TestHTTPMasterRequirePass checks the master's acknowledgement barrier
-// (a loopback RESP connection) with --requirepass set.
+// TestHTTPMasterRequirePass checks that the bearer token stands for AUTH
+// on a master with --requirepass, and that each write's sync token is its
+// own offset (one write, one entry, when writes come one at a time).
 func TestHTTPMasterRequirePass(t *testing.T) {
 	ns := startNATS(t)
 	m := startFerry(t, "master", "--nats", ns.URL(), "--dataset", "pass", "--new-dataset", "--requirepass", "rpass")

@@ -215,9 +215,14 @@ func (h *Handler) waitToken(ctx context.Context, tok string) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.SyncTimeout)
 	defer cancel()
 	if err := h.node.WaitOffset(ctx, off); err != nil {
-		return &apiError{http.StatusServiceUnavailable, fmt.Sprintf(
-			"ERR sync token not reached: this node has applied offset %d, the request needs %d (waited %s)",
-			h.node.Offset(), off, h.cfg.SyncTimeout)}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &apiError{http.StatusServiceUnavailable, fmt.Sprintf(
+				"ERR sync token not reached: this node has applied offset %d, the request needs %d (waited %s)",
+				h.node.Offset(), off, h.cfg.SyncTimeout)}
+		}
+		// The node cannot get there (its apply loop stopped), or the
+		// client went away.
+		return &apiError{http.StatusServiceUnavailable, fmt.Sprintf("ERR sync token %d not reached: %v", off, err)}
 	}
 	return nil
 }

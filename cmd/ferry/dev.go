@@ -69,10 +69,8 @@ func runDev(args []string) error {
 	defer closeLog()
 	mcfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
-		Dataset: nf.dataset, Ack: master.AckMode(*ack),
+		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
 	}
-	mlog, sent := hf.masterLog(lg, master.AckMode(*ack))
-	mcfg.Log = mlog
 	snf.apply(&mcfg, st)
 	// A first run on a fresh --data-dir creates the dev dataset.
 	mcfg.NewDataset = true
@@ -105,11 +103,11 @@ func runDev(args []string) error {
 		m.Close()
 		return err
 	}
-	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *pass, sent), logger.With("role", "master")); err != nil {
+	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *ack), logger.With("role", "master")); err != nil {
 		m.Close()
 		return err
 	}
-	if err := hf.serve(ctx, *replicaHTTPAddr, replicaNode{r}, logger.With("role", "replica")); err != nil {
+	if err := hf.serve(ctx, *replicaHTTPAddr, r, logger.With("role", "replica")); err != nil {
 		m.Close()
 		return err
 	}

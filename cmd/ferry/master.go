@@ -51,14 +51,13 @@ func runMaster(args []string) error {
 		return errors.New("--store needs --nats: a snapshot records a log offset")
 	}
 	snf.apply(&cfg, st)
-	var sent *sentLog // the HTTP API's record of sent offsets (async acks)
 	if nf.url != "" {
 		lg, closeLog, err := nf.open(ctx, false, logger)
 		if err != nil {
 			return err
 		}
 		defer closeLog()
-		cfg.Log, sent = hf.masterLog(lg, master.AckMode(*ack))
+		cfg.Log = lg
 		if st == nil {
 			logger.Warn("no --store: no snapshots; a restart replays the whole log, and replicas too")
 		}
@@ -73,7 +72,7 @@ func runMaster(args []string) error {
 		m.Close()
 		return err
 	}
-	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *pass, sent), logger); err != nil {
+	if err := hf.serve(ctx, hf.addr, newMasterNode(m, *ack), logger); err != nil {
 		m.Close()
 		return err
 	}

@@ -66,7 +66,7 @@ func runReplica(args []string) error {
 		r.Close()
 		return err
 	}
-	if err := hf.serve(ctx, hf.addr, replicaNode{r}, logger); err != nil {
+	if err := hf.serve(ctx, hf.addr, r, logger); err != nil {
 		r.Close()
 		return err
 	}
