@@ -30,7 +30,7 @@ type lambdaRIE struct {
 
 // rieBinary finds aws-lambda-rie (scripts/deps.sh builds it): a missing
 // one fails the test under CI and skips it, saying why, elsewhere.
-func rieBinary(t *testing.T) string {
+func rieBinary(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p
@@ -48,7 +48,7 @@ func rieBinary(t *testing.T) string {
 }
 
 // buildLambda builds cmd/ferry-lambda as Lambda's "bootstrap".
-func buildLambda(t *testing.T) string {
+func buildLambda(t testing.TB) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "../cmd/ferry-lambda")
@@ -59,7 +59,7 @@ func buildLambda(t *testing.T) string {
 	return out
 }
 
-func startRIE(t *testing.T, rie, bootstrap string, env []string) *lambdaRIE {
+func startRIE(t testing.TB, rie, bootstrap string, env []string) *lambdaRIE {
 	t.Helper()
 	port, apiPort := redistest.FreePort(t), redistest.FreePort(t)
 	l := &lambdaRIE{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/2015-03-31/functions/function/invocations", out: &bytes.Buffer{}}
@@ -90,7 +90,7 @@ type lambdaResponse struct {
 }
 
 // invoke sends a Function URL event for an HTTP request.
-func (l *lambdaRIE) invoke(t *testing.T, method, path, token, body string) lambdaResponse {
+func (l *lambdaRIE) invoke(t testing.TB, method, path, token, body string) lambdaResponse {
 	t.Helper()
 	ev := map[string]any{
 		"version": "2.0", "rawPath": path, "rawQueryString": "",

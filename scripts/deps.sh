@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ferry's tests need on a fresh Debian machine: redis-server,
 # redis-cli, redis-benchmark and redis-check-rdb (Debian's 7.0, the
-# reference for the differential tests), staticcheck, and versitygw (the S3
+# reference for the differential tests), node, npm and curl (the HTTP API's
+# client tests), staticcheck, and versitygw (the S3
 # server of the object storage tests) and aws-lambda-rie (the Lambda
 # runtime interface emulator) into $(go env GOPATH)/bin. Safe to re-run.
 set -euo pipefail
@@ -11,6 +12,11 @@ STATICCHECK_VERSION=2026.2.2
 need_apt=()
 for bin in redis-server redis-cli redis-benchmark redis-check-rdb; do
   command -v "$bin" >/dev/null 2>&1 || need_apt=(redis-server redis-tools)
+done
+# node and npm run the real @upstash/redis client against the HTTP API;
+# curl the HTTP API's shell examples.
+for pair in node:nodejs npm:npm curl:curl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
