@@ -1,0 +1,65 @@
+# ferry on AWS: the snapshot bucket, least-privilege roles, the master and
+# replicas on ECS Fargate, and Lambda replicas behind a Function URL, all
+# following one dataset's log on NATS JetStream. See README.md
+# ("Deploying with Terraform").
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  bucket_name = coalesce(var.bucket_name, "${var.name}-snapshots-${local.account_id}")
+  store_url   = "s3://${aws_s3_bucket.snapshots.bucket}/${var.snapshot_prefix}"
+  bucket_arn  = aws_s3_bucket.snapshots.arn
+  prefix_arn  = "${aws_s3_bucket.snapshots.arn}/${var.snapshot_prefix}/*"
+
+  ecs_cluster_arn = var.ecs_cluster_arn != null ? var.ecs_cluster_arn : aws_ecs_cluster.this[0].arn
+
+  tags = merge({ "ferry:dataset" = var.dataset, "ferry:stack" = var.name }, var.tags)
+
+  # Settings every ferry process shares (FERRY_<FLAG>, see ferry <command> -h).
+  common_environment = merge({
+    FERRY_NATS            = var.nats_url
+    FERRY_DATASET         = var.dataset
+    FERRY_STORE           = local.store_url
+    FERRY_S3_REGION       = local.region
+    FERRY_STREAM_REPLICAS = tostring(var.nats_stream_replicas)
+    FERRY_LOG_FORMAT      = "json"
+  }, var.extra_environment)
+
+  # Settings of the long-running ferry containers (ports as in the image).
+  container_environment = merge(local.common_environment, {
+    FERRY_ADDR         = "0.0.0.0:6379"
+    FERRY_HTTP_ADDR    = "0.0.0.0:8080"
+    FERRY_METRICS_ADDR = "0.0.0.0:9090"
+  })
+
+  master_environment = merge(local.container_environment, {
+    FERRY_NEW_DATASET       = tostring(var.master_new_dataset)
+    FERRY_SNAPSHOT_INTERVAL = var.snapshot_interval
+    FERRY_STREAM_MAX_AGE    = var.nats_stream_max_age
+    FERRY_S3_SSE            = var.kms_key_arn != null ? "aws:kms" : "AES256"
+    FERRY_S3_SSE_KMS_KEY_ID = var.kms_key_arn != null ? var.kms_key_arn : ""
+  })
+
+  # Secrets the ECS agent reads from Secrets Manager into the containers'
+  # environment (secret ARN, then :json-key::).
+  container_secrets = [
+    { name = "FERRY_NATS_USER", valueFrom = "${aws_secretsmanager_secret.nats.arn}:user::" },
+    { name = "FERRY_NATS_PASSWORD", valueFrom = "${aws_secretsmanager_secret.nats.arn}:password::" },
+    { name = "FERRY_NATS_TOKEN", valueFrom = "${aws_secretsmanager_secret.nats.arn}:token::" },
+    { name = "FERRY_HTTP_TOKEN", valueFrom = aws_secretsmanager_secret.http_token.arn },
+  ]
+
+  ports = {
+    resp    = 6379
+    http    = 8080
+    metrics = 9090
+  }
+}
