@@ -35,6 +35,7 @@ unit: ## every test, no race detector (quick)
 fuzz: ## run each fuzz target briefly (FUZZTIME, default 20s)
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./internal/resp
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./snapshot/rdb
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./httpapi
 
 bench: ## redis-benchmark against ferry and redis-server side by side
 	bash bench/redis-benchmark.sh
