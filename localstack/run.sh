@@ -31,8 +31,9 @@
 #   VERSITYGW_BIN       a versitygw binary to use instead of the one scripts/deps.sh installs
 #   READY_TIMEOUT 60    seconds to wait for each service
 #
-# Tools are built once and cached: nats-server under
-# ${XDG_CACHE_HOME:-~/.cache}/ferry/nats-server-$NATS_VERSION, versitygw into
+# Tools are built once and cached: nats-server (the version go.mod pins,
+# from the Go module proxy; v2.15.2 outside a module) under
+# ${XDG_CACHE_HOME:-~/.cache}/ferry/nats-server-<version>, versitygw into
 # $(go env GOPATH)/bin from the pinned tools module .ci/tools (as
 # scripts/deps.sh does). ferry is built from this tree into the state
 # directory on every `up` (the go build cache makes that quick).
@@ -133,11 +134,19 @@ tool_versitygw() {
 
 tool_nats() {
   if [ -n "${NATS_SERVER_BIN:-}" ]; then echo "$NATS_SERVER_BIN"; return; fi
-  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/ferry/nats-server-$NATS_VERSION"
+  # The version ferry embeds (go.mod), built with ferry's flags so that the
+  # server's packages come from the same build cache as ferry's own.
+  local version
+  version="$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2 2>/dev/null || true)"
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/ferry/nats-server-${version:-$NATS_VERSION}"
   if [ ! -x "$dir/nats-server" ]; then
-    say "building nats-server $NATS_VERSION from the Go module proxy into $dir (once; about a minute)"
+    say "building nats-server ${version:-$NATS_VERSION} from the Go module proxy into $dir (once)"
     mkdir -p "$dir"
-    GOBIN="$dir" go install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
+    if [ -n "$version" ]; then
+      (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$dir/nats-server" github.com/nats-io/nats-server/v2)
+    else
+      GOBIN="$dir" go install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
+    fi
   fi
   echo "$dir/nats-server"
 }
