@@ -89,4 +89,3 @@ func BenchmarkLambdaColdStart(b *testing.B) {
 }
 
 var readyTook = regexp.MustCompile(`"msg":"replica ready".*"took":([0-9]+)`)
-

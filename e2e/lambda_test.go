@@ -94,9 +94,9 @@ func (l *lambdaRIE) invoke(t testing.TB, method, path, token, body string) lambd
 	t.Helper()
 	ev := map[string]any{
 		"version": "2.0", "rawPath": path, "rawQueryString": "",
-		"headers": map[string]string{"authorization": "Bearer " + token, "content-type": "application/json"},
+		"headers":        map[string]string{"authorization": "Bearer " + token, "content-type": "application/json"},
 		"requestContext": map[string]any{"http": map[string]string{"method": method, "path": path, "sourceIp": "127.0.0.1"}},
-		"body": body, "isBase64Encoded": false,
+		"body":           body, "isBase64Encoded": false,
 	}
 	payload, _ := json.Marshal(ev)
 	var resp *http.Response
