@@ -457,7 +457,7 @@ func TestSnapshotListInspect(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "db0") {
+	if regexp.MustCompile(`(?m)^db[0-9]+\s`).MatchString(out) {
 		t.Errorf("inspect without --keys counted keys:\n%s", out)
 	}
 	if _, err := run(t, "inspect", "--store", url, "--dataset", "ds", "--offset", "6"); !errors.Is(err, snapshot.ErrNotFound) {
