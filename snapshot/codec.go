@@ -15,10 +15,12 @@ import (
 
 // Write streams a snapshot into st: encode writes the plain RDB bytes, which
 // are compressed with zstd on their way into st.Put, without a temporary
-// file and without holding the whole snapshot in memory. It returns what
+// file and without holding the whole snapshot in memory. While it runs the
+// process may use every core (see borrowCores). It returns what
 // Put returns. If encode fails, the upload is abandoned and nothing becomes
 // visible; the error is encode's.
 func Write(ctx context.Context, st Store, info Info, encode func(w io.Writer) error) (Info, error) {
+	defer borrowCores()()
 	pr, pw := io.Pipe()
 	encErr := make(chan error, 1)
 	go func() {
@@ -46,12 +48,13 @@ func Write(ctx context.Context, st Store, info Info, encode func(w io.Writer) er
 // is verified: Read returns nil only when decode succeeded and the object
 // was intact (a damaged one gives an error wrapping ErrChecksum).
 func Read(ctx context.Context, st Store, info Info, decode func(r io.Reader) error) error {
+	defer borrowCores()()
 	rc, err := st.Open(ctx, info)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return fmt.Errorf("snapshot: %s: %w", info, err)
 	}
