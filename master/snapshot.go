@@ -175,11 +175,21 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	}
 	ks := e.Keyspace()
 	total := 0
+	var sizes [keyspace.NumDBs][2]int // keys and expires at the cut: RESIZEDB hints
 	for i := 0; i < keyspace.NumDBs; i++ {
-		total += ks.DB(i).Len()
+		sizes[i] = [2]int{ks.DB(i).Len(), ks.DB(i).Expires()}
+		total += sizes[i][0]
 	}
+	var started [keyspace.NumDBs]bool
 	cut := ks.BeginCut(func(db int, key string, o *keyspace.Object) {
-		if enc.Use(db) == nil {
+		var err error
+		if !started[db] {
+			started[db] = true
+			err = enc.SelectDB(db, sizes[db][0], sizes[db][1])
+		} else {
+			err = enc.Use(db)
+		}
+		if err == nil {
 			enc.WriteObject(key, o)
 		}
 	})

@@ -141,6 +141,20 @@ func (d *Dict[V]) Delete(key string) (V, bool) {
 	return zero, false
 }
 
+// Reserve sizes an empty Dict's table for n keys, so that filling it does
+// not rehash; it does nothing to a Dict that holds keys.
+func (d *Dict[V]) Reserve(n int) {
+	if d.Len() != 0 || n <= len(d.t[0].buckets) {
+		return
+	}
+	size := minSize
+	for size < n {
+		size *= 2
+	}
+	d.t = [2]table[V]{{buckets: make([]*node[V], size)}}
+	d.rehashIdx = -1
+}
+
 // Clear removes every key.
 func (d *Dict[V]) Clear() {
 	d.t = [2]table[V]{}

@@ -57,6 +57,9 @@ func ReadMeta(r io.Reader) (Meta, error) {
 	return d.meta, nil
 }
 
+// maxReserve bounds the table size a RESIZEDB hint may reserve.
+const maxReserve = 1 << 20
+
 type decoder struct {
 	r    *reader
 	ks   *keyspace.Keyspace
@@ -175,10 +178,17 @@ func (d *decoder) run(metaOnly bool) error {
 			}
 			d.db = int(db)
 		case opResizeDB:
-			for range 2 {
-				if _, err := d.readLen(); err != nil {
-					return err
-				}
+			keys, err := d.readLen()
+			if err != nil {
+				return err
+			}
+			if _, err := d.readLen(); err != nil {
+				return err
+			}
+			if d.ks != nil {
+				// A hint: sizing the table up front spares the load its
+				// rehashing. Bounded, so a lying file cannot allocate much.
+				d.ks.DB(d.db).Reserve(int(min(keys, maxReserve)))
 			}
 		case opModuleAux:
 			return d.errAt(off, ErrUnsupported, "unsupported module auxiliary data (RDB opcode %d)", t)
