@@ -717,6 +717,7 @@ func cmdWait(args []string) error {
 	since := fs.Int64("since", 0, "unix nanoseconds the replica was started at (default: now)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	every := fs.Duration("every", 5*time.Millisecond, "poll interval")
+	offsets := fs.Bool("offsets", true, "also wait for the replica's offset to reach the master's (false: link up and not syncing is enough)")
 	fs.Parse(args)
 	t0 := time.Now()
 	if *since > 0 {
@@ -766,7 +767,7 @@ func cmdWait(args []string) error {
 		mo, _ := strconv.ParseInt(mi["master_repl_offset"], 10, 64)
 		ro, _ := strconv.ParseInt(ri["slave_repl_offset"], 10, 64)
 		last = fmt.Sprintf("master offset %d, replica %d, link %s, sync %s", mo, ro, ri["master_link_status"], ri["master_sync_in_progress"])
-		if ro >= mo && ri["master_link_status"] == "up" && ri["master_sync_in_progress"] == "0" {
+		if (ro >= mo || !*offsets) && ri["master_link_status"] == "up" && ri["master_sync_in_progress"] == "0" {
 			result("seconds", fmt.Sprintf("%.3f", time.Since(t0).Seconds()),
 				"first_get", fmt.Sprintf("%.3f", firstGet.Seconds()), "offset", ro)
 			return nil
