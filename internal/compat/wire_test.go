@@ -78,6 +78,7 @@ func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration, e
 		defer wg.Done()
 		buf := make([]byte, 64*1024)
 		writing := true
+		var lastData time.Time
 		for {
 			if writing {
 				select {
@@ -89,6 +90,9 @@ func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration, e
 			nc.SetReadDeadline(time.Now().Add(quiet))
 			n, err := nc.Read(buf)
 			out.data = append(out.data, buf[:n]...)
+			if n > 0 {
+				lastData = time.Now()
+			}
 			if err == nil {
 				continue
 			}
@@ -96,7 +100,14 @@ func exchange(t testing.TB, addr string, chunks [][]byte, quiet time.Duration, e
 				if writing {
 					continue
 				}
-				if time.Since(doneAt) >= quiet && (len(out.data) >= expect || time.Since(doneAt) >= closeWait) {
+				// Short of the expected bytes, wait closeWait after the
+				// later of the last write and the last byte: a loaded
+				// machine may slow a big reply down, not stop it.
+				since := time.Since(doneAt)
+				if lastData.After(doneAt) {
+					since = time.Since(lastData)
+				}
+				if time.Since(doneAt) >= quiet && (len(out.data) >= expect || since >= closeWait) {
 					return
 				}
 				continue
