@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferrydb/ferry/internal/redistest"
 )
 
 // The HTTP API end to end: the ferry binary runs a master and a replica
@@ -66,7 +67,7 @@ func freeAddr(tb testing.TB) string {
 type httpNode struct {
 	url string // http://addr
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	out *redistest.Buffer
 }
 
 // startFerry runs `ferry <role> args...` with an HTTP API and waits until
@@ -78,13 +79,13 @@ func startFerry(tb testing.TB, role string, args ...string) *httpNode {
 	args = append([]string{role, "--addr", freeAddr(tb), "--http-addr", httpAddr, "--log-level", "debug"}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "FERRY_HTTP_TOKEN="+httpToken)
-	var out bytes.Buffer
-	cmd.Stdout = &syncWriter{w: &out}
-	cmd.Stderr = cmd.Stdout
+	out := &redistest.Buffer{}
+	cmd.Stdout = out
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	n := &httpNode{url: "http://" + httpAddr, cmd: cmd, out: &out}
+	n := &httpNode{url: "http://" + httpAddr, cmd: cmd, out: out}
 	tb.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -115,23 +116,7 @@ func startFerry(tb testing.TB, role string, args ...string) *httpNode {
 	return n
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (n *httpNode) output() string {
-	sw := n.cmd.Stdout.(*syncWriter)
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return n.out.String()
-}
+func (n *httpNode) output() string { return n.out.String() }
 
 type httpRes struct {
 	status int

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,26 +25,7 @@ import (
 type lambdaRIE struct {
 	url string
 	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer the emulator writes to while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	out *redistest.Buffer
 }
 
 // rieBinary finds aws-lambda-rie (scripts/deps.sh builds it): a missing
@@ -82,7 +62,7 @@ func buildLambda(t testing.TB) string {
 func startRIE(t testing.TB, rie, bootstrap string, env []string) *lambdaRIE {
 	t.Helper()
 	port, apiPort := redistest.FreePort(t), redistest.FreePort(t)
-	l := &lambdaRIE{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/2015-03-31/functions/function/invocations", out: &syncBuffer{}}
+	l := &lambdaRIE{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/2015-03-31/functions/function/invocations", out: &redistest.Buffer{}}
 	l.cmd = exec.Command(rie,
 		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),

@@ -7,9 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferrydb/ferry/internal/redistest"
 )
 
 // TestProgressOutput: progress goes only to a terminal; a pipe or a file
@@ -41,28 +42,10 @@ func TestProgressOutput(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the progress goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestProgressLine: redraws one line with \r, counting bytes and items, and
 // ends it with a newline; a nil output counts and prints nothing.
 func TestProgressLine(t *testing.T) {
-	var out syncBuffer
+	var out redistest.Buffer
 	p := startProgress(&out, "loading x", "keys")
 	if _, err := io.Copy(io.Discard, p.Reader(strings.NewReader(strings.Repeat("a", 3000)))); err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func Versitygw(tb testing.TB) (endpoint, accessKey, secretKey, bucket string) {
 }
 
 func startVersitygw(tb testing.TB, bin, dir string, port int, accessKey, secretKey, bucket string) error {
-	out := new(lockedBuffer)
+	out := new(Buffer)
 	cmd := exec.Command(bin, "--access", accessKey, "--secret", secretKey,
 		"--port", "127.0.0.1:"+strconv.Itoa(port), "--quiet", "posix", dir)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -117,18 +117,22 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-type lockedBuffer struct {
+// Buffer is a bytes.Buffer that a process or goroutine may write to while
+// a test reads it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+// String returns what was written so far.
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
