@@ -320,4 +320,13 @@ func TestSnapshotSchedule(t *testing.T) {
 		}
 		return nil
 	})
+	// Nothing written since: BGSAVE succeeds with the snapshot there is.
+	newest, _ := st.Newest(context.Background(), "sched")
+	info, err := m.Snapshot(context.Background())
+	if err != nil || info.Key != newest.Key {
+		t.Fatalf("snapshot with nothing new: %v, %v; want %s", info, err, newest)
+	}
+	if r := mustQuery(t, m.addr, "INFO", "persistence"); !strings.Contains(r, "rdb_last_bgsave_status:ok") {
+		t.Fatalf("after a snapshot with nothing new: %s", r)
+	}
 }

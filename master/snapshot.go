@@ -23,8 +23,9 @@ import (
 // spoolHigh plus the keys written to during the snapshot, at most once
 // each: never a copy of the dataset.
 const (
-	stepKeys  = 256
-	spoolHigh = 8 << 20
+	stepKeys     = 256
+	spoolHigh    = 8 << 20
+	minScanPause = 50 * time.Microsecond
 )
 
 // snapshots is the master's snapshot writer: BGSAVE, the schedule and
@@ -165,6 +166,14 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 		return snapshot.Info{}, 0, err
 	}
 	dirty := e.Stats().Dirty
+	s.mu.Lock()
+	newest := s.newest
+	s.mu.Unlock()
+	if newest.Key != "" && newest.Offset == offset {
+		// Nothing was written since the newest snapshot: it is this one.
+		e.Unlock()
+		return newest, dirty, nil
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Created: t0, UsedMem: int64(ms.HeapAlloc)}
@@ -200,7 +209,10 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	s.p.InProgress, s.p.Started, s.p.KeysDone, s.p.KeysTotal = true, t0, 0, int64(total)
 	s.mu.Unlock()
 
-	// The scan: short holds of the engine lock, paced by the upload.
+	// The scan: short holds of the engine lock, paced by the upload, and
+	// never more than half of the lock's time: right after a step the
+	// scanner would take the lock again before the clients woken by its
+	// release, so it sleeps as long as the step held it.
 	scanDone := make(chan error, 1)
 	go func() {
 		var err error
@@ -213,6 +225,7 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 				break
 			}
 			e.Lock()
+			held := time.Now()
 			done := cut.Step(stepKeys)
 			n := cut.Keys()
 			if done {
@@ -220,12 +233,14 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 				err = enc.Close()
 			}
 			e.Unlock()
+			d := time.Since(held)
 			s.mu.Lock()
 			s.p.KeysDone = int64(n)
 			s.mu.Unlock()
 			if done {
 				break
 			}
+			time.Sleep(max(d, minScanPause))
 		}
 		if err != nil {
 			e.Lock()
