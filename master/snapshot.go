@@ -26,6 +26,7 @@ const (
 	stepKeys     = 256
 	spoolHigh    = 8 << 20
 	minScanPause = 50 * time.Microsecond
+	scanRest     = 2 // the scan rests twice as long as each step held the lock
 )
 
 // snapshots is the master's snapshot writer: BGSAVE, the schedule and
@@ -210,9 +211,9 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	s.mu.Unlock()
 
 	// The scan: short holds of the engine lock, paced by the upload, and
-	// never more than half of the lock's time: right after a step the
-	// scanner would take the lock again before the clients woken by its
-	// release, so it sleeps as long as the step held it.
+	// at most a third of the lock's time: right after a step the scanner
+	// would take the lock again before the clients woken by its release,
+	// so it rests twice as long as the step held it.
 	scanDone := make(chan error, 1)
 	go func() {
 		var err error
@@ -240,7 +241,7 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 			if done {
 				break
 			}
-			time.Sleep(max(d, minScanPause))
+			time.Sleep(max(scanRest*d, minScanPause))
 		}
 		if err != nil {
 			e.Lock()
@@ -262,6 +263,7 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 				sp.abort()
 				return err
 			}
+			sp.release(chunk)
 		}
 		if err := sp.error(); err != nil {
 			return err
@@ -384,6 +386,7 @@ type spool struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	chunks  [][]byte
+	free    [][]byte // chunks the upload is done with, for reuse
 	size    int
 	closed  bool
 	aborted bool
@@ -403,7 +406,11 @@ func (s *spool) Write(p []byte) (int, error) {
 	if s.aborted {
 		return 0, errors.New("master: snapshot upload stopped")
 	}
-	s.chunks = append(s.chunks, append([]byte(nil), p...))
+	var c []byte
+	if n := len(s.free); n > 0 && cap(s.free[n-1]) >= len(p) {
+		c, s.free = s.free[n-1][:0], s.free[:n-1]
+	}
+	s.chunks = append(s.chunks, append(c, p...))
 	s.size += len(p)
 	s.cond.Broadcast()
 	return len(p), nil
@@ -426,6 +433,16 @@ func (s *spool) next() ([]byte, bool) {
 	s.size -= len(c)
 	s.cond.Broadcast()
 	return c, true
+}
+
+// release gives back a chunk next returned, once it was written: reusing
+// chunks keeps a snapshot from leaving its whole size as garbage.
+func (s *spool) release(c []byte) {
+	s.mu.Lock()
+	if len(s.free) < 64 {
+		s.free = append(s.free, c)
+	}
+	s.mu.Unlock()
 }
 
 // waitBelow waits until fewer than n bytes are queued; false if the

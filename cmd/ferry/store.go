@@ -33,7 +33,7 @@ func addStoreFlags(fs *flag.FlagSet, def string) *storeFlags {
 	fs.StringVar(&s.pathStyle, "s3-path-style", "auto", "path-style bucket addressing: yes, no, or auto (yes when an endpoint is set)")
 	fs.StringVar(&s.sse, "s3-sse", "", "server-side encryption: AES256 or aws:kms (empty: the bucket's default)")
 	fs.StringVar(&s.kmsKey, "s3-sse-kms-key-id", "", "KMS key id for --s3-sse aws:kms")
-	fs.Int64Var(&s.partSize, "s3-part-size", 0, "multipart upload part size in bytes (default 16 MiB, at least 5 MiB)")
+	fs.Int64Var(&s.partSize, "s3-part-size", 0, "multipart upload part size in bytes (default 8 MiB, at least 5 MiB; a snapshot holds 2 parts in memory)")
 	return s
 }
 

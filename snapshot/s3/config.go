@@ -9,7 +9,7 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultPartSize    = 16 << 20
+	DefaultPartSize    = 8 << 20
 	DefaultConcurrency = 2
 	DefaultRegion      = "us-east-1"
 
@@ -60,7 +60,7 @@ type Config struct {
 	SSEKMSKeyID string
 
 	// PartSize is the size of each part of a multipart upload (at least
-	// 5 MiB, default 16 MiB). A snapshot smaller than one part goes up in a
+	// 5 MiB, default 8 MiB). A snapshot smaller than one part goes up in a
 	// single request.
 	PartSize int64
 	// Concurrency is how many parts are in memory at once, one filling
