@@ -66,7 +66,11 @@ func (d *Dict[V]) Get(key string) *V {
 	if d.rehashing() {
 		d.step(rehashStep)
 	}
-	h := d.hash(key)
+	return d.find(d.hash(key), key)
+}
+
+// find returns the value of key, whose hash is h, or nil.
+func (d *Dict[V]) find(h uint64, key string) *V {
 	for i := 0; i < 2; i++ {
 		t := &d.t[i]
 		if len(t.buckets) == 0 {
@@ -87,8 +91,14 @@ func (d *Dict[V]) Get(key string) *V {
 // Put returns a pointer to key's value, inserting a zero value (under a copy
 // of key) when the key is absent; created reports whether it was.
 func (d *Dict[V]) Put(key string) (v *V, created bool) {
-	if p := d.Get(key); p != nil {
-		return p, false
+	if d.rehashing() {
+		d.step(rehashStep)
+	}
+	h := d.hash(key)
+	if d.Len() > 0 {
+		if p := d.find(h, key); p != nil {
+			return p, false
+		}
 	}
 	d.expandIfNeeded()
 	t := &d.t[0]
@@ -96,7 +106,7 @@ func (d *Dict[V]) Put(key string) (v *V, created bool) {
 		t = &d.t[1]
 	}
 	n := &node[V]{key: strings.Clone(key)}
-	i := d.hash(key) & t.mask()
+	i := h & t.mask()
 	n.next = t.buckets[i]
 	t.buckets[i] = n
 	t.used++
