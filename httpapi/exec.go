@@ -90,8 +90,13 @@ func (h *Handler) run(cmds [][][]byte, multi bool, remote, local string) ([]repl
 	replies := make([]reply, len(cmds))
 	from := 0
 	for i := range cmds {
-		if i >= len(ends) || ends[i] == from {
+		if i >= len(ends) {
 			replies[i] = reply{kind: '-', str: []byte("ERR the command was not run: the client was closed")}
+			continue
+		}
+		if ends[i] == from {
+			// It ran and closed the client without a reply (SHUTDOWN).
+			replies[i] = reply{kind: '-', str: []byte("ERR no reply: the command closed the connection")}
 			continue
 		}
 		r, rest, err := parseReply(cl.W.Buf[from:ends[i]])
