@@ -14,6 +14,14 @@ import (
 // that a long pipeline does not hold other clients back.
 const maxBatchOutput = 64 * 1024
 
+// maxReplyBytes bounds the replies of one pipeline. The RESP server writes
+// replies out as a pipeline runs; an HTTP answer holds them all (and their
+// JSON), so past this bound the rest of a pipeline is not run: a request
+// of a few kilobytes must not make the node buffer gigabytes. One reply
+// larger than the bound is answered whole, as over RESP; a transaction
+// runs whole.
+const maxReplyBytes = 64 << 20
+
 // refusal says why a command cannot run over HTTP, or "".
 func refusal(tab *command.Table, args [][]byte, inMulti bool) string {
 	name := strings.ToLower(string(args[0]))
@@ -64,7 +72,12 @@ func (h *Handler) run(cmds [][][]byte, multi bool, remote, local string) ([]repl
 	cl.Authed = true // the bearer token stands for AUTH
 	cl.Name = "http"
 	batchStart := 0
+	tooBig := false
 	for _, args := range cmds {
+		if !multi && len(cl.W.Buf) > h.maxReply {
+			tooBig = true
+			break
+		}
 		if !multi && len(cl.W.Buf)-batchStart > maxBatchOutput {
 			// A long pipeline lets other clients in, as the RESP server
 			// does between batches; a transaction runs whole.
@@ -87,11 +100,15 @@ func (h *Handler) run(cmds [][][]byte, multi bool, remote, local string) ([]repl
 	e.CloseClient(cl)
 	e.Unlock()
 
+	notRun := []byte("ERR the command was not run: the client was closed")
+	if tooBig {
+		notRun = fmt.Appendf(nil, "ERR the command was not run: the replies of this request passed %d bytes; send the rest in another request", h.maxReply)
+	}
 	replies := make([]reply, len(cmds))
 	from := 0
 	for i := range cmds {
 		if i >= len(ends) {
-			replies[i] = reply{kind: '-', str: []byte("ERR the command was not run: the client was closed")}
+			replies[i] = reply{kind: '-', str: notRun}
 			continue
 		}
 		if ends[i] == from {

@@ -113,6 +113,8 @@ type Handler struct {
 	node Node
 	cfg  Config
 	log  *slog.Logger
+	// maxReply bounds the replies a pipeline buffers (maxReplyBytes).
+	maxReply int
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -122,7 +124,7 @@ func New(node Node, cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Handler{node: node, cfg: cfg, log: cfg.Logger}, nil
+	return &Handler{node: node, cfg: cfg, log: cfg.Logger, maxReply: maxReplyBytes}, nil
 }
 
 // apiError is a request refused before or instead of running commands.
