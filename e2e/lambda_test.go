@@ -182,7 +182,13 @@ func TestLambdaReplica(t *testing.T) {
 		t.Fatalf("wrong token = %d %s", r.StatusCode, r.Body)
 	}
 	// NATS gone: within the staleness bound it answers, past it 503.
+	if r := l.invoke(t, "GET", "/get/k1", token, ""); r.StatusCode != 200 {
+		t.Fatalf("warm, before NATS goes: %d %s", r.StatusCode, r.Body)
+	}
 	ns.Shutdown()
+	if r := l.invoke(t, "GET", "/get/k1", token, ""); r.StatusCode != 200 || r.Body != `{"result":"v1"}` {
+		t.Fatalf("NATS just gone, within --max-staleness of the last catch-up: %d %s", r.StatusCode, r.Body)
+	}
 	time.Sleep(600 * time.Millisecond)
 	r := l.invoke(t, "GET", "/get/k1", token, "")
 	if r.StatusCode != 503 || !strings.Contains(r.Body, "cannot catch up") {

@@ -218,6 +218,12 @@ func (r *Replica) setState(s State, err error) {
 	if err != nil {
 		r.err = err
 	}
+	if prev != s {
+		// WaitOffset callers recheck: a replica that stopped for good
+		// (broken, resync-needed) will not reach their offset.
+		close(r.advanced)
+		r.advanced = make(chan struct{})
+	}
 	r.mu.Unlock()
 	if prev != s {
 		r.log.Info("replica state", "dataset", r.cfg.Dataset, "from", prev, "to", s, "offset", r.Offset(), "err", err)

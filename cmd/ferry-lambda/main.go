@@ -128,6 +128,10 @@ func start(ctx context.Context, env func(string) string, logger *slog.Logger) (*
 // initWait bounds the catch-up during Lambda's init phase (10 s at most).
 const initWait = 8 * time.Second
 
+// answerMargin is left between a timed-out catch-up and the staleness
+// bound for answering.
+const answerMargin = 20 * time.Millisecond
+
 // openStore opens FERRY_STORE; a Lambda replica needs one (it has no disk
 // and must not replay the whole log on every cold start).
 func openStore(ctx context.Context, env func(string) string) (snapshot.Store, error) {
@@ -179,25 +183,35 @@ func (f *function) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// invoke answers one HTTP event: after catching up, or from a replica that
-// was current less than maxStaleness ago; otherwise 503.
+// invoke answers one HTTP event once the replica has caught up with the
+// log. A replica that was current less than maxStaleness ago may answer
+// without catching up, as long as it answers within maxStaleness of that
+// moment: the catch-up gets only what is left of the bound. Otherwise 503.
 func (f *function) invoke(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	cctx, cancel := context.WithTimeout(ctx, f.maxStaleness)
+	f.mu.Lock()
+	synced := f.synced
+	f.mu.Unlock()
+	budget := f.maxStaleness
+	if !synced.IsZero() {
+		// A margin, so that an answer after a catch-up that timed out is
+		// still within the bound.
+		if left := f.maxStaleness - time.Since(synced) - answerMargin; left > 0 {
+			budget = left
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, budget)
 	err := f.catchUp(cctx)
 	cancel()
 	if err != nil {
-		f.mu.Lock()
-		age := time.Since(f.synced)
-		fresh := !f.synced.IsZero() && age <= f.maxStaleness
-		f.mu.Unlock()
-		if !fresh {
+		if synced.IsZero() || time.Since(synced) > f.maxStaleness {
 			f.log.Warn("not answering: cannot catch up with the log", "err", err)
 			msg := "ferry: the replica cannot catch up with the log within " + f.maxStaleness.String() + ": " + err.Error()
-			if f.synced.IsZero() {
+			if synced.IsZero() {
 				msg = "LOADING ferry is loading the dataset: " + err.Error()
 			}
 			return errorResponse(http.StatusServiceUnavailable, strings.TrimSpace(msg)), nil
 		}
+		f.log.Warn("answering from the last catch-up, within the staleness bound", "age", time.Since(synced).Round(time.Millisecond), "err", err)
 	}
 	return serveEvent(ctx, f.api, ev)
 }

@@ -9,6 +9,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -41,6 +43,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ferry: unknown command %q\n", os.Args[1])
 		usage()
 		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the flag set printed its usage
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferry:", err)
