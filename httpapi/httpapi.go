@@ -24,6 +24,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -339,38 +340,123 @@ func splitQuery(raw string) []queryParam {
 	return out
 }
 
+// Request limits the JSON decoder enforces as it reads, so that a body
+// within --http-max-body cannot cost many times its size once parsed.
+const (
+	// maxPipeline bounds the commands of one /pipeline or /multi-exec.
+	maxPipeline = 100_000
+	// maxArgs bounds the arguments of one command (Redis's bound on a
+	// multibulk request).
+	maxArgs = 1024 * 1024
+)
+
+const (
+	wantCommand  = "want an array such as [\"SET\",\"key\",\"value\"]"
+	wantCommands = "want an array of commands such as [[\"SET\",\"key\",\"value\"],[\"GET\",\"key\"]]"
+)
+
 // parseCommand reads a JSON array command: ["SET","k","v"]. Strings are
 // taken as they are; numbers and booleans as their JSON text (clients send
 // ["INCRBY","n",5]).
 func parseCommand(body []byte) ([][]byte, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, badRequest("ERR malformed JSON: want an array such as [\"SET\",\"key\",\"value\"]: %v", err)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	raw, err := decodeCommand(dec)
+	if err == nil {
+		err = decodeEnd(dec)
+	}
+	if err != nil {
+		return nil, malformed(err, wantCommand)
 	}
 	return commandArgs(raw)
 }
 
 // parseCommands reads a JSON array of commands (pipeline, multi-exec).
 func parseCommands(body []byte) ([][][]byte, error) {
-	var raw [][]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, badRequest("ERR malformed JSON: want an array of commands such as [[\"SET\",\"key\",\"value\"],[\"GET\",\"key\"]]: %v", err)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := decodeOpen(dec); err != nil {
+		return nil, malformed(err, wantCommands)
 	}
-	if len(raw) == 0 {
-		return nil, badRequest("ERR empty array of commands")
-	}
-	cmds := make([][][]byte, len(raw))
-	for i, c := range raw {
-		args, err := commandArgs(c)
+	var cmds [][][]byte
+	for dec.More() {
+		if len(cmds) == maxPipeline {
+			return nil, badRequest("ERR more than %d commands in one request: split it", maxPipeline)
+		}
+		raw, err := decodeCommand(dec)
 		if err != nil {
-			err.(*apiError).msg += fmt.Sprintf(" (command %d)", i+1)
+			return nil, malformed(err, wantCommands)
+		}
+		args, err := commandArgs(raw)
+		if err != nil {
+			err.(*apiError).msg += fmt.Sprintf(" (command %d)", len(cmds)+1)
 			return nil, err
 		}
-		cmds[i] = args
+		cmds = append(cmds, args)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, malformed(err, wantCommands)
+	}
+	if err := decodeEnd(dec); err != nil {
+		return nil, malformed(err, wantCommands)
+	}
+	if len(cmds) == 0 {
+		return nil, badRequest("ERR empty array of commands")
 	}
 	return cmds, nil
 }
 
+// decodeOpen reads the '[' that starts an array.
+func decodeOpen(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("found %v where an array starts", tok)
+	}
+	return nil
+}
+
+// decodeCommand reads one command's array, its elements left raw.
+func decodeCommand(dec *json.Decoder) ([]json.RawMessage, error) {
+	if err := decodeOpen(dec); err != nil {
+		return nil, err
+	}
+	var raw []json.RawMessage
+	for dec.More() {
+		if len(raw) == maxArgs {
+			return nil, badRequest("ERR more than %d arguments in one command", maxArgs)
+		}
+		var r json.RawMessage
+		if err := dec.Decode(&r); err != nil {
+			return nil, err
+		}
+		raw = append(raw, r)
+	}
+	_, err := dec.Token() // ']'
+	return raw, err
+}
+
+// decodeEnd checks that nothing follows the value.
+func decodeEnd(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return errors.New("data after the array")
+		}
+		return err
+	}
+	return nil
+}
+
+// malformed turns a decoding error into a 400, keeping the limits' own.
+func malformed(err error, want string) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return badRequest("ERR malformed JSON: %s: %v", want, err)
+}
+
+// commandArgs turns a command's raw JSON elements into arguments.
 func commandArgs(raw []json.RawMessage) ([][]byte, error) {
 	if len(raw) == 0 {
 		return nil, badRequest("ERR empty command")
