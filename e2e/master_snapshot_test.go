@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -328,5 +329,68 @@ func TestSnapshotSchedule(t *testing.T) {
 	}
 	if r := mustQuery(t, m.addr, "INFO", "persistence"); !strings.Contains(r, "rdb_last_bgsave_status:ok") {
 		t.Fatalf("after a snapshot with nothing new: %s", r)
+	}
+}
+
+// failingStore is a real store whose Put fails on demand, half way through
+// the upload (a store that goes away during a snapshot).
+type failingStore struct {
+	snapshot.Store
+	fail atomic.Bool
+}
+
+func (s *failingStore) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snapshot.Info, error) {
+	if s.fail.Load() {
+		io.CopyN(io.Discard, r, 4096)
+		return snapshot.Info{}, errors.New("store unreachable (injected)")
+	}
+	return s.Store.Put(ctx, info, r)
+}
+
+// TestSnapshotStoreFailure: a snapshot whose upload fails leaves the master
+// serving and writable, reports the failure, publishes nothing, and the
+// next snapshot is whole.
+func TestSnapshotStoreFailure(t *testing.T) {
+	ns := startNATS(t)
+	st := &failingStore{Store: fsStore(t)}
+	m := startMaster(t, ns.URL(), "sfail", func(c *master.Config) {
+		c.Store, c.NewDataset, c.NoShutdownSnapshot = st, true, true
+	})
+	c, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	w := &workload{rng: rand.New(rand.NewPCG(8, 9)), keys: 300, zsets: true}
+	for range 10 {
+		if _, err := c.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.fail.Store(true)
+	if _, err := m.Snapshot(context.Background()); err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("snapshot into a failing store: %v", err)
+	}
+	if r := mustQuery(t, m.addr, "INFO", "persistence"); !strings.Contains(r, "rdb_last_bgsave_status:err") || !strings.Contains(r, "rdb_bgsave_in_progress:0") {
+		t.Fatalf("INFO persistence after a failed snapshot:\n%s", r)
+	}
+	if _, err := st.Newest(context.Background(), "sfail"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("a failed snapshot was published: %v", err)
+	}
+	// Writes go on, with the failed cut ended: a later snapshot is whole.
+	for range 5 {
+		if _, err := c.pipeline(w.batch(100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.fail.Store(false)
+	info, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustQuery(t, m.addr, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
+	final, want := stableDigest(t, m)
+	if got := snapshotPlusLog(t, st, info, m.log, final); got != want {
+		t.Fatalf("snapshot %s + log: digest %s, master %s", info, got, want)
 	}
 }
