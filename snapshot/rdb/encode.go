@@ -136,6 +136,17 @@ func (e *Encoder) writeAux(k, v string) {
 // written next belong to it. keys and expires are how many keys, and keys
 // with an expiry, will follow (a sizing hint for the reader; 0 if unknown).
 func (e *Encoder) SelectDB(db, keys, expires int) error {
+	if e.selectDB(db) != nil {
+		return e.err
+	}
+	e.writeByte(opResizeDB)
+	e.writeLen(uint64(max(keys, 0)))
+	e.writeLen(uint64(max(expires, 0)))
+	return e.err
+}
+
+// selectDB writes a SELECTDB of db.
+func (e *Encoder) selectDB(db int) error {
 	if e.err != nil {
 		return e.err
 	}
@@ -145,9 +156,6 @@ func (e *Encoder) SelectDB(db, keys, expires int) error {
 	e.db = db
 	e.writeByte(opSelectDB)
 	e.writeLen(uint64(db))
-	e.writeByte(opResizeDB)
-	e.writeLen(uint64(max(keys, 0)))
-	e.writeLen(uint64(max(expires, 0)))
 	return e.err
 }
 
@@ -159,13 +167,7 @@ func (e *Encoder) Use(db int) error {
 	if e.err != nil || db == e.db {
 		return e.err
 	}
-	if db < 0 || db >= keyspace.NumDBs {
-		return e.fail(fmt.Errorf("rdb: select database %d: out of range", db))
-	}
-	e.db = db
-	e.writeByte(opSelectDB)
-	e.writeLen(uint64(db))
-	return e.err
+	return e.selectDB(db)
 }
 
 // WriteObject writes key with o's value and expiry in the selected
