@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -40,11 +41,31 @@ func Load(r io.Reader, ks *keyspace.Keyspace) (Meta, error) {
 		}
 	}
 	d := newDecoder(r, ks)
-	if err := d.run(false); err != nil {
+	if runtime.GOMAXPROCS(0) > 1 {
+		d.app = newApplier(ks)
+	}
+	err := d.run(false)
+	if d.app != nil {
+		// Of two errors, the one earlier in the file, as a sequential load
+		// would have met it first.
+		if aerr := d.app.finish(); aerr != nil && (err == nil || aerr.(*Error).Offset < errOffset(err)) {
+			err = aerr
+		}
+	}
+	if err != nil {
 		ks.Flush()
 		return Meta{}, err
 	}
 	return d.meta, nil
+}
+
+// errOffset is where err happened in the file, as far as it says.
+func errOffset(err error) int64 {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Offset
+	}
+	return math.MaxInt64
 }
 
 // ReadMeta reads the header and the AUX fields at the start of an RDB file
@@ -63,6 +84,7 @@ const maxReserve = 1 << 20
 type decoder struct {
 	r    *reader
 	ks   *keyspace.Keyspace
+	app  *applier // stores keys from another goroutine; nil: loadKey does
 	meta Meta
 	db   int
 
@@ -188,7 +210,14 @@ func (d *decoder) run(metaOnly bool) error {
 			if d.ks != nil {
 				// A hint: sizing the table up front spares the load its
 				// rehashing. Bounded, so a lying file cannot allocate much.
-				d.ks.DB(d.db).Reserve(int(min(keys, maxReserve)))
+				n := int(min(keys, maxReserve))
+				if d.app != nil {
+					if err := d.app.add(record{db: d.db, reserve: n}); err != nil {
+						return err
+					}
+				} else {
+					d.ks.DB(d.db).Reserve(n)
+				}
 			}
 		case opModuleAux:
 			return d.errAt(off, ErrUnsupported, "unsupported module auxiliary data (RDB opcode %d)", t)
@@ -406,6 +435,9 @@ func (d *decoder) loadKey(off int64, t byte, expire int64) error {
 	defer func() { d.inKey = false }()
 	if !known {
 		return d.errAt(off, ErrUnsupported, "unsupported RDB type %d (%s)", t, typeNames[t])
+	}
+	if d.app != nil {
+		return d.queueKey(off, t, expire)
 	}
 	key := unsafeString(d.key)
 	db := d.ks.DB(d.db)
