@@ -255,17 +255,21 @@ func (r *Replica) follow() {
 					// out of order if it broke that promise.
 					return &applyError{offset: en.Offset, err: fmt.Errorf("expected offset %d", want)}
 				}
-				if err := r.apply.Apply(en.Data); err != nil {
+				// The offset moves under the engine lock with the entry's
+				// effects: a reader never sees them with the offset before.
+				err := r.apply.ApplyThen(en.Data, func() {
+					r.mu.Lock()
+					r.setOffsetLocked(en.Offset)
+					r.lastIO = time.Now()
+					r.applied++
+					if r.firstApplied == 0 {
+						r.firstApplied = en.Offset
+					}
+					r.mu.Unlock()
+				})
+				if err != nil {
 					return &applyError{offset: en.Offset, err: err}
 				}
-				r.mu.Lock()
-				r.setOffsetLocked(en.Offset)
-				r.lastIO = time.Now()
-				r.applied++
-				if r.firstApplied == 0 {
-					r.firstApplied = en.Offset
-				}
-				r.mu.Unlock()
 				if en.Offset >= target {
 					r.caughtUp()
 				}

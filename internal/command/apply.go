@@ -34,7 +34,12 @@ func (e *Engine) NewApplier() *Applier {
 // allowed whatever the engine's role. An entry that does not parse, or a
 // command the engine rejects, stops Apply with an error naming it; the
 // commands before it stay applied.
-func (a *Applier) Apply(data []byte) error {
+func (a *Applier) Apply(data []byte) error { return a.ApplyThen(data, nil) }
+
+// ApplyThen is Apply, and then, on success, calls then before it releases
+// the engine lock: a replica records the entry's offset there, so that no
+// reader sees the entry's effects with the offset before it.
+func (a *Applier) ApplyThen(data []byte, then func()) error {
 	e := a.e
 	e.Lock()
 	defer e.Unlock()
@@ -61,6 +66,9 @@ func (a *Applier) Apply(data []byte) error {
 			return fmt.Errorf("apply: malformed entry: %w", err)
 		}
 		return err
+	}
+	if then != nil {
+		then()
 	}
 	return nil
 }
