@@ -567,6 +567,14 @@ func moveElement(c *Ctx, src string, l *keyspace.List, from, to bool) bool {
 // lmpopArgs parses the numkeys, keys, LEFT|RIGHT and COUNT of LMPOP (at 1)
 // and BLMPOP (at 2).
 func (c *Ctx) lmpopArgs(numkeysIdx int) (keys [][]byte, front bool, count int64, ok bool) {
+	return c.mpopArgs(numkeysIdx, c.listEnd)
+}
+
+// mpopArgs parses the arguments LMPOP and ZMPOP share (and their blocking
+// forms): numkeys at numkeysIdx, the keys, the end to pop from (parsed by
+// where, which replies when it is not one) and an optional COUNT (1 when
+// absent).
+func (c *Ctx) mpopArgs(numkeysIdx int, where func(i int) (bool, bool)) (keys [][]byte, end bool, count int64, ok bool) {
 	numkeys, ok := c.rangeArg(numkeysIdx, 1, math.MaxInt64, errNumkeys)
 	if !ok {
 		return nil, false, 0, false
@@ -580,7 +588,7 @@ func (c *Ctx) lmpopArgs(numkeysIdx int) (keys [][]byte, front bool, count int64,
 		c.Error(ErrSyntax)
 		return nil, false, 0, false
 	}
-	if front, ok = c.listEnd(whereIdx); !ok {
+	if end, ok = where(whereIdx); !ok {
 		return nil, false, 0, false
 	}
 	count = -1
@@ -598,7 +606,7 @@ func (c *Ctx) lmpopArgs(numkeysIdx int) (keys [][]byte, front bool, count int64,
 	if count == -1 {
 		count = 1
 	}
-	return c.Args[numkeysIdx+1 : whereIdx], front, count, true
+	return c.Args[numkeysIdx+1 : whereIdx], end, count, true
 }
 
 func lmpopCmd(c *Ctx) {

@@ -1292,43 +1292,16 @@ func zpopMinMax(c *Ctx, max bool) {
 // zmpopArgs parses numkeys, keys, MIN|MAX and COUNT of ZMPOP (at 1) and
 // BZMPOP (at 2).
 func (c *Ctx) zmpopArgs(numkeysIdx int) (keys [][]byte, max bool, count int64, ok bool) {
-	numkeys, ok := c.rangeArg(numkeysIdx, 1, math.MaxInt64, errNumkeys)
-	if !ok {
-		return nil, false, 0, false
-	}
-	if numkeys >= int64(len(c.Args)) {
-		c.Error(ErrSyntax)
-		return nil, false, 0, false
-	}
-	whereIdx := numkeysIdx + int(numkeys) + 1
-	if whereIdx >= len(c.Args) {
-		c.Error(ErrSyntax)
-		return nil, false, 0, false
-	}
-	switch {
-	case c.Is(whereIdx, "min"):
-	case c.Is(whereIdx, "max"):
-		max = true
-	default:
-		c.Error(ErrSyntax)
-		return nil, false, 0, false
-	}
-	count = -1
-	for j := whereIdx + 1; j < len(c.Args); j++ {
-		if count == -1 && c.Is(j, "count") && j+1 < len(c.Args) {
-			j++
-			if count, ok = c.rangeArg(j, 1, math.MaxInt64, errCountPositive); !ok {
-				return nil, false, 0, false
-			}
-			continue
+	return c.mpopArgs(numkeysIdx, func(i int) (bool, bool) {
+		switch {
+		case c.Is(i, "min"):
+			return false, true
+		case c.Is(i, "max"):
+			return true, true
 		}
 		c.Error(ErrSyntax)
-		return nil, false, 0, false
-	}
-	if count == -1 {
-		count = 1
-	}
-	return c.Args[numkeysIdx+1 : whereIdx], max, count, true
+		return false, false
+	})
 }
 
 func zmpopCmd(c *Ctx) {
