@@ -2,6 +2,8 @@ package command
 
 import (
 	"time"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
 )
 
 // Blocking operations (BLPOP, BLMOVE, BZPOPMIN...), after Redis's
@@ -30,6 +32,25 @@ type Blocked struct {
 	Done <-chan struct{}
 	// Deadline is when the wait times out; zero means never.
 	Deadline time.Time
+}
+
+// blockPop blocks the client on keys, as the blocking pops of every type
+// do, until one of them holds a value of kind: then pop serves the client
+// from it. At the timeout the reply is a null array.
+func (c *Ctx) blockPop(keys [][]byte, kind keyspace.Kind, timeout time.Duration, pop func(c *Ctx, key []byte, o *keyspace.Object)) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = view(k)
+	}
+	c.Block(names, timeout, func(c *Ctx) bool {
+		key := c.ReadyKey()
+		o := c.DB.Get(key)
+		if o == nil || o.Kind() != kind {
+			return false
+		}
+		pop(c, []byte(key), o)
+		return true
+	}, func(c *Ctx) { c.W.NullArray() })
 }
 
 // Block makes the client wait on keys until retry serves it (writing its

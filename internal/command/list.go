@@ -762,19 +762,9 @@ func blockOrPop(c *Ctx, keys [][]byte, front bool, count int64, timeout time.Dur
 	if !ok || served {
 		return
 	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = view(k)
-	}
-	c.Block(names, timeout, func(c *Ctx) bool {
-		key := c.ReadyKey()
-		o := c.DB.Get(key)
-		if o == nil || o.Kind() != keyspace.KindList {
-			return false
-		}
-		popFromKey(c, []byte(key), asList(o), front, count)
-		return true
-	}, func(c *Ctx) { c.W.NullArray() })
+	c.blockPop(keys, keyspace.KindList, timeout, func(c *Ctx, key []byte, o *keyspace.Object) {
+		popFromKey(c, key, asList(o), front, count)
+	})
 }
 
 func blmoveCmd(c *Ctx) {

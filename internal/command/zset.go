@@ -1365,21 +1365,10 @@ func zblockOrPop(c *Ctx, keys [][]byte, max bool, count int64, sh zpopShape, tim
 		zpropagatePop(c, key, max, count, n)
 		return
 	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = view(k)
-	}
-	c.Block(names, timeout, func(c *Ctx) bool {
-		key := c.ReadyKey()
-		o := c.DB.Get(key)
-		if o == nil || o.Kind() != keyspace.KindZSet {
-			return false
-		}
-		k := []byte(key)
-		n := zpopFrom(c, k, asZSet(o), max, count, sh)
-		zpropagatePop(c, k, max, count, n)
-		return true
-	}, func(c *Ctx) { c.W.NullArray() })
+	c.blockPop(keys, keyspace.KindZSet, timeout, func(c *Ctx, key []byte, o *keyspace.Object) {
+		n := zpopFrom(c, key, asZSet(o), max, count, sh)
+		zpropagatePop(c, key, max, count, n)
+	})
 }
 
 // ZRANDMEMBER.
