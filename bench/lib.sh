@@ -155,3 +155,87 @@ machine_info() {
   echo "- redis: $(redis-server --version | awk '{print $3, $6}')"
   echo "- machine: ${cpu:-unknown cpu}, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# has_part NAME succeeds when NAME is one of $PARTS.
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+# stop_pid PID stops a process this script started with SIGTERM (background
+# jobs of a script ignore SIGINT, and redis-benchmark does not reinstate it)
+# and waits for it.
+stop_pid() {
+  local p keep=()
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  SERVER_PIDS=("${keep[@]}")
+}
+
+# median prints the median of its arguments (with $DEC decimals, default 0),
+# or "error" if any is "error" or empty, or there is none.
+median() {
+  local v
+  [ $# -eq 0 ] && { echo error; return; }
+  for v in "$@"; do [ "$v" = error ] || [ -z "$v" ] && { echo error; return; }; done
+  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
+}
+
+# ratio prints $1/$2 with two decimals, or "error".
+ratio() {
+  if [ "$1" = error ] || [ "$2" = error ] || [ -z "$1" ] || [ -z "$2" ]; then echo error; return; fi
+  awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "error"; else printf "%.2f", a / b}'
+}
+
+# spread prints (max - min) / median of its arguments in percent, or nothing.
+spread() {
+  local v
+  for v in "$@"; do [ "$v" = error ] && return; done
+  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    if (m > 0) printf "%.0f\n", (a[NR] - a[1]) / m * 100 }'
+}
+
+NATS_VERSION=v2.15.2
+
+# build_nats_server sets NATS_BIN: $NATS_SERVER, or nats-server
+# $NATS_VERSION built from the Go module proxy.
+build_nats_server() {
+  if [ -n "${NATS_SERVER:-}" ]; then
+    NATS_BIN=$NATS_SERVER
+    return
+  fi
+  echo "building nats-server $NATS_VERSION from the Go module proxy..."
+  (cd "$TMP" && GOBIN="$TMP" GOFLAGS= go install "github.com/nats-io/nats-server/v2@$NATS_VERSION")
+  NATS_BIN=$TMP/nats-server
+}
+
+# start_nats starts nats-server with JetStream on $TMP/nats on a free port
+# (retrying if it was taken meanwhile); sets NATS_PID and NATS_URL. With
+# NATS_WITH_PPROF=1 it also serves pprof on port NATS_PPROF.
+start_nats() {
+  local try i port pid extra
+  for ((try = 0; try < 5; try++)); do
+    port=$(pick_port)
+    extra=()
+    if [ "${NATS_WITH_PPROF:-0}" = 1 ]; then
+      NATS_PPROF=$(pick_port)
+      extra=(--profile "$NATS_PPROF")
+    fi
+    "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" "${extra[@]}" -l "$TMP/nats.log" >/dev/null 2>&1 &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      if port_busy "$port" && grep -q "Server is ready" "$TMP/nats.log" 2>/dev/null; then
+        SERVER_PIDS+=("$pid")
+        NATS_PID=$pid NATS_URL=nats://127.0.0.1:$port
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  echo "bench: could not start nats-server; its log:" >&2
+  cat "$TMP/nats.log" >&2 2>/dev/null || true
+  exit 1
+}

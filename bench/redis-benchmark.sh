@@ -107,29 +107,6 @@ measure() {
   awk -v r="$rps" -v d="$((t1 - t0))" -v hz="$HZ" -v n="$4" 'BEGIN {printf "%s %.3f\n", r, d / hz * 1e6 / n}'
 }
 
-# median prints the median of its arguments (with $DEC decimals, default 0),
-# or "error" if any is "error".
-median() {
-  local v
-  for v in "$@"; do [ "$v" = error ] && { echo error; return; }; done
-  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
-    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
-}
-
-# spread prints (max - min) / median of its arguments in percent, or nothing.
-spread() {
-  local v
-  for v in "$@"; do [ "$v" = error ] && return; done
-  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
-    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.0f\n", (a[NR] - a[1]) / m * 100 }'
-}
-
-# ratio prints $1/$2 with two decimals, or "error".
-ratio() {
-  if [ "$1" = error ] || [ "$2" = error ]; then echo error; return; fi
-  awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'
-}
-
 HZ=$(getconf CLK_TCK)
 rows=()
 fmt="%-6s %3s %10s %10s %7s  %9s %9s %7s %6s\n"

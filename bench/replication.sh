@@ -86,9 +86,7 @@ PROFILE_ACK=${PROFILE_ACK:-durable}
 PROFILE_SECONDS=${PROFILE_SECONDS:-8}
 STRICT=${STRICT:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
-NATS_VERSION=v2.15.2
 
-has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 need go redis-server redis-cli redis-benchmark timeout curl
 started=$SECONDS
@@ -96,13 +94,7 @@ echo "building ferry, bench/lag, bench/catchup..."
 build_ferry
 build lag ./bench/lag
 build catchup ./bench/catchup
-if [ -n "${NATS_SERVER:-}" ]; then
-  NATS_BIN=$NATS_SERVER
-else
-  echo "building nats-server $NATS_VERSION from the Go module proxy..."
-  (cd "$TMP" && GOBIN="$TMP" GOFLAGS= go install "github.com/nats-io/nats-server/v2@$NATS_VERSION")
-  NATS_BIN=$TMP/nats-server
-fi
+build_nats_server
 
 RESULTS="$BENCH_DIR/results"
 mkdir -p "$RESULTS"
@@ -121,43 +113,6 @@ info=$(machine_info)
 notes=()
 SETUPS=(redis durable async)
 declare -A MPORT RPORT PIDS
-
-# stop_term PID stops a process this script started with SIGTERM (background
-# jobs of a script ignore SIGINT, and redis-benchmark does not reinstate it).
-stop_term() {
-  local p keep=()
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  SERVER_PIDS=("${keep[@]}")
-}
-
-# start_nats starts nats-server with JetStream on $TMP/nats, on a free port
-# (retrying if it was taken meanwhile), with a pprof port for the profile part.
-start_nats() {
-  local try i port pid
-  for ((try = 0; try < 5; try++)); do
-    port=$(pick_port)
-    NATS_PPROF=$(pick_port)
-    "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" --profile "$NATS_PPROF" \
-      -l "$TMP/nats.log" >/dev/null 2>&1 &
-    pid=$!
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      if port_busy "$port" && grep -q "Server is ready" "$TMP/nats.log" 2>/dev/null; then
-        SERVER_PIDS+=("$pid")
-        NATS_PID=$pid NATS_URL=nats://127.0.0.1:$port
-        return 0
-      fi
-      sleep 0.1
-    done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  echo "bench: could not start nats-server; its log:" >&2
-  cat "$TMP/nats.log" >&2 2>/dev/null || true
-  exit 1
-}
 
 # start_ferry_master ACK DATASET [BINARY] starts a ferry master on the NATS
 # server; sets FERRY_PORT and FERRY_PID.
@@ -236,7 +191,7 @@ start_redis_replica() {
   exit 1
 }
 
-start_nats
+NATS_WITH_PPROF=1 start_nats
 start_server redis
 start_redis_replica
 MPORT[redis]=$REDIS_PORT RPORT[redis]=$REPLICA_PORT PIDS[redis]="$REDIS_PID $REPLICA_PID"
@@ -316,32 +271,8 @@ median_part() {
   DEC=1 median $(printf '%s\n' "$@" | awk -F/ -v j="$j" '{print ($1 == "error") ? "error" : $j}')
 }
 
-# median prints the median of its arguments (with $DEC decimals, default 0),
-# or "error" if any is "error".
-median() {
-  local v
-  for v in "$@"; do [ "$v" = error ] && { echo error; return; }; done
-  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
-    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
-}
-
-# spread prints (max - min) / median of its arguments in percent, or nothing.
-spread() {
-  local v
-  for v in "$@"; do [ "$v" = error ] && return; done
-  printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
-    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-    if (m > 0) printf "%.0f\n", (a[NR] - a[1]) / m * 100 }'
-}
-
 # maxof prints the largest of its arguments.
 maxof() { printf '%s\n' "$@" | grep -v error | sort -g | tail -n 1; }
-
-# ratio prints $1/$2 with two decimals, or "error".
-ratio() {
-  if [ "$1" = error ] || [ "$2" = error ]; then echo error; return; fi
-  awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'
-}
 
 # order I prints the setups in the order of repetition I (rotating).
 order() {
@@ -618,7 +549,7 @@ EOF
     cpu_line+=" $name $(awk -v d="$((t1 - PT0[$name]))" -v hz="$HZ" -v s="$PROFILE_SECONDS" 'BEGIN {printf "%.0f", d / hz / s * 100}')%"
   done
   cpu_line+=", redis-benchmark $(awk -v d="$((bt1 - bt0))" -v hz="$HZ" -v s="$PROFILE_SECONDS" 'BEGIN {printf "%.0f", d / hz / s * 100}')%"
-  stop_term "$bpid"
+  stop_pid "$bpid"
   rate_line="about $(((cmd1 - cmd0) / PROFILE_SECONDS)) commands/s in $(((off1 - off0) / PROFILE_SECONDS)) log entries/s ($(awk -v c="$((cmd1 - cmd0))" -v o="$((off1 - off0))" 'BEGIN {if (o > 0) printf "%.1f", c / o; else print "-"}') commands per entry)"
   echo "$rate_line"
   echo "$cpu_line"

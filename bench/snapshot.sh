@@ -69,10 +69,8 @@ LAT_REPS=${LAT_REPS:-2}
 BOOT_N=${BOOT_N:-10}
 BOOT_WINDOW=${BOOT_WINDOW:-150}
 STRICT=${STRICT:-0}
-NATS_VERSION=v2.15.2
 DATASET=bench
 
-has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 need go redis-server redis-cli curl
 started=$SECONDS
@@ -90,13 +88,7 @@ fi
 echo "building ferry, bench/cmd/snapbench..."
 build_ferry
 build snapbench ./bench/cmd/snapbench
-if [ -n "${NATS_SERVER:-}" ]; then
-  NATS_BIN=$NATS_SERVER
-else
-  echo "building nats-server $NATS_VERSION from the Go module proxy..."
-  (cd "$TMP" && GOBIN="$TMP" GOFLAGS= go install "github.com/nats-io/nats-server/v2@$NATS_VERSION")
-  NATS_BIN=$TMP/nats-server
-fi
+build_nats_server
 
 RESULTS="$BENCH_DIR/results"
 mkdir -p "$RESULTS"
@@ -120,34 +112,9 @@ field() {
   awk -v k="$1" '/^RESULT/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); if (kv[1] == k) print kv[2]}}'
 }
 
-# median prints the median of its arguments (with $DEC decimals, default 0),
-# or "error" if any is "error" or there is none.
-median() {
-  local v
-  [ $# -eq 0 ] && { echo error; return; }
-  for v in "$@"; do [ "$v" = error ] || [ -z "$v" ] && { echo error; return; }; done
-  printf '%s\n' "$@" | sort -g | awk -v dec="${DEC:-0}" '{a[NR] = $1} END {
-    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.*f\n", dec, m }'
-}
-
-# ratio prints $1/$2 with two decimals, or "error".
-ratio() {
-  if [ "$1" = error ] || [ "$2" = error ] || [ -z "$1" ] || [ -z "$2" ]; then echo error; return; fi
-  awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "error"; else printf "%.2f", a / b}'
-}
-
 # above A B succeeds when A > B (or A is "error").
 above() { [ "$1" = error ] || awk -v a="$1" -v b="$2" 'BEGIN {exit !(a > b)}'; }
 below() { [ "$1" = error ] || awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
-
-# stop_pid PID stops a process this script started (SIGTERM) and waits.
-stop_pid() {
-  local p keep=()
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  SERVER_PIDS=("${keep[@]}")
-}
 
 # us prints a Go duration (51.4µs, 1.2ms, 3s) in microseconds.
 us() {
@@ -185,30 +152,6 @@ start_vgw() {
   done
   echo "bench: could not start versitygw; its log:" >&2
   cat "$TMP/versitygw.log" >&2
-  exit 1
-}
-
-# start_nats starts nats-server with JetStream on $TMP/nats on a free port.
-start_nats() {
-  local try i port pid
-  for ((try = 0; try < 5; try++)); do
-    port=$(pick_port)
-    "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" -l "$TMP/nats.log" >/dev/null 2>&1 &
-    pid=$!
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      if port_busy "$port" && grep -q "Server is ready" "$TMP/nats.log" 2>/dev/null; then
-        SERVER_PIDS+=("$pid")
-        NATS_PID=$pid NATS_URL=nats://127.0.0.1:$port
-        return 0
-      fi
-      sleep 0.1
-    done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  echo "bench: could not start nats-server; its log:" >&2
-  cat "$TMP/nats.log" >&2
   exit 1
 }
 
