@@ -687,14 +687,7 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		if t == typeZSetZiplist {
 			what, each = "sorted set ziplist", ziplistEach
 		}
-		var member elem
-		i := 0
-		err = each(d.blob, func(e elem) error {
-			i++
-			if i%2 == 1 {
-				member = e
-				return nil
-			}
+		err = d.eachPair(off, what, each, func(member, e elem) error {
 			score := float64(e.n)
 			if !e.isInt {
 				var ok bool
@@ -704,14 +697,31 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 			}
 			return add(member.bytes(d.num[:]), score)
 		})
-		if err == nil && i%2 == 1 {
-			err = d.corrupt(off, "invalid %s: odd number of entries %d", what, i)
-		}
 		if err != nil {
 			return nil, d.blobErr(off, what, err)
 		}
 	}
 	return z, nil
+}
+
+// eachPair walks d.blob, a ziplist or listpack (each) of off that holds
+// pairs (hash field and value, sorted set member and score), calling fn
+// per pair; an odd number of entries is corrupt.
+func (d *decoder) eachPair(off int64, what string, each func([]byte, func(elem) error) error, fn func(a, b elem) error) error {
+	var first elem
+	i := 0
+	err := each(d.blob, func(e elem) error {
+		i++
+		if i%2 == 1 {
+			first = e
+			return nil
+		}
+		return fn(first, e)
+	})
+	if err == nil && i%2 == 1 {
+		err = d.corrupt(off, "invalid %s: odd number of entries %d", what, i)
+	}
+	return err
 }
 
 // readStringScore reads a score of the old sorted set type: a length byte
@@ -788,19 +798,9 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		if t == typeHashZiplist {
 			what, each = "hash ziplist", ziplistEach
 		}
-		var field elem
-		i := 0
-		err = each(d.blob, func(e elem) error {
-			i++
-			if i%2 == 1 {
-				field = e
-				return nil
-			}
+		err = d.eachPair(off, what, each, func(field, e elem) error {
 			return set(field.bytes(d.num[:]), e.bytes(d.num2[:]))
 		})
-		if err == nil && i%2 == 1 {
-			err = d.corrupt(off, "invalid %s: odd number of entries %d", what, i)
-		}
 		if err != nil {
 			return nil, d.blobErr(off, what, err)
 		}
