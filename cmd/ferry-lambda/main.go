@@ -36,8 +36,7 @@ import (
 	"github.com/ferrydb/ferry/httpapi"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/snapshot"
-	"github.com/ferrydb/ferry/snapshot/fs"
-	"github.com/ferrydb/ferry/snapshot/s3"
+	"github.com/ferrydb/ferry/snapshot/stores"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
 
@@ -139,21 +138,7 @@ func openStore(ctx context.Context, env func(string) string) (snapshot.Store, er
 	if u == "" {
 		return nil, errors.New("FERRY_STORE is not set: s3://BUCKET/PREFIX where the master writes snapshots")
 	}
-	loc, err := snapshot.ParseURL(u)
-	if err != nil {
-		return nil, err
-	}
-	if loc.Scheme == "file" {
-		return fs.New(loc.Dir)
-	}
-	endpoint := env("FERRY_S3_ENDPOINT")
-	if endpoint == "" {
-		endpoint = env("AWS_ENDPOINT_URL_S3")
-	}
-	return s3.New(ctx, s3.Config{
-		Bucket: loc.Bucket, Prefix: loc.Prefix, Endpoint: endpoint, Region: env("FERRY_S3_REGION"),
-		PathStyle: endpoint != "",
-	})
+	return stores.Open(ctx, u, stores.Options{Endpoint: env("FERRY_S3_ENDPOINT"), Region: env("FERRY_S3_REGION")})
 }
 
 // catchUp waits until the replica has applied the log's last offset.

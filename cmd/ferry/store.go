@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/snapshot"
-	"github.com/ferrydb/ferry/snapshot/fs"
-	"github.com/ferrydb/ferry/snapshot/s3"
+	"github.com/ferrydb/ferry/snapshot/stores"
 )
 
 // storeFlags are the flags that say where snapshots are kept.
@@ -44,38 +41,15 @@ func (s *storeFlags) open(ctx context.Context, mkdir bool) (snapshot.Store, erro
 	if s.url == "" {
 		return nil, nil
 	}
-	loc, err := snapshot.ParseURL(s.url)
-	if err != nil {
-		return nil, err
+	o := stores.Options{Endpoint: s.endpoint, Region: s.region, SSE: s.sse, SSEKMSKeyID: s.kmsKey, PartSize: s.partSize, Mkdir: mkdir}
+	if s.pathStyle != "auto" {
+		on, err := yesNo("s3-path-style", s.pathStyle)
+		if err != nil {
+			return nil, err
+		}
+		o.PathStyle = &on
 	}
-	switch loc.Scheme {
-	case "file":
-		if mkdir {
-			if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
-				return nil, fmt.Errorf("--store: %w", err)
-			}
-		}
-		return fs.New(loc.Dir)
-	case "s3":
-		endpoint := s.endpoint
-		if endpoint == "" {
-			endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
-		}
-		if endpoint == "" {
-			endpoint = os.Getenv("AWS_ENDPOINT_URL")
-		}
-		pathStyle := endpoint != ""
-		if s.pathStyle != "auto" {
-			if pathStyle, err = yesNo("s3-path-style", s.pathStyle); err != nil {
-				return nil, err
-			}
-		}
-		return s3.New(ctx, s3.Config{
-			Bucket: loc.Bucket, Prefix: loc.Prefix, Endpoint: endpoint, Region: s.region,
-			PathStyle: pathStyle, SSE: s.sse, SSEKMSKeyID: s.kmsKey, PartSize: s.partSize,
-		})
-	}
-	return nil, fmt.Errorf("--store %q: unknown scheme", s.url)
+	return stores.Open(ctx, s.url, o)
 }
 
 // fileStoreURL is the file:// URL of dir, made absolute.
