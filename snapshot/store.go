@@ -240,6 +240,22 @@ const (
 	offsetDigits = 20
 )
 
+// PrepareInfo is how every backend's Put starts: it checks the names, sets
+// Key, and sets Created to the caller's time (now when zero) in UTC,
+// without a monotonic reading.
+func PrepareInfo(info Info) (Info, error) {
+	key, err := ObjectKey(info)
+	if err != nil {
+		return Info{}, err
+	}
+	info.Key = key
+	if info.Created.IsZero() {
+		info.Created = time.Now()
+	}
+	info.Created = info.Created.UTC().Round(0)
+	return info, nil
+}
+
 // ObjectKey returns the key of the object for info's dataset, offset and
 // generation, relative to the store's root, after checking the names.
 func ObjectKey(info Info) (string, error) {

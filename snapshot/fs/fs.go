@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ferrydb/ferry/snapshot"
 )
@@ -80,16 +79,11 @@ func (s *Store) notFound(what, path string, err error) error {
 
 // Put implements snapshot.Store.
 func (s *Store) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snapshot.Info, error) {
-	key, err := snapshot.ObjectKey(info)
+	info, err := snapshot.PrepareInfo(info)
 	if err != nil {
 		return snapshot.Info{}, err
 	}
-	info.Key = key
-	if info.Created.IsZero() {
-		info.Created = time.Now()
-	}
-	info.Created = info.Created.UTC().Round(0)
-	final := s.path(key)
+	final := s.path(info.Key)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return snapshot.Info{}, fmt.Errorf("fs: put snapshot %d: %w", info.Offset, err)

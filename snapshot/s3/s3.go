@@ -129,23 +129,18 @@ func (s *Store) loc(rel string) string { return "s3://" + s.cfg.Bucket + "/" + s
 
 // Put implements snapshot.Store.
 func (s *Store) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snapshot.Info, error) {
-	rel, err := snapshot.ObjectKey(info)
+	info, err := snapshot.PrepareInfo(info)
 	if err != nil {
 		return snapshot.Info{}, err
 	}
-	info.Key = rel
-	if info.Created.IsZero() {
-		info.Created = time.Now()
-	}
-	info.Created = info.Created.UTC().Round(0)
-	key := s.key(rel)
+	key := s.key(info.Key)
 
 	// Refuse early rather than upload a whole snapshot for nothing; the
 	// conditional completion is what makes objects write-once.
 	_, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	switch {
 	case err == nil:
-		return snapshot.Info{}, fmt.Errorf("%w: %s", snapshot.ErrExists, s.loc(rel))
+		return snapshot.Info{}, fmt.Errorf("%w: %s", snapshot.ErrExists, s.loc(info.Key))
 	case !isNotFound(err):
 		return snapshot.Info{}, fmt.Errorf("s3: put snapshot %d: %w", info.Offset, err)
 	}
@@ -169,10 +164,10 @@ func (s *Store) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snaps
 		info.Size, info.Checksum, err = s.putMultipart(ctx, key, meta, first, r)
 	}
 	if errors.Is(err, snapshot.ErrExists) {
-		return snapshot.Info{}, fmt.Errorf("%w: %s", snapshot.ErrExists, s.loc(rel))
+		return snapshot.Info{}, fmt.Errorf("%w: %s", snapshot.ErrExists, s.loc(info.Key))
 	}
 	if err != nil {
-		return snapshot.Info{}, fmt.Errorf("s3: upload snapshot %d to %s: %w", info.Offset, s.loc(rel), err)
+		return snapshot.Info{}, fmt.Errorf("s3: upload snapshot %d to %s: %w", info.Offset, s.loc(info.Key), err)
 	}
 	if err := s.advance(ctx, info); err != nil {
 		return snapshot.Info{}, err
