@@ -39,9 +39,6 @@ type snapshots struct {
 	scheduled bool
 	p         command.Persistence
 	newest    snapshot.Info // the newest snapshot known (written or loaded)
-	lastPause time.Duration // how long the last cut held the engine lock
-	lastSize  int64
-	failures  int64
 	idle      *sync.Cond // signalled when a snapshot ends
 }
 
@@ -120,7 +117,8 @@ func (m *Master) Snapshot(ctx context.Context) (snapshot.Info, error) {
 func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 	m := s.m
 	start := time.Now()
-	info, dirty, err := s.write(ctx)
+	w, err := s.write(ctx)
+	info := w.info
 	took := time.Since(start)
 	s.mu.Lock()
 	s.p.InProgress = false
@@ -128,30 +126,40 @@ func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 	s.p.LastFailed = err != nil
 	if err == nil {
 		s.p.LastSave = start
-		s.p.DirtyAtSave = dirty
+		s.p.DirtyAtSave = w.dirty
 		s.p.Saves++
 		s.newest = info
-		s.lastSize = info.Size
-	} else {
-		s.failures++
 	}
-	pause := s.lastPause
 	s.mu.Unlock()
 	if err != nil {
 		m.log.Error("snapshot failed", "dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond))
 		return snapshot.Info{}, err
 	}
+	if w.unchanged {
+		// The newest snapshot is this one: nothing to write or retain.
+		return info, nil
+	}
 	m.log.Info("snapshot written", "dataset", m.cfg.Dataset, "offset", info.Offset, "key", info.Key,
-		"bytes", info.Size, "took", took.Round(time.Millisecond), "cut_pause", pause)
+		"bytes", info.Size, "took", took.Round(time.Millisecond), "cut_pause", w.pause)
 	if err := s.retain(ctx, info); err != nil {
 		m.log.Warn("snapshot retention", "dataset", m.cfg.Dataset, "err", err)
 	}
 	return info, nil
 }
 
+// written is what write did: the snapshot, the engine's change counter
+// and how long the engine lock was held at the cut; unchanged when nothing
+// was written since the newest snapshot, which info then is.
+type written struct {
+	info      snapshot.Info
+	dirty     int64
+	pause     time.Duration
+	unchanged bool
+}
+
 // write cuts the keyspace at the current offset and streams the cut into
-// the store. It returns the engine's change counter at the cut.
-func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
+// the store.
+func (s *snapshots) write(ctx context.Context) (written, error) {
 	m := s.m
 	e := m.engine
 	sp := newSpool()
@@ -162,12 +170,12 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	e.Lock()
 	if e.Loading() || e.WriteError() != "" {
 		e.Unlock()
-		return snapshot.Info{}, 0, errors.New("master: not taking writes (loading, rebuilding or fenced)")
+		return written{}, errors.New("master: not taking writes (loading, rebuilding or fenced)")
 	}
 	unit, offset, err := m.pub.cut()
 	if err != nil {
 		e.Unlock()
-		return snapshot.Info{}, 0, err
+		return written{}, err
 	}
 	dirty := e.Stats().Dirty
 	s.mu.Lock()
@@ -176,13 +184,13 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	if newest.Key != "" && newest.Offset == offset {
 		// Nothing was written since the newest snapshot: it is this one.
 		e.Unlock()
-		return newest, dirty, nil
+		return written{info: newest, dirty: dirty, unchanged: true}, nil
 	}
 	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Created: t0, UsedMem: int64(ms.HeapAlloc)}
 	enc, err := rdb.NewEncoder(sp, meta)
 	if err != nil {
 		e.Unlock()
-		return snapshot.Info{}, 0, err
+		return written{}, err
 	}
 	ks := e.Keyspace()
 	total := 0
@@ -207,7 +215,6 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 	e.Unlock()
 	pause := time.Since(t0)
 	s.mu.Lock()
-	s.lastPause = pause
 	s.p.InProgress, s.p.Started, s.p.KeysDone, s.p.KeysTotal = true, t0, 0, int64(total)
 	s.mu.Unlock()
 
@@ -286,9 +293,9 @@ func (s *snapshots) write(ctx context.Context) (snapshot.Info, int64, error) {
 		err = scanErr
 	}
 	if err != nil {
-		return snapshot.Info{}, 0, err
+		return written{}, err
 	}
-	return out, dirty, nil
+	return written{info: out, dirty: dirty, pause: pause}, nil
 }
 
 // retain deletes snapshots beyond the newest SnapshotKeep, never the
