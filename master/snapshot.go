@@ -39,7 +39,7 @@ type snapshots struct {
 	scheduled bool
 	p         command.Persistence
 	newest    snapshot.Info // the newest snapshot known (written or loaded)
-	idle      *sync.Cond // signalled when a snapshot ends
+	idle      *sync.Cond    // signalled when a snapshot ends
 }
 
 func newSnapshots(m *Master) *snapshots {
