@@ -133,9 +133,11 @@ type Master struct {
 	apply  *command.Applier
 	log    *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Mutex // guards closing against wg.Add
+	closing bool
 
 	fmu       sync.Mutex
 	followers map[string]command.Follower
@@ -249,11 +251,24 @@ func (m *Master) onLogFailure(cause error) {
 	m.engine.SetWriteError("READONLY ferry: the replication log did not confirm a write (" + cause.Error() + "); writes are refused until the master has rebuilt from the log")
 	m.engine.Unlock()
 	m.log.Error("replication log failure: rebuilding from the log", "dataset", m.cfg.Dataset, "err", cause)
+	m.spawn(m.recoverFromLog)
+}
+
+// spawn runs fn in a goroutine Close waits for, unless Close has begun: a
+// goroutine started then (a log failure or a BGSAVE racing the shutdown)
+// would race Close's wait, and has nothing left to do.
+func (m *Master) spawn(fn func()) bool {
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	if m.closing {
+		return false
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.recoverFromLog()
+		fn()
 	}()
+	return true
 }
 
 func (m *Master) recoverFromLog() {
@@ -397,18 +412,10 @@ func (m *Master) Serve(ctx context.Context) error {
 		}
 	}
 	if m.pub != nil {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.pub.run(m.ctx)
-		}()
+		m.spawn(func() { m.pub.run(m.ctx) })
 	}
 	if m.snaps != nil {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.snaps.schedule(m.ctx)
-		}()
+		m.spawn(func() { m.snaps.schedule(m.ctx) })
 	}
 	err := m.srv.Serve(ctx)
 	m.srv.Close()
@@ -443,6 +450,9 @@ func (m *Master) shutdownSnapshot() {
 // Close stops the master and disconnects its clients.
 func (m *Master) Close() error {
 	err := m.srv.Close()
+	m.closeMu.Lock()
+	m.closing = true
+	m.closeMu.Unlock()
 	m.cancel()
 	m.wg.Wait()
 	return err

@@ -67,11 +67,10 @@ func (s *snapshots) Start(schedule bool) (bool, error) {
 		return false, command.ErrSnapshotRunning
 	}
 	s.running = true
-	s.m.wg.Add(1)
-	go func() {
-		defer s.m.wg.Done()
-		s.loop(s.m.ctx)
-	}()
+	if !s.m.spawn(func() { s.loop(s.m.ctx) }) {
+		s.running = false
+		return false, errors.New("ERR the server is shutting down")
+	}
 	return false, nil
 }
 
