@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferrydb/ferry/master"
 )
 
 // gauge returns the value of the metric name in reg (a gauge or counter
@@ -74,4 +77,41 @@ func TestObservability(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWaitCoversTheClientsWrites: WAIT counts only replicas that applied
+// the writes before it, also when they are not stored yet (a SET and a
+// WAIT pipelined in one request) or, with async acks, not even sent: a
+// replica WAIT counted serves the write at once.
+func TestWaitCoversTheClientsWrites(t *testing.T) {
+	ns := startNATS(t)
+	for _, ack := range []master.AckMode{master.AckDurable, master.AckAsync} {
+		t.Run(string(ack), func(t *testing.T) {
+			ds := "wait-" + string(ack)
+			m := startMaster(t, ns.URL(), ds, func(c *master.Config) { c.Ack = ack })
+			r := startReplica(t, ns.URL(), ds, true)
+			c, err := dial(m.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.close()
+			mustQuery(t, m.addr, "SET", "warm", "up")
+			if got := mustQuery(t, m.addr, "WAIT", "1", "5000"); got != ":1\r\n" {
+				t.Fatalf("WAIT 1 5000 = %q, want :1", got)
+			}
+			for i := range 50 {
+				v := strconv.Itoa(i)
+				replies, err := c.pipeline([][]string{{"SET", "k", v}, {"WAIT", "1", "5000"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if replies[1] != ":1\r\n" {
+					t.Fatalf("round %d: WAIT 1 5000 = %q, want :1", i, replies[1])
+				}
+				if got := mustQuery(t, r.addr, "GET", "k"); got != bulk(v) {
+					t.Fatalf("round %d: GET k on the replica WAIT counted = %q, want %q", i, got, v)
+				}
+			}
+		})
+	}
 }

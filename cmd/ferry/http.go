@@ -78,8 +78,8 @@ func (h *httpFlags) serve(ctx context.Context, addr string, node httpapi.Node, l
 
 // masterNode adapts a master to httpapi.Node: replies wait for the log as
 // the master's RESP replies do (Master.WaitAck), and name the last entry
-// stored, or with async acks the last one sent (a reply may leave before
-// its entry is stored).
+// stored, or with async acks the entry that holds or will hold the newest
+// write (a reply may leave before its entry is sent).
 type masterNode struct {
 	m     *master.Master
 	async bool
@@ -99,11 +99,12 @@ func (n masterNode) Engine() *command.Engine { return n.m.Engine() }
 // Ack waits until the units up to need are as durable as --ack promises.
 func (n masterNode) Ack(_ context.Context, need uint64) error { return n.m.WaitAck(need) }
 
-// Offset is the offset of the last entry the log stored, or sent.
+// Offset is the offset of the last entry the log stored or, with async
+// acks, of the entry that holds or will hold the newest write.
 func (n masterNode) Offset() uint64 {
 	off := n.m.Offset()
 	if n.async {
-		off = max(off, n.m.SentOffset())
+		off = max(off, n.m.WriteOffset())
 	}
 	return off
 }

@@ -1,0 +1,184 @@
+package master
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// heldLog is a stream.Writer whose appends stay unconfirmed until the test
+// confirms them, so that the publisher's policy can be observed between
+// the send and the log's answer. (The e2e tests run the publisher against
+// a real JetStream.)
+type heldLog struct {
+	mu      sync.Mutex
+	entries [][]byte
+	pending []*heldPending
+	sent    chan struct{}
+}
+
+type heldPending struct {
+	done chan struct{}
+	off  uint64
+}
+
+func (p *heldPending) Done() <-chan struct{}   { return p.done }
+func (p *heldPending) Offset() (uint64, error) { <-p.done; return p.off, nil }
+
+func (l *heldLog) Last(context.Context) (uint64, error) { return 0, nil }
+
+func (l *heldLog) Append(context.Context, []byte, uint64) (uint64, error) {
+	panic("the publisher only appends asynchronously")
+}
+
+func (l *heldLog) AppendAsync(data []byte, expectLast uint64) (stream.Pending, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, append([]byte(nil), data...))
+	p := &heldPending{done: make(chan struct{}), off: expectLast + 1}
+	l.pending = append(l.pending, p)
+	l.sent <- struct{}{}
+	return p, nil
+}
+
+// confirm confirms the oldest unconfirmed append.
+func (l *heldLog) confirm() {
+	l.mu.Lock()
+	p := l.pending[0]
+	l.pending = l.pending[1:]
+	l.mu.Unlock()
+	close(p.done)
+}
+
+func (l *heldLog) entry(t *testing.T, i int) string {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i >= len(l.entries) {
+		t.Fatalf("entry %d not sent; %d sent", i, len(l.entries))
+	}
+	return string(l.entries[i])
+}
+
+// waitSent waits for the next AppendAsync.
+func (l *heldLog) waitSent(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.sent:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no entry sent")
+	}
+}
+
+// noSend checks that nothing is sent for a while.
+func (l *heldLog) noSend(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.sent:
+		t.Fatal("an entry was sent")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func startPublisher(t *testing.T, async bool, maxEntry, maxInflight int) (*publisher, *heldLog) {
+	t.Helper()
+	l := &heldLog{sent: make(chan struct{}, 100)}
+	p := newPublisher(l, 0, maxEntry, maxInflight, async, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go p.run(ctx)
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
+	return p, l
+}
+
+// waitResult runs WaitDurable in the background and reports its result.
+func waitResult(p *publisher, need uint64, sentOnly bool) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- p.WaitDurable(need, sentOnly) }()
+	return ch
+}
+
+func expectDone(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still waiting", what)
+	}
+}
+
+func expectWaiting(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("%s: returned (%v) before it should", what, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestAsyncRepliesAtOnceAndGroupsUnits: with --ack async a writer does not
+// wait for its unit to be sent, and the units that arrive while an entry
+// is unconfirmed travel together in the next one instead of one entry
+// each.
+func TestAsyncRepliesAtOnceAndGroupsUnits(t *testing.T) {
+	p, l := startPublisher(t, true, 1<<10, 8)
+	p.Append(command.Unit{Data: []byte("a;")})
+	l.waitSent(t)
+	for i, d := range []string{"b;", "c;", "d;"} {
+		p.Append(command.Unit{Data: []byte(d)})
+		expectDone(t, waitResult(p, uint64(i+2), true), "async wait for unit "+d)
+	}
+	l.noSend(t)
+	l.confirm()
+	l.waitSent(t)
+	if got := l.entry(t, 1); got != "b;c;d;" {
+		t.Fatalf("second entry = %q, want the three units that waited together", got)
+	}
+}
+
+// TestAsyncWaitsPastTheBacklogBound: once more than an entry's worth of
+// units waits to be sent, an asynchronous writer waits until the backlog
+// is back under it, so that a log that does not answer cannot make the
+// master buffer without bound.
+func TestAsyncWaitsPastTheBacklogBound(t *testing.T) {
+	const maxEntry = 64
+	p, l := startPublisher(t, true, maxEntry, 1)
+	p.Append(command.Unit{Data: []byte("first")})
+	l.waitSent(t)
+	unit := make([]byte, 20)
+	for need := uint64(2); need <= 4; need++ { // up to 60 bytes unsent
+		p.Append(command.Unit{Data: unit})
+		expectDone(t, waitResult(p, need, true), "async wait under the bound")
+	}
+	p.Append(command.Unit{Data: unit}) // 80 bytes unsent
+	over := waitResult(p, 5, true)
+	expectWaiting(t, over, "async wait over the bound")
+	l.noSend(t)
+	l.confirm()
+	l.waitSent(t) // units 2-4, sealed when unit 5 did not fit
+	if got := len(l.entry(t, 1)); got != 60 {
+		t.Fatalf("second entry has %d bytes, want 60", got)
+	}
+	expectDone(t, over, "async wait once the backlog is under the bound")
+}
+
+// TestDurableWaitsForTheLog: with --ack durable a writer waits until the
+// log confirmed the entry holding its unit.
+func TestDurableWaitsForTheLog(t *testing.T) {
+	p, l := startPublisher(t, false, 1<<10, 2)
+	p.Append(command.Unit{Data: []byte("a;")})
+	l.waitSent(t)
+	w := waitResult(p, 1, false)
+	expectWaiting(t, w, "durable wait before the confirmation")
+	l.confirm()
+	expectDone(t, w, "durable wait after the confirmation")
+}
