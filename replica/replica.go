@@ -108,7 +108,7 @@ type Replica struct {
 	loads        uint64 // snapshots swapped in
 	loadFailures uint64 // snapshot loads that failed (not "there is none")
 	lastLoad     SnapshotLoad
-	advanced     chan struct{} // closed and replaced when offset moves
+	advanced     chan struct{} // made by WaitOffset, closed when offset or state moves
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,7 +126,7 @@ func New(cfg Config) (*Replica, error) {
 	e.Keyspace().Mode = keyspace.ExpireHide
 	e.SetLoading(true)
 	e.Unlock()
-	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading, advanced: make(chan struct{})}
+	r := &Replica{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), state: StateLoading}
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -221,8 +221,7 @@ func (r *Replica) setState(s State, err error) {
 	if prev != s {
 		// WaitOffset callers recheck: a replica that stopped for good
 		// (broken, resync-needed) will not reach their offset.
-		close(r.advanced)
-		r.advanced = make(chan struct{})
+		r.wakeLocked()
 	}
 	r.mu.Unlock()
 	if prev != s {

@@ -9,8 +9,17 @@ import (
 // The caller holds r.mu.
 func (r *Replica) setOffsetLocked(off uint64) {
 	r.offset = off
-	close(r.advanced)
-	r.advanced = make(chan struct{})
+	r.wakeLocked()
+}
+
+// wakeLocked wakes the WaitOffset calls waiting. The channel is made only
+// when someone waits: a catch-up applies hundreds of thousands of entries
+// a second, mostly with nobody waiting. The caller holds r.mu.
+func (r *Replica) wakeLocked() {
+	if r.advanced != nil {
+		close(r.advanced)
+		r.advanced = nil
+	}
 }
 
 // WaitOffset waits until the replica has applied offset off (a client's
@@ -19,6 +28,9 @@ func (r *Replica) setOffsetLocked(off uint64) {
 func (r *Replica) WaitOffset(ctx context.Context, off uint64) error {
 	for {
 		r.mu.Lock()
+		if r.advanced == nil {
+			r.advanced = make(chan struct{})
+		}
 		cur, ch, state, err := r.offset, r.advanced, r.state, r.err
 		r.mu.Unlock()
 		if cur >= off {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,44 +67,116 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
 	}
 	reqBytes := max(readRequestBytes, 2*int(l.nc.MaxPayload()))
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(readBatch, reqBytes))
-	if err != nil {
-		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
-	}
-	// Stop also cancels the consumer's reconnect backoff, which ctx alone
-	// does not reach.
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
 
-	next := from
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if l.closed.Load() || errors.Is(err, nats.ErrConnectionClosed) {
-				return fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
-			}
-			return fmt.Errorf("read at %d: %w", next, l.mapErr(err))
+	// Entries arrive through a callback rather than the Messages iterator:
+	// the iterator's hand-over between goroutines cost ~20% of a catch-up
+	// (one entry per message). The ordered consumer may run a new
+	// subscription's callback while the old one's is still in fn, so the
+	// callback holds mu; after done is closed fn is never called again.
+	var (
+		mu     sync.Mutex
+		next   = from
+		done   = make(chan struct{})
+		once   sync.Once
+		result error
+	)
+	finish := func(err error) {
+		once.Do(func() {
+			result = err
+			close(done)
+		})
+	}
+	handle := func(msg jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-done:
+			return
+		default:
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("read at %d: %w", next, err)
-		}
-		switch off := md.Sequence.Stream; {
+		off, ts, ok := replyPosition(msg.Reply())
+		switch {
+		case !ok:
+			finish(fmt.Errorf("read at %d: reply subject %q is not a JetStream acknowledgement", next, msg.Reply()))
+			return
 		case off > next:
-			return fmt.Errorf("read at %d: next retained offset is %d: %w", next, off, stream.ErrTruncated)
+			finish(fmt.Errorf("read at %d: next retained offset is %d: %w", next, off, stream.ErrTruncated))
+			return
 		case off < next:
 			// The ordered consumer resumes after the last offset it
 			// handed out, so this would be a library bug; never deliver
 			// an entry twice.
-			return fmt.Errorf("read at %d: server sent offset %d again", next, off)
+			finish(fmt.Errorf("read at %d: server sent offset %d again", next, off))
+			return
 		}
-		if err := fn(stream.Entry{Offset: next, Data: msg.Data(), Time: md.Timestamp}); err != nil {
-			return err
+		if err := fn(stream.Entry{Offset: next, Data: msg.Data(), Time: time.Unix(0, ts)}); err != nil {
+			finish(err)
+			return
 		}
 		next++
 	}
+	onErr := func(_ jetstream.ConsumeContext, err error) {
+		// The ordered consumer re-creates itself after lost heartbeats,
+		// reconnects and deleted consumers; a closed connection ends it.
+		switch {
+		case l.closed.Load() || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed):
+			finish(fmt.Errorf("read: %w (%w)", stream.ErrClosed, err))
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			finish(fmt.Errorf("read: %w", err))
+		}
+	}
+	cc, err := cons.Consume(handle, jetstream.PullMaxMessagesWithBytesLimit(readBatch, reqBytes), jetstream.ConsumeErrHandler(onErr))
+	if err != nil {
+		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
+	}
+	select {
+	case <-ctx.Done():
+		finish(ctx.Err())
+	case <-done:
+	}
+	cc.Stop()
+	// Wait for a callback in progress: fn is not called after Read returns.
+	mu.Lock()
+	defer mu.Unlock()
+	return result
+}
+
+// replyPosition reads the stream sequence and timestamp (ns) from a
+// JetStream message's acknowledgement subject, without allocating:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or
+// the form with <domain>.<account hash> after $JS.ACK and a token at the
+// end (12 tokens or more).
+func replyPosition(reply string) (seq uint64, ts int64, ok bool) {
+	var tok [12]string
+	n := 0
+	for start, i := 0, 0; i <= len(reply); i++ {
+		if i == len(reply) || reply[i] == '.' {
+			if n < len(tok) {
+				tok[n] = reply[start:i]
+			}
+			n++
+			start = i + 1
+		}
+	}
+	var seqTok, tsTok string
+	switch {
+	case n == 9:
+		seqTok, tsTok = tok[5], tok[7]
+	case n >= 12:
+		seqTok, tsTok = tok[7], tok[9]
+	default:
+		return 0, 0, false
+	}
+	if tok[0] != "$JS" || tok[1] != "ACK" {
+		return 0, 0, false
+	}
+	seq, err := strconv.ParseUint(seqTok, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	ts, err = strconv.ParseInt(tsTok, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return seq, ts, true
 }
