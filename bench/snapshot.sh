@@ -290,7 +290,7 @@ fi
 if has_part bootstrap; then
   echo
   echo "== new replica until it serves and is caught up, $BOOT_REPS runs each, alternating"
-  fb=() rb=() fg=()
+  fb=() rb=() fg=() fh=() rh=()
   for ((i = 0; i < BOOT_REPS; i++)); do
     if ((i % 2)); then order="redis ferry"; else order="ferry redis"; fi
     for s in $order; do
@@ -309,10 +309,13 @@ if has_part bootstrap; then
         v=error g=error
         notes+=("bootstrap of a $s replica: $out")
       fi
+      # Peak RSS of the replica process up to now (kB -> MiB).
+      hwm=$(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$RPID/status" 2>/dev/null || echo error)
       stop_pid "$RPID"
-      echo "  $s: ${v}s (first GET answered at ${g}s)"
+      echo "  $s: ${v}s (first GET answered at ${g}s), replica peak RSS ${hwm} MiB"
       record bootstrap "$s" new-replica "$((i + 1))" seconds "$v"
-      if [ "$s" = ferry ]; then fb+=("$v") fg+=("$g"); else rb+=("$v"); fi
+      record bootstrap "$s" new-replica "$((i + 1))" peak_rss_mib "$hwm"
+      if [ "$s" = ferry ]; then fb+=("$v") fg+=("$g") fh+=("$hwm"); else rb+=("$v") rh+=("$hwm"); fi
     done
   done
   fbm=$(DEC=3 median "${fb[@]}")
@@ -322,7 +325,7 @@ if has_part bootstrap; then
   met=yes
   above "$boot_ratio" 0.4 && { met=NO; misses=$((misses + 1)); }
   summary+=("| new replica serving and caught up, s | $fbm | $rbm | **$boot_ratio** | <= 0.4 | $met |")
-  md_parts+=("- bootstrap runs, s: ferry ${fb[*]}; redis ${rb[*]} (ferry's first GET with the value at ${fg[*]})")
+  md_parts+=("- bootstrap runs, s: ferry ${fb[*]}; redis ${rb[*]} (ferry's first GET with the value at ${fg[*]}); replica peak RSS, MiB: ferry ${fh[*]}; redis ${rh[*]}")
 fi
 
 # ------------------------------------------------------------------ latency

@@ -469,7 +469,11 @@ func (m *Master) Close() error {
 // master on part of its dataset, or on nothing by mistake.
 func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, error) {
 	ds := m.cfg.Dataset
+	// The master answers -LOADING meanwhile: the load may skip collection
+	// cycles.
+	resume := snapshot.PauseGC()
 	info, ks, err := snapshot.LoadNewest(ctx, m.cfg.Store, ds, 0, m.engine.NewKeyspace, m.log)
+	resume()
 	switch {
 	case errors.Is(err, snapshot.ErrNotFound):
 		if last == 0 {

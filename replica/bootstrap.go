@@ -103,7 +103,10 @@ func (r *Replica) bootstrap(ctx context.Context) bool {
 		if attempt > 0 && !sleep(ctx, retryDelay(attempt)) {
 			return false
 		}
+		// Nothing is served yet: the load may skip collection cycles.
+		resume := snapshot.PauseGC()
 		info, ks, took, err := r.loadNewest(ctx)
+		resume()
 		if err == nil {
 			r.install(info, ks, took)
 			return true

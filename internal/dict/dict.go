@@ -91,6 +91,16 @@ func (d *Dict[V]) find(h uint64, key string) *V {
 // Put returns a pointer to key's value, inserting a zero value (under a copy
 // of key) when the key is absent; created reports whether it was.
 func (d *Dict[V]) Put(key string) (v *V, created bool) {
+	return d.put(key, true)
+}
+
+// PutOwned is Put keeping key itself rather than a copy, for a caller that
+// made the string for the table (a snapshot loader).
+func (d *Dict[V]) PutOwned(key string) (v *V, created bool) {
+	return d.put(key, false)
+}
+
+func (d *Dict[V]) put(key string, clone bool) (v *V, created bool) {
 	if d.rehashing() {
 		d.step(rehashStep)
 	}
@@ -105,7 +115,10 @@ func (d *Dict[V]) Put(key string) (v *V, created bool) {
 	if d.rehashing() {
 		t = &d.t[1]
 	}
-	n := &node[V]{key: strings.Clone(key)}
+	if clone {
+		key = strings.Clone(key)
+	}
+	n := &node[V]{key: key}
 	i := h & t.mask()
 	n.next = t.buckets[i]
 	t.buckets[i] = n

@@ -2,6 +2,7 @@ package keyspace
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/ferrydb/ferry/internal/dict"
@@ -134,23 +135,49 @@ func (h *Hash) Fit(strs [][]byte, lim Limits) {
 // The hash converts to a hashtable when the field or value is too long or
 // the number of fields goes past lim.HashMaxListpackEntries.
 func (h *Hash) Set(field string, value []byte, lim Limits) (created bool) {
+	return h.set(field, value, lim, true)
+}
+
+// SetOwned is Set for a field and value the hash keeps as they are, not
+// copied: nobody may modify value afterwards, nor append to it within its
+// capacity. A snapshot loader hands a small hash's elements over this way,
+// carved from one allocation.
+func (h *Hash) SetOwned(field string, value []byte, lim Limits) (created bool) {
+	return h.set(field, value, lim, false)
+}
+
+func (h *Hash) set(field string, value []byte, lim Limits, clone bool) (created bool) {
 	if h.ht == nil && (len(field) > lim.HashMaxListpackValue || len(value) > lim.HashMaxListpackValue) {
 		h.convert()
 	}
+	if clone {
+		value = cloneBytes(value)
+	}
 	if h.ht != nil {
 		v, created := h.ht.Put(field)
-		*v = cloneBytes(value)
+		*v = value
 		return created
 	}
 	if i := h.find(field); i >= 0 {
-		h.pairs[i].value = cloneBytes(value)
+		h.pairs[i].value = value
 		return false
 	}
-	h.pairs = append(h.pairs, hashPair{strings.Clone(field), cloneBytes(value)})
+	if clone {
+		field = strings.Clone(field)
+	}
+	h.pairs = append(h.pairs, hashPair{field, value})
 	if len(h.pairs) > lim.HashMaxListpackEntries {
 		h.convert()
 	}
 	return true
+}
+
+// Reserve makes room for n more fields in the listpack encoding, so that
+// adding them does not grow the pairs one doubling at a time.
+func (h *Hash) Reserve(n int) {
+	if h.ht == nil && n > 0 {
+		h.pairs = slices.Grow(h.pairs, n)
+	}
 }
 
 // Delete removes field and reports whether it existed.

@@ -343,6 +343,23 @@ func (db *DB) SetCollection(key string, c Collection, keepTTL bool) *Object {
 	return o
 }
 
+// Restore adds key with a string value (c nil) or a collection, the way a
+// snapshot loader does: key, str and c are handed over, not copied. It
+// reports false, changing nothing, when key exists already.
+func (db *DB) Restore(key string, str []byte, c Collection) bool {
+	o, created := db.keys.PutOwned(key)
+	if !created {
+		return false
+	}
+	db.ks.fresh(o)
+	if db.ks.OnAdd != nil {
+		db.ks.OnAdd(db.index, key)
+	}
+	o.str, o.coll = str, c
+	o.access = uint32((db.ks.now - db.ks.start) / 1000)
+	return true
+}
+
 func (db *DB) put(key string, keepTTL bool) *Object {
 	o, created := db.keys.Put(key)
 	if created {

@@ -73,6 +73,14 @@ func (l *List) PushFront(v []byte) { l.PushFrontString(string(v)) }
 // PushBack appends a copy of v after the tail.
 func (l *List) PushBack(v []byte) { l.PushBackString(string(v)) }
 
+// Reserve makes room for n more elements, so that pushing them does not
+// grow the ring one doubling at a time.
+func (l *List) Reserve(n int) {
+	if n > 0 && l.n+n > len(l.buf) {
+		l.resize(ringCap(l.n + n))
+	}
+}
+
 // PushFrontString inserts s before the head (LMOVE moves elements between
 // lists without copying them).
 func (l *List) PushFrontString(s string) {

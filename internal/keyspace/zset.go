@@ -3,6 +3,7 @@ package keyspace
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,7 +146,7 @@ func (z *ZSet) lpInsert(member string, score float64) {
 	})
 	z.lp = append(z.lp, zsetEntry{})
 	copy(z.lp[i+1:], z.lp[i:])
-	z.lp[i] = zsetEntry{strings.Clone(member), score}
+	z.lp[i] = zsetEntry{member, score}
 }
 
 func (z *ZSet) lpDelete(i, n int) {
@@ -240,8 +241,10 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 			*z.dict.Get(member) = score
 			return ZAddUpdated, score
 		}
-		z.lpDelete(z.lpFind(member), 1)
-		z.lpInsert(member, score)
+		i := z.lpFind(member)
+		m := z.lp[i].member
+		z.lpDelete(i, 1)
+		z.lpInsert(m, score)
 		return ZAddUpdated, score
 	}
 	if flags&ZAddXX != 0 {
@@ -257,8 +260,36 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 		*v = score
 		return ZAddAdded, score
 	}
-	z.lpInsert(member, score)
+	z.lpInsert(strings.Clone(member), score)
 	return ZAddAdded, score
+}
+
+// AddOwned adds member, which must not be a member yet (it reports false
+// and adds nothing when it is), keeping the string as it is rather than a
+// copy: a snapshot loader hands a small sorted set's members over this
+// way, carved from one allocation. The score must not be NaN.
+func (z *ZSet) AddOwned(member string, score float64, lim Limits) bool {
+	if _, exists := z.Score(member); exists {
+		return false
+	}
+	if z.sl == nil && (len(z.lp)+1 > lim.ZSetMaxListpackEntries || len(member) > lim.ZSetMaxListpackValue) {
+		z.convert()
+	}
+	if z.sl != nil {
+		z.sl.insert(score, member)
+		v, _ := z.dict.Put(member)
+		*v = score
+		return true
+	}
+	z.lpInsert(member, score)
+	return true
+}
+
+// Reserve makes room for n more members in the listpack encoding.
+func (z *ZSet) Reserve(n int) {
+	if z.sl == nil && n > 0 {
+		z.lp = slices.Grow(z.lp, n)
+	}
 }
 
 // Remove removes member and reports whether it was there.

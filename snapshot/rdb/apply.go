@@ -70,13 +70,7 @@ func (a *applier) store(b []record) error {
 			db.Reserve(r.reserve)
 			continue
 		}
-		n := db.Len()
-		if r.coll != nil {
-			db.SetCollection(r.key, r.coll, false)
-		} else {
-			db.SetString(r.key, nil, false).SetStrOwned(r.str)
-		}
-		if db.Len() == n {
+		if !db.Restore(r.key, r.str, r.coll) {
 			return &Error{Offset: r.off, Key: r.key, DB: r.db, Err: ErrCorrupt, Msg: "duplicate key"}
 		}
 		if r.expire != 0 {

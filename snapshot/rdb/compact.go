@@ -42,6 +42,24 @@ func flaw(pos int, format string, args ...any) error {
 	return &compactError{pos: pos, msg: fmt.Sprintf(format, args...)}
 }
 
+// compactLen returns the number of entries a listpack's (or, with
+// ziplist, a ziplist's) header claims, 0 when it is too short to say or
+// the count did not fit the header. Only for sizing: the parsers check it.
+func compactLen(b []byte, ziplist bool) int {
+	at := 4
+	if ziplist {
+		at = 8
+	}
+	if len(b) < at+2 {
+		return 0
+	}
+	n := int(binary.LittleEndian.Uint16(b[at:]))
+	if n == 0xffff {
+		return 0
+	}
+	return n
+}
+
 // listpackEach checks a listpack and calls fn for each entry in order.
 func listpackEach(lp []byte, fn func(e elem) error) error {
 	const header = 6

@@ -97,6 +97,9 @@ type decoder struct {
 	// lzf for compressed bytes.
 	a, b, blob, lzf []byte
 	num, num2       [24]byte
+	// arena gives the elements of a collection read from one compact
+	// encoding a shared allocation.
+	arena arena
 }
 
 func newDecoder(r io.Reader, ks *keyspace.Keyspace) *decoder {
@@ -534,24 +537,51 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
+		small := n <= smallCollection
+		if small {
+			l.Reserve(int(n))
+			d.arena.start(int(n) * arenaGuess)
+			defer d.arena.done()
+		}
 		for ; n > 0; n-- {
 			if d.a, err = d.readString(d.a[:0]); err != nil {
 				return nil, err
 			}
-			l.PushBack(d.a)
+			if small {
+				l.PushBackString(d.arena.string(d.a))
+			} else {
+				l.PushBack(d.a)
+			}
 		}
 	case typeListZiplist:
 		off, err := d.readBlob()
 		if err != nil {
 			return nil, err
 		}
-		if err := ziplistEach(d.blob, push); err != nil {
+		l.Reserve(compactLen(d.blob, true))
+		d.arena.start(len(d.blob))
+		defer d.arena.done()
+		pushOwned := func(e elem) error {
+			l.PushBackString(d.arena.string(e.bytes(d.num[:])))
+			return nil
+		}
+		if err := ziplistEach(d.blob, pushOwned); err != nil {
 			return nil, d.blobErr(off, "list ziplist", err)
 		}
 	case typeListQuicklist, typeListQuicklist2:
 		n, err := d.readLen()
 		if err != nil {
 			return nil, err
+		}
+		// A list of one node (most lists) takes its elements from one
+		// block; a longer list copies each, so that popping most of a
+		// node does not keep the whole node's block.
+		if n == 1 {
+			defer d.arena.done()
+			push = func(e elem) error {
+				l.PushBackString(d.arena.string(e.bytes(d.num[:])))
+				return nil
+			}
 		}
 		for ; n > 0; n-- {
 			const plain, packed = 1, 2
@@ -571,6 +601,10 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 			}
 			if len(d.blob) == 0 {
 				return nil, d.corrupt(off, "empty quicklist node")
+			}
+			if n == 1 && container == packed {
+				l.Reserve(compactLen(d.blob, t == typeListQuicklist))
+				d.arena.start(len(d.blob))
 			}
 			switch {
 			case container == plain:
@@ -658,6 +692,12 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n <= smallCollection {
+			z.Reserve(int(n))
+			d.arena.start(int(n) * arenaGuess)
+			defer d.arena.done()
+			add = d.addOwnedMember(z, &elemOff)
+		}
 		for ; n > 0; n-- {
 			elemOff = d.r.offset()
 			if d.a, err = d.readString(d.a[:0]); err != nil {
@@ -687,6 +727,10 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		if t == typeZSetZiplist {
 			what, each = "sorted set ziplist", ziplistEach
 		}
+		z.Reserve(compactLen(d.blob, t == typeZSetZiplist) / 2)
+		d.arena.start(len(d.blob))
+		defer d.arena.done()
+		add = d.addOwnedMember(z, &elemOff)
 		err = d.eachPair(off, what, each, func(member, e elem) error {
 			score := float64(e.n)
 			if !e.isInt {
@@ -702,6 +746,19 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		}
 	}
 	return z, nil
+}
+
+// addOwnedMember returns loadZSet's add for members copied into the arena.
+func (d *decoder) addOwnedMember(z *keyspace.ZSet, elemOff *int64) func([]byte, float64) error {
+	return func(member []byte, score float64) error {
+		if math.IsNaN(score) {
+			return d.corrupt(*elemOff, "sorted set member %q with a NaN score", truncateKey(string(member)))
+		}
+		if !z.AddOwned(d.arena.string(member), score, d.ks.Limits) {
+			return d.corrupt(*elemOff, "duplicate sorted set member %q", truncateKey(string(member)))
+		}
+		return nil
+	}
 }
 
 // eachPair walks d.blob, a ziplist or listpack (each) of off that holds
@@ -767,6 +824,12 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n <= smallCollection {
+			h.Reserve(int(n))
+			d.arena.start(2 * int(n) * arenaGuess)
+			defer d.arena.done()
+			set = d.setOwnedField(h, &elemOff)
+		}
 		for ; n > 0; n-- {
 			elemOff = d.r.offset()
 			if d.a, err = d.readString(d.a[:0]); err != nil {
@@ -798,6 +861,10 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		if t == typeHashZiplist {
 			what, each = "hash ziplist", ziplistEach
 		}
+		h.Reserve(compactLen(d.blob, t == typeHashZiplist) / 2)
+		d.arena.start(len(d.blob))
+		defer d.arena.done()
+		set = d.setOwnedField(h, &elemOff)
 		err = d.eachPair(off, what, each, func(field, e elem) error {
 			return set(field.bytes(d.num[:]), e.bytes(d.num2[:]))
 		})
@@ -806,4 +873,15 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		}
 	}
 	return h, nil
+}
+
+// setOwnedField returns loadHash's set for fields and values copied into
+// the arena.
+func (d *decoder) setOwnedField(h *keyspace.Hash, elemOff *int64) func(field, value []byte) error {
+	return func(field, value []byte) error {
+		if !h.SetOwned(d.arena.string(field), d.arena.bytes(value), d.ks.Limits) {
+			return d.corrupt(*elemOff, "duplicate hash field %q", truncateKey(string(field)))
+		}
+		return nil
+	}
 }
