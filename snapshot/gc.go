@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"runtime"
 	"runtime/debug"
 	"sync"
 )
@@ -20,11 +21,15 @@ var gcPause struct {
 // PauseGC turns off the garbage collector's proportional trigger until the
 // returned function is called (pauses nest). Callers use it around loading
 // a snapshot into a process that serves nothing yet: a replica's first
-// bootstrap, a master's recovery at start.
+// bootstrap, a master's recovery (at start, or after a log failure, when
+// the keyspace it drops is garbage: the first pause collects what is
+// garbage before it turns the trigger off, so that the load does not add
+// to it).
 func PauseGC() (resume func()) {
 	gcPause.mu.Lock()
 	defer gcPause.mu.Unlock()
 	if gcPause.n == 0 {
+		runtime.GC()
 		gcPause.saved = debug.SetGCPercent(-1)
 	}
 	gcPause.n++
