@@ -154,7 +154,11 @@ func (h *Hash) set(field string, value []byte, lim Limits, clone bool) (created 
 		value = cloneBytes(value)
 	}
 	if h.ht != nil {
-		v, created := h.ht.Put(field)
+		put := h.ht.Put
+		if !clone {
+			put = h.ht.PutOwned
+		}
+		v, created := put(field)
 		*v = value
 		return created
 	}

@@ -351,22 +351,24 @@ func (db *DB) Restore(key string, str []byte, c Collection) bool {
 	if !created {
 		return false
 	}
-	db.ks.fresh(o)
-	if db.ks.OnAdd != nil {
-		db.ks.OnAdd(db.index, key)
-	}
+	db.added(key, o)
 	o.str, o.coll = str, c
 	o.access = uint32((db.ks.now - db.ks.start) / 1000)
 	return true
 }
 
+// added readies the object of a key just added to the table.
+func (db *DB) added(key string, o *Object) {
+	db.ks.fresh(o)
+	if db.ks.OnAdd != nil {
+		db.ks.OnAdd(db.index, key)
+	}
+}
+
 func (db *DB) put(key string, keepTTL bool) *Object {
 	o, created := db.keys.Put(key)
 	if created {
-		db.ks.fresh(o)
-		if db.ks.OnAdd != nil {
-			db.ks.OnAdd(db.index, key)
-		}
+		db.added(key, o)
 	} else {
 		if db.ks.cut != nil {
 			db.ks.save(db.keys, key, o)

@@ -277,7 +277,7 @@ func (z *ZSet) AddOwned(member string, score float64, lim Limits) bool {
 	}
 	if z.sl != nil {
 		z.sl.insert(score, member)
-		v, _ := z.dict.Put(member)
+		v, _ := z.dict.PutOwned(member)
 		*v = score
 		return true
 	}

@@ -2,13 +2,19 @@ package rdb
 
 import "unsafe"
 
-// arena hands out copies of one small collection's elements (a listpack's
-// fields and values, members) from one allocation instead of one per
+// arena hands out the copies of a collection's elements the keyspace keeps.
+// Between start and done, a small collection's elements (a listpack's
+// fields and values, members) come from one allocation instead of one per
 // element: a collection of ten elements loaded with eleven allocations
 // fewer. Each collection gets its own block (start), so a key deleted
 // later frees its block and no other key's; the copies are capped at
-// their length, so an append to one never writes over the next.
-type arena struct{ buf []byte }
+// their length, so an append to one never writes over the next. Outside
+// start and done (a large collection) each copy is an allocation of its
+// own.
+type arena struct {
+	buf    []byte
+	shared bool // between start and done
+}
 
 // smallCollection is the most elements a collection stored element by
 // element may have for them to share blocks: Redis's listpack limit, so
@@ -21,11 +27,14 @@ const smallCollection = 128
 const arenaGuess = 16
 
 // start begins a collection whose elements take about size bytes.
-func (a *arena) start(size int) { a.buf = make([]byte, 0, size) }
+func (a *arena) start(size int) { a.buf, a.shared = make([]byte, 0, size), true }
 
-// bytes returns a copy of b from the block; a block that is full is
-// followed by a new one.
+// bytes returns a copy of b: from the block after start (a block that is
+// full is followed by a new one), else an allocation of its own.
 func (a *arena) bytes(b []byte) []byte {
+	if !a.shared {
+		return append(make([]byte, 0, len(b)), b...)
+	}
 	if len(b) > cap(a.buf)-len(a.buf) {
 		a.buf = make([]byte, 0, max(len(b), cap(a.buf)))
 	}
@@ -44,4 +53,4 @@ func (a *arena) string(b []byte) string {
 }
 
 // done drops the block, so that the next collection does not share it.
-func (a *arena) done() { a.buf = nil }
+func (a *arena) done() { a.buf, a.shared = nil, false }

@@ -97,8 +97,8 @@ type decoder struct {
 	// lzf for compressed bytes.
 	a, b, blob, lzf []byte
 	num, num2       [24]byte
-	// arena gives the elements of a collection read from one compact
-	// encoding a shared allocation.
+	// arena makes the copies of a collection's elements the keyspace
+	// keeps; a small collection's share an allocation.
 	arena arena
 }
 
@@ -527,8 +527,9 @@ func (d *decoder) blobErr(off int64, what string, err error) error {
 
 func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 	l := keyspace.NewList()
+	defer d.arena.done()
 	push := func(e elem) error {
-		l.PushBack(e.bytes(d.num[:]))
+		l.PushBackString(d.arena.string(e.bytes(d.num[:])))
 		return nil
 	}
 	switch t {
@@ -537,21 +538,15 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
-		small := n <= smallCollection
-		if small {
+		if n <= smallCollection {
 			l.Reserve(int(n))
 			d.arena.start(int(n) * arenaGuess)
-			defer d.arena.done()
 		}
 		for ; n > 0; n-- {
 			if d.a, err = d.readString(d.a[:0]); err != nil {
 				return nil, err
 			}
-			if small {
-				l.PushBackString(d.arena.string(d.a))
-			} else {
-				l.PushBack(d.a)
-			}
+			l.PushBackString(d.arena.string(d.a))
 		}
 	case typeListZiplist:
 		off, err := d.readBlob()
@@ -560,12 +555,7 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 		}
 		l.Reserve(compactLen(d.blob, true))
 		d.arena.start(len(d.blob))
-		defer d.arena.done()
-		pushOwned := func(e elem) error {
-			l.PushBackString(d.arena.string(e.bytes(d.num[:])))
-			return nil
-		}
-		if err := ziplistEach(d.blob, pushOwned); err != nil {
+		if err := ziplistEach(d.blob, push); err != nil {
 			return nil, d.blobErr(off, "list ziplist", err)
 		}
 	case typeListQuicklist, typeListQuicklist2:
@@ -576,13 +566,7 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 		// A list of one node (most lists) takes its elements from one
 		// block; a longer list copies each, so that popping most of a
 		// node does not keep the whole node's block.
-		if n == 1 {
-			defer d.arena.done()
-			push = func(e elem) error {
-				l.PushBackString(d.arena.string(e.bytes(d.num[:])))
-				return nil
-			}
-		}
+		single := n == 1
 		for ; n > 0; n-- {
 			const plain, packed = 1, 2
 			container := uint64(packed)
@@ -602,7 +586,7 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 			if len(d.blob) == 0 {
 				return nil, d.corrupt(off, "empty quicklist node")
 			}
-			if n == 1 && container == packed {
+			if single && container == packed {
 				l.Reserve(compactLen(d.blob, t == typeListQuicklist))
 				d.arena.start(len(d.blob))
 			}
@@ -677,11 +661,12 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 	z := keyspace.NewZSet()
 	lim := d.ks.Limits
 	var elemOff int64
+	defer d.arena.done()
 	add := func(member []byte, score float64) error {
 		if math.IsNaN(score) {
 			return d.corrupt(elemOff, "sorted set member %q with a NaN score", truncateKey(string(member)))
 		}
-		if res, _ := z.Add(unsafeString(member), score, 0, lim); res != keyspace.ZAddAdded {
+		if !z.AddOwned(d.arena.string(member), score, lim) {
 			return d.corrupt(elemOff, "duplicate sorted set member %q", truncateKey(string(member)))
 		}
 		return nil
@@ -695,8 +680,6 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		if n <= smallCollection {
 			z.Reserve(int(n))
 			d.arena.start(int(n) * arenaGuess)
-			defer d.arena.done()
-			add = d.addOwnedMember(z, &elemOff)
 		}
 		for ; n > 0; n-- {
 			elemOff = d.r.offset()
@@ -729,8 +712,6 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		}
 		z.Reserve(compactLen(d.blob, t == typeZSetZiplist) / 2)
 		d.arena.start(len(d.blob))
-		defer d.arena.done()
-		add = d.addOwnedMember(z, &elemOff)
 		err = d.eachPair(off, what, each, func(member, e elem) error {
 			score := float64(e.n)
 			if !e.isInt {
@@ -746,19 +727,6 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		}
 	}
 	return z, nil
-}
-
-// addOwnedMember returns loadZSet's add for members copied into the arena.
-func (d *decoder) addOwnedMember(z *keyspace.ZSet, elemOff *int64) func([]byte, float64) error {
-	return func(member []byte, score float64) error {
-		if math.IsNaN(score) {
-			return d.corrupt(*elemOff, "sorted set member %q with a NaN score", truncateKey(string(member)))
-		}
-		if !z.AddOwned(d.arena.string(member), score, d.ks.Limits) {
-			return d.corrupt(*elemOff, "duplicate sorted set member %q", truncateKey(string(member)))
-		}
-		return nil
-	}
 }
 
 // eachPair walks d.blob, a ziplist or listpack (each) of off that holds
@@ -812,8 +780,9 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 	h := keyspace.NewHash()
 	lim := d.ks.Limits
 	var elemOff int64
+	defer d.arena.done()
 	set := func(field, value []byte) error {
-		if !h.Set(unsafeString(field), value, lim) {
+		if !h.SetOwned(d.arena.string(field), d.arena.bytes(value), lim) {
 			return d.corrupt(elemOff, "duplicate hash field %q", truncateKey(string(field)))
 		}
 		return nil
@@ -827,8 +796,6 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		if n <= smallCollection {
 			h.Reserve(int(n))
 			d.arena.start(2 * int(n) * arenaGuess)
-			defer d.arena.done()
-			set = d.setOwnedField(h, &elemOff)
 		}
 		for ; n > 0; n-- {
 			elemOff = d.r.offset()
@@ -863,8 +830,6 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		}
 		h.Reserve(compactLen(d.blob, t == typeHashZiplist) / 2)
 		d.arena.start(len(d.blob))
-		defer d.arena.done()
-		set = d.setOwnedField(h, &elemOff)
 		err = d.eachPair(off, what, each, func(field, e elem) error {
 			return set(field.bytes(d.num[:]), e.bytes(d.num2[:]))
 		})
@@ -873,15 +838,4 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		}
 	}
 	return h, nil
-}
-
-// setOwnedField returns loadHash's set for fields and values copied into
-// the arena.
-func (d *decoder) setOwnedField(h *keyspace.Hash, elemOff *int64) func(field, value []byte) error {
-	return func(field, value []byte) error {
-		if !h.SetOwned(d.arena.string(field), d.arena.bytes(value), d.ks.Limits) {
-			return d.corrupt(*elemOff, "duplicate hash field %q", truncateKey(string(field)))
-		}
-		return nil
-	}
 }
