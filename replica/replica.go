@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
@@ -109,6 +110,7 @@ type Replica struct {
 	loadFailures uint64 // snapshot loads that failed (not "there is none")
 	lastLoad     SnapshotLoad
 	advanced     chan struct{} // made by WaitOffset, closed when offset or state moves
+	serving      atomic.Bool   // loading has ended (it never starts again)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -335,12 +337,18 @@ func (r *Replica) catchUpTarget(ctx context.Context) (uint64, error) {
 	return last, nil
 }
 
-// caughtUp ends the loading state.
+// caughtUp ends the loading state. The follow loop calls it for every
+// entry once caught up, so after the first time it leaves the engine's
+// lock alone.
 func (r *Replica) caughtUp() {
-	r.engine.Lock()
-	loading := r.engine.Loading()
-	r.engine.SetLoading(false)
-	r.engine.Unlock()
+	loading := false
+	if !r.serving.Load() {
+		r.engine.Lock()
+		loading = r.engine.Loading()
+		r.engine.SetLoading(false)
+		r.engine.Unlock()
+		r.serving.Store(true)
+	}
 	r.mu.Lock()
 	if r.state == StateLoading || r.state == StateLinkDown {
 		r.state = StateStreaming

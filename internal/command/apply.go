@@ -13,8 +13,10 @@ import (
 // an engine, as a replica's link to its master does. Each entry is applied
 // under one acquisition of the lock, so readers never see part of one.
 type Applier struct {
-	e  *Engine
-	cl *Client
+	e    *Engine
+	cl   *Client
+	args [][]byte             // reused by every entry
+	exec func([][]byte) error // a.execOne, made once
 }
 
 // NewApplier returns an applier for e; it registers an internal client.
@@ -25,7 +27,9 @@ func (e *Engine) NewApplier() *Applier {
 	cl.Master = true
 	cl.Authed = true
 	delete(e.clients, cl.ID) // not a connection: CLIENT LIST does not show it
-	return &Applier{e: e, cl: cl}
+	a := &Applier{e: e, cl: cl}
+	a.exec = a.execOne
+	return a
 }
 
 // Apply runs every command of data, which starts in database 0. Effects
@@ -51,14 +55,8 @@ func (a *Applier) ApplyThen(data []byte, then func()) error {
 		e.ks.Mode = mode
 	}()
 	a.cl.DB = 0
-	err := resp.ParseCommands(data, func(args [][]byte) error {
-		a.cl.W.Reset()
-		e.Exec(a.cl, args)
-		if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' {
-			return fmt.Errorf("apply: %q: %s", args[0], bytes.TrimSpace(r[1:]))
-		}
-		return nil
-	})
+	var err error
+	a.args, err = resp.ParseCommands(data, a.args[:0], a.exec)
 	a.cl.W.Reset()
 	if err != nil {
 		var pe resp.ProtocolError
@@ -69,6 +67,16 @@ func (a *Applier) ApplyThen(data []byte, then func()) error {
 	}
 	if then != nil {
 		then()
+	}
+	return nil
+}
+
+// execOne runs one command of an entry; the caller holds the engine lock.
+func (a *Applier) execOne(args [][]byte) error {
+	a.cl.W.Reset()
+	a.e.Exec(a.cl, args)
+	if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' {
+		return fmt.Errorf("apply: %q: %s", args[0], bytes.TrimSpace(r[1:]))
 	}
 	return nil
 }

@@ -420,49 +420,49 @@ func hexVal(c byte) byte {
 
 // ParseCommands calls fn with the arguments of every multibulk request in
 // data, which must hold complete requests only (a replication log entry).
-// The arguments alias data and are valid during the call. It allocates
-// nothing per request once args has grown.
-func ParseCommands(data []byte, fn func(args [][]byte) error) error {
-	var args [][]byte
+// The arguments alias data and are valid during the call. args is scratch
+// space for them (nil will do); ParseCommands returns it, grown as needed,
+// so that a caller that keeps it allocates nothing per entry.
+func ParseCommands(data []byte, args [][]byte, fn func(args [][]byte) error) ([][]byte, error) {
 	for pos := 0; pos < len(data); {
 		if data[pos] != '*' {
-			return ProtocolError("expected '*' at byte " + strconv.Itoa(pos))
+			return args, ProtocolError("expected '*' at byte " + strconv.Itoa(pos))
 		}
 		line, n, err := countLine(data[pos:], "too big mbulk count string")
 		if err != nil || n == 0 {
-			return ProtocolError("incomplete multibulk count at byte " + strconv.Itoa(pos))
+			return args, ProtocolError("incomplete multibulk count at byte " + strconv.Itoa(pos))
 		}
 		count, ok := num.ParseInt(line[1:])
 		if !ok || count < 0 || count > int64(len(data)) {
-			return ProtocolError("invalid multibulk length at byte " + strconv.Itoa(pos))
+			return args, ProtocolError("invalid multibulk length at byte " + strconv.Itoa(pos))
 		}
 		pos += n
 		args = args[:0]
 		for i := int64(0); i < count; i++ {
 			if pos >= len(data) || data[pos] != '$' {
-				return ProtocolError("expected '$' at byte " + strconv.Itoa(pos))
+				return args, ProtocolError("expected '$' at byte " + strconv.Itoa(pos))
 			}
 			line, n, err := countLine(data[pos:], "too big bulk count string")
 			if err != nil || n == 0 {
-				return ProtocolError("incomplete bulk length at byte " + strconv.Itoa(pos))
+				return args, ProtocolError("incomplete bulk length at byte " + strconv.Itoa(pos))
 			}
 			size, ok := num.ParseInt(line[1:])
 			if !ok || size < 0 || size > int64(len(data)-pos-n) {
-				return ProtocolError("invalid bulk length at byte " + strconv.Itoa(pos))
+				return args, ProtocolError("invalid bulk length at byte " + strconv.Itoa(pos))
 			}
 			pos += n
 			end := pos + int(size)
 			if end+2 > len(data) || data[end] != '\r' || data[end+1] != '\n' {
-				return ProtocolError("bulk not terminated by CRLF at byte " + strconv.Itoa(end))
+				return args, ProtocolError("bulk not terminated by CRLF at byte " + strconv.Itoa(end))
 			}
 			args = append(args, data[pos:end:end])
 			pos = end + 2
 		}
 		if count > 0 {
 			if err := fn(args); err != nil {
-				return err
+				return args, err
 			}
 		}
 	}
-	return nil
+	return args, nil
 }
