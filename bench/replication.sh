@@ -120,7 +120,7 @@ start_ferry_master() {
   local bin=${3:-$TMP/ferry} try port pid
   for ((try = 0; try < 5; try++)); do
     port=$(pick_port)
-    "$bin" master --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$2" --ack "$1" \
+    "$bin" master --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$2" --ack "$1" --new-dataset \
       --log-level error 2>>"$TMP/ferry-$2.log" &
     pid=$!
     if wait_ping "$port" "$pid"; then

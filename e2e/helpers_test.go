@@ -159,7 +159,7 @@ func startMaster(tb testing.TB, url, dataset string, mod func(*master.Config)) *
 
 // newMaster runs master.New on lg.
 func newMaster(lg master.Log, dataset string, mod func(*master.Config)) (*master.Master, error) {
-	cfg := master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "e2e", Logger: testLogger("master")}
+	cfg := master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "e2e", Logger: testLogger("master"), NewDataset: true}
 	if mod != nil {
 		mod(&cfg)
 	}

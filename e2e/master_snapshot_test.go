@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,11 +15,13 @@ import (
 	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/redistest"
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/fs"
 	"github.com/ferrydb/ferry/snapshot/s3"
 	"github.com/ferrydb/ferry/stream"
+	"github.com/ferrydb/ferry/stream/jetstream"
 )
 
 // snapshotPlusLog loads info from st and applies the log's entries after
@@ -251,7 +255,7 @@ func TestMasterRecoversFromSnapshot(t *testing.T) {
 		t.Fatalf("master with an unreachable store: %v", err)
 	}
 	// A brand-new dataset needs --new-dataset.
-	_, err = newMaster(openLog(t, ns.URL(), "fresh", false), "fresh", func(c *master.Config) { c.Store = fsStore(t) })
+	_, err = newMaster(openLog(t, ns.URL(), "fresh", false), "fresh", func(c *master.Config) { c.Store, c.NewDataset = fsStore(t), false })
 	if err == nil || !strings.Contains(err.Error(), "--new-dataset") {
 		t.Fatalf("new dataset without NewDataset: %v", err)
 	}
@@ -392,5 +396,117 @@ func TestSnapshotStoreFailure(t *testing.T) {
 	final, want := stableDigest(t, m)
 	if got := snapshotPlusLog(t, st, info, m.log, final); got != want {
 		t.Fatalf("snapshot %s + log: digest %s, master %s", info, got, want)
+	}
+}
+
+// TestSnapshotsWithinLogRetention: with the log's own limits (here a
+// 2-second max age, and separately a byte limit), the master takes
+// snapshots within half of them though its schedule would take none, so
+// the log dropping entries loses no acknowledged write: a master
+// restarted after they aged out has every one.
+func TestSnapshotsWithinLogRetention(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	const maxAge = 2 * time.Second
+	open := func() *jetstream.Log {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l, err := jetstream.Open(ctx, jetstream.Config{URL: ns.URL(), Dataset: "aging", Timeout: logTimeout, MaxAge: maxAge, Logger: testLogger("log")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	cfg := func(c *master.Config) {
+		c.Store, c.NewDataset, c.NoShutdownSnapshot = st, true, true
+		c.SnapshotInterval, c.SnapshotAfterWrites, c.LogMaxAge = 0, 0, maxAge
+	}
+	lg := open()
+	m, err := newMaster(lg, "aging", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := serveMaster(t, m, lg)
+	mc := redistest.Dial(t, m1.addr)
+	for i := range 20 {
+		expect(t, mc, ":"+strconv.Itoa(i+1)+"\r\n", "INCR", "ctr")
+	}
+	// Until every entry has aged out of the log.
+	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		first, err := lg.First(context.Background())
+		if err != nil || first <= m1.Offset() {
+			return fmt.Errorf("log's first offset %d (%v), last written %d", first, err, m1.Offset())
+		}
+		return nil
+	})
+	m1.stop(t)
+	lg2 := open()
+	m, err = newMaster(lg2, "aging", cfg)
+	if err != nil {
+		t.Fatalf("master restarted after the log's entries aged out: %v", err)
+	}
+	m2 := serveMaster(t, m, lg2)
+	if got := mustQuery(t, m2.addr, "GET", "ctr"); got != bulk("20") {
+		t.Fatalf("GET ctr after the restart = %q, want 20", got)
+	}
+}
+
+// TestSnapshotsWithinLogBytes: past about half of LogMaxBytes of entries
+// since the last snapshot, the master takes one.
+func TestSnapshotsWithinLogBytes(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "bytes", func(c *master.Config) {
+		c.Store, c.NewDataset, c.NoShutdownSnapshot = st, true, true
+		c.SnapshotInterval, c.SnapshotAfterWrites, c.LogMaxBytes = 0, 0, 1<<20
+	})
+	mc := redistest.Dial(t, m.addr)
+	big := strings.Repeat("x", 1000)
+	for i := range 100 { // ~100 KB: well below half
+		expect(t, mc, "+OK\r\n", "SET", "k"+strconv.Itoa(i), big)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if info, err := st.Newest(context.Background(), "bytes"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("snapshot %v (%v) after 100 KB of entries, with a 1 MB limit", info, err)
+	}
+	for i := range 500 { // past half
+		expect(t, mc, "+OK\r\n", "SET", "k"+strconv.Itoa(i), big)
+	}
+	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		_, err := st.Newest(context.Background(), "bytes")
+		return err
+	})
+}
+
+// countingStore counts Put calls and fails them all.
+type countingStore struct {
+	snapshot.Store
+	puts atomic.Int64
+}
+
+func (s *countingStore) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snapshot.Info, error) {
+	s.puts.Add(1)
+	io.Copy(io.Discard, r)
+	return snapshot.Info{}, errors.New("no space left on device (injected)")
+}
+
+// TestSnapshotRetryBacksOff: a schedule whose snapshots keep failing waits
+// longer and longer between them instead of retrying every tick.
+func TestSnapshotRetryBacksOff(t *testing.T) {
+	ns := startNATS(t)
+	st := &countingStore{Store: fsStore(t)}
+	m := startMaster(t, ns.URL(), "backoff", func(c *master.Config) {
+		c.Store, c.NewDataset, c.NoShutdownSnapshot = st, true, true
+		c.SnapshotInterval, c.SnapshotAfterWrites = 0, 1
+	})
+	expect(t, redistest.Dial(t, m.addr), "+OK\r\n", "SET", "k", "v")
+	time.Sleep(3500 * time.Millisecond)
+	// Attempts at about 0.1, 1.1 and 3.1 s; every 100 ms tick would be 35.
+	if n := st.puts.Load(); n < 2 || n > 4 {
+		t.Fatalf("%d snapshot attempts in 3.5 s of failures; want 2 to 4 (1 s, then 2 s between them)", n)
+	}
+	if r := mustQuery(t, m.addr, "INFO", "persistence"); !strings.Contains(r, "rdb_last_bgsave_status:err") {
+		t.Fatalf("INFO persistence after failed snapshots:\n%s", r)
 	}
 }

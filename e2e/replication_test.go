@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 	"github.com/ferrydb/ferry/internal/redistest"
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/snapshot/fs"
 	"github.com/ferrydb/ferry/stream/natsserver"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
 const (
@@ -357,11 +360,17 @@ var fenceCases = []fenceCase{
 // then tries <loser>:2. It returns both masters and the fence offset.
 func fence(t *testing.T, ns *natsserver.Server, tc fenceCase) (win, lose *masterNode, fenceAt uint64) {
 	t.Helper()
-	a := startMaster(t, ns.URL(), "fence", nil)
+	return fenceWith(t, ns, tc, nil)
+}
+
+// fenceWith is fence with both masters' configurations changed by mod.
+func fenceWith(t *testing.T, ns *natsserver.Server, tc fenceCase, mod func(*master.Config)) (win, lose *masterNode, fenceAt uint64) {
+	t.Helper()
+	a := startMaster(t, ns.URL(), "fence", mod)
 	if got := mustQuery(t, a.addr, "SET", "a:1", "before"); got != "+OK\r\n" {
 		t.Fatalf("SET a:1 on the first master = %q", got)
 	}
-	b := startMaster(t, ns.URL(), "fence", nil)
+	b := startMaster(t, ns.URL(), "fence", mod)
 	if got := mustQuery(t, b.addr, "GET", "a:1"); got != bulk("before") {
 		t.Fatalf("second master started without the first's write: GET a:1 = %q", got)
 	}
@@ -441,6 +450,23 @@ func TestFencedMasterRepliesFencedAndServesReads(t *testing.T) {
 				t.Errorf("the fenced master does not serve reads: %v", err)
 			}
 		})
+	}
+}
+
+// TestFencedMasterTakesNoSnapshot: BGSAVE on a fenced master is refused
+// with the reason, rather than "started" and a failure in the log.
+func TestFencedMasterTakesNoSnapshot(t *testing.T) {
+	ns := startNATS(t)
+	st, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lose, _ := fenceWith(t, ns, fenceCases[0], func(c *master.Config) {
+		c.Store, c.NoShutdownSnapshot, c.SnapshotAfterWrites, c.SnapshotInterval = st, true, 0, 0
+	})
+	fenceReply(t, lose.addr)
+	if got := mustQuery(t, lose.addr, "BGSAVE"); !strings.HasPrefix(got, "-ERR ferry: no snapshot while the master takes no writes: ferry: this master is fenced") {
+		t.Fatalf("BGSAVE on a fenced master = %q", got)
 	}
 }
 
@@ -671,4 +697,34 @@ func TestMasterClosesDuringLogOutage(t *testing.T) {
 	ns.Shutdown()
 	m.stop(t)
 	ws.stop(t)
+}
+
+// TestMasterRefusesPartialOrNewLog: without a snapshot store, a master
+// refuses a log whose first entries retention removed (it would serve part
+// of the dataset, and its writes would overwrite what it lacks), and a log
+// with no entry unless it is told the dataset is new.
+func TestMasterRefusesPartialOrNewLog(t *testing.T) {
+	ns := startNATS(t)
+	lg := openLog(t, ns.URL(), "partial", false)
+	if _, err := newMaster(lg, "partial", func(c *master.Config) { c.NewDataset = false }); err == nil ||
+		!strings.Contains(err.Error(), "no entry in the log: refusing to start it empty") {
+		t.Fatalf("master on an empty log without NewDataset: %v", err)
+	}
+	m := startMaster(t, ns.URL(), "partial", nil)
+	mc := redistest.Dial(t, m.addr)
+	for i := range 10 {
+		expect(t, mc, ":"+strconv.Itoa(i+1)+"\r\n", "INCR", "ctr")
+	}
+	m.stop(t)
+	if err := rawStream(t, ns.URL(), "partial").Purge(context.Background(), natsjs.WithPurgeSequence(6)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newMaster(lg, "partial", nil)
+	if err == nil || !strings.Contains(err.Error(), "the log starts at offset 6 and there is no snapshot store (--store): entries 1-5 are gone") {
+		t.Fatalf("master on a trimmed log without a store: %v", err)
+	}
+	// Retention limits without a store are refused outright.
+	if _, err := newMaster(lg, "partial", func(c *master.Config) { c.LogMaxAge = time.Hour }); err == nil || !strings.Contains(err.Error(), "acknowledged writes would be lost") {
+		t.Fatalf("master with a log age limit and no store: %v", err)
+	}
 }

@@ -76,13 +76,25 @@ func (g *gatedLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) 
 	return err
 }
 
-// pause makes Read fail, ending the Reads under way.
+// pause makes Read fail, ending the Reads under way, and returns once they
+// have returned: no entry appended after pause reaches the replica before
+// resume (on a busy machine a Read could otherwise apply one before it
+// noticed its cancellation).
 func (g *gatedLog) pause() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.paused = true
 	for _, cancel := range g.cancels {
 		cancel()
+	}
+	g.mu.Unlock()
+	for {
+		g.mu.Lock()
+		n := len(g.cancels)
+		g.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

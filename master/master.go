@@ -91,11 +91,18 @@ type Config struct {
 	SnapshotKeep int
 	// NoShutdownSnapshot skips the snapshot a clean shutdown takes.
 	NoShutdownSnapshot bool
-	// NewDataset allows starting empty when the store has no snapshot and
-	// the log no entry: without it such a start is refused, so that a
-	// wrong --store or --dataset never starts a master on nothing. It never
-	// overrides a store or log that cannot be read.
+	// NewDataset allows starting empty when the store has no snapshot (or
+	// there is no store) and the log no entry: without it such a start is
+	// refused, so that a wrong --store or --dataset never starts a master
+	// on nothing. It never overrides a store or log that cannot be read.
 	NewDataset bool
+	// LogMaxAge and LogMaxBytes are the log's own retention limits (0:
+	// none). The log drops entries past them whether or not a snapshot
+	// holds their effects, so they need a Store, and the master takes a
+	// snapshot within half of each: after LogMaxAge/2 and after about
+	// LogMaxBytes/2 of entries since the last one.
+	LogMaxAge   time.Duration
+	LogMaxBytes int64
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -124,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store != nil && c.Log == nil {
 		return errors.New("master: snapshots need the replication log (--nats)")
+	}
+	if c.Store == nil && (c.LogMaxAge > 0 || c.LogMaxBytes > 0) {
+		return errors.New("master: the log's retention limits (--stream-max-age, --stream-max-bytes) drop entries, and without a snapshot store (--store) nothing else holds them: acknowledged writes would be lost")
 	}
 	return nil
 }
@@ -217,14 +227,18 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 			return 0, err
 		}
 	} else if first > 1 && last > 0 {
-		m.log.Warn("log starts after offset 1 and there is no snapshot store: replaying what retention kept", "dataset", m.cfg.Dataset, "first", first, "last", last)
+		return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d and there is no snapshot store (--store): entries 1-%d are gone; refusing to start on part of the dataset", m.cfg.Dataset, first, first-1)
+	} else if last == 0 && !m.cfg.NewDataset {
+		return 0, fmt.Errorf("master: dataset %q has no entry in the log: refusing to start it empty (check --nats and --dataset; start with --new-dataset to create it)", m.cfg.Dataset)
 	}
+	var replayed int64 // log bytes (as logSize counts them) no snapshot holds
 	if last >= from && last > 0 {
 		errDone := errors.New("done")
 		err = lg.Read(ctx, from, func(en stream.Entry) error {
 			if err := m.apply.Apply(en.Data); err != nil {
 				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
 			}
+			replayed += int64(len(en.Data)) + logEntryOverhead
 			if en.Offset >= last {
 				return errDone
 			}
@@ -233,6 +247,11 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		if !errors.Is(err, errDone) {
 			return 0, fmt.Errorf("master: replay the log of dataset %q: %w", m.cfg.Dataset, err)
 		}
+	}
+	if m.snaps != nil {
+		m.snaps.mu.Lock()
+		m.snaps.logAtCut = m.logSize() - replayed
+		m.snaps.mu.Unlock()
 	}
 	m.engine.Lock()
 	keys := 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type snapshots struct {
 	p         command.Persistence
 	newest    snapshot.Info // the newest snapshot known (written or loaded)
 	idle      *sync.Cond    // signalled when a snapshot ends
+	logAtCut  int64         // logSize at the newest written snapshot's cut
+	failures  int           // snapshots failed in a row
+	retryAt   time.Time     // the schedule's next attempt after a failure
 }
 
 func newSnapshots(m *Master) *snapshots {
@@ -65,6 +69,11 @@ func (s *snapshots) Start(schedule bool) (bool, error) {
 			return true, nil
 		}
 		return false, command.ErrSnapshotRunning
+	}
+	if reason := s.m.engine.WriteError(); reason != "" {
+		// Fenced or rebuilding: a snapshot would fail; say so now rather
+		// than "started".
+		return false, errors.New("ERR ferry: no snapshot while the master takes no writes: " + strings.TrimPrefix(reason, "READONLY "))
 	}
 	s.running = true
 	if !s.m.spawn(func() { s.loop(s.m.ctx) }) {
@@ -128,10 +137,19 @@ func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 		s.p.DirtyAtSave = w.dirty
 		s.p.Saves++
 		s.newest = info
+		s.failures = 0
+		if !w.unchanged {
+			s.logAtCut = w.logSize
+		}
+	} else {
+		// The schedule waits before trying again: 1 s, doubling, at most
+		// retryMax.
+		s.failures++
+		s.retryAt = time.Now().Add(min(time.Second<<min(s.failures-1, 10), retryMax))
 	}
 	s.mu.Unlock()
 	if err != nil {
-		m.log.Error("snapshot failed", "dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond))
+		m.log.Error("snapshot failed", "dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", s.failures)
 		return snapshot.Info{}, err
 	}
 	if w.unchanged {
@@ -152,6 +170,7 @@ func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 type written struct {
 	info      snapshot.Info
 	dirty     int64
+	logSize   int64 // logSize at the cut
 	pause     time.Duration
 	unchanged bool
 }
@@ -177,6 +196,7 @@ func (s *snapshots) write(ctx context.Context) (written, error) {
 		return written{}, err
 	}
 	dirty := e.Stats().Dirty
+	logSize := m.logSize()
 	s.mu.Lock()
 	newest := s.newest
 	s.mu.Unlock()
@@ -294,7 +314,7 @@ func (s *snapshots) write(ctx context.Context) (written, error) {
 	if err != nil {
 		return written{}, err
 	}
-	return written{info: out, dirty: dirty, pause: pause}, nil
+	return written{info: out, dirty: dirty, logSize: logSize, pause: pause}, nil
 }
 
 // retain deletes snapshots beyond the newest SnapshotKeep, never the
@@ -357,11 +377,36 @@ func (s *snapshots) retain(ctx context.Context, newest snapshot.Info) error {
 	return nil
 }
 
+// retryMax bounds the wait of the schedule after failed snapshots.
+const retryMax = 30 * time.Second
+
+// logEntryOverhead is what the log stores per entry besides its data, at
+// most (JetStream's file store: record header, subject, the
+// expected-last-sequence header, checksum), so that logSize errs high.
+const logEntryOverhead = 192
+
+// logSize estimates the bytes the log has stored so far, as its
+// LogMaxBytes limit counts them.
+func (m *Master) logSize() int64 {
+	if m.pub == nil {
+		return 0 // starting: nothing published yet
+	}
+	_, entries, bytes, _, _ := m.pub.stats()
+	return int64(bytes + entries*logEntryOverhead)
+}
+
 // schedule starts snapshots every SnapshotInterval (when anything changed
-// since the last) and after SnapshotAfterWrites changes.
+// since the last) and after SnapshotAfterWrites changes; and within half
+// of the log's own retention limits, so that a snapshot holds every entry
+// before the log drops it. After a failure it waits (1 s, doubling, at
+// most retryMax); it takes none while the master takes no writes.
 func (s *snapshots) schedule(ctx context.Context) {
 	m := s.m
-	if m.cfg.SnapshotInterval <= 0 && m.cfg.SnapshotAfterWrites <= 0 {
+	interval := m.cfg.SnapshotInterval
+	if half := m.cfg.LogMaxAge / 2; half > 0 && (interval <= 0 || half < interval) {
+		interval = half
+	}
+	if interval <= 0 && m.cfg.SnapshotAfterWrites <= 0 && m.cfg.LogMaxBytes <= 0 {
 		return
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -372,7 +417,12 @@ func (s *snapshots) schedule(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		logSize := m.logSize()
 		m.engine.Lock()
+		if m.engine.Loading() || m.engine.WriteError() != "" {
+			m.engine.Unlock()
+			continue
+		}
 		dirty := m.engine.Stats().Dirty
 		s.mu.Lock()
 		changed := dirty - s.p.DirtyAtSave
@@ -380,9 +430,12 @@ func (s *snapshots) schedule(ctx context.Context) {
 		if last.IsZero() {
 			last = m.started
 		}
+		waiting := time.Now().Before(s.retryAt)
+		logged := logSize - s.logAtCut
 		s.mu.Unlock()
-		due := changed > 0 && (m.cfg.SnapshotAfterWrites > 0 && changed >= m.cfg.SnapshotAfterWrites ||
-			m.cfg.SnapshotInterval > 0 && time.Since(last) >= m.cfg.SnapshotInterval)
+		due := changed > 0 && !waiting && (m.cfg.SnapshotAfterWrites > 0 && changed >= m.cfg.SnapshotAfterWrites ||
+			interval > 0 && time.Since(last) >= interval ||
+			m.cfg.LogMaxBytes > 0 && logged >= m.cfg.LogMaxBytes/2)
 		if due {
 			s.Start(false) // a running snapshot is fine: the next tick sees what it left
 		}

@@ -40,12 +40,21 @@ func Write(ctx context.Context, st Store, info Info, encode func(w io.Writer) er
 	}()
 	out, err := st.Put(ctx, info, pr)
 	// Unblock the encoder if Put stopped reading early.
-	pr.CloseWithError(errors.New("snapshot: upload ended"))
-	if eerr := <-encErr; eerr != nil {
+	pr.CloseWithError(errUploadEnded)
+	eerr := <-encErr
+	switch {
+	case err != nil && (eerr == nil || errors.Is(eerr, errUploadEnded)):
+		// The upload failed first (a full disk, a lost connection): its
+		// error says why, not the encoder's that followed.
+		return Info{}, err
+	case eerr != nil:
 		return Info{}, fmt.Errorf("snapshot: encode %s: %w", info, eerr)
 	}
 	return out, err
 }
+
+// errUploadEnded is what the encoder gets when Put stopped reading.
+var errUploadEnded = errors.New("snapshot: upload ended")
 
 // Read opens info's object in st and hands decode its decompressed bytes.
 // After decode returns, the rest of the object is read so that its checksum

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
@@ -75,6 +76,34 @@ func TestWriteEncodeErrorPublishesNothing(t *testing.T) {
 	}
 }
 
+// failingPut is a store whose uploads fail after some bytes, as a full
+// disk would make them.
+type failingPut struct {
+	*fs.Store
+	err error
+}
+
+func (f failingPut) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snapshot.Info, error) {
+	io.CopyN(io.Discard, r, 64<<10)
+	return snapshot.Info{}, f.err
+}
+
+func TestWriteUploadErrorIsReported(t *testing.T) {
+	st, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("no space left on device")
+	ks := newKS()
+	fill(ks, 20000, "v")
+	_, err = snapshot.Write(context.Background(), failingPut{st, full}, snapshot.Info{Dataset: "ds", Offset: 1, Generation: "g"}, func(w io.Writer) error {
+		return rdb.Encode(ks, w, rdb.Meta{Offset: 1, Generation: "g", Dataset: "ds"})
+	})
+	if !errors.Is(err, full) {
+		t.Fatalf("Write into a failing upload: %v; want the upload's error", err)
+	}
+}
+
 func TestLoadNewestFallsBackOnDamage(t *testing.T) {
 	dir := t.TempDir()
 	st, err := fs.New(dir)
@@ -122,6 +151,43 @@ func TestLoadNewestFallsBackOnDamage(t *testing.T) {
 	_, ks, err = snapshot.LoadNewest(context.Background(), st, "ds", 0, newKS, nil)
 	if err == nil || ks != nil || errors.Is(err, snapshot.ErrNotFound) {
 		t.Fatalf("newest missing, older damaged: ks %v, err %v; want an error that is not ErrNotFound", ks, err)
+	}
+}
+
+// A damaged record (the file store's per-object JSON) hides neither the
+// other snapshots from List nor the older ones from LoadNewest.
+func TestDamagedRecord(t *testing.T) {
+	dir := t.TempDir()
+	st, err := fs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []snapshot.Info
+	var digests []keyspace.Digest
+	for i, off := range []uint64{10, 20, 30} {
+		ks := newKS()
+		fill(ks, 100, fmt.Sprint("v", i))
+		infos = append(infos, put(t, st, ks, off))
+		digests = append(digests, ks.Digest())
+	}
+	damage := func(info snapshot.Info) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(info.Key))+".json", []byte("{garbage"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	damage(infos[0])
+	list, err := st.List(context.Background(), "ds")
+	if err != nil || len(list) != 3 || list[0].Offset != 10 || list[0].Checksum != "" || list[2].Checksum == "" {
+		t.Fatalf("List with the oldest record damaged: %v, %v; want all three, the damaged one without a checksum", list, err)
+	}
+	if _, err := st.Open(context.Background(), list[0]); err == nil || !strings.Contains(err.Error(), infos[0].Key) {
+		t.Fatalf("Open of the snapshot with a damaged record: %v; want an error naming it", err)
+	}
+	damage(infos[2])
+	got, ks, err := snapshot.LoadNewest(context.Background(), st, "ds", 0, newKS, nil)
+	if err != nil || got.Offset != 20 || ks.Digest() != digests[1] {
+		t.Fatalf("LoadNewest with the newest record damaged: %v, %v; want offset 20 and its data", got, err)
 	}
 }
 

@@ -53,6 +53,10 @@ var (
 
 	// ErrClosed means the log was closed by its owner.
 	ErrClosed = errors.New("stream: closed")
+
+	// ErrNoLog means the dataset has no log at all (a reader that may not
+	// create one found none): nothing was ever written to it.
+	ErrNoLog = errors.New("stream: the dataset has no log")
 )
 
 // Reader reads the log. Its methods are safe for concurrent use.

@@ -38,10 +38,10 @@ func runDev(args []string) error {
 	nf.url = "embedded"
 	nf.dataset = "dev"
 	fs.Lookup("dataset").DefValue = "dev"
-	if err := fs.Parse(args); err != nil {
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
 	}
-	if err := envDefaults(fs); err != nil {
+	if err := checkAck(*ack); err != nil {
 		return err
 	}
 	if err := hf.check(hf.addr, *replicaHTTPAddr); err != nil {
@@ -70,6 +70,7 @@ func runDev(args []string) error {
 	mcfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
 		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
+		LogMaxAge: nf.maxAge, LogMaxBytes: nf.maxBytes,
 	}
 	snf.apply(&mcfg, st)
 	// A first run on a fresh --data-dir creates the dev dataset.

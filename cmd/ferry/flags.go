@@ -15,6 +15,18 @@ func newFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet("ferry "+name, flag.ContinueOnError)
 }
 
+// parseServerFlags parses a server's command line, which takes flags only,
+// then fills in the flags not given from the environment.
+func parseServerFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (it takes flags only)", fs.Name(), fs.Arg(0))
+	}
+	return envDefaults(fs)
+}
+
 // envDefaults sets every flag not given on the command line from its
 // environment variable (FERRY_ plus the flag name, upper case, '-' as '_').
 func envDefaults(fs *flag.FlagSet) error {

@@ -59,7 +59,7 @@ func TestHealthMaster(t *testing.T) {
 	srv := startNATS(t)
 	lg := openLog(t, srv.URL(), dataset)
 	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestHealthReplica(t *testing.T) {
 	srv := startNATS(t)
 	mlog := openLog(t, srv.URL(), dataset)
 	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: mlog, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/signal"
 	"syscall"
 
@@ -23,14 +24,18 @@ func runMaster(args []string) error {
 	sf := addStoreFlags(fs, "")
 	snf := addSnapshotFlags(fs)
 	procs := addProcsFlag(fs, 1)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
 	}
 	if err := hf.check(hf.addr); err != nil {
 		return err
+	}
+	// Checked before NATS is reached: a bad flag must not create a stream.
+	if err := checkAck(*ack); err != nil {
+		return err
+	}
+	if sf.url == "" && (nf.maxAge > 0 || nf.maxBytes > 0) {
+		return errors.New("--stream-max-age and --stream-max-bytes drop log entries, and without --store no snapshot holds them: acknowledged writes would be lost; set --store")
 	}
 	setProcs(fs, *procs)
 	logger, err := newLogger(*logLevel, *logFormat)
@@ -42,6 +47,7 @@ func runMaster(args []string) error {
 	cfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
 		Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
+		LogMaxAge: nf.maxAge, LogMaxBytes: nf.maxBytes,
 	}
 	st, err := sf.open(ctx, false)
 	if err != nil {
@@ -80,4 +86,12 @@ func runMaster(args []string) error {
 	err = m.Serve(ctx)
 	logger.Info("master stopped", "offset", m.Offset())
 	return err
+}
+
+// checkAck checks an --ack value.
+func checkAck(ack string) error {
+	if ack != string(master.AckDurable) && ack != string(master.AckAsync) {
+		return fmt.Errorf("--ack %q: want durable or async", ack)
+	}
+	return nil
 }

@@ -88,7 +88,7 @@ func TestProgressSilentWhenNotTerminal(t *testing.T) {
 	for _, args := range [][]string{
 		{"snapshot", "export", "--store", url, "--dataset", "ds", "--out", path},
 		{"snapshot", "inspect", "--store", url, "--dataset", "ds", "--keys"},
-		{"snapshot", "import", "--store", url, "--dataset", "copy", path},
+		{"snapshot", "import", "--store", url, "--dataset", "copy", "--nats", natsURL(t), path},
 	} {
 		cmd := exec.Command(bin, args...)
 		var stdout, stderr bytes.Buffer

@@ -20,10 +20,7 @@ func runReplica(args []string) error {
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
 	procs := addProcsFlag(fs, 1)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := envDefaults(fs); err != nil {
+	if err := parseServerFlags(fs, args); err != nil {
 		return err
 	}
 	if err := hf.check(hf.addr); err != nil {

@@ -105,7 +105,7 @@ func TestRestore(t *testing.T) {
 	srv := startNATS(t)
 	lg := openLog(t, srv.URL(), dataset)
 	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +288,25 @@ func TestImportNATS(t *testing.T) {
 	if info, err := st.Newest(context.Background(), "fresh"); err != nil || info.Offset != 0 {
 		t.Fatalf("import on an empty stream: %v, %v", info, err)
 	}
-	// No stream at all: the error says to import without --nats.
-	_, err = run(t, "import", path, "--store", url, "--dataset", "nostream", "--nats", srv.URL())
-	if err == nil || !strings.Contains(err.Error(), "without --nats") {
-		t.Fatalf("import on a missing stream: %v", err)
+	// No stream at all: offset 0 too.
+	if _, err := run(t, "import", path, "--store", url, "--dataset", "nostream", "--nats", srv.URL()); err != nil {
+		t.Fatal(err)
 	}
+	if info, err := st.Newest(context.Background(), "nostream"); err != nil || info.Offset != 0 {
+		t.Fatalf("import with no stream: %v, %v", info, err)
+	}
+	// Without --nats the log cannot be checked: refused, nothing written.
+	_, err = run(t, "import", path, "--store", url, "--dataset", "nolog")
+	if err == nil || !strings.Contains(err.Error(), "--nats is needed") {
+		t.Fatalf("import without --nats: %v", err)
+	}
+	if list, err := st.List(context.Background(), "nolog"); err != nil || len(list) != 0 {
+		t.Fatalf("a refused import wrote %d snapshots (%v)", len(list), err)
+	}
+}
+
+// natsURL starts a NATS server for the test and returns its URL.
+func natsURL(t *testing.T) string {
+	t.Helper()
+	return startNATS(t).URL()
 }

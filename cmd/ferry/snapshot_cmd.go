@@ -22,6 +22,7 @@ import (
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/stream"
 )
 
 // runSnapshot runs "ferry snapshot <list|inspect|export|import>".
@@ -566,12 +567,20 @@ func snapshotImport(ctx context.Context, args []string, stdout io.Writer) error 
 	} else if len(list) > 0 {
 		return fmt.Errorf("snapshot import: dataset %q is not new: %s in %s holds snapshot objects (%s) though no manifest; import seeds new datasets only", dataset, snapshot.SnapshotsPrefix(dataset), f.store.url, list[len(list)-1])
 	}
+	// The log must be checked too: a master loads a snapshot and replays
+	// the log after its offset, which would lay entries written before the
+	// import on top of it.
 	var offset uint64
-	if f.nats.url != "" {
-		lg, closeLog, err := f.nats.open(ctx, true, logger)
-		if err != nil {
-			return fmt.Errorf("open the log of dataset %q: %w (a dataset whose stream does not exist yet is imported without --nats, at offset 0)", dataset, err)
-		}
+	if f.nats.url == "" {
+		return fmt.Errorf("snapshot import: --nats is needed: a snapshot holds every log entry up to its offset, so import checks that dataset %q's stream holds none (none at all is fine: the snapshot takes offset 0)", dataset)
+	}
+	lg, closeLog, err := f.nats.open(ctx, true, logger)
+	switch {
+	case errors.Is(err, stream.ErrNoLog):
+		// No stream: a new dataset, at offset 0.
+	case err != nil:
+		return fmt.Errorf("open the log of dataset %q: %w", dataset, err)
+	default:
 		defer closeLog()
 		first, err := lg.First(ctx)
 		if err != nil {

@@ -312,7 +312,7 @@ func TestSnapshotImportRedisDump(t *testing.T) {
 	dump := filepath.Join(dir, "dump.rdb")
 
 	url, st := fileStore(t)
-	out, err := run(t, "import", dump, "--store", url, "--dataset", "seeded")
+	out, err := run(t, "import", dump, "--store", url, "--dataset", "seeded", "--nats", natsURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestSnapshotImportRedisDump(t *testing.T) {
 	}
 
 	// The dataset is not new any more.
-	_, err = run(t, "import", "--store", url, "--dataset", "seeded", dump)
+	_, err = run(t, "import", "--store", url, "--dataset", "seeded", dump, "--nats", natsURL(t))
 	if err == nil || !strings.Contains(err.Error(), "not new") {
 		t.Fatalf("second import: %v", err)
 	}
@@ -355,7 +355,7 @@ func TestSnapshotImportRedisDump(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("REDIS0010garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(t, "import", bad, "--store", url, "--dataset", "bad"); !errors.Is(err, rdb.ErrCorrupt) {
+	if _, err := run(t, "import", bad, "--store", url, "--dataset", "bad", "--nats", natsURL(t)); !errors.Is(err, rdb.ErrCorrupt) {
 		t.Fatalf("import of a corrupt file: %v", err)
 	}
 	if list, err := st.List(context.Background(), "bad"); err != nil || len(list) != 0 {
@@ -377,7 +377,7 @@ func TestSnapshotImportDropsExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	url, st := fileStore(t)
-	out, err := run(t, "import", path, "--store", url, "--dataset", "ds")
+	out, err := run(t, "import", path, "--store", url, "--dataset", "ds", "--nats", natsURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

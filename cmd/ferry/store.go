@@ -75,7 +75,7 @@ func addSnapshotFlags(fs *flag.FlagSet) *snapshotFlags {
 	fs.DurationVar(&s.interval, "snapshot-interval", time.Hour, "take a snapshot when this long passed since the last one and anything changed (0: not by time)")
 	fs.Int64Var(&s.afterWrites, "snapshot-after-writes", 100000, "take a snapshot after this many changes (0: not by count)")
 	fs.IntVar(&s.keep, "snapshot-keep", 3, "snapshots to keep; older ones are deleted and the log is trimmed below the oldest kept (0: keep all, never trim)")
-	fs.BoolVar(&s.newDataset, "new-dataset", false, "allow starting empty when the store has no snapshot and the log no entry (never when either cannot be read)")
+	fs.BoolVar(&s.newDataset, "new-dataset", false, "allow starting empty when there is no snapshot (or no --store) and the log has no entry (never when either cannot be read)")
 	fs.BoolVar(&s.noShutdown, "no-shutdown-snapshot", false, "skip the snapshot a clean shutdown takes")
 	return s
 }

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferrydb/ferry/snapshot"
 )
@@ -92,6 +93,7 @@ func (s *Store) Put(ctx context.Context, info snapshot.Info, r io.Reader) (snaps
 		return snapshot.Info{}, fmt.Errorf("%w: %s", snapshot.ErrExists, final)
 	}
 
+	removeStaleTemps(dir, time.Now().Add(-staleTemp))
 	var temps []string
 	defer func() {
 		for _, t := range temps {
@@ -231,16 +233,16 @@ func (s *Store) List(ctx context.Context, dataset string) ([]snapshot.Info, erro
 			return nil, fmt.Errorf("fs: list snapshots: %w", err)
 		}
 		rec, err := s.record(dataset, info.Key)
-		switch {
-		case err == nil:
+		if err == nil {
 			info = rec
-		case errors.Is(err, iofs.ErrNotExist):
-			// A crash came between the object and its record: the size
-			// and time are the file's, and there is no checksum.
+		} else {
+			// A crash came between the object and its record, or the
+			// record is damaged: the size and time are the file's, and
+			// there is no checksum, so Open refuses the object (saying
+			// why) and readers fall back to an older one. One bad record
+			// does not hide the others.
 			info.Size = st.Size()
 			info.Created = st.ModTime().UTC()
-		default:
-			return nil, err
 		}
 		out = append(out, info)
 	}
@@ -422,3 +424,25 @@ func (c ctxReadCloser) Read(p []byte) (int, error) {
 }
 
 func (c ctxReadCloser) Close() error { return c.f.Close() }
+
+// staleTemp is how long a temporary file may go unmodified before Put takes
+// it for the leftover of a writer that died (a running upload writes to
+// its file continually).
+const staleTemp = time.Hour
+
+// removeStaleTemps deletes the temporary files in dir last modified before
+// cutoff: what a process killed in the middle of a Put left behind.
+func removeStaleTemps(dir string, cutoff time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") || !e.Type().IsRegular() {
+			continue
+		}
+		if st, err := e.Info(); err == nil && st.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/fs"
@@ -100,5 +101,39 @@ func TestMissingDirectoryIsNotEmpty(t *testing.T) {
 	}
 	if _, err := s.Open(ctx, info); err == nil || errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("open: %v, want an error other than not found", err)
+	}
+}
+
+// A temporary file a killed writer left behind goes once it is stale; a
+// recent one (a Put that may still run) stays.
+func TestPutRemovesStaleTemps(t *testing.T) {
+	s, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rawStore{s}
+	ctx := context.Background()
+	if _, err := s.Put(ctx, snapshot.Info{Dataset: "ds", Offset: 1, Generation: "g"}, strings.NewReader("one")); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(r.path(snapshot.SnapshotsPrefix("ds") + "x"))
+	stale, fresh := filepath.Join(dir, ".tmp-killed"), filepath.Join(dir, ".tmp-running")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, snapshot.Info{Dataset: "ds", Offset: 2, Generation: "g"}, strings.NewReader("two")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file: %v; want it removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("recent temporary file: %v; want it kept", err)
 	}
 }

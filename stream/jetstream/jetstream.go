@@ -190,7 +190,7 @@ func (l *Log) ensureStream(ctx context.Context) error {
 	s, err := l.js.Stream(ctx, l.name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if l.cfg.ReadOnly {
-			return fmt.Errorf("jetstream: stream %s does not exist (read-only: not creating it): %w", l.name, err)
+			return fmt.Errorf("jetstream: stream %s does not exist (read-only: not creating it): %w (%w)", l.name, stream.ErrNoLog, err)
 		}
 		s, err = l.js.CreateStream(ctx, want)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
