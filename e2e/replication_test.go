@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -644,8 +645,9 @@ func TestServeStaleData(t *testing.T) {
 	if got := mustQuery(t, rNo.addr, "PING"); got != errMasterDown {
 		t.Errorf("PING on the MASTERDOWN replica = %q, want %q", got, errMasterDown)
 	}
-	if got := mustQuery(t, rNo.addr, "INFO", "replication"); !strings.HasPrefix(got, "$") {
-		t.Errorf("INFO on the MASTERDOWN replica = %q", got)
+	if got := mustQuery(t, rNo.addr, "INFO", "replication"); !strings.HasPrefix(got, "$") ||
+		!strings.Contains(got, "master_link_status:down") || !regexp.MustCompile(`master_link_down_since_seconds:\d+\r\n`).MatchString(got) {
+		t.Errorf("INFO on the MASTERDOWN replica = %q; want the link down, with the seconds since", got)
 	}
 	if got := mustQuery(t, rYes.addr, "GET", "k"); got != bulk("v1") {
 		t.Errorf("GET on the serve-stale-data yes replica with NATS down = %q", got)

@@ -111,6 +111,7 @@ type Replica struct {
 	lastLoad     SnapshotLoad
 	advanced     chan struct{} // made by WaitOffset, closed when offset or state moves
 	serving      atomic.Bool   // loading has ended (it never starts again)
+	downSince    time.Time     // when the replica last stopped streaming (zero: streaming, or never did)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -132,7 +133,7 @@ func New(cfg Config) (*Replica, error) {
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing}
+		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince}
 	})
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Addr == "" {
@@ -216,7 +217,7 @@ func (r *Replica) Close() error {
 func (r *Replica) setState(s State, err error) {
 	r.mu.Lock()
 	prev := r.state
-	r.state = s
+	r.moveLocked(s)
 	if err != nil {
 		r.err = err
 	}
@@ -229,6 +230,18 @@ func (r *Replica) setState(s State, err error) {
 	if prev != s {
 		r.log.Info("replica state", "dataset", r.cfg.Dataset, "from", prev, "to", s, "offset", r.Offset(), "err", err)
 	}
+}
+
+// moveLocked sets the state, noting when the link went down (INFO's
+// master_link_down_since_seconds). The caller holds r.mu.
+func (r *Replica) moveLocked(s State) {
+	switch {
+	case s == StateStreaming:
+		r.downSince = time.Time{}
+	case r.state == StateStreaming:
+		r.downSince = time.Now()
+	}
+	r.state = s
 }
 
 // Offset returns the last applied offset.
@@ -351,7 +364,7 @@ func (r *Replica) caughtUp() {
 	}
 	r.mu.Lock()
 	if r.state == StateLoading || r.state == StateLinkDown {
-		r.state = StateStreaming
+		r.moveLocked(StateStreaming)
 	}
 	r.mu.Unlock()
 	if loading {
@@ -409,9 +422,9 @@ func (r *Replica) watchLink() {
 		r.mu.Lock()
 		switch {
 		case !up && r.state == StateStreaming:
-			r.state = StateLinkDown
+			r.moveLocked(StateLinkDown)
 		case up && r.state == StateLinkDown:
-			r.state = StateStreaming
+			r.moveLocked(StateStreaming)
 		}
 		down := r.state == StateLinkDown || r.state == StateResyncing || r.state == StateResyncNeeded
 		r.mu.Unlock()

@@ -468,7 +468,11 @@ func infoReplication(e *Engine, b *infoBuf) {
 		b.int("slave_read_repl_offset", r.Offset)
 		b.int("slave_repl_offset", r.Offset)
 		if !r.LinkUp {
-			b.int("master_link_down_since_seconds", -1)
+			down := int64(-1)
+			if !r.DownSince.IsZero() {
+				down = int64(time.Since(r.DownSince) / time.Second)
+			}
+			b.int("master_link_down_since_seconds", down)
 		}
 		b.int("slave_priority", 100)
 		b.int("slave_read_only", boolInt(st.settings.replicaReadOnly))

@@ -114,6 +114,9 @@ type Replication struct {
 	// SyncInProgress says a replica is loading a snapshot (INFO
 	// master_sync_in_progress).
 	SyncInProgress bool
+	// DownSince is when a replica's link went down (INFO
+	// master_link_down_since_seconds); zero if it never was up.
+	DownSince time.Time
 }
 
 // SetReplication installs the function INFO and ROLE call (under the

@@ -328,6 +328,11 @@ func (l *Log) mapErr(err error) error {
 	if l.closed.Load() || errors.Is(err, nats.ErrConnectionClosed) {
 		return fmt.Errorf("%w (%w)", stream.ErrClosed, err)
 	}
+	if errors.Is(err, nats.ErrReconnectBufExceeded) {
+		// What a request gets while the client reconnects and its buffer
+		// is full: say what it means.
+		return fmt.Errorf("jetstream: NATS server unreachable, reconnecting: %w", err)
+	}
 	return err
 }
 
