@@ -149,7 +149,11 @@ func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		m.log.Error("snapshot failed", "dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", s.failures)
+		attrs := []any{"dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", s.failures}
+		if m.cfg.LogMaxAge > 0 || m.cfg.LogMaxBytes > 0 {
+			attrs = append(attrs, "risk", "the log's retention limits drop entries whether or not a snapshot holds them: until a snapshot succeeds, a crash can lose writes")
+		}
+		m.log.Error("snapshot failed", attrs...)
 		return snapshot.Info{}, err
 	}
 	if w.unchanged {
