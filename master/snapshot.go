@@ -147,9 +147,10 @@ func (s *snapshots) take(ctx context.Context) (snapshot.Info, error) {
 		s.failures++
 		s.retryAt = time.Now().Add(min(time.Second<<min(s.failures-1, 10), retryMax))
 	}
+	failures := s.failures
 	s.mu.Unlock()
 	if err != nil {
-		attrs := []any{"dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", s.failures}
+		attrs := []any{"dataset", m.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", failures}
 		if m.cfg.LogMaxAge > 0 || m.cfg.LogMaxBytes > 0 {
 			attrs = append(attrs, "risk", "the log's retention limits drop entries whether or not a snapshot holds them: until a snapshot succeeds, a crash can lose writes")
 		}
