@@ -57,6 +57,7 @@ func init() {
 			parse: parseMemory(1<<20, math.MaxInt64),
 			set:   func(e *Engine, v any) { e.cfg.MaxBulkLen = v.(int64) }},
 		{name: "databases", get: func(*Engine) string { return itoa(keyspace.NumDBs) }},
+		{name: "maxclients", get: func(e *Engine) string { return itoa(e.MaxClients()) }},
 		{name: "port", get: func(e *Engine) string { return itoa(e.port()) }},
 		{name: "bind", get: func(e *Engine) string { return e.bind() }},
 		{name: "save", get: func(*Engine) string { return "" }, parse: parseSave,

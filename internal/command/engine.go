@@ -60,23 +60,24 @@ type Engine struct {
 	tab Table
 	log Log
 
-	clients  map[int64]*Client
-	nextID   atomic.Int64
-	started  time.Time
-	stats    Stats
-	eff      effects
-	ctxs     []*Ctx  // reusable handler contexts, one per nesting level
-	depth    int     // nesting level of the command running now
-	execing  *Client // the client whose EXEC is running
-	ticked   bool    // the clock was read since the lock was taken
-	unitSeq  uint64  // units handed to the log so far
-	writeErr string  // when set, writes are refused with this error
-	loading  bool    // the dataset is being (re)built: only Loading commands run
-	masterDn bool    // replica with its link down and serve-stale-data no
-	watching map[dbKey][]*Client
-	blocked  map[dbKey][]*Client
-	ready    []dbKey
-	keyless  []*Client // blocked on no key (WAIT): retried by Poke
+	clients    map[int64]*Client
+	maxClients int // 0: DefaultMaxClients
+	nextID     atomic.Int64
+	started    time.Time
+	stats      Stats
+	eff        effects
+	ctxs       []*Ctx  // reusable handler contexts, one per nesting level
+	depth      int     // nesting level of the command running now
+	execing    *Client // the client whose EXEC is running
+	ticked     bool    // the clock was read since the lock was taken
+	unitSeq    uint64  // units handed to the log so far
+	writeErr   string  // when set, writes are refused with this error
+	loading    bool    // the dataset is being (re)built: only Loading commands run
+	masterDn   bool    // replica with its link down and serve-stale-data no
+	watching   map[dbKey][]*Client
+	blocked    map[dbKey][]*Client
+	ready      []dbKey
+	keyless    []*Client // blocked on no key (WAIT): retried by Poke
 	// followers lists the replicas and the master's offset (SetFollowers).
 	followers func() (uint64, []Follower)
 	readySet  map[dbKey]struct{}
@@ -272,6 +273,23 @@ func (e *Engine) SetWriteError(msg string) { e.writeErr = msg }
 
 // WriteError returns the error writes are refused with, or "".
 func (e *Engine) WriteError() string { return e.writeErr }
+
+// DefaultMaxClients is Redis's maxclients: the connections a server
+// accepts before it refuses more.
+const DefaultMaxClients = 10000
+
+// SetMaxClients records the connection limit the server enforces (INFO
+// and CONFIG GET maxclients report it). The caller holds the lock.
+func (e *Engine) SetMaxClients(n int) { e.maxClients = n }
+
+// MaxClients returns the connection limit (DefaultMaxClients unless set).
+// The caller holds the lock.
+func (e *Engine) MaxClients() int {
+	if e.maxClients == 0 {
+		return DefaultMaxClients
+	}
+	return e.maxClients
+}
 
 // SetLoading marks the dataset as being loaded: commands not flagged
 // Loading are answered with -LOADING. The caller holds the lock.

@@ -217,7 +217,7 @@ func infoClients(e *Engine, b *infoBuf) {
 	}
 	b.int("connected_clients", int64(len(e.clients)))
 	b.int("cluster_connections", 0)
-	b.int("maxclients", 10000)
+	b.int("maxclients", int64(e.MaxClients()))
 	b.int("client_recent_max_input_buffer", 0)
 	b.int("client_recent_max_output_buffer", 0)
 	b.int("blocked_clients", int64(blocked))

@@ -33,23 +33,48 @@ type Server struct {
 	log *slog.Logger
 	ln  net.Listener
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
-	stop   chan struct{}
+	mu         sync.Mutex
+	conns      map[net.Conn]struct{}
+	closed     bool
+	wg         sync.WaitGroup
+	stop       chan struct{}
+	maxClients int // connections served at once; more are refused
 
 	// ackWait, when set, blocks until the log holds every unit up to need
 	// (see SetAckWaiter).
 	ackWait func(need uint64) error
 }
 
+// reservedFDs are the file descriptors kept for everything but clients
+// (NATS connections, an embedded NATS server's store, snapshot files):
+// the client limit is lowered to leave them when the process may open
+// fewer than DefaultMaxClients plus these (Redis keeps 32).
+const reservedFDs = 128
+
+// maxClients is the connection limit for a process that may open limit
+// files (0: unknown): Redis's 10000, or fewer to stay within limit.
+func maxClients(limit uint64) int {
+	n := command.DefaultMaxClients
+	if limit > 0 && limit < uint64(n+reservedFDs) {
+		n = max(int(limit)-reservedFDs, 1)
+	}
+	return n
+}
+
+// errMaxClients is what a connection past the limit gets before it is
+// closed, as from redis-server.
+const errMaxClients = "-ERR max number of clients reached\r\n"
+
 // New returns a server for e. logger may be nil.
 func New(e *command.Engine, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{e: e, log: logger, conns: make(map[net.Conn]struct{}), stop: make(chan struct{})}
+	s := &Server{e: e, log: logger, conns: make(map[net.Conn]struct{}), stop: make(chan struct{}), maxClients: maxClients(fdLimit())}
+	e.Lock()
+	e.SetMaxClients(s.maxClients)
+	e.Unlock()
+	return s
 }
 
 // Listen binds addr ("127.0.0.1:6379"; port 0 picks a free one).
@@ -77,6 +102,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-s.stop:
 		}
 	}()
+	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -86,18 +112,30 @@ func (s *Server) Serve(ctx context.Context) error {
 			if closed {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			// Out of file descriptors (EMFILE), or another failure of one
+			// accept: the server goes on serving the clients it has and
+			// tries again, 5 ms doubling to 1 s, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "after", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.stop:
 			}
-			return err
+			continue
 		}
+		backoff = 0
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
 			return nil
+		}
+		if len(s.conns) >= s.maxClients {
+			s.mu.Unlock()
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(nc, errMaxClients)
+			nc.Close()
+			continue
 		}
 		s.conns[nc] = struct{}{}
 		s.wg.Add(1)
