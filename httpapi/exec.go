@@ -34,9 +34,14 @@ func refusal(tab *command.Table, args [][]byte, inMulti bool) string {
 		return "it manages a RESP connection; HTTP requests authenticate with their bearer token"
 	case "wait":
 		return "it blocks: HTTP requests do not wait on other clients"
+	case "shutdown":
+		return "it stops the node: use the RESP port, or stop the process"
 	case "client":
 		if len(args) > 1 && strings.EqualFold(string(args[1]), "reply") {
 			return "every HTTP command gets its reply"
+		}
+		if len(args) > 1 && strings.EqualFold(string(args[1]), "kill") {
+			return "it closes other clients' connections: use the RESP port"
 		}
 	}
 	if cmd := tab.Lookup(args[0]); cmd != nil && cmd.Flags&command.Blocking != 0 && !inMulti {
@@ -112,7 +117,8 @@ func (h *Handler) run(cmds [][][]byte, multi bool, remote, local string) ([]repl
 			continue
 		}
 		if ends[i] == from {
-			// It ran and closed the client without a reply (SHUTDOWN).
+			// It ran and closed the client without a reply (no command
+			// allowed over HTTP does; SHUTDOWN and CLIENT KILL are refused).
 			replies[i] = reply{kind: '-', str: []byte("ERR no reply: the command closed the connection")}
 			continue
 		}
