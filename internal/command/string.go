@@ -272,6 +272,17 @@ func getexCmd(c *Ctx) {
 	if !ok {
 		return
 	}
+	// As Redis: the options' syntax first, then the key and its type, and
+	// only then the expire time's value.
+	key := c.Arg(1)
+	o, ok := c.LookupKind(key, keyspace.KindString)
+	if !ok {
+		return
+	}
+	if o == nil {
+		c.W.Null()
+		return
+	}
 	var at int64
 	if expIdx > 0 {
 		unit := time.Millisecond
@@ -281,15 +292,6 @@ func getexCmd(c *Ctx) {
 		if at, ok = c.expireAt(expIdx, unit, flags&(optEXAT|optPXAT) != 0); !ok {
 			return
 		}
-	}
-	key := c.Arg(1)
-	o, ok := c.LookupKind(key, keyspace.KindString)
-	if !ok {
-		return
-	}
-	if o == nil {
-		c.W.Null()
-		return
 	}
 	c.W.Bulk(o.Str())
 	switch {
