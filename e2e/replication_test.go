@@ -730,3 +730,67 @@ func TestMasterRefusesPartialOrNewLog(t *testing.T) {
 		t.Fatalf("master with a log age limit and no store: %v", err)
 	}
 }
+
+// TestWriteLargerThanAnEntry: a write, or a transaction, whose effects one
+// log entry cannot hold (NATS's max_payload, 1 MB here) is refused before
+// it runs, on its own connection only: the master does not fail its log
+// and go through a rebuild, and other clients never notice. Writes just
+// below the limit go through to the replica.
+func TestWriteLargerThanAnEntry(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "large", nil)
+	r := startReplica(t, ns.URL(), "large", true)
+	big := strings.Repeat("x", 2<<20)
+	c := redistest.Dial(t, m.addr)
+	other := redistest.Dial(t, m.addr)
+	if got := c.Do("SET", "big", big); !strings.HasPrefix(got, "-ERR ferry: this write is 2097") || !strings.Contains(got, "more than one replication log entry holds") {
+		t.Fatalf("SET of 2 MB = %q", got)
+	}
+	expect(t, other, "+OK\r\n", "SET", "small", "1")
+	expect(t, c, "$-1\r\n", "GET", "big")
+
+	var push []string
+	for i := range 60000 {
+		push = append(push, "element-"+strconv.Itoa(i))
+	}
+	if got := c.Do(append([]string{"RPUSH", "list"}, push...)...); !strings.HasPrefix(got, "-ERR ferry: this write is") {
+		t.Fatalf("RPUSH of 60000 elements = %q", got)
+	}
+	half := strings.Repeat("y", 600<<10)
+	expect(t, c, "+OK\r\n", "MULTI")
+	expect(t, c, "+QUEUED\r\n", "SET", "m1", half)
+	if got := c.Do("SET", "m2", half); !strings.HasPrefix(got, "-ERR ferry: the transaction's writes are") {
+		t.Fatalf("second 600 KB SET in MULTI = %q", got)
+	}
+	if got := c.Do("EXEC"); !strings.HasPrefix(got, "-EXECABORT") {
+		t.Fatalf("EXEC after a refused write = %q", got)
+	}
+	expect(t, c, ":0\r\n", "EXISTS", "m1", "list")
+
+	// Just below the limit: stored, replicated.
+	near := strings.Repeat("z", 1000<<10)
+	expect(t, c, "+OK\r\n", "SET", "near", near)
+	waitCaughtUp(t, m, r, 10*time.Second)
+	if got := mustQuery(t, r.addr, "STRLEN", "near"); got != ":"+strconv.Itoa(len(near))+"\r\n" {
+		t.Fatalf("STRLEN near on the replica = %q", got)
+	}
+	if got := mustQuery(t, m.addr, "INFO", "replication"); !strings.Contains(got, "role:master") {
+		t.Fatalf("INFO replication = %q", got)
+	}
+	mfs, err := m.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "ferry_log_failures_total" {
+			found = true
+			if n := mf.GetMetric()[0].GetCounter().GetValue(); n != 0 {
+				t.Fatalf("%v log failures: a refused write reached the log", n)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no ferry_log_failures_total metric")
+	}
+}

@@ -138,6 +138,17 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// payloadLimited is a log whose entries can hold at most MaxPayload bytes
+// (NATS's max_payload, headers included).
+type payloadLimited interface {
+	MaxPayload() int
+}
+
+// entrySlack is what an entry may hold beyond a write's request: the
+// append's headers, MULTI/EXEC around it, a SELECT, an expired key's DEL,
+// options rewritten (SET EX as SET and PEXPIREAT).
+const entrySlack = 4 << 10
+
 // Master is a running master.
 type Master struct {
 	cfg    Config
@@ -176,6 +187,14 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		e.SetSnapshots(m.snaps)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	if pl, ok := cfg.Log.(payloadLimited); ok && pl.MaxPayload() > entrySlack {
+		// A write whose effects one entry cannot hold is refused before
+		// it runs, not found out by a failed append (which stops the
+		// master until it has rebuilt from the log).
+		e.Lock()
+		e.SetMaxWriteBytes(pl.MaxPayload() - entrySlack)
+		e.Unlock()
+	}
 	if cfg.Log != nil {
 		last, err := m.rebuild(ctx)
 		if err != nil {

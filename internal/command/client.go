@@ -29,6 +29,7 @@ type Client struct {
 	killed          bool
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
+	multiBytes      int // request bytes of the writes queued (Engine.SetMaxWriteBytes)
 	watched         []dbKey
 	watchedExpired  []dbKey // watched keys that were already expired when WATCHed
 	dirtyCAS        bool

@@ -7,6 +7,7 @@
 package command
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type Engine struct {
 
 	clients    map[int64]*Client
 	maxClients int // 0: DefaultMaxClients
+	maxWrite   int // SetMaxWriteBytes; 0: no limit
 	nextID     atomic.Int64
 	started    time.Time
 	stats      Stats
@@ -274,6 +276,22 @@ func (e *Engine) SetWriteError(msg string) { e.writeErr = msg }
 // WriteError returns the error writes are refused with, or "".
 func (e *Engine) WriteError() string { return e.writeErr }
 
+// SetMaxWriteBytes refuses, before they run, writes whose request is
+// larger than n bytes (a transaction's: all its writes together; 0: no
+// limit). A master sets it from what one log entry can hold: the effects
+// of a write are about the size of its request, and a unit the log cannot
+// store would make the master stop and rebuild. The caller holds the lock.
+func (e *Engine) SetMaxWriteBytes(n int) { e.maxWrite = n }
+
+// requestBytes is the size of args as a RESP request, rounded up.
+func requestBytes(args [][]byte) int {
+	n := 16
+	for _, a := range args {
+		n += len(a) + 16
+	}
+	return n
+}
+
 // DefaultMaxClients is Redis's maxclients: the connections a server
 // accepts before it refuses more.
 const DefaultMaxClients = 10000
@@ -372,6 +390,23 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		if e.writeErr != "" {
 			e.reject(cl, e.writeErr)
 			return
+		}
+		if e.maxWrite > 0 {
+			n := requestBytes(args)
+			if cl.multi != nil {
+				n += cl.multiBytes
+			}
+			if n > e.maxWrite {
+				what := "this write is"
+				if cl.multi != nil {
+					what = "the transaction's writes are"
+				}
+				e.reject(cl, "ERR ferry: "+what+" "+strconv.Itoa(n)+" bytes, more than one replication log entry holds ("+strconv.Itoa(e.maxWrite)+", from the NATS server's max_payload)")
+				return
+			}
+			if cl.multi != nil {
+				cl.multiBytes = n
+			}
 		}
 	}
 	if e.masterDn && cmd.Flags&Stale == 0 && !cl.Master {

@@ -24,6 +24,7 @@ func multiCmd(c *Ctx) {
 	}
 	cl.multi = make([]queued, 0, 4)
 	cl.multiErr = false
+	cl.multiBytes = 0
 	c.W.OK()
 }
 

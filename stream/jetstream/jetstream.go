@@ -318,6 +318,10 @@ func (l *Log) Close() error {
 }
 
 // mapErr turns backend errors into the stream package's sentinels.
+// MaxPayload is the most bytes one entry can hold, headers included: the
+// NATS server's max_payload (as it told this connection).
+func (l *Log) MaxPayload() int { return int(l.nc.MaxPayload()) }
+
 func (l *Log) mapErr(err error) error {
 	if err == nil {
 		return nil
