@@ -268,8 +268,11 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		}
 	}
 	if m.snaps != nil {
+		// The entries replayed are in the log and in no snapshot: they
+		// count toward the next snapshot's LogMaxBytes trigger.
+		atCut := m.logSize() - replayed
 		m.snaps.mu.Lock()
-		m.snaps.logAtCut = m.logSize() - replayed
+		m.snaps.logAtCut = atCut
 		m.snaps.mu.Unlock()
 	}
 	m.engine.Lock()
