@@ -400,10 +400,11 @@ func TestSnapshotStoreFailure(t *testing.T) {
 }
 
 // TestSnapshotsWithinLogRetention: with the log's own limits (here a
-// 2-second max age, and separately a byte limit), the master takes
-// snapshots within half of them though its schedule would take none, so
-// the log dropping entries loses no acknowledged write: a master
-// restarted after they aged out has every one.
+// 2-second max age), the master takes snapshots within half of them though
+// its schedule would take none, so the log dropping entries loses no
+// acknowledged write. A master restarted before any snapshot counts from
+// the oldest entry it replayed, not from its start: otherwise those
+// entries could age out first.
 func TestSnapshotsWithinLogRetention(t *testing.T) {
 	ns := startNATS(t)
 	st := fsStore(t)
@@ -422,33 +423,50 @@ func TestSnapshotsWithinLogRetention(t *testing.T) {
 		c.Store, c.NewDataset, c.NoShutdownSnapshot = st, true, true
 		c.SnapshotInterval, c.SnapshotAfterWrites, c.LogMaxAge = 0, 0, maxAge
 	}
-	lg := open()
-	m, err := newMaster(lg, "aging", cfg)
-	if err != nil {
-		t.Fatal(err)
+	start := func() (*masterNode, *jetstream.Log) {
+		t.Helper()
+		lg := open()
+		m, err := newMaster(lg, "aging", cfg)
+		if err != nil {
+			t.Fatalf("master start: %v", err)
+		}
+		return serveMaster(t, m, lg), lg
 	}
-	m1 := serveMaster(t, m, lg)
-	mc := redistest.Dial(t, m1.addr)
-	for i := range 20 {
-		expect(t, mc, ":"+strconv.Itoa(i+1)+"\r\n", "INCR", "ctr")
+	incr := func(m *masterNode, from int) {
+		t.Helper()
+		mc := redistest.Dial(t, m.addr)
+		for i := from; i < from+10; i++ {
+			expect(t, mc, ":"+strconv.Itoa(i+1)+"\r\n", "INCR", "ctr")
+		}
 	}
-	// Until every entry has aged out of the log.
+	// Ten writes, and a stop well before MaxAge/2: no snapshot.
+	m1, _ := start()
+	incr(m1, 0)
+	m1.stop(t)
+	if info, err := st.Newest(context.Background(), "aging"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("snapshot %v (%v) before MaxAge/2", info, err)
+	}
+	// Restarted past MaxAge/2 of those writes, before MaxAge: it must
+	// snapshot at once, and its own writes within MaxAge/2.
+	time.Sleep(maxAge * 3 / 4)
+	m2, lg := start()
+	// Within the first ticks, not MaxAge/2 after the start.
+	checkFor(t, maxAge*2/5, 20*time.Millisecond, func() error {
+		_, err := st.Newest(context.Background(), "aging")
+		return err
+	})
+	incr(m2, 10)
 	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
 		first, err := lg.First(context.Background())
-		if err != nil || first <= m1.Offset() {
-			return fmt.Errorf("log's first offset %d (%v), last written %d", first, err, m1.Offset())
+		if err != nil || first <= m2.Offset() {
+			return fmt.Errorf("log's first offset %d (%v), last written %d", first, err, m2.Offset())
 		}
 		return nil
 	})
-	m1.stop(t)
-	lg2 := open()
-	m, err = newMaster(lg2, "aging", cfg)
-	if err != nil {
-		t.Fatalf("master restarted after the log's entries aged out: %v", err)
-	}
-	m2 := serveMaster(t, m, lg2)
-	if got := mustQuery(t, m2.addr, "GET", "ctr"); got != bulk("20") {
-		t.Fatalf("GET ctr after the restart = %q, want 20", got)
+	m2.stop(t)
+	m3, _ := start()
+	if got := mustQuery(t, m3.addr, "GET", "ctr"); got != bulk("20") {
+		t.Fatalf("GET ctr after every entry aged out = %q, want 20", got)
 	}
 }
 

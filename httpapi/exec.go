@@ -36,6 +36,12 @@ func refusal(tab *command.Table, args [][]byte, inMulti bool) string {
 		return "it blocks: HTTP requests do not wait on other clients"
 	case "shutdown":
 		return "it stops the node: use the RESP port, or stop the process"
+	case "debug":
+		return "it inspects or stalls the node (DEBUG SLEEP holds every client): use the RESP port"
+	case "config":
+		if len(args) > 1 && !strings.EqualFold(string(args[1]), "get") && !strings.EqualFold(string(args[1]), "help") {
+			return "it changes the node's settings (requirepass...): use the RESP port; CONFIG GET works"
+		}
 	case "client":
 		if len(args) > 1 && strings.EqualFold(string(args[1]), "reply") {
 			return "every HTTP command gets its reply"

@@ -138,6 +138,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// refusal is an error that retrying does not cure: the log and the store
+// do not hold the whole dataset, or hold nothing where the master expects
+// a dataset. New returns it; a rebuild after a log failure that meets it
+// keeps the master read-only and says so.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
+
 // payloadLimited is a log whose entries can hold at most MaxPayload bytes
 // (NATS's max_payload, headers included).
 type payloadLimited interface {
@@ -246,16 +254,20 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 			return 0, err
 		}
 	} else if first > 1 && last > 0 {
-		return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d and there is no snapshot store (--store): entries 1-%d are gone; refusing to start on part of the dataset", m.cfg.Dataset, first, first-1)
+		return 0, refusal{fmt.Errorf("master: dataset %q: the log starts at offset %d and there is no snapshot store (--store): entries 1-%d are gone; refusing to start on part of the dataset", m.cfg.Dataset, first, first-1)}
 	} else if last == 0 && !m.cfg.NewDataset {
-		return 0, fmt.Errorf("master: dataset %q has no entry in the log: refusing to start it empty (check --nats and --dataset; start with --new-dataset to create it)", m.cfg.Dataset)
+		return 0, refusal{fmt.Errorf("master: dataset %q has no entry in the log: refusing to start it empty (check --nats and --dataset; start with --new-dataset to create it)", m.cfg.Dataset)}
 	}
-	var replayed int64 // log bytes (as logSize counts them) no snapshot holds
+	var replayed int64   // log bytes (as logSize counts them) no snapshot holds
+	var oldest time.Time // when the first of them was written
 	if last >= from && last > 0 {
 		errDone := errors.New("done")
 		err = lg.Read(ctx, from, func(en stream.Entry) error {
 			if err := m.apply.Apply(en.Data); err != nil {
 				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
+			}
+			if replayed == 0 {
+				oldest = en.Time
 			}
 			replayed += int64(len(en.Data)) + logEntryOverhead
 			if en.Offset >= last {
@@ -273,6 +285,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		atCut := m.logSize() - replayed
 		m.snaps.mu.Lock()
 		m.snaps.logAtCut = atCut
+		m.snaps.unsavedSince = oldest
 		m.snaps.mu.Unlock()
 	}
 	m.engine.Lock()
@@ -347,11 +360,19 @@ func (m *Master) recoverFromLog() {
 				return
 			}
 		}
-		m.log.Warn("cannot read the log yet; retrying", "dataset", m.cfg.Dataset, "err", err)
+		wait := min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)
+		if errors.As(err, new(refusal)) {
+			// The log and the store no longer hold the whole dataset:
+			// retrying helps only once an operator restored them.
+			m.log.Error("cannot rebuild the whole dataset from the log and the store: not serving until they can (restore them, or start a master with the right --store)", "dataset", m.cfg.Dataset, "err", err)
+			wait = 30 * time.Second
+		} else {
+			m.log.Warn("cannot read the log yet; retrying", "dataset", m.cfg.Dataset, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -396,7 +417,8 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 	m.engine.Unlock()
 	m.log.Error("fenced: another master appended to the dataset; read-only from now on", "dataset", m.cfg.Dataset, "offset", at)
 	for ctx.Err() == nil {
-		if _, err := m.rebuild(ctx); err == nil {
+		_, err := m.rebuild(ctx)
+		if err == nil {
 			m.engine.Lock()
 			m.pub.fence()
 			m.engine.Barrier()
@@ -404,7 +426,15 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 			m.engine.Unlock()
 			return
 		}
-		time.Sleep(time.Second)
+		wait := time.Second
+		if errors.As(err, new(refusal)) {
+			m.log.Error("fenced master cannot rebuild the whole dataset from the log and the store", "dataset", m.cfg.Dataset, "err", err)
+			wait = 30 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 }
 
@@ -519,23 +549,23 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 	case errors.Is(err, snapshot.ErrNotFound):
 		if last == 0 {
 			if !m.cfg.NewDataset {
-				return 0, fmt.Errorf("master: dataset %q has no snapshot in the store and no entry in the log: refusing to start it empty (check --store and --dataset; start with --new-dataset to create it)", ds)
+				return 0, refusal{fmt.Errorf("master: dataset %q has no snapshot in the store and no entry in the log: refusing to start it empty (check --store and --dataset; start with --new-dataset to create it)", ds)}
 			}
 			m.log.Info("new dataset: no snapshot, no log entry", "dataset", ds)
 			return 1, nil
 		}
 		if first > 1 {
-			return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d and the store has no snapshot: entries 1-%d are gone; refusing to start on part of the dataset", ds, first, first-1)
+			return 0, refusal{fmt.Errorf("master: dataset %q: the log starts at offset %d and the store has no snapshot: entries 1-%d are gone; refusing to start on part of the dataset", ds, first, first-1)}
 		}
 		return first, nil
 	case err != nil:
 		return 0, fmt.Errorf("master: dataset %q: cannot load a snapshot: %w", ds, err)
 	}
 	if info.Offset > last {
-		return 0, fmt.Errorf("master: dataset %q: snapshot %s is ahead of the log, whose last offset is %d: the log lost entries; refusing to start", ds, info, last)
+		return 0, refusal{fmt.Errorf("master: dataset %q: snapshot %s is ahead of the log, whose last offset is %d: the log lost entries; refusing to start", ds, info, last)}
 	}
 	if info.Offset+1 < first {
-		return 0, fmt.Errorf("master: dataset %q: the log starts at offset %d, after snapshot %s: entries %d-%d are gone; refusing to start on part of the dataset", ds, first, info, info.Offset+1, first-1)
+		return 0, refusal{fmt.Errorf("master: dataset %q: the log starts at offset %d, after snapshot %s: entries %d-%d are gone; refusing to start on part of the dataset", ds, first, info, info.Offset+1, first-1)}
 	}
 	m.engine.Lock()
 	m.engine.ReplaceKeyspace(ks)

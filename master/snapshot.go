@@ -42,8 +42,12 @@ type snapshots struct {
 	newest    snapshot.Info // the newest snapshot known (written or loaded)
 	idle      *sync.Cond    // signalled when a snapshot ends
 	logAtCut  int64         // logSize at the newest written snapshot's cut
-	failures  int           // snapshots failed in a row
-	retryAt   time.Time     // the schedule's next attempt after a failure
+	// unsavedSince is when the oldest entry replayed at the last rebuild
+	// was written (zero: none): until this master writes a snapshot, the
+	// schedule counts time from there, not from the start.
+	unsavedSince time.Time
+	failures     int       // snapshots failed in a row
+	retryAt      time.Time // the schedule's next attempt after a failure
 }
 
 func newSnapshots(m *Master) *snapshots {
@@ -434,6 +438,9 @@ func (s *snapshots) schedule(ctx context.Context) {
 		last := s.p.LastSave
 		if last.IsZero() {
 			last = m.started
+			if !s.unsavedSince.IsZero() && s.unsavedSince.Before(last) {
+				last = s.unsavedSince
+			}
 		}
 		waiting := time.Now().Before(s.retryAt)
 		logged := logSize - s.logAtCut

@@ -214,13 +214,15 @@ func (l *Log) ensureStream(ctx context.Context) error {
 	if have.Retention != jetstream.LimitsPolicy {
 		return fmt.Errorf("jetstream: stream %s has %s retention, want limits", l.name, have.Retention)
 	}
-	if have.MaxMsgs != -1 || have.MaxMsgsPerSubject > 0 {
-		// A message-count limit would remove entries ferry did not plan
-		// for; tolerated, but worth knowing.
-		l.log.Warn("stream has a message count limit", "max_msgs", have.MaxMsgs, "max_msgs_per_subject", have.MaxMsgsPerSubject)
+	countLimit := have.MaxMsgs != -1 || have.MaxMsgsPerSubject > 0
+	if countLimit {
+		// A message-count limit (set on the stream by hand) drops entries
+		// whether or not a snapshot holds them, and no master plans
+		// snapshots for it: a writer removes it.
+		l.log.Warn("stream has a message count limit: a writer removes it", "max_msgs", have.MaxMsgs, "max_msgs_per_subject", have.MaxMsgsPerSubject, "read_only", l.cfg.ReadOnly)
 	}
 	if have.Replicas == want.Replicas && have.MaxAge == want.MaxAge && have.MaxBytes == want.MaxBytes &&
-		have.Discard == want.Discard && have.AllowDirect == want.AllowDirect {
+		have.Discard == want.Discard && have.AllowDirect == want.AllowDirect && !countLimit {
 		l.stream = s
 		return nil
 	}
@@ -231,6 +233,7 @@ func (l *Log) ensureStream(ctx context.Context) error {
 	upd := have
 	upd.Replicas, upd.MaxAge, upd.MaxBytes = want.Replicas, want.MaxAge, want.MaxBytes
 	upd.Discard, upd.AllowDirect = want.Discard, want.AllowDirect
+	upd.MaxMsgs, upd.MaxMsgsPerSubject = -1, 0
 	s, err = l.js.UpdateStream(ctx, upd)
 	if err != nil {
 		return fmt.Errorf("jetstream: update stream %s: %w", l.name, err)
@@ -317,11 +320,11 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// mapErr turns backend errors into the stream package's sentinels.
 // MaxPayload is the most bytes one entry can hold, headers included: the
 // NATS server's max_payload (as it told this connection).
 func (l *Log) MaxPayload() int { return int(l.nc.MaxPayload()) }
 
+// mapErr turns backend errors into the stream package's sentinels.
 func (l *Log) mapErr(err error) error {
 	if err == nil {
 		return nil

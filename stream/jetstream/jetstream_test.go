@@ -49,6 +49,21 @@ func openLog(tb testing.TB, url, dataset string, mods ...func(*ferryjs.Config)) 
 
 // rawStream gives tests the JetStream stream behind a dataset, for what ferry
 // never does itself (purging, deleting a message).
+// rawJS is a JetStream context of its own on the server at url.
+func rawJS(tb testing.TB, url string) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
+}
+
 func rawStream(tb testing.TB, url, dataset string) jetstream.Stream {
 	tb.Helper()
 	nc, err := nats.Connect(url)
@@ -750,6 +765,30 @@ func TestOpenChecksStream(t *testing.T) {
 	ro := openLog(t, s.URL(), "checks", func(c *ferryjs.Config) { c.ReadOnly = true })
 	if _, err := ro.Append(ctx, []byte("x"), 1); err == nil {
 		t.Fatal("read-only Append succeeded")
+	}
+
+	// A message-count limit set by hand drops entries no snapshot may hold
+	// yet: a reader leaves it, a writer removes it.
+	limited := info.Config
+	limited.MaxMsgs, limited.MaxMsgsPerSubject = 5, 3
+	if _, err := rawJS(t, s.URL()).UpdateStream(ctx, limited); err != nil {
+		t.Fatal(err)
+	}
+	countLimits := func() (int64, int64) {
+		t.Helper()
+		info, err := raw.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Config.MaxMsgs, info.Config.MaxMsgsPerSubject
+	}
+	openLog(t, s.URL(), "checks", func(c *ferryjs.Config) { c.ReadOnly = true; c.MaxBytes = 1 << 20 })
+	if m, ps := countLimits(); m != 5 || ps != 3 {
+		t.Fatalf("after a read-only open: max msgs %d, per subject %d; want them untouched", m, ps)
+	}
+	openLog(t, s.URL(), "checks", func(c *ferryjs.Config) { c.MaxBytes = 1 << 20 })
+	if m, ps := countLimits(); m != -1 || ps > 0 {
+		t.Fatalf("after a writer's open: max msgs %d, per subject %d; want no count limit", m, ps)
 	}
 
 	// A stream of that name that is not ferry's is refused, not changed.
