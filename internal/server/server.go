@@ -270,6 +270,12 @@ func (c *conn) serve() error {
 		}
 		n := c.rd.Buffered()
 		if err := c.rd.Fill(); err != nil {
+			if errors.Is(err, io.EOF) && c.async {
+				// The client closed its side after, say, SUBSCRIBE: the
+				// replies it is owed still go out, as from redis-server.
+				c.finish()
+				return err
+			}
 			if errors.Is(err, resp.ErrQueryBufferLimit) {
 				c.s.log.Warn("closing client over query buffer limit", "addr", c.cl.Addr)
 			}

@@ -202,3 +202,20 @@ func BenchmarkPipeline16(b *testing.B) {
 		}
 	}
 }
+
+// A client that subscribes and then closes its side of the connection
+// still gets the confirmation, as from redis-server.
+func TestSubscribeThenHalfClose(t *testing.T) {
+	addr := start(t)
+	for range 20 {
+		nc := dialRaw(t, addr)
+		if _, err := nc.Write([]byte("SUBSCRIBE ch\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		nc.(*net.TCPConn).CloseWrite()
+		want := "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+		if got := readAll(t, nc); got != want {
+			t.Fatalf("SUBSCRIBE then half-close: %q, want %q", got, want)
+		}
+	}
+}
