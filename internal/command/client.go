@@ -29,7 +29,8 @@ type Client struct {
 	killed          bool
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
-	multiBytes      int // request bytes of the writes queued (Engine.SetMaxWriteBytes)
+	multiBytes      int  // request bytes of the writes queued (Engine.SetMaxWriteBytes)
+	monitor         bool // MONITOR: receives every command run
 	watched         []dbKey
 	watchedExpired  []dbKey // watched keys that were already expired when WATCHed
 	dirtyCAS        bool
@@ -76,6 +77,7 @@ func (e *Engine) NewClient(addr, laddr string) *Client {
 func (e *Engine) CloseClient(cl *Client) {
 	e.unwatchAll(cl)
 	e.unsubscribeAll(cl, false)
+	e.stopMonitor(cl)
 	if cl.block != nil {
 		e.unblock(cl)
 	}

@@ -192,6 +192,7 @@ func resetCmd(c *Ctx) {
 	cl.Authed = c.e.cfg.RequirePass == ""
 	c.e.discardMulti(cl)
 	c.e.unsubscribeAll(cl, false)
+	c.e.stopMonitor(cl)
 	cl.Name = ""
 	c.W.Status("RESET")
 }

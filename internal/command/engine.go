@@ -64,6 +64,7 @@ type Engine struct {
 	clients    map[int64]*Client
 	maxClients int // 0: DefaultMaxClients
 	maxWrite   int // SetMaxWriteBytes; 0: no limit
+	monitors   map[*Client]struct{}
 	nextID     atomic.Int64
 	started    time.Time
 	stats      Stats
@@ -145,6 +146,7 @@ var registrations = []func(*Table){
 	registerZSet,
 	registerMulti,
 	registerPubSub,
+	registerMonitor,
 	registerServer,
 	registerReplication,
 }
@@ -440,6 +442,9 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	cmd.Handler(c)
 	*c = Ctx{}
 	e.depth--
+	if len(e.monitors) > 0 {
+		e.feedMonitors(cl, cmd, args)
+	}
 	if len(cl.W.Buf) > before && cl.W.Buf[before] == '-' {
 		e.stats.ErrorReplies++
 	}

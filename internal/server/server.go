@@ -343,12 +343,12 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 }
 
 // emit hands the replies in the client's writer to the asynchronous output
-// once the client has subscribed to something (starting the writer on the
-// first subscription). Called with the engine lock held; in synchronous
+// once the client has subscribed to something or monitors (starting the
+// writer then). Called with the engine lock held; in synchronous
 // mode the replies stay in the writer for flush.
 func (c *conn) emit() {
 	cl := c.cl
-	if cl.SubCount() > 0 && !c.async {
+	if (cl.SubCount() > 0 || cl.Monitoring()) && !c.async {
 		c.startWriter()
 	}
 	if c.async && cl.W.Len() > 0 {

@@ -1,0 +1,139 @@
+package command
+
+import (
+	"strconv"
+	"time"
+)
+
+func registerMonitor(t *Table) {
+	t.Add(&Command{Name: "monitor", Arity: 1, Flags: Admin | NoScript | Loading | Stale, Group: "server", Since: "1.0.0",
+		Summary: "Streams every command the server runs.", ACL: []string{"admin", "slow", "dangerous"}, Handler: monitorCmd})
+}
+
+// monitorCmd puts the client in monitor mode: from now on it receives a
+// line for every command the server runs. A client already monitoring
+// gets no reply, as from Redis.
+func monitorCmd(c *Ctx) {
+	cl := c.Client
+	if cl.monitor {
+		return
+	}
+	cl.monitor = true
+	if c.e.monitors == nil {
+		c.e.monitors = make(map[*Client]struct{})
+	}
+	c.e.monitors[cl] = struct{}{}
+	c.W.OK()
+}
+
+// Monitoring reports whether cl is in monitor mode (its output is then
+// asynchronous, as a subscriber's).
+func (cl *Client) Monitoring() bool { return cl.monitor }
+
+// stopMonitor takes cl out of monitor mode (RESET, or the client closed).
+func (e *Engine) stopMonitor(cl *Client) {
+	if cl.monitor {
+		cl.monitor = false
+		delete(e.monitors, cl)
+	}
+}
+
+// feedMonitors sends the command cl just ran to the monitors, as Redis does
+// after a command ran: the time, the client's database and address, and
+// the arguments quoted. Administrative commands are not shown, and AUTH's
+// and HELLO's credentials are redacted. The caller holds the lock.
+func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
+	if cmd.Flags&Admin != 0 {
+		return
+	}
+	now := time.Now()
+	b := make([]byte, 0, 64)
+	b = append(b, '+')
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, '.')
+	us := strconv.AppendInt(nil, int64(now.Nanosecond()/1000), 10)
+	for range 6 - len(us) {
+		b = append(b, '0')
+	}
+	b = append(b, us...)
+	b = append(b, " ["...)
+	b = strconv.AppendInt(b, int64(cl.DB), 10)
+	b = append(b, ' ')
+	b = append(b, cl.Addr...)
+	b = append(b, ']')
+	redact := redactedFrom(cmd.Name, args)
+	for i, a := range args {
+		b = append(b, ' ')
+		if i >= redact {
+			b = append(b, `"(redacted)"`...)
+			continue
+		}
+		b = appendRepr(b, a)
+	}
+	b = append(b, '\r', '\n')
+	for m := range e.monitors {
+		e.deliver(m, b)
+	}
+}
+
+// redactedFrom returns the index of the first argument a monitor must not
+// see (len(args) if none): AUTH's, and HELLO's after AUTH.
+func redactedFrom(name string, args [][]byte) int {
+	switch name {
+	case "auth":
+		return 1
+	case "hello":
+		for i := 2; i < len(args); i++ {
+			if equalFold(args[i], "auth") {
+				return i + 1
+			}
+		}
+	}
+	return len(args)
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRepr appends s quoted the way Redis's sdscatrepr does: printable
+// ASCII as is, \\ \" \n \r \t \a \b escaped, other bytes as \xHH.
+func appendRepr(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, c := range s {
+		switch c {
+		case '\\', '"':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\a':
+			b = append(b, '\\', 'a')
+		case '\b':
+			b = append(b, '\\', 'b')
+		default:
+			if c >= 0x20 && c <= 0x7e {
+				b = append(b, c)
+			} else {
+				b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+			}
+		}
+	}
+	return append(b, '"')
+}
