@@ -147,6 +147,7 @@ var registrations = []func(*Table){
 	registerMulti,
 	registerPubSub,
 	registerMonitor,
+	registerMemory,
 	registerServer,
 	registerReplication,
 }
