@@ -38,7 +38,7 @@ type Server struct {
 	closed     bool
 	wg         sync.WaitGroup
 	stop       chan struct{}
-	maxClients int // connections served at once; more are refused
+	maxClients int // connections the process serves at once; more are refused
 
 	// ackWait, when set, blocks until the log holds every unit up to need
 	// (see SetAckWaiter).
@@ -50,6 +50,11 @@ type Server struct {
 // the client limit is lowered to leave them when the process may open
 // fewer than DefaultMaxClients plus these (Redis keeps 32).
 const reservedFDs = 128
+
+// processConns counts the RESP connections of every Server in the process
+// (ferry dev runs two): the file limit maxClients derives from is the
+// process's, so the limit applies to them together.
+var processConns atomic.Int64
 
 // maxClients is the connection limit for a process that may open limit
 // files (0: unknown): Redis's 10000, or fewer to stay within limit.
@@ -130,7 +135,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			nc.Close()
 			return nil
 		}
-		if len(s.conns) >= s.maxClients {
+		if processConns.Load() >= int64(s.maxClients) {
 			s.mu.Unlock()
 			nc.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(nc, errMaxClients)
@@ -138,6 +143,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			continue
 		}
 		s.conns[nc] = struct{}{}
+		processConns.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.handle(nc)
@@ -214,6 +220,7 @@ func (s *Server) handle(nc net.Conn) {
 		nc.Close()
 		s.mu.Lock()
 		delete(s.conns, nc)
+		processConns.Add(-1)
 		s.mu.Unlock()
 	}()
 	if err := c.serve(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
