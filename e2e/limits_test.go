@@ -77,6 +77,10 @@ func TestMaxClients(t *testing.T) {
 		t.Fatalf("ferry exited: %v", err)
 	default:
 	}
+	conns[0].Write([]byte("INFO stats\r\n"))
+	if info := readBulk(t, conns[0]); !strings.Contains(info, "rejected_connections:172\r\n") {
+		t.Fatalf("INFO stats after 172 refusals:\n%s", info)
+	}
 	for _, c := range conns {
 		c.Close()
 	}
@@ -87,4 +91,16 @@ func TestMaxClients(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// readBulk reads one bulk string reply from c.
+func readBulk(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	reply, err := redistest.ReadReply(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(reply)
 }

@@ -148,6 +148,9 @@ func (e *Engine) clientsByID() []*Client {
 // clientFlags returns the flags field of a client line.
 func (cl *Client) clientFlags() string {
 	var f []byte
+	if cl.monitor {
+		f = append(f, 'O')
+	}
 	if cl.Master {
 		f = append(f, 'M')
 	}

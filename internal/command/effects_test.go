@@ -309,3 +309,63 @@ func exec(e *command.Engine, cl *command.Client, args ...string) string {
 	e.Exec(cl, b)
 	return string(cl.W.Buf)
 }
+
+// An active expiry cycle over many long keys goes out as several units,
+// each of at most about 64 KiB (a log entry holds 1 MB), that together
+// delete every key, in databases other than 0 too.
+func TestActiveExpireSplitsUnits(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	master := command.New(command.Config{Clock: clock.Now})
+	log := &unitLog{}
+	master.SetLog(log)
+	replica, _ := replicaOf(clock.Now)
+	ap := replica.NewApplier()
+	master.Lock()
+	cl := master.NewClient("c", "")
+	master.Unlock()
+	run := func(args ...string) {
+		master.Lock()
+		defer master.Unlock()
+		var b [][]byte
+		for _, a := range args {
+			b = append(b, []byte(a))
+		}
+		master.Exec(cl, b)
+	}
+	const n = 20000
+	run("SELECT", "2")
+	for i := range n {
+		run("SET", fmt.Sprintf("%036d", i), "v", "PX", "1000")
+	}
+	for _, u := range log.units {
+		if err := ap.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.units = nil
+	clock.Add(2 * time.Second)
+	deleted := 0
+	for range 10 {
+		deleted += master.ActiveExpire()
+	}
+	if deleted != n {
+		t.Fatalf("active expiry deleted %d keys, want %d", deleted, n)
+	}
+	if len(log.units) < 10 {
+		t.Fatalf("%d units for %d DELs of 36-byte keys: want them split", len(log.units), n)
+	}
+	for _, u := range log.units {
+		if len(u) > 65<<10 {
+			t.Fatalf("a unit of %d bytes", len(u))
+		}
+		if err := ap.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica.Lock()
+	left := replica.Keyspace().DB(2).Len()
+	replica.Unlock()
+	if left != 0 {
+		t.Fatalf("the replica kept %d keys after the master's DELs", left)
+	}
+}

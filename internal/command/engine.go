@@ -41,6 +41,7 @@ type Stats struct {
 	Commands        atomic.Int64
 	Connections     atomic.Int64
 	Rejected        atomic.Int64
+	RejectedConns   atomic.Int64 // connections refused past maxclients
 	ExpiredKeys     int64
 	KeyspaceHits    int64
 	KeyspaceMisses  int64
@@ -205,9 +206,18 @@ func (e *Engine) ActiveExpire() int {
 	return n
 }
 
+// expireUnitBytes is where an active expiry cycle ends one unit and starts
+// another: each expired key's DEL stands alone, and a cycle over 20,000
+// long keys would otherwise be one unit larger than a log entry can hold.
+const expireUnitBytes = 64 << 10
+
 func (e *Engine) onExpire(db int, key string) {
 	e.stats.ExpiredKeys++
 	e.eff.add(db, []byte("DEL"), []byte(key))
+	if !e.eff.multi && len(e.eff.buf) >= expireUnitBytes {
+		e.commitUnit()
+		e.eff.multi = false // still the active cycle
+	}
 }
 
 func (e *Engine) onDelete(db int, key string) {
@@ -411,6 +421,11 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 				cl.multiBytes = n
 			}
 		}
+	}
+	if cl.monitor && cmd.Flags&(ReadOnly|Write) != 0 {
+		// As in Redis, where a monitor is a kind of replica.
+		e.reject(cl, "ERR Replica can't interact with the keyspace")
+		return
 	}
 	if e.masterDn && cmd.Flags&Stale == 0 && !cl.Master {
 		e.reject(cl, ErrMasterDown)

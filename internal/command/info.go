@@ -408,7 +408,7 @@ func infoStats(e *Engine, b *infoBuf) {
 	b.float("instantaneous_output_kbps", m.outKbps)
 	b.float("instantaneous_input_repl_kbps", 0)
 	b.float("instantaneous_output_repl_kbps", 0)
-	b.int("rejected_connections", 0)
+	b.int("rejected_connections", e.stats.RejectedConns.Load())
 	b.int("sync_full", 0)
 	b.int("sync_partial_ok", 0)
 	b.int("sync_partial_err", 0)

@@ -113,9 +113,11 @@ func valueSize(o *keyspace.Object, samples int64) int64 {
 	return collectionHdr + n*(per+bytes/seen)
 }
 
-// memoryPurgeCmd runs a collection and hands the freed memory back to the
-// operating system at once (Go otherwise returns it over minutes).
+// memoryPurgeCmd starts a collection that hands the freed memory back to
+// the operating system at once (Go otherwise returns it over minutes). It
+// runs outside the engine lock, which a full collection of a large heap
+// would hold for a noticeable time: the reply does not wait for it.
 func memoryPurgeCmd(c *Ctx) {
-	debug.FreeOSMemory()
+	go debug.FreeOSMemory()
 	c.W.OK()
 }

@@ -15,6 +15,12 @@ func registerMonitor(t *Table) {
 // gets no reply, as from Redis.
 func monitorCmd(c *Ctx) {
 	cl := c.Client
+	if c.e.execing == cl {
+		// Queued in a transaction, as Redis refuses a client that may not
+		// block.
+		c.Error("ERR MONITOR isn't allowed for DENY BLOCKING client")
+		return
+	}
 	if cl.monitor {
 		return
 	}
@@ -61,10 +67,10 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 	b = append(b, ' ')
 	b = append(b, cl.Addr...)
 	b = append(b, ']')
-	redact := redactedFrom(cmd.Name, args)
+	from, to := redacted(cmd.Name, args)
 	for i, a := range args {
 		b = append(b, ' ')
-		if i >= redact {
+		if i >= from && i < to {
 			b = append(b, `"(redacted)"`...)
 			continue
 		}
@@ -76,20 +82,20 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 	}
 }
 
-// redactedFrom returns the index of the first argument a monitor must not
-// see (len(args) if none): AUTH's, and HELLO's after AUTH.
-func redactedFrom(name string, args [][]byte) int {
+// redacted returns the range of arguments a monitor must not see: AUTH's,
+// and the user name and password after HELLO's AUTH.
+func redacted(name string, args [][]byte) (from, to int) {
 	switch name {
 	case "auth":
-		return 1
+		return 1, len(args)
 	case "hello":
 		for i := 2; i < len(args); i++ {
 			if equalFold(args[i], "auth") {
-				return i + 1
+				return i + 1, i + 3
 			}
 		}
 	}
-	return len(args)
+	return 0, 0
 }
 
 func equalFold(b []byte, s string) bool {

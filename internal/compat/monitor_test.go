@@ -20,7 +20,7 @@ var monitorLine = regexp.MustCompile(`^\+(\d{10}\.\d{6}) \[(\d+) ([0-9.]+:\d+)\]
 // monitorSession sends cmds on one connection while another monitors, and
 // returns what the monitor got, with the time and the client's address
 // (which differ between two servers) checked and replaced by T and ADDR.
-func monitorSession(t *testing.T, addr string, cmds []string) []string {
+func monitorSession(t *testing.T, addr string, cmds []string) (lines, replies []string) {
 	t.Helper()
 	mon, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -33,12 +33,18 @@ func monitorSession(t *testing.T, addr string, cmds []string) []string {
 	if line, err := mr.ReadString('\n'); err != nil || line != "+OK\r\n" {
 		t.Fatalf("MONITOR = %q, %v", line, err)
 	}
+	// A monitor cannot touch the keyspace; its own refused command shows
+	// nowhere.
+	mon.Write([]byte("GET k\r\n"))
+	if line, err := mr.ReadString('\n'); err != nil || line != "-ERR Replica can't interact with the keyspace\r\n" {
+		t.Fatalf("GET on a monitor = %q, %v", line, err)
+	}
 	c := redistest.Dial(t, addr)
 	defer c.Close()
 	local := c.Net().LocalAddr().String()
 	for _, cmd := range cmds {
 		c.WriteRaw([]byte(cmd + "\r\n"))
-		c.Read()
+		replies = append(replies, c.Read())
 	}
 	// A last command marks the end.
 	c.WriteRaw([]byte("ECHO end\r\n"))
@@ -61,7 +67,7 @@ func monitorSession(t *testing.T, addr string, cmds []string) []string {
 		}
 		got = append(got, "["+m[2]+" ADDR] "+m[4])
 		if m[4] == `"ECHO" "end"` {
-			return got
+			return got, replies
 		}
 	}
 }
@@ -87,14 +93,26 @@ func TestMonitor(t *testing.T) {
 		"EXEC",
 		"AUTH x",
 		"HELLO 2 AUTH default secret",
+		"HELLO 2 AUTH default secret SETNAME nm",
+		"MULTI",
+		"MONITOR",
+		"EXEC",
 		"CONFIG GET maxclients",
 		"PING",
 		"BLPOP nolist 0.01",
 		"SELECT 0",
 		"DEL k",
 	}
-	want := monitorSession(t, redisAddr, cmds)
-	got := monitorSession(t, ferryAddr, cmds)
+	want, wantReplies := monitorSession(t, redisAddr, cmds)
+	got, gotReplies := monitorSession(t, ferryAddr, cmds)
+	for i := range cmds {
+		if strings.HasPrefix(cmds[i], "HELLO") {
+			continue // the client ids differ
+		}
+		if gotReplies[i] != wantReplies[i] {
+			t.Errorf("%q: ferry %q, redis %q", cmds[i], gotReplies[i], wantReplies[i])
+		}
+	}
 	t.Logf("redis's monitor:\n%s", strings.Join(want, "\n"))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("ferry's monitor:\n%s\nredis's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -137,6 +137,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		if processConns.Load() >= int64(s.maxClients) {
 			s.mu.Unlock()
+			s.e.Stats().RejectedConns.Add(1)
 			nc.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(nc, errMaxClients)
 			nc.Close()
