@@ -29,6 +29,7 @@ type effects struct {
 	real  int  // commands in buf, SELECTs excluded
 	multi bool // wrap in MULTI/EXEC when it holds several commands (all but active expiry)
 	count bool // nothing consumes effects: count them (for Dirty), do not encode
+	other bool // holds effects other than expired keys' DELs
 }
 
 func (e *effects) reset() {
@@ -37,10 +38,21 @@ func (e *effects) reset() {
 	e.cmds = 0
 	e.real = 0
 	e.multi = true
+	e.other = false
 }
 
 // add appends one command executed in database db.
 func (e *effects) add(db int, args ...[]byte) {
+	e.other = true
+	e.addCmd(db, args...)
+}
+
+// addExpired appends the DEL of a key found expired in database db.
+func (e *effects) addExpired(db int, key string) {
+	e.addCmd(db, []byte("DEL"), []byte(key))
+}
+
+func (e *effects) addCmd(db int, args ...[]byte) {
 	if e.count {
 		e.cmds++
 		e.real++

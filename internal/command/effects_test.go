@@ -368,4 +368,21 @@ func TestActiveExpireSplitsUnits(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("the replica kept %d keys after the master's DELs", left)
 	}
+
+	// A read that meets as many expired keys (SCAN with a large COUNT)
+	// splits its DELs the same way.
+	for i := range n {
+		run("SET", fmt.Sprintf("%036d", i), "v", "PX", "1000")
+	}
+	clock.Add(2 * time.Second)
+	log.units = nil
+	run("SCAN", "0", "COUNT", "100000")
+	if len(log.units) < 10 {
+		t.Fatalf("SCAN over %d expired keys: %d units", n, len(log.units))
+	}
+	for _, u := range log.units {
+		if len(u) > 65<<10 {
+			t.Fatalf("SCAN: a unit of %d bytes", len(u))
+		}
+	}
 }

@@ -206,17 +206,19 @@ func (e *Engine) ActiveExpire() int {
 	return n
 }
 
-// expireUnitBytes is where an active expiry cycle ends one unit and starts
-// another: each expired key's DEL stands alone, and a cycle over 20,000
-// long keys would otherwise be one unit larger than a log entry can hold.
+// expireUnitBytes is where a unit of expired keys' DELs alone ends and
+// another starts: each DEL stands alone, and the active cycle over 20,000
+// long keys, or a SCAN with a large COUNT meeting as many expired ones,
+// would otherwise make one unit larger than a log entry can hold.
 const expireUnitBytes = 64 << 10
 
 func (e *Engine) onExpire(db int, key string) {
 	e.stats.ExpiredKeys++
-	e.eff.add(db, []byte("DEL"), []byte(key))
-	if !e.eff.multi && len(e.eff.buf) >= expireUnitBytes {
+	e.eff.addExpired(db, key)
+	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
+		active := !e.eff.multi
 		e.commitUnit()
-		e.eff.multi = false // still the active cycle
+		e.eff.multi = !active // the active cycle's units are not wrapped
 	}
 }
 
