@@ -18,22 +18,13 @@ func registerMemory(t *Table) {
 	)
 }
 
-var memoryHelp = []string{
-	"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-	"USAGE <key> [SAMPLES <count>]",
-	"    Estimate the bytes key and its value take in ferry, from up to <count>",
-	"    elements of a collection (default 5; 0: all of them).",
-	"PURGE",
-	"    Collect garbage and return the freed memory to the operating system.",
-	"HELP",
-	"    Print this help.",
-}
-
 func memoryHelpCmd(c *Ctx) {
-	c.W.Array(len(memoryHelp))
-	for _, l := range memoryHelp {
-		c.W.Status(l)
-	}
+	helpReply(c, "MEMORY",
+		"USAGE <key> [SAMPLES <count>]",
+		"    Estimate the bytes key and its value take in ferry, from up to <count>",
+		"    elements of a collection (default 5; 0: all of them).",
+		"PURGE",
+		"    Collect garbage and return the freed memory to the operating system.")
 }
 
 // memoryUsageCmd estimates a key's memory, as Redis's MEMORY USAGE does

@@ -47,8 +47,6 @@ func openLog(tb testing.TB, url, dataset string, mods ...func(*ferryjs.Config)) 
 	return l
 }
 
-// rawStream gives tests the JetStream stream behind a dataset, for what ferry
-// never does itself (purging, deleting a message).
 // rawJS is a JetStream context of its own on the server at url.
 func rawJS(tb testing.TB, url string) jetstream.JetStream {
 	tb.Helper()
@@ -64,18 +62,11 @@ func rawJS(tb testing.TB, url string) jetstream.JetStream {
 	return js
 }
 
+// rawStream gives tests the JetStream stream behind a dataset, for what ferry
+// never does itself (purging, deleting a message).
 func rawStream(tb testing.TB, url, dataset string) jetstream.Stream {
 	tb.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := js.Stream(context.Background(), ferryjs.StreamName(dataset))
+	s, err := rawJS(tb, url).Stream(context.Background(), ferryjs.StreamName(dataset))
 	if err != nil {
 		tb.Fatal(err)
 	}
