@@ -88,6 +88,9 @@ type decoder struct {
 	meta Meta
 	db   int
 
+	// reserve holds each database's RESIZEDB hint until its first key.
+	reserve [keyspace.NumDBs]int
+
 	// The key being loaded, and where its record started.
 	key    []byte
 	inKey  bool
@@ -210,18 +213,11 @@ func (d *decoder) run(metaOnly bool) error {
 			if _, err := d.readLen(); err != nil {
 				return err
 			}
-			if d.ks != nil {
-				// A hint: sizing the table up front spares the load its
-				// rehashing. Bounded, so a lying file cannot allocate much.
-				n := int(min(keys, maxReserve))
-				if d.app != nil {
-					if err := d.app.add(record{db: d.db, reserve: n}); err != nil {
-						return err
-					}
-				} else {
-					d.ks.DB(d.db).Reserve(n)
-				}
-			}
+			// A hint: sizing the table up front spares the load its
+			// rehashing. Bounded, so a lying file cannot allocate much, and
+			// taken when the database's first key arrives, so that a hint
+			// with no key behind it allocates nothing.
+			d.reserve[d.db] = int(min(keys, maxReserve))
 		case opModuleAux:
 			return d.errAt(off, ErrUnsupported, "unsupported module auxiliary data (RDB opcode %d)", t)
 		case opFunction, opFunction2:
@@ -438,6 +434,16 @@ func (d *decoder) loadKey(off int64, t byte, expire int64) error {
 	defer func() { d.inKey = false }()
 	if !known {
 		return d.errAt(off, ErrUnsupported, "unsupported RDB type %d (%s)", t, typeNames[t])
+	}
+	if n := d.reserve[d.db]; n > 0 && d.ks != nil {
+		d.reserve[d.db] = 0
+		if d.app != nil {
+			if err := d.app.add(record{db: d.db, reserve: n}); err != nil {
+				return err
+			}
+		} else {
+			d.ks.DB(d.db).Reserve(n)
+		}
 	}
 	if d.app != nil {
 		return d.queueKey(off, t, expire)
