@@ -767,6 +767,25 @@ func TestWriteLargerThanAnEntry(t *testing.T) {
 	}
 	expect(t, c, ":0\r\n", "EXISTS", "m1", "list")
 
+	// SPOP's effect names every member popped: one that would not fit is
+	// refused before anything is popped.
+	for chunk := range 5 {
+		args := []string{"SADD", "set"}
+		for i := range 20000 {
+			args = append(args, "member-"+strconv.Itoa(chunk*20000+i))
+		}
+		if got := c.Do(args...); got != ":20000\r\n" {
+			t.Fatalf("SADD chunk %d = %q", chunk, got)
+		}
+	}
+	if got := c.Do("SPOP", "set", "60000"); !strings.HasPrefix(got, "-ERR ferry: this SPOP's effect would be about") {
+		t.Fatalf("SPOP set 60000 = %q", got[:min(len(got), 200)])
+	}
+	expect(t, c, ":100000\r\n", "SCARD", "set")
+	if got := c.Do("SPOP", "set", "10"); !strings.HasPrefix(got, "*10\r\n") {
+		t.Fatalf("SPOP set 10 = %q", got[:min(len(got), 200)])
+	}
+
 	// Just below the limit: stored, replicated.
 	near := strings.Repeat("z", 1000<<10)
 	expect(t, c, "+OK\r\n", "SET", "near", near)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 
 	"github.com/ferrydb/ferry/internal/glob"
 	"github.com/ferrydb/ferry/internal/keyspace"
@@ -249,6 +250,14 @@ func spopWithCount(c *Ctx) {
 		c.PropagateArgs(Bytes("DEL"), c.Args[1])
 		return
 	}
+	// Its effect names every member popped: refused, before anything is
+	// popped, when that is more than a log entry holds (Engine.SetMaxWriteBytes).
+	if est := spopEffectBytes(s, len(c.Args[1]), n); c.e.maxWrite > 0 && est > int64(c.e.maxWrite) {
+		c.Error("ERR ferry: this SPOP's effect would be about " + strconv.FormatInt(est, 10) +
+			" bytes (an SREM of every member popped), more than one replication log entry holds (" +
+			strconv.Itoa(c.e.maxWrite) + ", from the NATS server's max_payload): pop fewer at a time")
+		return
+	}
 	// Several SREMs go out as one transaction, as Redis 7.0 wraps what a
 	// command propagates beyond itself.
 	c.e.eff.multi = true
@@ -275,6 +284,22 @@ func spopWithCount(c *Ctx) {
 		*s = *kept
 	}
 	c.Touch(key)
+}
+
+// spopEffectBytes estimates the effect of popping n members of s, stored
+// at a key of keyLen bytes: an SREM per member, members sized from a sample.
+func spopEffectBytes(s *keyspace.Set, keyLen int, n int64) int64 {
+	var seen, total int64
+	s.Range(func(m []byte) bool {
+		seen++
+		total += int64(len(m))
+		return seen < 16
+	})
+	avg := int64(0)
+	if seen > 0 {
+		avg = total / seen
+	}
+	return n * (int64(keyLen) + avg + 26)
 }
 
 // srandSubFactor is Redis's SRANDMEMBER_SUB_STRATEGY_MUL.
