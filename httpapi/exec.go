@@ -22,6 +22,14 @@ const maxBatchOutput = 64 * 1024
 // runs whole.
 const maxReplyBytes = 64 << 20
 
+// subcommand returns args' subcommand in lower case, or "".
+func subcommand(args [][]byte) string {
+	if len(args) < 2 {
+		return ""
+	}
+	return strings.ToLower(string(args[1]))
+}
+
 // refusal says why a command cannot run over HTTP, or "".
 func refusal(tab *command.Table, args [][]byte, inMulti bool) string {
 	name := strings.ToLower(string(args[0]))
@@ -39,14 +47,14 @@ func refusal(tab *command.Table, args [][]byte, inMulti bool) string {
 	case "debug":
 		return "it inspects or stalls the node (DEBUG SLEEP holds every client): use the RESP port"
 	case "config":
-		if len(args) > 1 && !strings.EqualFold(string(args[1]), "get") && !strings.EqualFold(string(args[1]), "help") {
+		if sub := subcommand(args); sub != "" && sub != "get" && sub != "help" {
 			return "it changes the node's settings (requirepass...): use the RESP port; CONFIG GET works"
 		}
 	case "client":
-		if len(args) > 1 && strings.EqualFold(string(args[1]), "reply") {
+		switch subcommand(args) {
+		case "reply":
 			return "every HTTP command gets its reply"
-		}
-		if len(args) > 1 && strings.EqualFold(string(args[1]), "kill") {
+		case "kill":
 			return "it closes other clients' connections: use the RESP port"
 		}
 	}

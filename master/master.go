@@ -258,8 +258,8 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	} else if last == 0 && !m.cfg.NewDataset {
 		return 0, refusal{fmt.Errorf("master: dataset %q has no entry in the log: refusing to start it empty (check --nats and --dataset; start with --new-dataset to create it)", m.cfg.Dataset)}
 	}
-	var replayed int64   // log bytes (as logSize counts them) no snapshot holds
-	var oldest time.Time // when the first of them was written
+	var replayed int64        // log bytes (as logSize counts them) no snapshot holds
+	unsavedSince := m.started // when the first of them was written
 	if last >= from && last > 0 {
 		errDone := errors.New("done")
 		err = lg.Read(ctx, from, func(en stream.Entry) error {
@@ -267,7 +267,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
 			}
 			if replayed == 0 {
-				oldest = en.Time
+				unsavedSince = en.Time
 			}
 			replayed += int64(len(en.Data)) + logEntryOverhead
 			if en.Offset >= last {
@@ -285,7 +285,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		atCut := m.logSize() - replayed
 		m.snaps.mu.Lock()
 		m.snaps.logAtCut = atCut
-		m.snaps.unsavedSince = oldest
+		m.snaps.unsavedSince = unsavedSince
 		m.snaps.mu.Unlock()
 	}
 	m.engine.Lock()
@@ -360,22 +360,33 @@ func (m *Master) recoverFromLog() {
 				return
 			}
 		}
-		wait := min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)
-		if errors.As(err, new(refusal)) {
-			// The log and the store no longer hold the whole dataset:
-			// retrying helps only once an operator restored them.
-			m.log.Error("cannot rebuild the whole dataset from the log and the store: not serving until they can (restore them, or start a master with the right --store)", "dataset", m.cfg.Dataset, "err", err)
-			wait = 30 * time.Second
-		} else {
-			m.log.Warn("cannot read the log yet; retrying", "dataset", m.cfg.Dataset, "err", err)
-		}
-		select {
-		case <-ctx.Done():
+		if !m.retryRebuild(ctx, err, min(time.Duration(attempt+1)*250*time.Millisecond, 5*time.Second)) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }
+
+// retryRebuild logs why a rebuild failed and waits before the next try:
+// wait, or, when the log and the store no longer hold the whole dataset
+// (a refusal), refusalRetry, since only an operator can cure that. It
+// reports false when ctx ended.
+func (m *Master) retryRebuild(ctx context.Context, err error, wait time.Duration) bool {
+	if errors.As(err, new(refusal)) {
+		m.log.Error("cannot rebuild the whole dataset from the log and the store: not serving until they can (restore them, or start a master with the right --store)", "dataset", m.cfg.Dataset, "err", err)
+		wait = refusalRetry
+	} else {
+		m.log.Warn("cannot read the log yet; retrying", "dataset", m.cfg.Dataset, "err", err)
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(wait):
+		return true
+	}
+}
+
+// refusalRetry is how often a master that met a refusal tries again.
+const refusalRetry = 30 * time.Second
 
 // foreignEntries checks the entries after offset against the ones this
 // master sent whose outcome it did not learn. It returns the offset of the
@@ -416,7 +427,7 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 	m.engine.SetWriteError(msg)
 	m.engine.Unlock()
 	m.log.Error("fenced: another master appended to the dataset; read-only from now on", "dataset", m.cfg.Dataset, "offset", at)
-	for ctx.Err() == nil {
+	for {
 		_, err := m.rebuild(ctx)
 		if err == nil {
 			m.engine.Lock()
@@ -426,14 +437,8 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 			m.engine.Unlock()
 			return
 		}
-		wait := time.Second
-		if errors.As(err, new(refusal)) {
-			m.log.Error("fenced master cannot rebuild the whole dataset from the log and the store", "dataset", m.cfg.Dataset, "err", err)
-			wait = 30 * time.Second
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
+		if !m.retryRebuild(ctx, err, time.Second) {
+			return
 		}
 	}
 }

@@ -43,8 +43,8 @@ type snapshots struct {
 	idle      *sync.Cond    // signalled when a snapshot ends
 	logAtCut  int64         // logSize at the newest written snapshot's cut
 	// unsavedSince is when the oldest entry replayed at the last rebuild
-	// was written (zero: none): until this master writes a snapshot, the
-	// schedule counts time from there, not from the start.
+	// was written (the start when none was): until this master writes a
+	// snapshot, the schedule counts time from there.
 	unsavedSince time.Time
 	failures     int       // snapshots failed in a row
 	retryAt      time.Time // the schedule's next attempt after a failure
@@ -437,10 +437,7 @@ func (s *snapshots) schedule(ctx context.Context) {
 		changed := dirty - s.p.DirtyAtSave
 		last := s.p.LastSave
 		if last.IsZero() {
-			last = m.started
-			if !s.unsavedSince.IsZero() && s.unsavedSince.Before(last) {
-				last = s.unsavedSince
-			}
+			last = s.unsavedSince
 		}
 		waiting := time.Now().Before(s.retryAt)
 		logged := logSize - s.logAtCut

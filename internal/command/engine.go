@@ -216,9 +216,9 @@ func (e *Engine) onExpire(db int, key string) {
 	e.stats.ExpiredKeys++
 	e.eff.addExpired(db, key)
 	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
-		active := !e.eff.multi
+		multi := e.eff.multi // the active cycle's units are not wrapped
 		e.commitUnit()
-		e.eff.multi = !active // the active cycle's units are not wrapped
+		e.eff.multi = multi
 	}
 }
 
@@ -297,6 +297,34 @@ func (e *Engine) WriteError() string { return e.writeErr }
 // of a write are about the size of its request, and a unit the log cannot
 // store would make the master stop and rebuild. The caller holds the lock.
 func (e *Engine) SetMaxWriteBytes(n int) { e.maxWrite = n }
+
+// checkWriteSize returns the error for a write too large for one log
+// entry (SetMaxWriteBytes), or "" and counts a queued write toward its
+// transaction's total.
+func (e *Engine) checkWriteSize(cl *Client, args [][]byte) string {
+	if e.maxWrite == 0 {
+		return ""
+	}
+	n := requestBytes(args)
+	if cl.multi == nil {
+		if n > e.maxWrite {
+			return e.tooLargeForEntry("this write is " + strconv.Itoa(n) + " bytes")
+		}
+		return ""
+	}
+	n += cl.multiBytes
+	if n > e.maxWrite {
+		return e.tooLargeForEntry("the transaction's writes are " + strconv.Itoa(n) + " bytes")
+	}
+	cl.multiBytes = n
+	return ""
+}
+
+// tooLargeForEntry is the error for a write whose effect one log entry
+// cannot hold; what says how large it is.
+func (e *Engine) tooLargeForEntry(what string) string {
+	return "ERR ferry: " + what + ", more than one replication log entry holds (" + strconv.Itoa(e.maxWrite) + ", from the NATS server's max_payload)"
+}
 
 // requestBytes is the size of args as a RESP request, rounded up.
 func requestBytes(args [][]byte) int {
@@ -406,22 +434,9 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 			e.reject(cl, e.writeErr)
 			return
 		}
-		if e.maxWrite > 0 {
-			n := requestBytes(args)
-			if cl.multi != nil {
-				n += cl.multiBytes
-			}
-			if n > e.maxWrite {
-				what := "this write is"
-				if cl.multi != nil {
-					what = "the transaction's writes are"
-				}
-				e.reject(cl, "ERR ferry: "+what+" "+strconv.Itoa(n)+" bytes, more than one replication log entry holds ("+strconv.Itoa(e.maxWrite)+", from the NATS server's max_payload)")
-				return
-			}
-			if cl.multi != nil {
-				cl.multiBytes = n
-			}
+		if msg := e.checkWriteSize(cl, args); msg != "" {
+			e.reject(cl, msg)
+			return
 		}
 	}
 	if cl.monitor && cmd.Flags&(ReadOnly|Write) != 0 {

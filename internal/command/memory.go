@@ -2,7 +2,6 @@ package command
 
 import (
 	"runtime/debug"
-	"strings"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
 )
@@ -34,7 +33,7 @@ func memoryHelpCmd(c *Ctx) {
 func memoryUsageCmd(c *Ctx) {
 	samples := int64(5)
 	for i := 3; i < len(c.Args); i++ {
-		if !strings.EqualFold(c.Arg(i), "samples") || i+1 >= len(c.Args) {
+		if !c.Is(i, "samples") || i+1 >= len(c.Args) {
 			c.Error(ErrSyntax)
 			return
 		}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,12 +57,10 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 	b := make([]byte, 0, 64)
 	b = append(b, '+')
 	b = strconv.AppendInt(b, now.Unix(), 10)
-	b = append(b, '.')
-	us := strconv.AppendInt(nil, int64(now.Nanosecond()/1000), 10)
-	for range 6 - len(us) {
-		b = append(b, '0')
-	}
-	b = append(b, us...)
+	// The microseconds in six digits: 1xxxxxx with its 1 turned into the dot.
+	dot := len(b)
+	b = strconv.AppendInt(b, 1_000_000+int64(now.Nanosecond()/1000), 10)
+	b[dot] = '.'
 	b = append(b, " ["...)
 	b = strconv.AppendInt(b, int64(cl.DB), 10)
 	b = append(b, ' ')
@@ -90,28 +89,12 @@ func redacted(name string, args [][]byte) (from, to int) {
 		return 1, len(args)
 	case "hello":
 		for i := 2; i < len(args); i++ {
-			if equalFold(args[i], "auth") {
+			if strings.EqualFold(view(args[i]), "auth") {
 				return i + 1, i + 3
 			}
 		}
 	}
 	return 0, 0
-}
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // appendRepr appends s quoted the way Redis's sdscatrepr does: printable
