@@ -31,6 +31,7 @@ type Client struct {
 	multiErr        bool
 	multiBytes      int  // request bytes of the writes queued (Engine.SetMaxWriteBytes)
 	monitor         bool // MONITOR: receives every command run
+	lua             bool // runs a script's redis.call
 	watched         []dbKey
 	watchedExpired  []dbKey // watched keys that were already expired when WATCHed
 	dirtyCAS        bool

@@ -146,7 +146,7 @@ func getkeys(c *Ctx, withFlags bool) {
 		return
 	}
 	keys := m.keys(args)
-	if len(keys) == 0 {
+	if len(keys) == 0 && cmd.Flags&NoMandatoryKeys == 0 {
 		c.Error("ERR Invalid arguments specified for command")
 		return
 	}
@@ -211,7 +211,8 @@ var commandFlagNames = []struct {
 	{"write", flag(Write)}, {"readonly", flag(ReadOnly)}, {"denyoom", flag(DenyOOM)},
 	{"admin", flag(Admin)}, {"pubsub", flag(PubSub)}, {"noscript", flag(NoScript)},
 	{"blocking", flag(Blocking)}, {"loading", flag(Loading)}, {"stale", flag(Stale)},
-	{"skip_slowlog", flag(SkipSlowlog)}, {"fast", flag(Fast)}, {"no_auth", flag(NoAuth)},
+	{"skip_monitor", flag(SkipMonitor)}, {"skip_slowlog", flag(SkipSlowlog)}, {"fast", flag(Fast)},
+	{"no_auth", flag(NoAuth)}, {"no_mandatory_keys", flag(NoMandatoryKeys)},
 	{"no_async_loading", func(cmd *Command, _ *cmdMeta) bool { return noAsyncLoading[cmd.Name] }},
 	{"no_multi", flag(NoMulti)},
 	{"movablekeys", func(_ *Command, m *cmdMeta) bool { return m.movable }},
@@ -416,6 +417,9 @@ func metaFor(cmd *Command) *cmdMeta {
 		}
 		m.specs = []keySpec{{flags: flags, index: cmd.FirstKey, lastKey: last, keyStep: max(cmd.Step, 1)}}
 	}
+	if n := specNotes[cmd.Name]; n != "" {
+		m.specs[0].notes = n
+	}
 	m.legacyRange()
 	if t := tipTable[cmd.Name]; t != "" {
 		m.tips = strings.Split(t, ",")
@@ -448,6 +452,7 @@ type keySpec struct {
 	lastKey, keyStep, limit       int
 	keynumIdx, keyFirst, keynStep int
 	unknownFind                   bool
+	notes                         string
 }
 
 func (s *keySpec) isRange() bool {
@@ -464,7 +469,13 @@ func (s *keySpec) hasFlag(f string) bool {
 }
 
 func (s *keySpec) write(w *resp.Writer) {
-	w.Map(3)
+	if s.notes != "" {
+		w.Map(4)
+		w.BulkString("notes")
+		w.BulkString(s.notes)
+	} else {
+		w.Map(3)
+	}
 	w.BulkString("flags")
 	w.Set(len(s.flags))
 	for _, f := range s.flags {
@@ -811,6 +822,12 @@ func (ks *keySpec) parseRange(s string) {
 // keySpecTable holds the key specs of Redis 7.0's commands in the groups
 // ferry serves, in parseKeySpecs notation. A command missing here gets
 // one spec derived from its FirstKey/LastKey/Step.
+// specNotes are the notes of a command's first key spec.
+var specNotes = map[string]string{
+	"eval":    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+	"eval_ro": "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+}
+
 var keySpecTable = map[string]string{
 	// strings
 	"append": "RW insert @1", "decr": "RW access update @1", "decrby": "RW access update @1",
@@ -842,6 +859,7 @@ var keySpecTable = map[string]string{
 	"blpop": "RW access delete @1..-2", "brpop": "RW access delete @1..-2",
 	"brpoplpush": "RW access delete @1; RW insert @2", "lindex": "RO access @1", "linsert": "RW insert @1",
 	"llen": "RO @1", "lmove": "RW access delete @1; RW insert @2", "lmpop": "RW access delete @1#",
+	"eval": "RW access update @2#", "evalsha": "RW access update @2#", "eval_ro": "RO access @2#", "evalsha_ro": "RO access @2#",
 	"lpop": "RW access delete @1", "lpos": "RO access @1", "lpush": "RW insert @1", "lpushx": "RW insert @1",
 	"lrange": "RO access @1", "lrem": "RW delete @1", "lset": "RW update @1", "ltrim": "RW delete @1",
 	"rpop": "RW access delete @1", "rpoplpush": "RW access delete @1; RW insert @2",
@@ -876,15 +894,19 @@ var tipTable = map[string]string{
 	"client|info": "nondeterministic_output", "client|list": "nondeterministic_output",
 	"command": "nondeterministic_output_order", "command|docs": "nondeterministic_output_order",
 	"command|info": "nondeterministic_output_order", "command|list": "nondeterministic_output_order",
-	"config|set":   "request_policy:all_nodes,response_policy:all_succeeded",
-	"memory|purge": "request_policy:all_shards,response_policy:all_succeeded",
-	"dbsize":       "request_policy:all_shards,response_policy:agg_sum",
-	"del":          "request_policy:multi_shard,response_policy:agg_sum",
-	"dump":         "nondeterministic_output",
-	"exists":       "request_policy:multi_shard,response_policy:agg_sum",
-	"flushall":     "request_policy:all_shards,response_policy:all_succeeded",
-	"flushdb":      "request_policy:all_shards,response_policy:all_succeeded",
-	"hgetall":      "nondeterministic_output_order", "hkeys": "nondeterministic_output_order",
+	"config|set":    "request_policy:all_nodes,response_policy:all_succeeded",
+	"memory|purge":  "request_policy:all_shards,response_policy:all_succeeded",
+	"dbsize":        "request_policy:all_shards,response_policy:agg_sum",
+	"del":           "request_policy:multi_shard,response_policy:agg_sum",
+	"dump":          "nondeterministic_output",
+	"exists":        "request_policy:multi_shard,response_policy:agg_sum",
+	"flushall":      "request_policy:all_shards,response_policy:all_succeeded",
+	"script|load":   "request_policy:all_nodes,response_policy:all_succeeded",
+	"script|exists": "request_policy:all_shards,response_policy:agg_logical_and",
+	"script|flush":  "request_policy:all_nodes,response_policy:all_succeeded",
+	"script|kill":   "request_policy:all_shards,response_policy:one_succeeded",
+	"flushdb":       "request_policy:all_shards,response_policy:all_succeeded",
+	"hgetall":       "nondeterministic_output_order", "hkeys": "nondeterministic_output_order",
 	"hrandfield": "nondeterministic_output", "hscan": "nondeterministic_output",
 	"hvals":           "nondeterministic_output_order",
 	"info":            "nondeterministic_output,request_policy:all_shards,response_policy:special",
@@ -1182,6 +1204,11 @@ var argSyntax = map[string]string{
 	"set":   "key value [NX|XX] [GET] [EX seconds:i|PX milliseconds:i|EXAT unix-time-seconds:t|PXAT unix-time-milliseconds:t|KEEPTTL]",
 	"setex": "key seconds:i value", "setnx": "key value", "setrange": "key offset:i value", "strlen": "key",
 	"substr": "key start:i end:i",
+	// scripting
+	"eval": "script numkeys:i [key...] [arg...]", "evalsha": "sha1 numkeys:i [key...] [arg...]",
+	"eval_ro": "script numkeys:i [key...] [arg...]", "evalsha_ro": "sha1 numkeys:i [key...] [arg...]",
+	"script": "", "script|exists": "sha1...", "script|flush": "[ASYNC|SYNC]", "script|help": "",
+	"script|kill": "", "script|load": "script", "script|debug": "(YES|SYNC|NO)",
 	// keys
 	"copy": "source:k destination:k [DB destination-db:i] [REPLACE]", "del": "key...", "dump": "key",
 	"exists": "key...", "expire": "key seconds:i [NX|XX|GT|LT]", "expireat": "key unix-time-seconds:t [NX|XX|GT|LT]",

@@ -95,6 +95,8 @@ type Engine struct {
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
 
+	lua *scripting // Lua scripts (script.go); made by the first that runs
+
 	snapshots Snapshots // nil: no snapshots
 	noSave    bool      // SHUTDOWN NOSAVE
 }
@@ -475,7 +477,7 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	cmd.Handler(c)
 	*c = Ctx{}
 	e.depth--
-	if len(e.monitors) > 0 {
+	if len(e.monitors) > 0 && cmd.Flags&SkipMonitor == 0 {
 		e.feedMonitors(cl, cmd, args)
 	}
 	if len(cl.W.Buf) > before && cl.W.Buf[before] == '-' {

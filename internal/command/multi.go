@@ -109,9 +109,9 @@ func queuesWrite(cmds []queued) bool {
 	return false
 }
 
-// inExec reports whether cl's EXEC is running (blocking commands do not
-// block then).
-func (e *Engine) inExec(cl *Client) bool { return e.execing == cl }
+// inExec reports whether cl's EXEC is running, or cl runs a script's
+// commands (blocking commands do not block then).
+func (e *Engine) inExec(cl *Client) bool { return e.execing == cl || cl.lua }
 
 // watchCmd is WATCH. A key that has already expired (but is still stored)
 // when watched is flagged: its deletion does not fail the transaction, and

@@ -44,6 +44,11 @@ const (
 	SkipSlowlog
 	// SubContext marks a command allowed in RESP2 Pub/Sub context.
 	SubContext
+	// SkipMonitor marks a command MONITOR does not show (EVAL shows itself
+	// before its script's commands).
+	SkipMonitor
+	// NoMandatoryKeys marks a command whose keys may be none.
+	NoMandatoryKeys
 )
 
 var flagNames = []struct {

@@ -1,0 +1,157 @@
+// Package luaenv builds the Lua 5.1 environment Redis 7.0 gives scripts,
+// on gopher-lua: the base, table, string, math and coroutine libraries
+// without file, module or environment access, the bit library, Redis's
+// deterministic math.random, and globals that scripts can read but not
+// change. The redis table itself belongs to the engine (internal/command).
+package luaenv
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// ErrReadonly is the error raised when a script modifies a protected table.
+const ErrReadonly = "Attempt to modify a readonly table"
+
+// Env is one Lua state prepared for scripts.
+type Env struct {
+	L *lua.LState
+	// Globals holds the real global variables; scripts see them through
+	// Proxy, which refuses writes and reads of undefined names.
+	Globals *lua.LTable
+	// Proxy is the environment scripts run in.
+	Proxy *lua.LTable
+
+	protected map[*lua.LTable]bool
+	rng       lrand48
+}
+
+// removed lists globals gopher-lua defines that Redis's scripts do not
+// have: file and module access, environments, printing.
+var removed = []string{
+	"dofile", "loadfile", "print", "setfenv", "getfenv", "module", "require",
+	"newproxy", "_printregs", "_GOPHER_LUA_VERSION",
+}
+
+// New returns a Lua state with Redis's libraries. Add library tables with
+// SetLibrary, then call Seal before running scripts.
+func New() *Env {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.CoroutineLibName, lua.OpenCoroutine},
+	} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	env := &Env{L: L, Globals: L.G.Global, protected: make(map[*lua.LTable]bool)}
+	for _, name := range removed {
+		env.Globals.RawSetString(name, lua.LNil)
+	}
+	math := env.Globals.RawGetString("math").(*lua.LTable)
+	math.RawSetString("random", L.NewFunction(env.random))
+	math.RawSetString("randomseed", L.NewFunction(env.randomseed))
+	env.Globals.RawSetString("bit", newBit(L))
+	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
+	for _, name := range []string{"load", "loadstring"} {
+		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
+	}
+	return env
+}
+
+// SetLibrary installs a library table as a global.
+func (env *Env) SetLibrary(name string, t *lua.LTable) { env.Globals.RawSetString(name, t) }
+
+// Seal makes every library table read-only (scripts see a proxy) and
+// builds the environment scripts run in.
+func (env *Env) Seal() {
+	L := env.L
+	env.Globals.ForEach(func(k, v lua.LValue) {
+		if t, ok := v.(*lua.LTable); ok && k.String() != "_G" {
+			env.Globals.RawSet(k, env.readonly(t, nil))
+		}
+	})
+	undefined := L.NewFunction(func(L *lua.LState) int {
+		name := L.Get(2)
+		v := env.Globals.RawGet(name)
+		if v == lua.LNil {
+			L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(name))
+		}
+		L.Push(v)
+		return 1
+	})
+	env.Proxy = env.readonly(nil, undefined)
+	env.Globals.RawSetString("_G", env.Proxy)
+}
+
+// readonly returns an empty table that reads through to t (or calls
+// index) and refuses writes.
+func (env *Env) readonly(t *lua.LTable, index *lua.LFunction) *lua.LTable {
+	L := env.L
+	proxy := L.NewTable()
+	mt := L.NewTable()
+	if index != nil {
+		mt.RawSetString("__index", index)
+	} else {
+		mt.RawSetString("__index", t)
+	}
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError(ErrReadonly)
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(proxy, mt)
+	env.protected[proxy] = true
+	return proxy
+}
+
+// rawset is the base library's rawset, refusing protected tables.
+func (env *Env) rawset(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if env.protected[t] {
+		// Raised by a Go function, as Lua's rawset is a C one: no position.
+		L.Error(lua.LString(ErrReadonly), 0)
+	}
+	t.RawSet(L.CheckAny(2), L.CheckAny(3))
+	L.Push(t)
+	return 1
+}
+
+// inEnv wraps load or loadstring so that the chunks they compile run in
+// the scripts' environment, not in the real globals.
+func (env *Env) inEnv(load *lua.LFunction) *lua.LFunction {
+	return env.L.NewFunction(func(L *lua.LState) int {
+		top := L.GetTop()
+		L.Push(load)
+		for i := 1; i <= top; i++ {
+			L.Push(L.Get(i))
+		}
+		L.Call(top, lua.MultRet)
+		if fn, ok := L.Get(top + 1).(*lua.LFunction); ok {
+			fn.Env = env.Proxy
+		}
+		return L.GetTop() - top
+	})
+}
+
+// Compile compiles a script body as a function running in the scripts'
+// environment; name is its chunk name ("user_script").
+func (env *Env) Compile(body, name string) (*lua.LFunction, error) {
+	fn, err := env.L.Load(strings.NewReader(body), name)
+	if err != nil {
+		return nil, err
+	}
+	fn.Env = env.Proxy
+	return fn, nil
+}
+
+// Close releases the state.
+func (env *Env) Close() { env.L.Close() }
