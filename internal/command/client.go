@@ -58,19 +58,35 @@ type queued struct {
 
 // NewClient registers a new client. The caller holds the lock.
 func (e *Engine) NewClient(addr, laddr string) *Client {
+	cl := e.PrepareClient(addr, laddr)
+	e.RegisterClient(cl)
+	return cl
+}
+
+// PrepareClient returns a client for a new connection without the engine
+// lock, so that a connection made while a script is busy gets BUSY
+// replies (BusyReply); RegisterClient, under the lock, must follow before
+// it runs a command.
+func (e *Engine) PrepareClient(addr, laddr string) *Client {
 	cl := &Client{
 		ID:      e.nextID.Add(1),
 		Addr:    addr,
 		LAddr:   laddr,
-		Authed:  e.cfg.RequirePass == "",
+		Authed:  !e.passSet.Load(),
 		Created: time.Now(),
 		W:       resp.Writer{Proto: 2},
 		Wake:    make(chan struct{}, 1),
 	}
 	cl.LastInteraction = cl.Created.UnixMilli()
+	return cl
+}
+
+// RegisterClient makes a prepared client known (CLIENT LIST, INFO). The
+// caller holds the lock.
+func (e *Engine) RegisterClient(cl *Client) {
+	cl.Authed = e.cfg.RequirePass == ""
 	e.clients[cl.ID] = cl
 	e.stats.Connections.Add(1)
-	return cl
 }
 
 // CloseClient forgets a disconnected client: its subscriptions, watched

@@ -52,7 +52,10 @@ func init() {
 	configParams = []*configParam{
 		{name: "requirepass", get: func(e *Engine) string { return e.cfg.RequirePass },
 			parse: func(v string) (any, string) { return strings.Clone(v), "" },
-			set:   func(e *Engine, v any) { e.cfg.RequirePass = v.(string) }},
+			set: func(e *Engine, v any) {
+				e.cfg.RequirePass = v.(string)
+				e.passSet.Store(e.cfg.RequirePass != "")
+			}},
 		{name: "proto-max-bulk-len", get: func(e *Engine) string { return strconv.FormatInt(e.cfg.MaxBulkLen, 10) },
 			parse: parseMemory(1<<20, math.MaxInt64),
 			set:   func(e *Engine, v any) { e.cfg.MaxBulkLen = v.(int64) }},
@@ -110,6 +113,10 @@ func init() {
 				return ""
 			},
 			set: func(e *Engine, v any) { e.srv().settings.timeout = v.(int64) }},
+		{name: "busy-reply-threshold", alias: "lua-time-limit",
+			get:   func(e *Engine) string { return strconv.FormatInt(e.busy.threshold.Load(), 10) },
+			parse: parseInt(0, math.MaxInt64),
+			set:   func(e *Engine, v any) { e.busy.threshold.Store(v.(int64)) }},
 		{name: "hz", get: func(e *Engine) string { return strconv.FormatInt(e.srv().settings.hz, 10) },
 			parse: parseInt(0, math.MaxInt32),
 			// Like Redis, values out of 1..500 are clamped.

@@ -95,7 +95,10 @@ type Engine struct {
 	// Shutdown is called by SHUTDOWN; the server stops.
 	Shutdown func()
 
-	lua *scripting // Lua scripts (script.go); made by the first that runs
+	lua  *scripting // Lua scripts (script.go); made by the first that runs
+	busy busyState  // the running script, for other connections (script_busy.go)
+	// passSet mirrors RequirePass != "" for connections made without the lock.
+	passSet atomic.Bool
 
 	snapshots Snapshots // nil: no snapshots
 	noSave    bool      // SHUTDOWN NOSAVE
@@ -128,6 +131,8 @@ func New(cfg Config) *Engine {
 		patterns: make(map[string]map[*Client]struct{}),
 		started:  time.Now(),
 	}
+	e.busy.threshold.Store(DefaultBusyReplyThreshold.Milliseconds())
+	e.passSet.Store(cfg.RequirePass != "")
 	e.eff.count = true // until SetLog gives effects a consumer
 	e.ks.OnExpire = e.onExpire
 	e.ks.OnDelete = e.onDelete

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
@@ -275,9 +276,20 @@ func (s *scripting) exec(c *Ctx, sha string, sc *script, numkeys int, readOnly b
 		L.SetTop(0)
 	}()
 
+	ctx, cancel := context.WithCancel(context.Background())
+	L.SetContext(ctx)
+	e := c.e
+	e.busy.begin(cancel)
 	L.Push(sc.fn)
 	err := L.PCall(0, 1, L.NewFunction(s.errorHandler))
+	e.busy.end()
+	L.RemoveContext()
+	cancel()
 	if err != nil {
+		if e.busy.killed.Load() {
+			c.Error(errKilled + " script: " + sha + ", on @user_script:" + itoa(max(s.errLine, 1)) + ".")
+			return
+		}
 		c.Error(s.errorReply(err, sha))
 		return
 	}

@@ -207,6 +207,9 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 			return fail(L, raise, e.tooLargeForEntry("the script's writes are more than "+itoa(len(e.eff.buf))+" bytes"))
 		}
 	}
+	if cmd.Flags&Write != 0 {
+		e.busy.wrote.Store(true)
+	}
 	cl := s.client
 	e.call(cl, cmd, args)
 	reply := cl.W.Buf

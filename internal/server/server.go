@@ -196,6 +196,8 @@ type conn struct {
 	writerWG sync.WaitGroup
 	done     chan struct{}
 	need     uint64 // the log must hold units up to here before replies go out
+	// registered: the engine knows the client (the first batch registers it).
+	registered bool
 	// asyncNeed is need for the replies handed to the asynchronous writer.
 	asyncNeed atomic.Uint64
 	// early holds, while the client is blocked, the replies it had before
@@ -208,10 +210,9 @@ func (s *Server) handle(nc net.Conn) {
 	defer s.wg.Done()
 	c := &conn{s: s, nc: nc, rd: resp.NewReader(nc), done: make(chan struct{})}
 	e := s.e
-	e.Lock()
-	c.cl = e.NewClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
+	// Registered by the first batch: a script may hold the lock now.
+	c.cl = e.PrepareClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
 	c.cl.Kill = func() { nc.Close() }
-	e.Unlock()
 	defer func() {
 		e.Lock()
 		e.CloseClient(c.cl)
@@ -300,8 +301,15 @@ func (c *conn) serve() error {
 func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
 	e := c.s.e
 	cl := c.cl
+	if e.ScriptBusy() {
+		return c.busyBatch(), false, nil, nil
+	}
 	e.Lock()
 	defer e.Unlock()
+	if !c.registered {
+		e.RegisterClient(cl)
+		c.registered = true
+	}
 	defer func() { c.need = e.AckPoint() }()
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
 	for {
@@ -348,6 +356,26 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		c.early.Buf, cl.W.Buf = cl.W.Buf, c.early.Buf[:0]
 	}
 	return closeAfter, more, blocked, nil
+}
+
+// busyBatch answers the complete requests buffered while a script holds
+// the engine past busy-reply-threshold, without waiting for the lock
+// (Engine.BusyReply). It reports whether the connection must close.
+func (c *conn) busyBatch() (closeAfter bool) {
+	for {
+		args, err := c.rd.Next(c.cl.Authed)
+		if err != nil {
+			var pe resp.ProtocolError
+			if errors.As(err, &pe) {
+				c.cl.W.Error(pe.Error())
+			}
+			return true
+		}
+		if args == nil {
+			return false
+		}
+		c.s.e.BusyReply(c.cl, args)
+	}
 }
 
 // emit hands the replies in the client's writer to the asynchronous output

@@ -1,0 +1,104 @@
+package command
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A script holds the engine lock while it runs. Past busy-reply-threshold
+// (Redis's lua-time-limit), connections stop waiting for the lock: their
+// commands get BUSY, and SCRIPT KILL stops the script if it has not
+// written, as in Redis.
+
+// DefaultBusyReplyThreshold is Redis's busy-reply-threshold: how long a
+// script runs before other clients get BUSY.
+const DefaultBusyReplyThreshold = 5 * time.Second
+
+// Busy-script errors, as Redis 7.0 words them (ferry has no SHUTDOWN
+// NOSAVE while a script runs: UNKILLABLE says what to do instead).
+const (
+	errBusy       = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+	errUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or stop the server: nothing the script wrote is in the log yet."
+	errKilled     = "ERR Script killed by user with SCRIPT KILL..."
+)
+
+// busyState is the running script as other connections see it, without
+// the engine lock.
+type busyState struct {
+	start     atomic.Int64 // unix ns the running script started; 0: none
+	threshold atomic.Int64 // busy-reply-threshold in ms; 0 or less: never busy
+	wrote     atomic.Bool  // the running script called a write command
+	killed    atomic.Bool  // SCRIPT KILL stopped it
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // stops the running script
+}
+
+// begin marks a script as started; the caller holds the engine lock.
+func (b *busyState) begin(cancel context.CancelFunc) {
+	b.mu.Lock()
+	b.cancel = cancel
+	b.mu.Unlock()
+	b.wrote.Store(false)
+	b.killed.Store(false)
+	b.start.Store(time.Now().UnixNano())
+}
+
+// end marks the script as done.
+func (b *busyState) end() {
+	b.start.Store(0)
+	b.mu.Lock()
+	b.cancel = nil
+	b.mu.Unlock()
+}
+
+// busy reports whether a script has run past the threshold.
+func (b *busyState) busy() bool {
+	start := b.start.Load()
+	if start == 0 {
+		return false
+	}
+	limit := time.Duration(b.threshold.Load()) * time.Millisecond
+	return limit > 0 && time.Since(time.Unix(0, start)) >= limit
+}
+
+// kill stops the running script, returning the error reply when it cannot.
+func (b *busyState) kill() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.cancel == nil:
+		return errNotBusy
+	case b.wrote.Load():
+		return errUnkillable
+	}
+	b.killed.Store(true)
+	b.cancel()
+	return ""
+}
+
+// ScriptBusy reports whether a script has held the engine for longer than
+// busy-reply-threshold; the server then answers with BusyReply instead of
+// waiting for the lock. It does not need the lock.
+func (e *Engine) ScriptBusy() bool { return e.busy.busy() }
+
+// BusyReply answers one command while a script is busy, without the
+// engine lock: SCRIPT KILL stops the script, anything else gets BUSY.
+func (e *Engine) BusyReply(cl *Client, args [][]byte) {
+	e.stats.Commands.Add(1)
+	switch {
+	case !cl.Authed:
+		cl.W.Error(ErrNoAuth)
+	case len(args) == 2 && strings.EqualFold(view(args[0]), "script") && strings.EqualFold(view(args[1]), "kill"):
+		if msg := e.busy.kill(); msg != "" {
+			cl.W.Error(msg)
+			return
+		}
+		cl.W.OK()
+	default:
+		cl.W.Error(errBusy)
+	}
+}

@@ -1,0 +1,69 @@
+package compat
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+// A script running past busy-reply-threshold: other clients get BUSY,
+// SCRIPT KILL stops a script that has not written (its caller gets the
+// kill error) and is refused with UNKILLABLE for one that has; both
+// servers give the same replies.
+func TestBusyScript(t *testing.T) {
+	redisAddr := redistest.Redis(t)
+	_, ferryAddr := redistest.Ferry(t, command.Config{})
+	for name, addr := range map[string]string{"ferry": ferryAddr, "redis": redisAddr} {
+		t.Run(name, func(t *testing.T) {
+			admin := redistest.Dial(t, addr)
+			if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "100"); got != "+OK\r\n" {
+				t.Fatalf("CONFIG SET: %q", got)
+			}
+			defer admin.Do("CONFIG", "SET", "busy-reply-threshold", "5000")
+			runner := redistest.Dial(t, addr)
+
+			// A script that only reads loops until it is killed.
+			runner.WriteRaw(redistest.Encode("EVAL", "redis.call('get', 'k') while true do end", "0"))
+			time.Sleep(400 * time.Millisecond)
+			other := redistest.Dial(t, addr)
+			if got := other.Do("GET", "k"); !strings.HasPrefix(got, "-BUSY Redis is busy running a script.") {
+				t.Fatalf("GET while busy: %q", got)
+			}
+			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+				t.Fatalf("SCRIPT KILL: %q", got)
+			}
+			got, err := runner.ReadTimeout(5 * time.Second)
+			if err != nil || !strings.HasPrefix(got, "-ERR Script killed by user with SCRIPT KILL... script: ") {
+				t.Fatalf("killed script's reply: %q, %v", got, err)
+			}
+			if got := other.Do("PING"); got != "+PONG\r\n" {
+				t.Fatalf("PING after the kill: %q", got)
+			}
+
+			// A script that wrote cannot be killed; it ends by itself
+			// about a second later, and its write is there.
+			runner.WriteRaw(redistest.Encode("EVAL", `redis.call('set', 'w', '1')
+local t = redis.call('time')
+local stop = t[1] * 1000000 + t[2] + 1000000
+repeat t = redis.call('time') until t[1] * 1000000 + t[2] >= stop
+return 'done'`, "0"))
+			time.Sleep(400 * time.Millisecond)
+			if got := other.Do("SCRIPT", "KILL"); !strings.HasPrefix(got, "-UNKILLABLE Sorry the script already executed write commands against the dataset.") {
+				t.Fatalf("SCRIPT KILL of a script that wrote: %q", got)
+			}
+			if got, err := runner.ReadTimeout(10 * time.Second); err != nil || got != "$4\r\ndone\r\n" {
+				t.Fatalf("the writing script's reply: %q, %v", got, err)
+			}
+			if got := other.Do("GET", "w"); got != "$1\r\n1\r\n" {
+				t.Fatalf("GET w: %q", got)
+			}
+			if got := other.Do("SCRIPT", "KILL"); !strings.HasPrefix(got, "-NOTBUSY") {
+				t.Fatalf("SCRIPT KILL with no script: %q", got)
+			}
+			admin.Do("DEL", "w")
+		})
+	}
+}
