@@ -26,6 +26,7 @@ func init() {
 	} {
 		keySpecTable[name] = spec
 	}
+	specNotes["bitfield"] = "This command allows both access and modification of the key"
 	for name, args := range map[string]string{
 		"setbit": "key offset:i value:i", "getbit": "key offset:i",
 		"bitcount": "key [start:i end:i [BYTE|BIT]]", "bitpos": "key bit:i [start:i [end:i [BYTE|BIT]]]",
