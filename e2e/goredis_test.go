@@ -234,9 +234,19 @@ func testGoRedis(t *testing.T, mc, rc *redis.Client, proto int) {
 		t.Fatalf("SCAN on the master: %d keys, want 300", n)
 	}
 
-	// No scripting.
-	if err := mc.Eval(ctx, "return 1", nil).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR unknown command 'eval'") {
-		t.Fatalf("EVAL: err %v, want unknown command", err)
+	// Scripts: a lock taken and released the usual way (go-redis's Script
+	// sends EVALSHA and falls back to EVAL), and a script that writes in
+	// another database, which the replica must also have.
+	lock := redis.NewScript(`if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0`)
+	unlock := redis.NewScript(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`)
+	eq(t, lock.Run(ctx, mc, []string{"lock"}, "token", 10000), any(int64(1)))
+	eq(t, lock.Run(ctx, mc, []string{"lock"}, "other", 10000), any(int64(0)))
+	eq(t, unlock.Run(ctx, mc, []string{"lock"}, "other"), any(int64(0)))
+	eq(t, unlock.Run(ctx, mc, []string{"lock"}, "token"), any(int64(1)))
+	eq(t, mc.Eval(ctx, "redis.call('select', 5) redis.call('set', 'scripted', ARGV[1]) return redis.call('get', 'scripted')", nil, "v5"), any("v5"))
+	if err := mc.Eval(ctx, "return redis.call('lpush', KEYS[1], 'x')", []string{"s"}).Err(); err == nil ||
+		!strings.HasPrefix(err.Error(), "WRONGTYPE Operation against a key holding the wrong kind of value script: ") {
+		t.Fatalf("EVAL of a failing call: err %v", err)
 	}
 
 	// The replica, once WAIT says it has everything.
@@ -259,5 +269,11 @@ func testGoRedis(t *testing.T, mc, rc *redis.Client, proto int) {
 	}
 	if err := rc.Set(ctx, "w", "v", 0).Err(); err == nil || err.Error() != "READONLY You can't write against a read only replica." {
 		t.Fatalf("SET on the replica: err %v, want READONLY", err)
+	}
+	eq(t, rc.Exists(ctx, "lock"), int64(0))
+	eq(t, rc.EvalRO(ctx, "redis.call('select', 5) return redis.call('get', 'scripted')", nil), any("v5"))
+	if err := rc.Eval(ctx, "return redis.call('set', 'w', 'v')", nil).Err(); err == nil ||
+		!strings.HasPrefix(err.Error(), "READONLY You can't write against a read only replica. script: ") {
+		t.Fatalf("EVAL of a write on the replica: err %v, want READONLY", err)
 	}
 }
