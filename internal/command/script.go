@@ -75,10 +75,11 @@ type scripting struct {
 
 // scriptRun is the state of one script execution.
 type scriptRun struct {
-	sha      string
-	caller   *Client
-	readOnly bool // EVAL_RO, or flags=no-writes
-	resp     int  // redis.setresp
+	sha        string
+	caller     *Client
+	readOnly   bool // EVAL_RO, or flags=no-writes
+	allowStale bool // flags=allow-stale
+	resp       int  // redis.setresp
 }
 
 // scripting returns the engine's Lua state, making it on first use.
@@ -263,7 +264,7 @@ func (s *scripting) exec(c *Ctx, sha string, sc *script, numkeys int, readOnly b
 	s.env.Globals.RawSetString("KEYS", keys)
 	s.env.Globals.RawSetString("ARGV", argv)
 
-	run := &scriptRun{sha: sha, caller: c.Client, readOnly: readOnly, resp: 2}
+	run := &scriptRun{sha: sha, caller: c.Client, readOnly: readOnly, allowStale: sc.flags.allowStale, resp: 2}
 	s.run = run
 	s.client.DB = c.Client.DB
 	s.client.W.Proto = 2

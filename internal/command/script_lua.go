@@ -192,6 +192,9 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 		return fail(L, raise, errScriptArity)
 	case cmd.Flags&NoScript != 0:
 		return fail(L, raise, errScriptNoScript)
+	case e.masterDn && cmd.Flags&Stale == 0 && !run.allowStale && !run.caller.Master:
+		// A replica whose link is down, with replica-serve-stale-data no.
+		return fail(L, raise, ErrMasterDown)
 	}
 	if cmd.Flags&Write != 0 && !run.caller.Master {
 		switch {

@@ -150,6 +150,24 @@ func TestScriptOnReplica(t *testing.T) {
 	if got := exec(e, cl, "GET", "k"); got != "$1\r\nv\r\n" {
 		t.Fatalf("a script changed the replica: GET k = %q", got)
 	}
+	// Link down with replica-serve-stale-data no: a script's reads get
+	// MASTERDOWN unless it declares allow-stale.
+	e.Lock()
+	e.SetMasterDown(true)
+	e.Unlock()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"EVAL", "return redis.call('get', 'k')", "0"}, "-MASTERDOWN "},
+		{[]string{"EVAL", "return 1", "0"}, ":1\r\n"},
+		{[]string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'k')", "0"}, "-MASTERDOWN "},
+		{[]string{"EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('get', 'k')", "0"}, "$1\r\nv\r\n"},
+	} {
+		if got := exec(e, cl, tc.args...); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("link down: %q: %q, want %q...", tc.args, got, tc.want)
+		}
+	}
 }
 
 // A script cannot write more than one log entry holds: the write that
