@@ -466,7 +466,16 @@ func TestFencedMasterTakesNoSnapshot(t *testing.T) {
 		c.Store, c.NoShutdownSnapshot, c.SnapshotAfterWrites, c.SnapshotInterval = st, true, 0, 0
 	})
 	fenceReply(t, lose.addr)
-	if got := mustQuery(t, lose.addr, "BGSAVE"); !strings.HasPrefix(got, "-ERR ferry: no snapshot while the master takes no writes: ferry: this master is fenced") {
+	// The fenced reason shows before the master has rebuilt from the log
+	// (-LOADING until then).
+	var got string
+	waitFor(3*time.Second, 20*time.Millisecond, func() error {
+		if got = mustQuery(t, lose.addr, "BGSAVE"); strings.HasPrefix(got, "-LOADING") {
+			return fmt.Errorf("BGSAVE = %q", got)
+		}
+		return nil
+	})
+	if !strings.HasPrefix(got, "-ERR ferry: no snapshot while the master takes no writes: ferry: this master is fenced") {
 		t.Fatalf("BGSAVE on a fenced master = %q", got)
 	}
 }
