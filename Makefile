@@ -42,6 +42,7 @@ fuzz: ## run each fuzz target briefly (FUZZTIME, default 15s)
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' $(FUZZFLAGS) ./internal/resp
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' $(FUZZFLAGS) ./snapshot/rdb
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./httpapi
+	$(GO) test -run='^$$' -fuzz='^FuzzHLL$$' $(FUZZFLAGS) ./internal/hll
 
 bench: ## redis-benchmark against ferry and redis-server side by side
 	bash bench/redis-benchmark.sh
