@@ -196,15 +196,9 @@ func TestEffectsReplicate(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-			master := command.New(command.Config{Clock: clock.Now})
-			log := &unitLog{}
-			master.SetLog(log)
-			master.Lock()
-			clients := []*command.Client{master.NewClient("c1", ""), master.NewClient("c2", ""), master.NewClient("c3", "")}
-			master.Unlock()
-			replica, rc := replicaOf(clock.Now)
+			rp := newReplication(clock, 3)
+			master, log := rp.master, rp.log
 			g := &gen{r: rand.New(rand.NewPCG(seed, seed*7))}
-			rp := replication{master, clients, log, replica, rc}
 			replicate(t, g.r, rp, g.command, 3000, 5, 15, func() {
 				switch g.r.IntN(10) {
 				case 0:
@@ -218,6 +212,22 @@ func TestEffectsReplicate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newReplication returns a master engine on clock whose units go to a
+// unitLog, with n clients, and a replica engine.
+func newReplication(clock *fakeClock, n int) replication {
+	master := command.New(command.Config{Clock: clock.Now})
+	log := &unitLog{}
+	master.SetLog(log)
+	master.Lock()
+	var clients []*command.Client
+	for i := 1; i <= n; i++ {
+		clients = append(clients, master.NewClient("c"+strconv.Itoa(i), ""))
+	}
+	master.Unlock()
+	replica, rc := replicaOf(clock.Now)
+	return replication{master, clients, log, replica, rc}
 }
 
 // replication is a master engine with clients and a replica engine that

@@ -115,15 +115,9 @@ func TestHLLEffectsReplicate(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-			master := command.New(command.Config{Clock: clock.Now})
-			log := &unitLog{}
-			master.SetLog(log)
-			master.Lock()
-			clients := []*command.Client{master.NewClient("c1", ""), master.NewClient("c2", "")}
-			master.Unlock()
-			replica, rc := replicaOf(clock.Now)
+			rp := newReplication(clock, 2)
+			master, log := rp.master, rp.log
 			g := &hllGen{r: rand.New(rand.NewPCG(seed, seed*13))}
-			rp := replication{master, clients, log, replica, rc}
 			replicate(t, g.r, rp, g.command, 1500, 5, 12, func() {
 				switch g.r.IntN(12) {
 				case 0:

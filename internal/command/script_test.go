@@ -51,13 +51,8 @@ func TestScriptEffectsReplicate(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-			master := command.New(command.Config{Clock: clock.Now})
-			log := &unitLog{}
-			master.SetLog(log)
-			master.Lock()
-			clients := []*command.Client{master.NewClient("c1", ""), master.NewClient("c2", "")}
-			master.Unlock()
-			replica, rc := replicaOf(clock.Now)
+			rp := newReplication(clock, 2)
+			log := rp.log
 			g := &gen{r: rand.New(rand.NewPCG(seed, seed*13))}
 			scripts := 0
 			next := func() []string {
@@ -75,7 +70,7 @@ func TestScriptEffectsReplicate(t *testing.T) {
 				}
 				return scriptOf(db, cmds)
 			}
-			replicate(t, g.r, replication{master, clients, log, replica, rc}, next, 1500, 5, 20, func() {
+			replicate(t, g.r, rp, next, 1500, 5, 20, func() {
 				if g.r.IntN(10) == 0 {
 					clock.Add(time.Duration(g.r.IntN(1500)) * time.Millisecond)
 				}
