@@ -44,7 +44,7 @@ func registerHLL(t *Table) {
 	t.Add(
 		pf(&Command{Name: "pfadd", Arity: -2, Flags: Write | DenyOOM | Fast, FirstKey: 1, LastKey: 1, Step: 1,
 			Summary: "Adds elements to a HyperLogLog, creating the key when it is missing.", ACL: []string{"write", "hyperloglog", "fast"}, Handler: pfaddCmd}),
-		pf(&Command{Name: "pfcount", Arity: -2, Flags: ReadOnly, FirstKey: 1, LastKey: -1, Step: 1,
+		pf(&Command{Name: "pfcount", Arity: -2, Flags: ReadOnly | MayReplicate, FirstKey: 1, LastKey: -1, Step: 1,
 			Summary: "Estimates how many distinct elements were added to a HyperLogLog, or to the union of several.", ACL: []string{"read", "hyperloglog", "slow"}, Handler: pfcountCmd}),
 		pf(&Command{Name: "pfmerge", Arity: -2, Flags: Write | DenyOOM, FirstKey: 1, LastKey: -1, Step: 1,
 			Summary: "Stores the union of HyperLogLogs in the destination key.", ACL: []string{"write", "hyperloglog", "slow"}, Handler: pfmergeCmd}),

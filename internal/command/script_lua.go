@@ -196,6 +196,9 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 		// A replica whose link is down, with replica-serve-stale-data no.
 		return fail(L, raise, ErrMasterDown)
 	}
+	if cmd.Flags&MayReplicate != 0 && run.readOnly && !run.caller.Master {
+		return fail(L, raise, errScriptNoWrites)
+	}
 	if cmd.Flags&Write != 0 && !run.caller.Master {
 		switch {
 		case run.readOnly:

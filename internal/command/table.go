@@ -49,6 +49,11 @@ const (
 	SkipMonitor
 	// NoMandatoryKeys marks a command whose keys may be none.
 	NoMandatoryKeys
+	// MayReplicate marks a command that is not a write but may propagate
+	// an effect (PFCOUNT's cache update, PUBLISH): read-only scripts may
+	// not call it, as Redis's may_replicate flag (not shown by COMMAND in
+	// 7.0).
+	MayReplicate
 )
 
 var flagNames = []struct {
