@@ -28,6 +28,7 @@ const (
 	KindSet    Kind = 2
 	KindZSet   Kind = 3
 	KindHash   Kind = 4
+	KindStream Kind = 6
 )
 
 // String returns the name TYPE replies with.
@@ -43,6 +44,8 @@ func (k Kind) String() string {
 		return "zset"
 	case KindHash:
 		return "hash"
+	case KindStream:
+		return "stream"
 	}
 	return "none"
 }
