@@ -49,10 +49,10 @@ const errSortScores = "ERR One or more scores can't be converted into double"
 
 // sortItem is one element to sort and what it sorts by.
 type sortItem struct {
-	elem   string
-	score  float64 // numeric weight
-	by     []byte  // ALPHA weight from a BY pattern
-	hasBy  bool    // by was found
+	elem  string
+	score float64 // numeric weight
+	by    []byte  // ALPHA weight from a BY pattern
+	hasBy bool    // by was found
 }
 
 // sortOrder is sortCompare's configuration.
