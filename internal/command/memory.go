@@ -96,6 +96,11 @@ func valueSize(o *keyspace.Object, samples int64) int64 {
 	case *keyspace.ZSet:
 		n, per = int64(coll.Len()), zsetElement
 		coll.Range(func(m string, _ float64) bool { return take(len(m)) })
+	case *keyspace.Stream:
+		// A stream's nodes are its bytes (Redis's listpacks); groups aside.
+		var b int64
+		coll.EachNode(func(_ keyspace.StreamID, lp []byte) bool { b += int64(len(lp)) + 32; return true })
+		return collectionHdr + b
 	}
 	if seen == 0 {
 		return collectionHdr

@@ -983,9 +983,9 @@ func (s *Stream) Trim(strategy int, maxLen uint64, minID StreamID, approx bool, 
 	return deleted
 }
 
-// HasTombstones reports whether start..end (end nil: to the end) may hold
-// a deleted entry, as streamRangeHasTombstones.
-func (s *Stream) rangeHasTombstones(start StreamID) bool {
+// RangeHasTombstones reports whether the IDs from start on may hold
+// a deleted entry, as streamRangeHasTombstones with no end.
+func (s *Stream) RangeHasTombstones(start StreamID) bool {
 	if s.length == 0 || s.maxDeletedID.IsZero() {
 		return false
 	}
@@ -1030,7 +1030,7 @@ func (s *Stream) Lag(g *StreamGroup) (int64, bool) {
 	if s.entriesAdded == 0 {
 		return 0, true
 	}
-	if g.EntriesRead != EntriesReadInvalid && !s.rangeHasTombstones(g.LastID) {
+	if g.EntriesRead != EntriesReadInvalid && !s.RangeHasTombstones(g.LastID) {
 		return int64(s.entriesAdded) - g.EntriesRead, true
 	}
 	if r := s.EstimateDistance(g.LastID); r != EntriesReadInvalid {

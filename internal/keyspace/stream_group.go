@@ -1,6 +1,9 @@
 package keyspace
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Consumer groups, as Redis 7.0 keeps them: a group has a last delivered
 // ID, an entries-read counter, a pending entries list (PEL: ID -> consumer,
@@ -55,7 +58,7 @@ func (s *Stream) CreateGroup(name string, lastID StreamID, entriesRead int64) *S
 	if ok {
 		return nil
 	}
-	g := &StreamGroup{Name: name, LastID: lastID, EntriesRead: entriesRead}
+	g := &StreamGroup{Name: strings.Clone(name), LastID: lastID, EntriesRead: entriesRead}
 	s.groups = append(s.groups, nil)
 	copy(s.groups[i+1:], s.groups[i:])
 	s.groups[i] = g
@@ -117,7 +120,7 @@ func (g *StreamGroup) CreateConsumer(name string, seen int64) *StreamConsumer {
 	if ok {
 		return nil
 	}
-	c := &StreamConsumer{Name: name, SeenTime: seen}
+	c := &StreamConsumer{Name: strings.Clone(name), SeenTime: seen}
 	g.consumers = append(g.consumers, nil)
 	copy(g.consumers[i+1:], g.consumers[i:])
 	g.consumers[i] = c

@@ -1,0 +1,716 @@
+package command
+
+import (
+	"strconv"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/num"
+)
+
+// Consumer group commands (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM,
+// XAUTOCLAIM). Effects as Redis 7.0 propagates them: every entry
+// XREADGROUP, XCLAIM or XAUTOCLAIM delivers or drops goes out as an XCLAIM
+// ... TIME <delivery time> RETRYCOUNT <count> FORCE JUSTID LASTID <group's
+// last ID>, a NOACK read's progress as XGROUP SETID ... ENTRIESREAD. Where
+// Redis's replicas drift, ferry propagates more: a consumer XREADGROUP
+// creates goes out as XGROUP CREATECONSUMER (Redis only does so with
+// NOACK), and a history read's new delivery times and counts as XCLAIMs.
+// A replica applying the master's XCLAIM takes its TIME as is and as the
+// consumer's seen time, so that times come from the master's clock.
+
+// errNoGroup is the NOGROUP reply of XACK-like commands.
+func errNoGroup(key, group string) string {
+	return "NOGROUP No such key '" + key + "' or consumer group '" + group + "'"
+}
+
+// propagateClaim records the XCLAIM that reproduces p on a replica.
+func (c *Ctx) propagateClaim(key, group string, g *keyspace.StreamGroup, id keyspace.StreamID, p *keyspace.StreamPending) {
+	c.PropagateArgs([]byte("XCLAIM"), []byte(key), []byte(group), []byte(p.Consumer.Name), []byte("0"),
+		id.Append(nil), []byte("TIME"), strconv.AppendInt(nil, p.DeliveryTime, 10),
+		[]byte("RETRYCOUNT"), strconv.AppendUint(nil, p.DeliveryCount, 10),
+		[]byte("FORCE"), []byte("JUSTID"), []byte("LASTID"), g.LastID.Append(nil))
+}
+
+// propagateGroupID records an XGROUP SETID of the group's position.
+func (c *Ctx) propagateGroupID(key, group string, g *keyspace.StreamGroup) {
+	c.PropagateArgs([]byte("XGROUP"), []byte("SETID"), []byte(key), []byte(group), g.LastID.Append(nil),
+		[]byte("ENTRIESREAD"), strconv.AppendInt(nil, g.EntriesRead, 10))
+}
+
+// consumerFor returns the consumer called name, refreshing its seen time,
+// or creates it (propagating XGROUP CREATECONSUMER when propagate).
+func (c *Ctx) consumerFor(key, group string, g *keyspace.StreamGroup, name string, now int64, propagate bool) *keyspace.StreamConsumer {
+	if cons := g.Consumer(name); cons != nil {
+		cons.SeenTime = now
+		return cons
+	}
+	cons := g.CreateConsumer(name, now)
+	if propagate {
+		c.PropagateArgs([]byte("XGROUP"), []byte("CREATECONSUMER"), []byte(key), []byte(group), []byte(name))
+	}
+	return cons
+}
+
+// deliverGroup serves XREADGROUP from one stream (streamReplyWithRange
+// with a group): the consumer's history from start when history, else the
+// entries after the group's last ID, creating pending entries unless noack.
+func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGroup, group, consumer string, start keyspace.StreamID, count int64, noack, history bool) {
+	now := c.Now()
+	cons := c.consumerFor(key, group, g, consumer, now, true)
+	d := c.W.Defer()
+	var n int64
+	if history {
+		var pending []*keyspace.StreamPending
+		cons.RangePending(start, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
+			if count != 0 && int64(len(pending)) >= count {
+				return false
+			}
+			pending = append(pending, p)
+			return true
+		})
+		for _, p := range pending {
+			if fv := s.Get(p.ID); fv == nil {
+				c.W.Array(2)
+				c.W.Bulk(p.ID.Append(nil))
+				c.W.NullArray()
+			} else {
+				c.writeStreamEntry(p.ID, fv)
+				p.DeliveryTime = now
+				p.DeliveryCount++
+				c.propagateClaim(key, group, g, p.ID, p)
+			}
+			n++
+		}
+		c.W.SetArray(d, int(n))
+		return
+	}
+	advanced := false
+	s.Range(start, keyspace.MaxStreamID, false, func(id keyspace.StreamID, fv [][]byte) bool {
+		if g.LastID.Less(id) {
+			if g.EntriesRead != keyspace.EntriesReadInvalid && !s.RangeHasTombstones(id) {
+				g.EntriesRead++
+			} else if s.EntriesAdded() > 0 {
+				g.EntriesRead = s.EstimateDistance(id)
+			}
+			g.LastID = id
+			advanced = true
+		}
+		c.writeStreamEntry(id, fv)
+		if !noack {
+			p := g.Pending(id)
+			if p == nil {
+				p = g.AddPending(id, cons, now, 1)
+			} else {
+				g.Move(p, cons)
+				p.DeliveryTime, p.DeliveryCount = now, 1
+			}
+			c.propagateClaim(key, group, g, id, p)
+		}
+		n++
+		return count == 0 || n < count
+	})
+	if noack && advanced {
+		c.propagateGroupID(key, group, g)
+	}
+	c.W.SetArray(d, int(n))
+}
+
+// ---- XGROUP ----
+
+func xgroupHelpCmd(c *Ctx) {
+	helpReply(c, "XGROUP",
+		"CREATE <key> <groupname> <id|$> [option]",
+		"    Create a new consumer group. Options are:",
+		"    * MKSTREAM",
+		"      Create the empty stream if it does not exist.",
+		"    * ENTRIESREAD entries_read",
+		"      Set the group's entries_read counter (internal use).",
+		"CREATECONSUMER <key> <groupname> <consumer>",
+		"    Create a new consumer in the specified group.",
+		"DELCONSUMER <key> <groupname> <consumer>",
+		"    Remove the specified consumer.",
+		"DESTROY <key> <groupname>",
+		"    Remove the specified group.",
+		"SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+		"    Set the current group ID and entries_read counter.")
+}
+
+// xgroupPrologue does what xgroupCommand does before dispatching: parse
+// CREATE's and SETID's options, look the key up, and check that the key
+// (and, for every subcommand but CREATE and DESTROY, the group) exists.
+func (c *Ctx) xgroupPrologue(create, setid bool) (s *keyspace.Stream, g *keyspace.StreamGroup, mkstream bool, entriesRead int64, ok bool) {
+	entriesRead = keyspace.EntriesReadInvalid
+	for i := 5; i < len(c.Args); {
+		switch {
+		case create && c.Is(i, "mkstream"):
+			mkstream = true
+			i++
+		case (create || setid) && c.Is(i, "entriesread") && i+1 < len(c.Args):
+			n, ok := c.Int(i + 1)
+			if !ok {
+				return nil, nil, false, 0, false
+			}
+			if n < 0 && n != keyspace.EntriesReadInvalid {
+				c.Error("ERR value for ENTRIESREAD must be positive or -1")
+				return nil, nil, false, 0, false
+			}
+			entriesRead = n
+			i += 2
+		default:
+			c.subcommandSyntaxError()
+			return nil, nil, false, 0, false
+		}
+	}
+	s, ok = c.lookupStream(c.Arg(2), true)
+	if !ok {
+		return nil, nil, false, 0, false
+	}
+	if !mkstream {
+		if s == nil {
+			c.Error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+			return nil, nil, false, 0, false
+		}
+		g = s.Group(c.Arg(3))
+		if g == nil && !create && !c.Is(1, "destroy") {
+			c.Error("NOGROUP No such consumer group '" + c.Arg(3) + "' for key name '" + c.Arg(2) + "'")
+			return nil, nil, false, 0, false
+		}
+	}
+	return s, g, mkstream, entriesRead, true
+}
+
+func xgroupCreateCmd(c *Ctx) {
+	s, _, _, entriesRead, ok := c.xgroupPrologue(true, false)
+	if !ok {
+		return
+	}
+	if len(c.Args) > 8 {
+		c.subcommandSyntaxError()
+		return
+	}
+	var id keyspace.StreamID
+	if c.Arg(4) == "$" {
+		if s != nil {
+			id = s.LastID()
+		}
+	} else if id, _, ok = c.parseStreamID(c.Args[4], 0, true, false, true); !ok {
+		return
+	}
+	key := c.Arg(2)
+	if s == nil {
+		s = keyspace.NewStream()
+		c.DB.SetCollection(key, s, false)
+	}
+	if s.CreateGroup(c.Arg(3), id, entriesRead) == nil {
+		c.Error("BUSYGROUP Consumer Group name already exists")
+		return
+	}
+	c.Touch(key)
+	c.Propagate()
+	c.W.OK()
+}
+
+func xgroupSetidCmd(c *Ctx) {
+	s, g, _, entriesRead, ok := c.xgroupPrologue(false, true)
+	if !ok {
+		return
+	}
+	if len(c.Args) != 5 && len(c.Args) != 7 {
+		c.subcommandSyntaxError()
+		return
+	}
+	var id keyspace.StreamID
+	if c.Arg(4) == "$" {
+		id = s.LastID()
+	} else if id, _, ok = c.parseStreamID(c.Args[4], 0, false, false, true); !ok {
+		return
+	}
+	g.LastID, g.EntriesRead = id, entriesRead
+	c.Touch(c.Arg(2))
+	c.Propagate()
+	c.W.OK()
+}
+
+func xgroupDestroyCmd(c *Ctx) {
+	s, g, _, _, ok := c.xgroupPrologue(false, false)
+	if !ok {
+		return
+	}
+	if g == nil {
+		c.W.Int(0)
+		return
+	}
+	s.DestroyGroup(g.Name)
+	c.Touch(c.Arg(2))
+	c.Propagate()
+	c.W.Int(1)
+	c.e.onAdd(c.DB.Index(), c.Arg(2)) // blocked XREADGROUPs get NOGROUP
+}
+
+func xgroupCreateConsumerCmd(c *Ctx) {
+	_, g, _, _, ok := c.xgroupPrologue(false, false)
+	if !ok {
+		return
+	}
+	if g.Consumer(c.Arg(4)) != nil {
+		c.W.Int(0)
+		return
+	}
+	g.CreateConsumer(c.Arg(4), c.Now())
+	c.Touch(c.Arg(2))
+	c.Propagate()
+	c.W.Int(1)
+}
+
+func xgroupDelConsumerCmd(c *Ctx) {
+	_, g, _, _, ok := c.xgroupPrologue(false, false)
+	if !ok {
+		return
+	}
+	pending := g.DeleteConsumer(c.Arg(4))
+	if pending < 0 {
+		c.W.Int(0)
+		return
+	}
+	c.Touch(c.Arg(2))
+	c.Propagate()
+	c.W.Int(int64(pending))
+}
+
+// ---- XACK, XPENDING ----
+
+func xackCmd(c *Ctx) {
+	key := c.Arg(1)
+	s, ok := c.lookupStream(key, true)
+	if !ok {
+		return
+	}
+	var g *keyspace.StreamGroup
+	if s != nil {
+		g = s.Group(c.Arg(2))
+	}
+	if g == nil {
+		c.W.Int(0)
+		return
+	}
+	ids := make([]keyspace.StreamID, 0, len(c.Args)-3)
+	for j := 3; j < len(c.Args); j++ {
+		id, _, ok := c.parseStreamID(c.Args[j], 0, true, false, true)
+		if !ok {
+			return
+		}
+		ids = append(ids, id)
+	}
+	acked := 0
+	for _, id := range ids {
+		if g.Ack(id) {
+			acked++
+		}
+	}
+	if acked > 0 {
+		c.Touch(key)
+		c.Propagate()
+	}
+	c.W.Int(int64(acked))
+}
+
+func xpendingCmd(c *Ctx) {
+	argc := len(c.Args)
+	if argc != 3 && (argc < 6 || argc > 9) {
+		c.Error(ErrSyntax)
+		return
+	}
+	var (
+		start, end keyspace.StreamID
+		count      int64
+		minIdle    int64
+		consumer   string
+		hasCons    bool
+	)
+	if argc >= 6 {
+		at := 3
+		if c.Is(3, "idle") {
+			n, ok := c.Int(4)
+			if !ok {
+				return
+			}
+			minIdle = n
+			if argc < 8 {
+				c.Error(ErrSyntax)
+				return
+			}
+			at += 2
+		}
+		n, ok := c.Int(at + 2)
+		if !ok {
+			return
+		}
+		count = max(n, 0)
+		if start, end, ok = c.parseRangeBounds(c.Args[at], c.Args[at+1]); !ok {
+			return
+		}
+		if at+3 < argc {
+			consumer, hasCons = c.Arg(at+3), true
+		}
+	}
+	s, ok := c.lookupStream(c.Arg(1), false)
+	if !ok {
+		return
+	}
+	var g *keyspace.StreamGroup
+	if s != nil {
+		g = s.Group(c.Arg(2))
+	}
+	if g == nil {
+		c.Error(errNoGroup(c.Arg(1), c.Arg(2)))
+		return
+	}
+	if argc == 3 {
+		c.W.Array(4)
+		c.W.Int(int64(g.PendingLen()))
+		if g.PendingLen() == 0 {
+			c.W.Null()
+			c.W.Null()
+			c.W.NullArray()
+			return
+		}
+		var first, last keyspace.StreamID
+		seen := false
+		g.RangePending(keyspace.StreamID{}, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
+			if !seen {
+				first, seen = p.ID, true
+			}
+			last = p.ID
+			return true
+		})
+		c.W.Bulk(first.Append(nil))
+		c.W.Bulk(last.Append(nil))
+		d := c.W.Defer()
+		n := 0
+		for _, cons := range g.Consumers() {
+			if cons.PendingLen() == 0 {
+				continue
+			}
+			c.W.Array(2)
+			c.W.BulkString(cons.Name)
+			c.W.BulkInt(int64(cons.PendingLen()))
+			n++
+		}
+		c.W.SetArray(d, n)
+		return
+	}
+	rangeFn := g.RangePending
+	if hasCons {
+		cons := g.Consumer(consumer)
+		if cons == nil {
+			c.W.Array(0)
+			return
+		}
+		rangeFn = cons.RangePending
+	}
+	now := c.Now()
+	d := c.W.Defer()
+	n := 0
+	rangeFn(start, end, func(p *keyspace.StreamPending) bool {
+		if count == 0 {
+			return false
+		}
+		idle := now - p.DeliveryTime
+		if minIdle != 0 && idle < minIdle {
+			return true
+		}
+		count--
+		n++
+		c.W.Array(4)
+		c.W.Bulk(p.ID.Append(nil))
+		c.W.BulkString(p.Consumer.Name)
+		c.W.Int(max(idle, 0))
+		c.W.Int(int64(p.DeliveryCount))
+		return true
+	})
+	c.W.SetArray(d, n)
+}
+
+// ---- XCLAIM, XAUTOCLAIM ----
+
+func xclaimCmd(c *Ctx) {
+	key, group := c.Arg(1), c.Arg(2)
+	s, ok := c.lookupStream(key, true)
+	if !ok {
+		return
+	}
+	var g *keyspace.StreamGroup
+	if s != nil {
+		g = s.Group(group)
+	}
+	if g == nil {
+		c.Error(errNoGroup(key, group))
+		return
+	}
+	minIdle, ok := c.intOr(4, "ERR Invalid min-idle-time argument for XCLAIM")
+	if !ok {
+		return
+	}
+	minIdle = max(minIdle, 0)
+	var ids []keyspace.StreamID
+	j := 5
+	for ; j < len(c.Args); j++ {
+		id, _, ok := c.parseStreamID(c.Args[j], 0, true, false, false)
+		if !ok {
+			break
+		}
+		ids = append(ids, id)
+	}
+	now := c.Now()
+	var (
+		retry        = int64(-1)
+		deliveryTime = int64(-1)
+		timeGiven    bool
+		force        bool
+		justID       bool
+		lastID       keyspace.StreamID
+	)
+	for ; j < len(c.Args); j++ {
+		more := len(c.Args) - 1 - j
+		switch {
+		case c.Is(j, "force"):
+			force = true
+		case c.Is(j, "justid"):
+			justID = true
+		case c.Is(j, "idle") && more > 0:
+			j++
+			n, ok := c.intOr(j, "ERR Invalid IDLE option argument for XCLAIM")
+			if !ok {
+				return
+			}
+			deliveryTime, timeGiven = now-n, false
+		case c.Is(j, "time") && more > 0:
+			j++
+			n, ok := c.intOr(j, "ERR Invalid TIME option argument for XCLAIM")
+			if !ok {
+				return
+			}
+			deliveryTime, timeGiven = n, true
+		case c.Is(j, "retrycount") && more > 0:
+			j++
+			n, ok := c.intOr(j, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
+			if !ok {
+				return
+			}
+			retry = n
+		case c.Is(j, "lastid") && more > 0:
+			j++
+			id, _, ok := c.parseStreamID(c.Args[j], 0, true, false, true)
+			if !ok {
+				return
+			}
+			lastID = id
+		default:
+			c.Error("ERR Unrecognized XCLAIM option '" + c.Arg(j) + "'")
+			return
+		}
+	}
+	propagateLast := false
+	if g.LastID.Less(lastID) {
+		g.LastID = lastID
+		propagateLast = true
+	}
+	seen := now
+	switch {
+	case c.Client.Master && timeGiven && deliveryTime >= 0:
+		// The master's XCLAIM: its delivery time, and its clock for the
+		// consumer's seen time.
+		seen = deliveryTime
+	case deliveryTime < 0 || deliveryTime > now:
+		deliveryTime = now
+	}
+	name := c.Arg(3)
+	var cons *keyspace.StreamConsumer
+	d := c.W.Defer()
+	n := 0
+	changed := false
+	for _, id := range ids {
+		p := g.Pending(id)
+		if !s.Exists(id) {
+			if p != nil {
+				c.propagateClaim(key, group, g, id, p)
+				propagateLast = false
+				g.Ack(id)
+				changed = true
+			}
+			continue
+		}
+		if force && p == nil {
+			if cons == nil {
+				cons = c.consumerFor(key, group, g, name, seen, false)
+			}
+			p = g.AddPending(id, cons, deliveryTime, 1)
+		} else if p != nil {
+			if minIdle != 0 && now-p.DeliveryTime < minIdle {
+				continue
+			}
+			if cons == nil {
+				cons = c.consumerFor(key, group, g, name, seen, false)
+			}
+			g.Move(p, cons)
+		} else {
+			continue
+		}
+		p.DeliveryTime = deliveryTime
+		if retry >= 0 {
+			p.DeliveryCount = uint64(retry)
+		} else if !justID {
+			p.DeliveryCount++
+		}
+		if justID {
+			c.W.Bulk(id.Append(nil))
+		} else {
+			c.writeStreamEntry(id, s.Get(id))
+		}
+		n++
+		c.propagateClaim(key, group, g, id, p)
+		propagateLast = false
+		changed = true
+	}
+	if propagateLast {
+		c.propagateGroupID(key, group, g)
+		changed = true
+	}
+	if changed {
+		c.Touch(key)
+	}
+	c.W.SetArray(d, n)
+}
+
+// intOr parses argument i as an integer, replying msg when it is not one.
+func (c *Ctx) intOr(i int, msg string) (int64, bool) {
+	n, ok := num.ParseInt(c.Args[i])
+	if !ok {
+		c.Error(msg)
+	}
+	return n, ok
+}
+
+func xautoclaimCmd(c *Ctx) {
+	key, group := c.Arg(1), c.Arg(2)
+	minIdle, ok := c.intOr(4, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
+	if !ok {
+		return
+	}
+	minIdle = max(minIdle, 0)
+	start, ex, ok := c.parseIntervalID(c.Args[5], 0)
+	if !ok {
+		return
+	}
+	if ex {
+		if start, ok = start.Incr(); !ok {
+			c.Error(errStreamStartID)
+			return
+		}
+	}
+	count := int64(100)
+	justID := false
+	for j := 6; j < len(c.Args); j++ {
+		more := len(c.Args) - 1 - j
+		switch {
+		case c.Is(j, "count") && more > 0:
+			n, ok := num.ParseInt(c.Args[j+1])
+			if !ok || n < 1 || n > (1<<63-1)/16 {
+				c.Error("ERR COUNT must be > 0")
+				return
+			}
+			count = n
+			j++
+		case c.Is(j, "justid"):
+			justID = true
+		default:
+			c.Error(ErrSyntax)
+			return
+		}
+	}
+	s, ok := c.lookupStream(key, true)
+	if !ok {
+		return
+	}
+	var g *keyspace.StreamGroup
+	if s != nil {
+		g = s.Group(group)
+	}
+	if g == nil {
+		c.Error(errNoGroup(key, group))
+		return
+	}
+	now := c.Now()
+	attempts := count * 10
+	var (
+		cons    *keyspace.StreamConsumer
+		deleted []keyspace.StreamID
+		claimed int
+		next    = keyspace.StreamID{}
+		more    = false
+	)
+	c.W.Array(3)
+	dEnd := c.W.Defer()
+	dArr := c.W.Defer()
+	var examined []*keyspace.StreamPending
+	g.RangePending(start, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
+		if attempts == 0 || count == 0 {
+			next, more = p.ID, true
+			return false
+		}
+		attempts--
+		examined = append(examined, p)
+		if !s.Exists(p.ID) {
+			count--
+			return true
+		}
+		if minIdle != 0 && now-p.DeliveryTime < minIdle {
+			return true
+		}
+		count--
+		return true
+	})
+	for _, p := range examined {
+		id := p.ID
+		if !s.Exists(id) {
+			c.propagateClaim(key, group, g, id, p)
+			g.Ack(id)
+			deleted = append(deleted, id)
+			continue
+		}
+		if minIdle != 0 && now-p.DeliveryTime < minIdle {
+			continue
+		}
+		if cons == nil {
+			cons = c.consumerFor(key, group, g, c.Arg(3), now, false)
+		}
+		g.Move(p, cons)
+		p.DeliveryTime = now
+		if !justID {
+			p.DeliveryCount++
+		}
+		if justID {
+			c.W.Bulk(id.Append(nil))
+		} else {
+			c.writeStreamEntry(id, s.Get(id))
+		}
+		claimed++
+		c.propagateClaim(key, group, g, id, p)
+	}
+	if !more {
+		next = keyspace.StreamID{}
+	}
+	c.W.SetArray(dArr, claimed)
+	// The cursor goes before the entries: insert it at its place.
+	tail := append([]byte(nil), c.W.Buf[int(dEnd):]...)
+	c.W.Buf = c.W.Buf[:int(dEnd)]
+	c.W.Bulk(next.Append(nil))
+	c.W.Buf = append(c.W.Buf, tail...)
+	c.W.Array(len(deleted))
+	for _, id := range deleted {
+		c.W.Bulk(id.Append(nil))
+	}
+	if claimed > 0 || len(deleted) > 0 {
+		c.Touch(key)
+	}
+}
