@@ -469,16 +469,16 @@ func sortVector(o *keyspace.Object, kind keyspace.Kind, dontsort, desc bool, sta
 	}
 }
 
-// partialSort puts into positions lo..hi of v what a full sort would put
-// there. It is the three-way quicksort of Bentley and McIlroy ("Engineering
+// partialSort puts into positions lo..hi of v what a full sort by cmp
+// would put there. It is the three-way quicksort of Bentley and McIlroy ("Engineering
 // a Sort Function") that Redis's pqsort runs, descending only into the
 // parts that overlap lo..hi, step for step, so that elements that compare
 // equal end where Redis leaves them.
-func partialSort(v []sortItem, cmp func(a, b *sortItem) int, lo, hi int) {
+func partialSort[T any](v []T, cmp func(a, b *T) int, lo, hi int) {
 	outside := func(first, last int) bool {
 		return lo < first && hi < first || lo > last && hi > last
 	}
-	median := func(a []sortItem, i, j, k int) int {
+	median := func(a []T, i, j, k int) int {
 		if cmp(&a[i], &a[j]) < 0 {
 			switch {
 			case cmp(&a[j], &a[k]) < 0:
@@ -496,7 +496,7 @@ func partialSort(v []sortItem, cmp func(a, b *sortItem) int, lo, hi int) {
 		}
 		return k
 	}
-	swapRuns := func(a []sortItem, i, j, n int) {
+	swapRuns := func(a []T, i, j, n int) {
 		for ; n > 0; n-- {
 			a[i], a[j] = a[j], a[i]
 			i++
