@@ -23,6 +23,9 @@ import (
 // partial quicksort, so that ties keep Redis's order. Where Redis's order
 // comes from a hash table (the members of a hashtable set, of a sorted
 // set that is sorted), ferry's differs, as Redis's does between runs.
+// Redis tests a weight's strtod for ERANGE without clearing errno, so a
+// weight out of range can fail later SORTs on a connection too; ferry
+// judges each weight alone.
 //
 // Effects: SORT ... STORE propagates itself, which a replica recomputes to
 // the same list (everything it reads is in the dataset, and the only tie
