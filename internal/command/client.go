@@ -40,6 +40,7 @@ type Client struct {
 	psubOrder       []string            // psubs in subscription order (PUNSUBSCRIBE)
 	ssubs           map[string]struct{} // shard channels (SSUBSCRIBE)
 	block           *blockState
+	trk             clientTracking // CLIENT TRACKING (tracking.go)
 
 	// mu guards pending, the asynchronous output a connection in Pub/Sub
 	// mode receives from other clients.
@@ -92,6 +93,9 @@ func (e *Engine) RegisterClient(cl *Client) {
 // CloseClient forgets a disconnected client: its subscriptions, watched
 // keys and blocking state. The caller holds the lock.
 func (e *Engine) CloseClient(cl *Client) {
+	if cl.trk.on {
+		e.disableTracking(cl)
+	}
 	e.unwatchAll(cl)
 	e.unsubscribeAll(cl, false)
 	e.stopMonitor(cl)

@@ -29,8 +29,10 @@ func registerClientCmd(t *Table) {
 		&Command{Name: "client|info", Arity: 2, Flags: f, Group: "connection", Since: "6.2.0", Summary: "Describes this connection in one line.", ACL: acl, Handler: clientInfoCmd},
 		&Command{Name: "client|kill", Arity: -3, Flags: adm, Group: "connection", Since: "2.4.0", Summary: "Closes the connections that match an address or a set of filters.", ACL: admACL, Handler: clientKillCmd},
 		&Command{Name: "client|unblock", Arity: -3, Flags: adm, Group: "connection", Since: "5.0.0", Summary: "Ends another connection's blocking command, as a timeout or with an error.", ACL: admACL, Handler: clientUnblockCmd},
-		&Command{Name: "client|getredir", Arity: 2, Flags: f, Group: "connection", Since: "6.0.0", Summary: "Replies with the id tracking notifications go to (-1: ferry does not track keys).", ACL: acl, Handler: clientGetredirCmd},
-		&Command{Name: "client|trackinginfo", Arity: 2, Flags: f, Group: "connection", Since: "6.2.0", Summary: "Describes the connection's key tracking (always off in ferry).", ACL: acl, Handler: clientTrackinginfoCmd},
+		&Command{Name: "client|getredir", Arity: 2, Flags: f, Group: "connection", Since: "6.0.0", Summary: "Replies with the id of the connection tracking notifications go to (0: this one; -1: tracking is off).", ACL: acl, Handler: clientGetredirCmd},
+		&Command{Name: "client|trackinginfo", Arity: 2, Flags: f, Group: "connection", Since: "6.2.0", Summary: "Describes the connection's key tracking: flags, redirection, prefixes.", ACL: acl, Handler: clientTrackinginfoCmd},
+		&Command{Name: "client|tracking", Arity: -3, Flags: f, Group: "connection", Since: "6.0.0", Summary: "Turns client-side caching support (invalidation messages) on or off for the connection.", ACL: acl, Handler: clientTrackingCmd},
+		&Command{Name: "client|caching", Arity: 3, Flags: f, Group: "connection", Since: "6.0.0", Summary: "Says whether the next command's keys are tracked (OPTIN and OPTOUT modes).", ACL: acl, Handler: clientCachingCmd},
 		&Command{Name: "client|help", Arity: 2, Flags: Loading | Stale, Group: "connection", Since: "5.0.0", Summary: "Lists the CLIENT subcommands.", ACL: acl, Handler: clientHelpCmd},
 	)
 }
@@ -163,6 +165,15 @@ func (cl *Client) clientFlags() string {
 	if cl.block != nil {
 		f = append(f, 'b')
 	}
+	if cl.trk.on {
+		f = append(f, 't')
+	}
+	if cl.trk.brokenRedir {
+		f = append(f, 'R')
+	}
+	if cl.trk.bcast {
+		f = append(f, 'B')
+	}
 	if cl.dirtyCAS {
 		f = append(f, 'd')
 	}
@@ -247,7 +258,11 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 	field("events", "r")
 	field("cmd", cmd)
 	field("user", "default")
-	field("redir", "-1")
+	redir := int64(-1)
+	if cl.trk.on {
+		redir = cl.trk.redirect
+	}
+	field("redir", strconv.FormatInt(redir, 10))
 	field("resp", itoa(int64(cl.W.Proto)))
 }
 
@@ -375,25 +390,14 @@ func clientUnblockCmd(c *Ctx) {
 	c.W.Int(1)
 }
 
-func clientGetredirCmd(c *Ctx) { c.W.Int(-1) }
-
-func clientTrackinginfoCmd(c *Ctx) {
-	c.W.Map(3)
-	c.W.BulkString("flags")
-	c.W.Set(1)
-	c.W.BulkString("off")
-	c.W.BulkString("redirect")
-	c.W.Int(-1)
-	c.W.BulkString("prefixes")
-	c.W.Array(0)
-}
-
 func clientHelpCmd(c *Ctx) {
 	helpReply(c, "CLIENT",
 		"GETNAME",
 		"    Reply with this connection's name.",
+		"CACHING (YES|NO)",
+		"    In OPTIN (OPTOUT) tracking mode, track (do not track) the keys of the next command.",
 		"GETREDIR",
-		"    Reply with the id tracking notifications go to (always -1: ferry does not track keys).",
+		"    Reply with the id tracking notifications go to (0: this connection; -1: tracking is off).",
 		"ID",
 		"    Reply with this connection's id.",
 		"INFO",
@@ -412,8 +416,10 @@ func clientHelpCmd(c *Ctx) {
 		"    Describe every connection, or those of a type, or with the given ids.",
 		"SETNAME <name>",
 		"    Name this connection (an empty name removes it).",
+		"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+		"    Turn invalidation messages for the keys this connection reads on or off.",
 		"TRACKINGINFO",
-		"    Describe this connection's key tracking (always off in ferry).",
+		"    Describe this connection's key tracking.",
 		"UNBLOCK <client-id> [TIMEOUT|ERROR]",
 		"    End a connection's blocking command, as a timeout or with an error.",
 	)

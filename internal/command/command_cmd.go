@@ -1286,7 +1286,9 @@ var argSyntax = map[string]string{
 	"client|kill":    "(ip:port | ([ID client-id:i] | [TYPE (NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME yes/no])...)",
 	"client|list":    "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:i...]",
 	"client|setname": "connection-name", "client|trackinginfo": "",
-	"client|unblock": "client-id:i [TIMEOUT|ERROR]",
+	"client|tracking": "(ON|OFF) [REDIRECT client-id:i] [PREFIX prefix]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]",
+	"client|caching":  "(YES|NO)",
+	"client|unblock":  "client-id:i [TIMEOUT|ERROR]",
 	// server
 	"bgsave": "[SCHEDULE]", "command": "", "command|count": "", "command|docs": "[command-name...]",
 	"command|getkeys": "", "command|getkeysandflags": "", "command|help": "",

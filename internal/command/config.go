@@ -117,6 +117,9 @@ func init() {
 			get:   func(e *Engine) string { return strconv.FormatInt(e.busy.threshold.Load(), 10) },
 			parse: parseInt(0, math.MaxInt64),
 			set:   func(e *Engine, v any) { e.busy.threshold.Store(v.(int64)) }},
+		{name: "tracking-table-max-keys", get: func(e *Engine) string { return strconv.FormatInt(e.trk.maxKeys, 10) },
+			parse: parseInt(0, math.MaxInt64),
+			set:   func(e *Engine, v any) { e.trk.maxKeys = v.(int64) }},
 		{name: "hz", get: func(e *Engine) string { return strconv.FormatInt(e.srv().settings.hz, 10) },
 			parse: parseInt(0, math.MaxInt32),
 			// Like Redis, values out of 1..500 are clamped.

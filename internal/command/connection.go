@@ -193,6 +193,9 @@ func resetCmd(c *Ctx) {
 	c.e.discardMulti(cl)
 	c.e.unsubscribeAll(cl, false)
 	c.e.stopMonitor(cl)
+	if cl.trk.on {
+		c.e.disableTracking(cl)
+	}
 	cl.Name = ""
 	c.W.Status("RESET")
 }

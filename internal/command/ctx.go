@@ -61,12 +61,18 @@ func (c *Ctx) Touch(key string) {
 	if len(c.e.watching) > 0 {
 		c.e.touchWatched(c.DB.Index(), key)
 	}
+	if c.e.trackingActive() {
+		c.e.invalidateKey(key, true)
+	}
 }
 
 // TouchIn is Touch for a key in database db.
 func (c *Ctx) TouchIn(db int, key string) {
 	if len(c.e.watching) > 0 {
 		c.e.touchWatched(db, key)
+	}
+	if c.e.trackingActive() {
+		c.e.invalidateKey(key, true)
 	}
 }
 

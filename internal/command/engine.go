@@ -100,6 +100,9 @@ type Engine struct {
 	// passSet mirrors RequirePass != "" for connections made without the lock.
 	passSet atomic.Bool
 
+	trk tracking // client-side caching (tracking.go)
+	cur *Client  // the client whose top-level command runs (Exec)
+
 	snapshots Snapshots // nil: no snapshots
 	noSave    bool      // SHUTDOWN NOSAVE
 }
@@ -121,6 +124,7 @@ func New(cfg Config) *Engine {
 		cfg.Role = "master"
 	}
 	e := &Engine{
+		trk:      tracking{maxKeys: DefaultTrackingTableMaxKeys},
 		ks:       keyspace.New(cfg.Clock),
 		cfg:      cfg,
 		clients:  make(map[int64]*Client),
@@ -186,8 +190,14 @@ func (e *Engine) Lock() {
 	e.ticked = false
 }
 
-// Unlock releases the engine lock.
-func (e *Engine) Unlock() { e.mu.Unlock() }
+// Unlock releases the engine lock, first sending BCAST tracking clients
+// the keys changed under it (as Redis does before it sleeps).
+func (e *Engine) Unlock() {
+	if e.trk.dirty {
+		e.trackingBroadcast()
+	}
+	e.mu.Unlock()
+}
 
 // SetClock replaces the clock (tests move time without sleeping).
 func (e *Engine) SetClock(clock func() time.Time) {
@@ -232,6 +242,9 @@ func (e *Engine) onExpire(db int, key string) {
 func (e *Engine) onDelete(db int, key string) {
 	if len(e.watching) > 0 {
 		e.touchWatched(db, key)
+	}
+	if e.trackingActive() {
+		e.invalidateKey(key, true)
 	}
 }
 
@@ -388,8 +401,13 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 	}
 	cl.LastInteraction = e.ks.Now()
 	e.eff.reset()
+	e.cur = cl
 	e.dispatch(cl, args)
 	e.commitUnit()
+	if e.trk.clients > 0 || len(e.trk.pending) > 0 {
+		e.trackingAfterCommand(cl, args)
+	}
+	e.cur = nil
 	if len(e.ready) > 0 {
 		e.serveReady()
 	}
@@ -482,6 +500,9 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	cmd.Handler(c)
 	*c = Ctx{}
 	e.depth--
+	if cmd.Flags&ReadOnly != 0 && e.trk.clients > 0 {
+		e.trackRead(cl, cmd, args)
+	}
 	if len(e.monitors) > 0 && cmd.Flags&SkipMonitor == 0 {
 		e.feedMonitors(cl, cmd, args)
 	}
@@ -552,6 +573,7 @@ func (e *Engine) ReplaceKeyspace(ks *keyspace.Keyspace) {
 	ks.OnDelete = e.onDelete
 	ks.OnAdd = e.onAdd
 	e.ks = ks
+	e.trackingFlush()
 	for dk, clients := range e.watching {
 		for _, cl := range append([]*Client(nil), clients...) {
 			cl.dirtyCAS = true

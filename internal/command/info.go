@@ -221,7 +221,7 @@ func infoClients(e *Engine, b *infoBuf) {
 	b.int("client_recent_max_input_buffer", 0)
 	b.int("client_recent_max_output_buffer", 0)
 	b.int("blocked_clients", int64(blocked))
-	b.int("tracking_clients", 0)
+	b.int("tracking_clients", int64(e.trk.clients))
 	b.int("clients_in_timeout_table", int64(timeouts))
 }
 
@@ -435,9 +435,9 @@ func infoStats(e *Engine, b *infoBuf) {
 	b.int("active_defrag_key_misses", 0)
 	b.int("total_active_defrag_time", 0)
 	b.int("current_active_defrag_time", 0)
-	b.int("tracking_total_keys", 0)
-	b.int("tracking_total_items", 0)
-	b.int("tracking_total_prefixes", 0)
+	b.int("tracking_total_keys", int64(len(e.trk.table)))
+	b.int("tracking_total_items", int64(e.trk.items))
+	b.int("tracking_total_prefixes", int64(len(e.trk.prefixes)))
 	b.int("unexpected_error_replies", s.UnexpectedError)
 	b.int("total_error_replies", s.ErrorReplies)
 	b.int("dump_payload_sanitizations", 0)

@@ -326,11 +326,15 @@ func flush(e *Engine, db int) {
 			final[cl] = dirty
 		}
 	}
+	// Tracking clients get one null for the whole flush, not a key each.
+	e.trackingFlush()
+	e.trk.flushing = true
 	if db >= 0 {
 		e.ks.DB(db).Flush()
 	} else {
 		e.ks.Flush()
 	}
+	e.trk.flushing = false
 	for cl, dirty := range final {
 		cl.dirtyCAS = dirty
 	}

@@ -80,6 +80,10 @@ type scriptRun struct {
 	readOnly   bool // EVAL_RO, or flags=no-writes
 	allowStale bool // flags=allow-stale
 	resp       int  // redis.setresp
+	// cmd and args are the EVAL that runs the script: a tracking client
+	// that runs reads in it tracks the keys it declares.
+	cmd  *Command
+	args [][]byte
 }
 
 // scripting returns the engine's Lua state, making it on first use.
@@ -264,7 +268,7 @@ func (s *scripting) exec(c *Ctx, sha string, sc *script, numkeys int, readOnly b
 	s.env.Globals.RawSetString("KEYS", keys)
 	s.env.Globals.RawSetString("ARGV", argv)
 
-	run := &scriptRun{sha: sha, caller: c.Client, readOnly: readOnly, allowStale: sc.flags.allowStale, resp: 2}
+	run := &scriptRun{sha: sha, caller: c.Client, readOnly: readOnly, allowStale: sc.flags.allowStale, resp: 2, cmd: c.Cmd, args: c.Args}
 	s.run = run
 	s.client.DB = c.Client.DB
 	s.client.W.Proto = 2

@@ -384,7 +384,7 @@ func (c *conn) busyBatch() (closeAfter bool) {
 // mode the replies stay in the writer for flush.
 func (c *conn) emit() {
 	cl := c.cl
-	if (cl.SubCount() > 0 || cl.Monitoring()) && !c.async {
+	if (cl.SubCount() > 0 || cl.Monitoring() || cl.Tracking()) && !c.async {
 		c.startWriter()
 	}
 	if c.async && cl.W.Len() > 0 {
