@@ -248,7 +248,8 @@ func TestGeoMatchesRedis(t *testing.T) {
 
 // TestGeoEffectsReplicate runs random geo commands on a master and applies
 // its effects to a replica, whose digest must stay the master's: GEOADD's
-// ZADDs and the STORE forms' DEL and ZADD with their stored doubles.
+// ZADDs and the STORE forms' DEL and ZADD with their stored doubles, with
+// clients blocked in BZPOPMIN on the destinations served as they appear.
 func TestGeoEffectsReplicate(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -257,12 +258,16 @@ func TestGeoEffectsReplicate(t *testing.T) {
 			master, log := rp.master, rp.log
 			g := &geoGen{r: rand.New(rand.NewPCG(seed, seed*7))}
 			gen := func() []string {
-				if g.r.IntN(30) == 0 {
+				switch g.r.IntN(12) {
+				case 0:
 					return []string{"PEXPIRE", g.key(), strconv.Itoa(1 + g.r.IntN(2000))}
+				case 1:
+					// Served when a STORE creates the key.
+					return []string{"BZPOPMIN", g.dest(false), g.dest(true), "0"}
 				}
 				return g.command()
 			}
-			replicate(t, g.r, rp, gen, 2000, 5, 12, func() {
+			served := replicate(t, g.r, rp, gen, 2000, 5, 12, func() {
 				switch g.r.IntN(12) {
 				case 0:
 					clock.Add(time.Duration(g.r.IntN(1500)) * time.Millisecond)
@@ -279,8 +284,8 @@ func TestGeoEffectsReplicate(t *testing.T) {
 					stores++
 				}
 			}
-			if stores < 20 {
-				t.Fatalf("only %d units store a search's result", stores)
+			if stores < 20 || served < 3 {
+				t.Fatalf("only %d units store a search's result, %d served a blocked client", stores, served)
 			}
 		})
 	}
