@@ -140,8 +140,8 @@ func (d *decoder) queueKey(off int64, t byte, expire int64) error {
 		if err != nil {
 			return err
 		}
-		if c == nil || c.Len() == 0 {
-			return nil // as loadKey: empty collections are skipped
+		if c == nil || c.Len() == 0 && c.Kind() != keyspace.KindStream {
+			return nil // as loadKey: empty collections (not streams) are skipped
 		}
 		r.coll = c
 	}

@@ -34,6 +34,13 @@ func smallDataset() *keyspace.Keyspace {
 	z := keyspace.NewZSet()
 	z.Add("m", 2.5, 0, lim)
 	ks.DB(4).SetCollection("z", z, false)
+	st := keyspace.NewStream()
+	st.Append(keyspace.StreamID{Ms: 1, Seq: 1}, [][]byte{[]byte("f"), []byte("v")}, 4096, 100)
+	st.Append(keyspace.StreamID{Ms: 2}, [][]byte{[]byte("f"), []byte("7")}, 4096, 100)
+	st.Delete(keyspace.StreamID{Ms: 1, Seq: 1})
+	g := st.CreateGroup("g", keyspace.StreamID{Ms: 2}, 2)
+	g.AddPending(keyspace.StreamID{Ms: 2}, g.CreateConsumer("c", 1700000000000), 1700000000001, 1)
+	db.SetCollection("x", st, false)
 	return ks
 }
 
@@ -140,7 +147,7 @@ func TestBadInput(t *testing.T) {
 		{"version text", []byte("REDIS00x1\xff"), ErrCorrupt, "invalid RDB version"},
 		{"unknown type", rdbWith([]byte{8}, str("k"), str("v")), ErrCorrupt, "unknown RDB type or opcode 8"},
 		{"unknown opcode", rdbWith([]byte{200}), ErrCorrupt, "unknown RDB type or opcode 200"},
-		{"stream", rdbWith([]byte{typeStreamListpacks}, str("events")), ErrUnsupported, `key "events" (db 0): unsupported RDB type 15 (stream)`},
+		{"stream node key", rdbWith([]byte{typeStreamListpacks}, str("events"), []byte{1}, str("short")), ErrCorrupt, `key "events" (db 0): stream node key of 5 bytes, not a stream ID`},
 		{"module", rdbWith([]byte{typeModule2}, str("m")), ErrUnsupported, "unsupported RDB type 7 (module)"},
 		{"module aux", rdbWith([]byte{opModuleAux}), ErrUnsupported, "module auxiliary data"},
 		{"function", rdbWith([]byte{opFunction2}, str("code")), ErrUnsupported, "function library"},

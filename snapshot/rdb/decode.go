@@ -404,7 +404,7 @@ func (d *decoder) readString(dst []byte) ([]byte, error) {
 // isUnsupported names the value types ferry knows and does not store.
 func isUnsupported(t byte) bool {
 	switch t {
-	case typeModulePreGA, typeModule2, typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3, 22, 23, 24, 25:
+	case typeModulePreGA, typeModule2, 22, 23, 24, 25:
 		return true
 	}
 	return false
@@ -416,7 +416,8 @@ func (d *decoder) loadKey(off int64, t byte, expire int64) error {
 	switch t {
 	case typeString, typeList, typeSet, typeZSet, typeHash, typeZSet2,
 		typeHashZipmap, typeListZiplist, typeSetIntset, typeZSetZiplist, typeHashZiplist,
-		typeListQuicklist, typeHashListpack, typeZSetListpack, typeListQuicklist2, typeSetListpack:
+		typeListQuicklist, typeHashListpack, typeZSetListpack, typeListQuicklist2, typeSetListpack,
+		typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3:
 		known = true
 	}
 	if !known && !isUnsupported(t) {
@@ -469,9 +470,10 @@ func (d *decoder) loadKey(off int64, t byte, expire int64) error {
 		if err != nil {
 			return err
 		}
-		if c == nil || c.Len() == 0 {
+		if c == nil || c.Len() == 0 && c.Kind() != keyspace.KindStream {
 			// Redis skips empty collections (older versions could write
-			// them); so does ferry, which never stores one.
+			// them); so does ferry, which never stores one. A stream may
+			// be empty.
 			return nil
 		}
 		db.SetCollection(key, c, false)
@@ -510,6 +512,8 @@ func (d *decoder) loadCollection(t byte) (keyspace.Collection, error) {
 		return d.loadZSet(t)
 	case typeHash, typeHashZipmap, typeHashZiplist, typeHashListpack:
 		return d.loadHash(t)
+	case typeStreamListpacks, typeStreamListpacks2, typeStreamListpacks3:
+		return d.loadStream(t) // stream.go
 	}
 	return nil, d.corrupt(d.keyOff, "unknown RDB type %d", t)
 }

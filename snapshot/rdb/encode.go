@@ -195,6 +195,9 @@ func (e *Encoder) WriteCollection(key string, c keyspace.Collection, expire int6
 	if e.err != nil {
 		return e.err
 	}
+	if s, ok := c.(*keyspace.Stream); ok {
+		return e.writeStreamKey(key, s, expire) // stream.go; may be empty
+	}
 	if c.Len() == 0 {
 		// Redis skips empty collections when it loads them: refuse to
 		// write a key that would silently vanish.

@@ -150,6 +150,9 @@ func buildDataset(tb testing.TB, opt datasetOptions) *keyspace.Keyspace {
 	z.Add(strings.Repeat("m", 100), 1, 0, lim)
 	db.SetCollection("zset:longmember", z, false)
 
+	// Streams: many nodes, tombstones, groups; an empty one (stream_test.go).
+	addStreams(db, 1, 600*opt.scale)
+
 	// Other databases, the last one included.
 	for _, i := range []int{1, 7, 15} {
 		d := ks.DB(i)

@@ -266,6 +266,16 @@ func fillRedis(t *testing.T, c *redistest.Conn) {
 		add("PEXPIREAT", "k", future)
 	}
 	add("SELECT", "0")
+	// Streams: several nodes, tombstones, trims, groups, an empty stream.
+	for i := 1; i <= 250; i++ {
+		add("XADD", "stream:big", fmt.Sprintf("%d-%d", 1000+i/3, i), "f", strconv.Itoa(i), "g", strings.Repeat("s", i%40))
+	}
+	add("XDEL", "stream:big", "1010-30", "1020-60")
+	add("XTRIM", "stream:big", "MAXLEN", "~", "200")
+	add("XGROUP", "CREATE", "stream:big", "g", "0")
+	add("XREADGROUP", "GROUP", "g", "c1", "COUNT", "10", "STREAMS", "stream:big", ">")
+	add("XGROUP", "CREATE", "stream:empty", "g", "$", "MKSTREAM")
+
 	pipeline(t, c, cmds)
 
 	// Plain quicklist nodes hold elements above a threshold on their own.
@@ -305,7 +315,7 @@ func TestLoadRedisDumpNoChecksum(t *testing.T) {
 	compareDigest(t, c, ks)
 }
 
-// TestLoadRedisUnsupported: streams and functions are refused by name.
+// TestLoadRedisUnsupported: functions are refused by name.
 func TestLoadRedisUnsupported(t *testing.T) {
 	redistest.Need(t, "redis-server")
 	for _, tc := range []struct {
@@ -313,7 +323,6 @@ func TestLoadRedisUnsupported(t *testing.T) {
 		cmds [][]string
 		want string
 	}{
-		{"stream", [][]string{{"SET", "a", "1"}, {"XADD", "events", "*", "f", "v"}}, `key "events" (db 0): unsupported RDB type 19 (stream)`},
 		{"function", [][]string{{"FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function() return 1 end)"}}, "unsupported function library"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
