@@ -41,6 +41,7 @@ FUZZFLAGS = -fuzztime=$(FUZZTIME) -fuzzminimizetime=0
 fuzz: ## run each fuzz target briefly (FUZZTIME, default 15s)
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' $(FUZZFLAGS) ./internal/resp
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' $(FUZZFLAGS) ./snapshot/rdb
+	$(GO) test -run='^$$' -fuzz='^FuzzRestore$$' $(FUZZFLAGS) ./snapshot/rdb
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./httpapi
 	$(GO) test -run='^$$' -fuzz='^FuzzHLL$$' $(FUZZFLAGS) ./internal/hll
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/snapshot/rdb"
 	"github.com/ferrydb/ferry/snapshot/s3"
 	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
@@ -28,7 +29,7 @@ import (
 // its offset up to last, and returns the resulting DEBUG DIGEST.
 func snapshotPlusLog(t *testing.T, st snapshot.Store, info snapshot.Info, lg stream.Reader, last uint64) string {
 	t.Helper()
-	e := command.New(command.Config{})
+	e := command.New(command.Config{Values: rdb.Values{}})
 	ks, _, err := snapshot.Load(context.Background(), st, info, e.NewKeyspace)
 	if err != nil {
 		t.Fatalf("load %s: %v", info, err)

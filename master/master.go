@@ -25,6 +25,7 @@ import (
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/server"
 	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/rdb"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -188,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr})
+	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Values: rdb.Values{}})
 	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), gen: newGeneration(), started: time.Now()}
 	if cfg.Store != nil {
 		m.snaps = newSnapshots(m)

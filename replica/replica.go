@@ -23,6 +23,7 @@ import (
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/internal/server"
 	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/rdb"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -124,7 +125,7 @@ func New(cfg Config) (*Replica, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Role: "slave"})
+	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Role: "slave", Values: rdb.Values{}})
 	e.Lock()
 	e.Keyspace().Mode = keyspace.ExpireHide
 	e.SetLoading(true)

@@ -124,7 +124,7 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		case first > from:
 			return fmt.Errorf("restore: %w", truncated(base, target, streamName, first, nil))
 		}
-		e := command.New(command.Config{})
+		e := command.New(command.Config{Values: rdb.Values{}})
 		e.Lock()
 		e.ReplaceKeyspace(ks)
 		e.Unlock()

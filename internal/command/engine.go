@@ -34,6 +34,9 @@ type Config struct {
 	Addr string
 	// Role is "master" or "slave", for INFO and ROLE.
 	Role string
+	// Values serializes values for DUMP and RESTORE (rdb.Values); without
+	// it both reply with an error.
+	Values ValueCodec
 }
 
 // Stats are the counters INFO stats reports.
