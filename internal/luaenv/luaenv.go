@@ -60,6 +60,7 @@ func New() *Env {
 	math.RawSetString("random", L.NewFunction(env.random))
 	math.RawSetString("randomseed", L.NewFunction(env.randomseed))
 	env.Globals.RawSetString("bit", newBit(L))
+	env.Globals.RawSetString("cjson", newCjson(L, L.NewUserData()))
 	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
 	for _, name := range []string{"load", "loadstring"} {
 		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
