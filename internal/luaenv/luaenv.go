@@ -37,7 +37,9 @@ var removed = []string{
 // New returns a Lua state with Redis's libraries. Add library tables with
 // SetLibrary, then call Seal before running scripts.
 func New() *Env {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	// The data stack grows on demand: cmsgpack.unpack and struct.unpack
+	// return up to Lua's C stack limit (8000 values) at once.
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, RegistryMaxSize: 256 * 1024})
 	for _, lib := range []struct {
 		name string
 		open lua.LGFunction
@@ -61,6 +63,7 @@ func New() *Env {
 	math.RawSetString("randomseed", L.NewFunction(env.randomseed))
 	env.Globals.RawSetString("bit", newBit(L))
 	env.Globals.RawSetString("cjson", newCjson(L, L.NewUserData()))
+	env.Globals.RawSetString("cmsgpack", newCmsgpack(L))
 	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
 	for _, name := range []string{"load", "loadstring"} {
 		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
