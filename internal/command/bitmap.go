@@ -186,6 +186,7 @@ func setbitCmd(c *Ctx) {
 			s[off>>3] &^= mask
 		}
 		c.Touch(key)
+		c.notify(notifyString, "setbit", key)
 		c.Propagate()
 	}
 	c.W.Int(int64(old))
@@ -389,6 +390,7 @@ func bitopCmd(c *Ctx) {
 	dst := c.Arg(2)
 	if maxLen == 0 {
 		if c.DB.Delete(dst) {
+			c.notify(notifyGeneric, "del", dst)
 			c.Propagate()
 		}
 		c.W.Int(0)
@@ -417,6 +419,7 @@ func bitopCmd(c *Ctx) {
 	}
 	c.DB.SetString(dst, nil, false).SetStrOwned(res)
 	c.Touch(dst)
+	c.notify(notifyString, "set", dst)
 	c.Propagate()
 	c.W.Int(int64(maxLen))
 }
@@ -532,6 +535,7 @@ func bitfieldGeneric(c *Ctx, readOnly bool) {
 	}
 	if changed {
 		c.Touch(key)
+		c.notify(notifyString, "setbit", key)
 	}
 	// Redis does not propagate a BITFIELD whose only writes failed
 	// (OVERFLOW FAIL) even when it created or padded the string, and its

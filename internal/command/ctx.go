@@ -76,11 +76,13 @@ func (c *Ctx) TouchIn(db int, key string) {
 	}
 }
 
-// Lookup returns key's object for reading, counting a keyspace hit or miss.
+// Lookup returns key's object for reading, counting a keyspace hit or miss
+// (and raising keymiss).
 func (c *Ctx) Lookup(key string) *keyspace.Object {
 	o := c.DB.Get(key)
 	if o == nil {
 		c.e.stats.KeyspaceMisses++
+		c.keyMiss(key)
 	} else {
 		c.e.stats.KeyspaceHits++
 	}

@@ -234,6 +234,7 @@ const expireUnitBytes = 64 << 10
 
 func (e *Engine) onExpire(db int, key string) {
 	e.stats.ExpiredKeys++
+	e.notifyKeyspace(notifyExpired, "expired", key, db)
 	e.eff.addExpired(db, key)
 	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
 		multi := e.eff.multi // the active cycle's units are not wrapped
@@ -251,7 +252,15 @@ func (e *Engine) onDelete(db int, key string) {
 	}
 }
 
+// onAdd is the keyspace's hook for a key created: it raises new and wakes
+// the clients blocked on the key.
 func (e *Engine) onAdd(db int, key string) {
+	e.notifyKeyspace(notifyNew, "new", key, db)
+	e.signalReady(db, key)
+}
+
+// signalReady queues the clients blocked on key to be retried.
+func (e *Engine) signalReady(db int, key string) {
 	if len(e.blocked) == 0 {
 		return
 	}
@@ -586,7 +595,7 @@ func (e *Engine) ReplaceKeyspace(ks *keyspace.Keyspace) {
 	}
 	for dk := range e.blocked {
 		if ks.DB(dk.db).Exists(dk.key) {
-			e.onAdd(dk.db, dk.key)
+			e.signalReady(dk.db, dk.key)
 		}
 	}
 }

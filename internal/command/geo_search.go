@@ -441,6 +441,7 @@ func geoStore(c *Ctx, dst []byte, points []geoPoint, storeDist bool) {
 		c.W.Int(0)
 		if c.DB.Delete(key) {
 			c.Touch(key)
+			c.notify(notifyGeneric, "del", key)
 			c.PropagateArgs(Bytes("DEL"), dst)
 		}
 		return
@@ -472,6 +473,11 @@ func geoStore(c *Ctx, dst []byte, points []geoPoint, storeDist bool) {
 	}
 	c.DB.SetCollection(key, z, false)
 	c.Touch(key)
+	if c.Cmd.Name == "geosearchstore" {
+		c.notify(notifyZSet, "geosearchstore", key)
+	} else {
+		c.notify(notifyZSet, "georadiusstore", key)
+	}
 	c.PropagateArgs(Bytes("DEL"), dst)
 	c.PropagateArgs(args...)
 	c.W.Int(int64(z.Len()))

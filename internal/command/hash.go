@@ -79,6 +79,7 @@ func hsetCmd(c *Ctx) {
 		c.DB.SetCollection(key, h, false)
 	}
 	c.Touch(key)
+	c.notify(notifyHash, "hset", key)
 	c.Propagate()
 	if c.Cmd.Name == "hmset" {
 		c.W.OK()
@@ -104,6 +105,7 @@ func hsetnxCmd(c *Ctx) {
 		c.DB.SetCollection(key, h, false)
 	}
 	c.Touch(key)
+	c.notify(notifyHash, "hset", key)
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -184,18 +186,23 @@ func hdelCmd(c *Ctx) {
 		return
 	}
 	h := o.Collection().(*keyspace.Hash)
-	n := 0
+	n, deleted := 0, false
 	for i := 2; i < len(c.Args); i++ {
 		if h.Delete(c.Arg(i)) {
 			n++
 			if h.Len() == 0 {
 				c.DB.Delete(key)
+				deleted = true
 				break
 			}
 		}
 	}
 	if n > 0 {
 		c.Touch(key)
+		c.notify(notifyHash, "hdel", key)
+		if deleted {
+			c.notify(notifyGeneric, "del", key)
+		}
 		c.Propagate()
 	}
 	c.W.Int(int64(n))
@@ -266,6 +273,7 @@ func hincrbyCmd(c *Ctx) {
 		c.DB.SetCollection(key, h, false)
 	}
 	c.Touch(key)
+	c.notify(notifyHash, "hincrby", key)
 	c.Propagate()
 	c.W.Int(v)
 }
@@ -305,6 +313,7 @@ func hincrbyfloatCmd(c *Ctx) {
 		c.DB.SetCollection(key, h, false)
 	}
 	c.Touch(key)
+	c.notify(notifyHash, "hincrbyfloat", key)
 	c.PropagateArgs(Bytes("HSET"), c.Args[1], c.Args[2], s)
 	c.W.Bulk(s)
 }

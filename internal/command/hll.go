@@ -121,6 +121,7 @@ func pfaddCmd(c *Ctx) {
 	}
 	h.Invalidate()
 	c.storeHLL(key, o, h)
+	c.notify(notifyString, "pfadd", key)
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -197,6 +198,8 @@ func pfmergeCmd(c *Ctx) {
 	h.Raise(&u, hll.DefaultSparseMaxBytes)
 	h.Invalidate()
 	c.storeHLL(key, o, h)
+	// As Redis: a merge is a mass add.
+	c.notify(notifyString, "pfadd", key)
 	c.Propagate()
 	c.W.OK()
 }

@@ -73,11 +73,13 @@ func registerKeys(t *Table) {
 }
 
 // peekKey looks key up for a read that must not update the access time
-// (Redis's LOOKUP_NOTOUCH), counting a keyspace hit or miss.
+// (Redis's LOOKUP_NOTOUCH), counting a keyspace hit or miss and raising
+// keymiss.
 func peekKey(c *Ctx, db *keyspace.DB, key string) *keyspace.Object {
 	o := db.Peek(key)
 	if o == nil {
 		c.e.stats.KeyspaceMisses++
+		c.notifyIn(db.Index(), notifyKeyMiss, "keymiss", key)
 	} else {
 		c.e.stats.KeyspaceHits++
 	}
@@ -90,6 +92,7 @@ func delCmd(c *Ctx) {
 	for i := 1; i < len(c.Args); i++ {
 		key := c.Arg(i)
 		if c.DB.Exists(key) && c.DB.Delete(key) {
+			c.notify(notifyGeneric, "del", key)
 			n++
 		}
 	}
@@ -207,6 +210,7 @@ func expireGeneric(c *Ctx, base, unit int64) {
 	if when <= c.Now() && c.DB.Keyspace().Mode == keyspace.ExpireDelete {
 		// Already past on a master: delete now and say so (checkAlreadyExpired).
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 		c.PropagateArgs(Bytes("DEL"), c.Args[1])
 		c.W.Int(1)
 		return
@@ -217,6 +221,7 @@ func expireGeneric(c *Ctx, base, unit int64) {
 	}
 	c.DB.SetExpire(key, when)
 	c.Touch(key)
+	c.notify(notifyGeneric, "expire", key)
 	if c.Cmd.Name == "pexpireat" {
 		c.Propagate()
 	} else {
@@ -268,6 +273,7 @@ func persistCmd(c *Ctx) {
 	}
 	c.DB.SetExpire(key, 0)
 	c.Touch(key)
+	c.notify(notifyGeneric, "persist", key)
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -401,6 +407,8 @@ func renameGeneric(c *Ctx, nx bool) {
 	c.DB.Rename(src, dst)
 	c.Touch(src)
 	c.Touch(dst)
+	c.notify(notifyGeneric, "rename_from", src)
+	c.notify(notifyGeneric, "rename_to", dst)
 	c.Propagate()
 	if nx {
 		c.W.Int(1)
@@ -426,6 +434,8 @@ func moveCmd(c *Ctx) {
 	c.DB.MoveTo(key, dst)
 	c.Touch(key)
 	c.TouchIn(dst.Index(), key)
+	c.notify(notifyGeneric, "move_from", key)
+	c.notifyIn(dst.Index(), notifyGeneric, "move_to", key)
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -464,16 +474,23 @@ func copyCmd(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	exp := o.Expire()
-	if coll := o.Collection(); coll != nil {
-		dst.SetCollection(newkey, coll.Clone(), false)
+	exp, coll, str := o.Expire(), o.Collection(), o.Str()
+	if coll != nil {
+		coll = coll.Clone()
+	}
+	// Like Redis, a replaced destination is deleted and added again (so
+	// it raises new).
+	dst.Delete(newkey)
+	if coll != nil {
+		dst.SetCollection(newkey, coll, false)
 	} else {
-		dst.SetString(newkey, o.Str(), false)
+		dst.SetString(newkey, str, false)
 	}
 	if exp != 0 {
 		dst.SetExpire(newkey, exp)
 	}
 	c.TouchIn(dst.Index(), newkey)
+	c.notifyIn(dst.Index(), notifyGeneric, "copy_to", newkey)
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -554,7 +571,7 @@ func swapReady(e *Engine, a, b int) {
 	for dk := range e.blocked {
 		db := e.ks.DB(dk.db)
 		if (dk.db == a || dk.db == b) && db.Stored(dk.key) && !db.IsExpiredKey(dk.key) {
-			e.onAdd(dk.db, dk.key)
+			e.signalReady(dk.db, dk.key)
 		}
 	}
 }
@@ -742,9 +759,13 @@ func objectHelpCmd(c *Ctx) {
 // objectLookup finds OBJECT's key without touching it, replying null when
 // it is missing.
 func objectLookup(c *Ctx) *keyspace.Object {
-	o := peekKey(c, c.DB, c.Arg(2))
+	// Counted, but raising no keymiss (LOOKUP_NONOTIFY).
+	o := c.DB.Peek(c.Arg(2))
 	if o == nil {
+		c.e.stats.KeyspaceMisses++
 		c.W.Null()
+	} else {
+		c.e.stats.KeyspaceHits++
 	}
 	return o
 }

@@ -75,12 +75,31 @@ func (c *Ctx) writeList(key string) (*keyspace.List, bool) {
 	return lookupAs[*keyspace.List](c, key, keyspace.KindList, true)
 }
 
-// listRemoved deletes key once its list is empty and signals the change.
-func (c *Ctx) listRemoved(key string, l *keyspace.List) {
+// listRemoved raises event for elements removed from the list l at key,
+// then deletes key (raising del) once the list is empty, and signals the
+// change.
+func (c *Ctx) listRemoved(key string, l *keyspace.List, event string) {
+	c.notify(notifyList, event, key)
 	if l.Len() == 0 {
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 	}
 	c.Touch(key)
+}
+
+// pushEvent and popEvent name the list events of an end.
+func pushEvent(front bool) string {
+	if front {
+		return "lpush"
+	}
+	return "rpush"
+}
+
+func popEvent(front bool) string {
+	if front {
+		return "lpop"
+	}
+	return "rpop"
 }
 
 // rangeArg parses argument i as an integer in [lo, hi], replying msg when
@@ -165,6 +184,7 @@ func pushGeneric(c *Ctx, front, onlyExisting bool) {
 		c.DB.SetCollection(key, l, false)
 	}
 	c.Touch(key)
+	c.notify(notifyList, pushEvent(front), key)
 	c.Propagate()
 	c.W.Int(int64(l.Len()))
 }
@@ -207,7 +227,7 @@ func popGeneric(c *Ctx, front bool) {
 	} else {
 		popRangeReply(c, l, front, count)
 	}
-	c.listRemoved(key, l)
+	c.listRemoved(key, l, popEvent(front))
 	c.Propagate()
 }
 
@@ -291,6 +311,7 @@ func lsetCmd(c *Ctx) {
 	}
 	l.Set(i, c.Args[3])
 	c.Touch(key)
+	c.notify(notifyList, "lset", key)
 	c.Propagate()
 	c.W.OK()
 }
@@ -348,7 +369,7 @@ func ltrimCmd(c *Ctx) {
 	}
 	l.DropFront(left)
 	l.DropBack(right)
-	c.listRemoved(key, l)
+	c.listRemoved(key, l, "ltrim")
 	if left+right > 0 {
 		c.Propagate()
 	}
@@ -463,7 +484,7 @@ func lremCmd(c *Ctx) {
 	}
 	removed := l.RemoveMatches(c.Arg(3), count)
 	if removed > 0 {
-		c.listRemoved(key, l)
+		c.listRemoved(key, l, "lrem")
 		c.Propagate()
 	}
 	c.W.Int(int64(removed))
@@ -498,6 +519,7 @@ func linsertCmd(c *Ctx) {
 		}
 		l.Insert(i, c.Args[4])
 		c.Touch(key)
+		c.notify(notifyList, "linsert", key)
 		c.Propagate()
 		c.W.Int(int64(l.Len()))
 		return
@@ -559,8 +581,9 @@ func moveElement(c *Ctx, src string, l *keyspace.List, from, to bool) bool {
 		pushEnd(dl, to, v)
 	}
 	c.Touch(dst)
+	c.notify(notifyList, pushEvent(to), dst)
 	c.W.BulkString(v)
-	c.listRemoved(src, l)
+	c.listRemoved(src, l, popEvent(from))
 	return true
 }
 
@@ -657,7 +680,7 @@ func popFromKey(c *Ctx, key []byte, l *keyspace.List, front bool, count int64) {
 		c.PropagateArgs(popWord(front), key, FormatInt(n))
 		popRangeReply(c, l, front, count)
 	}
-	c.listRemoved(view(key), l)
+	c.listRemoved(view(key), l, popEvent(front))
 }
 
 // parseTimeout parses a blocking command's timeout in seconds as Redis 7.0

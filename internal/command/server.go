@@ -65,6 +65,7 @@ type settings struct {
 	timeout         int64
 	serveStale      bool
 	replicaReadOnly bool
+	notifyFlags     int // notify-keyspace-events (notify.go)
 }
 
 // srv returns e's server state, creating it on first use.

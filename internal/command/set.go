@@ -73,6 +73,7 @@ func saddCmd(c *Ctx) {
 	}
 	if n > 0 {
 		c.Touch(key)
+		c.notify(notifySet, "sadd", key)
 		c.Propagate()
 	}
 	c.W.Int(int64(n))
@@ -88,18 +89,23 @@ func sremCmd(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	n := 0
+	n, deleted := 0, false
 	for i := 2; i < len(c.Args); i++ {
 		if s.Remove(c.Args[i]) {
 			n++
 			if s.Len() == 0 {
 				c.DB.Delete(key)
+				deleted = true
 				break
 			}
 		}
 	}
 	if n > 0 {
 		c.Touch(key)
+		c.notify(notifySet, "srem", key)
+		if deleted {
+			c.notify(notifyGeneric, "del", key)
+		}
 		c.Propagate()
 	}
 	c.W.Int(int64(n))
@@ -131,8 +137,10 @@ func smoveCmd(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
+	c.notify(notifySet, "srem", src)
 	if s.Len() == 0 {
 		c.DB.Delete(src)
+		c.notify(notifyGeneric, "del", src)
 	}
 	var d *keyspace.Set
 	if do == nil {
@@ -144,6 +152,7 @@ func smoveCmd(c *Ctx) {
 	c.Touch(src)
 	if d.Add(m, c.limits()) {
 		c.Touch(dst)
+		c.notify(notifySet, "sadd", dst)
 	}
 	c.Propagate()
 	c.W.Int(1)
@@ -211,10 +220,12 @@ func spopCmd(c *Ctx) {
 		return
 	}
 	m := s.Pop()
+	c.notify(notifySet, "spop", key)
 	c.PropagateArgs(Bytes("SREM"), c.Args[1], m)
 	c.W.Bulk(m)
 	if s.Len() == 0 {
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 	}
 	c.Touch(key)
 }
@@ -235,6 +246,7 @@ func spopWithCount(c *Ctx) {
 	}
 	size := s.Len()
 	if n >= int64(size) {
+		c.notify(notifySet, "spop", key)
 		// The whole set, replied as SUNION of the one key would (a read
 		// lookup, counted as a hit), then DEL.
 		c.Lookup(key)
@@ -246,6 +258,7 @@ func spopWithCount(c *Ctx) {
 		})
 		writeSetReply(c, all)
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 		c.Touch(key)
 		c.PropagateArgs(Bytes("DEL"), c.Args[1])
 		return
@@ -257,6 +270,7 @@ func spopWithCount(c *Ctx) {
 			" bytes (an SREM of every member popped)") + ": pop fewer at a time")
 		return
 	}
+	c.notify(notifySet, "spop", key)
 	// Several SREMs go out as one transaction, as Redis 7.0 wraps what a
 	// command propagates beyond itself.
 	c.e.eff.multi = true
@@ -411,12 +425,14 @@ func storeSetResult(c *Ctx, dst string, res *keyspace.Set) {
 	if res.Len() > 0 {
 		c.DB.SetCollection(dst, res, false)
 		c.Touch(dst)
+		c.notify(notifySet, c.Cmd.Name, dst) // sinterstore, sunionstore, sdiffstore
 		c.Propagate()
 		c.W.Int(int64(res.Len()))
 		return
 	}
 	if c.DB.Delete(dst) {
 		c.Touch(dst)
+		c.notify(notifyGeneric, "del", dst)
 		c.Propagate()
 	}
 	c.W.Int(0)

@@ -393,9 +393,11 @@ func sortGeneric(c *Ctx, readonly bool) {
 	if outLen > 0 {
 		c.DB.SetCollection(dst, res, false)
 		c.Touch(dst)
+		c.notify(notifyList, "sortstore", dst)
 		c.Propagate()
 	} else if c.DB.Delete(dst) {
 		c.Touch(dst)
+		c.notify(notifyGeneric, "del", dst)
 		c.PropagateArgs(Bytes("DEL"), store)
 	}
 	c.W.Int(outLen)

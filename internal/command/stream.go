@@ -458,14 +458,17 @@ func xaddCmd(c *Ctx) {
 	idStr := id.Append(nil)
 	c.W.Bulk(idStr)
 	c.Touch(key)
-	ta.trim(s)
+	c.notify(notifyStream, "xadd", key)
+	if ta.trim(s) > 0 {
+		c.notify(notifyStream, "xtrim", key)
+	}
 	args := append([][]byte(nil), c.Args...)
 	ta.rewriteTrim(args, s)
 	if !ta.idGiven || !ta.seqGiven {
 		args[idPos] = idStr
 	}
 	c.PropagateArgs(args...)
-	c.e.onAdd(c.DB.Index(), key) // wake clients blocked on the stream
+	c.e.signalReady(c.DB.Index(), key) // wake clients blocked on the stream
 }
 
 func xlenCmd(c *Ctx) {
@@ -571,6 +574,7 @@ func xdelCmd(c *Ctx) {
 	}
 	if deleted > 0 {
 		c.Touch(key)
+		c.notify(notifyStream, "xdel", key)
 		c.Propagate()
 	}
 	c.W.Int(int64(deleted))
@@ -596,6 +600,7 @@ func xtrimCmd(c *Ctx) {
 		ta.rewriteTrim(args, s)
 		c.PropagateArgs(args...)
 		c.Touch(key)
+		c.notify(notifyStream, "xtrim", key)
 	}
 	c.W.Int(deleted)
 }
@@ -664,6 +669,7 @@ func xsetidCmd(c *Ctx) {
 		s.SetMaxDeletedID(maxDel)
 	}
 	c.Touch(key)
+	c.notify(notifyStream, "xsetid", key)
 	c.Propagate()
 	c.W.OK()
 }

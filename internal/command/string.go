@@ -205,9 +205,11 @@ func setCmd(c *Ctx) {
 func (c *Ctx) setKey(key string, val []byte, keepTTL bool, at int64) {
 	c.DB.SetString(key, val, keepTTL)
 	c.Touch(key)
+	c.notify(notifyString, "set", key)
 	switch {
 	case at != 0:
 		c.DB.SetExpire(key, at)
+		c.notify(notifyGeneric, "expire", key)
 		c.PropagateArgs(Bytes("SET"), c.Args[1], val, Bytes("PXAT"), FormatInt(at))
 	case keepTTL:
 		c.PropagateArgs(Bytes("SET"), c.Args[1], val, Bytes("KEEPTTL"))
@@ -264,6 +266,7 @@ func getdelCmd(c *Ctx) {
 	}
 	c.W.Bulk(v)
 	c.DB.Delete(key)
+	c.notify(notifyGeneric, "del", key)
 	c.PropagateArgs(Bytes("DEL"), c.Args[1])
 }
 
@@ -297,14 +300,17 @@ func getexCmd(c *Ctx) {
 	switch {
 	case at != 0 && at <= c.Now():
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 		c.PropagateArgs(Bytes("DEL"), c.Args[1])
 	case at != 0:
 		c.DB.SetExpire(key, at)
 		c.Touch(key)
+		c.notify(notifyGeneric, "expire", key)
 		c.PropagateArgs(Bytes("PEXPIREAT"), c.Args[1], FormatInt(at))
 	case flags&optPersist != 0 && o.Expire() != 0:
 		c.DB.SetExpire(key, 0)
 		c.Touch(key)
+		c.notify(notifyGeneric, "persist", key)
 		c.PropagateArgs(Bytes("PERSIST"), c.Args[1])
 	}
 }
@@ -329,6 +335,7 @@ func msetCmd(c *Ctx) {
 	for i := 1; i < len(c.Args); i += 2 {
 		c.DB.SetString(c.Arg(i), c.Args[i+1], false)
 		c.Touch(c.Arg(i))
+		c.notify(notifyString, "set", c.Arg(i))
 	}
 	c.Propagate()
 	c.W.OK()
@@ -348,6 +355,7 @@ func msetnxCmd(c *Ctx) {
 	for i := 1; i < len(c.Args); i += 2 {
 		c.DB.SetString(c.Arg(i), c.Args[i+1], false)
 		c.Touch(c.Arg(i))
+		c.notify(notifyString, "set", c.Arg(i))
 	}
 	c.Propagate()
 	c.W.Int(1)
@@ -401,6 +409,7 @@ func incrDecr(c *Ctx, by int64) {
 		c.DB.SetString(key, s, false)
 	}
 	c.Touch(key)
+	c.notify(notifyString, "incrby", key)
 	c.Propagate()
 	c.W.Int(v)
 }
@@ -437,6 +446,7 @@ func incrbyfloatCmd(c *Ctx) {
 		c.DB.SetString(key, s, false)
 	}
 	c.Touch(key)
+	c.notify(notifyString, "incrbyfloat", key)
 	c.PropagateArgs(Bytes("SET"), c.Args[1], s, Bytes("KEEPTTL"))
 	c.W.Bulk(s)
 }
@@ -469,6 +479,7 @@ func appendCmd(c *Ctx) {
 		n = len(o.Str())
 	}
 	c.Touch(key)
+	c.notify(notifyString, "append", key)
 	c.Propagate()
 	c.W.Int(int64(n))
 }
@@ -560,6 +571,7 @@ func setrangeCmd(c *Ctx) {
 	copy(s[offset:], val)
 	o.SetStrOwned(s)
 	c.Touch(key)
+	c.notify(notifyString, "setrange", key)
 	c.Propagate()
 	c.W.Int(int64(len(s)))
 }

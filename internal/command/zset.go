@@ -91,12 +91,14 @@ func (c *Ctx) writeZSet(key string) (*keyspace.ZSet, bool) {
 	return lookupAs[*keyspace.ZSet](c, key, keyspace.KindZSet, true)
 }
 
-// zsetChanged signals a modified sorted set, deleting its key when it is
-// now empty.
-func (c *Ctx) zsetChanged(key string, z *keyspace.ZSet) {
+// zsetChanged signals a modified sorted set and raises event, deleting its
+// key (raising del) when it is now empty.
+func (c *Ctx) zsetChanged(key string, z *keyspace.ZSet, event string) {
 	c.Touch(key)
+	c.notify(notifyZSet, event, key)
 	if z.Len() == 0 {
 		c.DB.Delete(key)
+		c.notify(notifyGeneric, "del", key)
 	}
 }
 
@@ -375,6 +377,11 @@ opts:
 	}
 	if added+updated > 0 {
 		c.Touch(key)
+		if incr {
+			c.notify(notifyZSet, "zincr", key)
+		} else {
+			c.notify(notifyZSet, "zadd", key)
+		}
 		c.Propagate()
 	}
 	switch {
@@ -409,7 +416,7 @@ func zremCmd(c *Ctx) {
 		}
 	}
 	if deleted > 0 {
-		c.zsetChanged(key, z)
+		c.zsetChanged(key, z, "zrem")
 		c.Propagate()
 	}
 	c.W.Int(int64(deleted))
@@ -475,7 +482,7 @@ func zremrangeGeneric(c *Ctx, del func(z *keyspace.ZSet) (int, [][]byte)) {
 	}
 	n, effect := del(z)
 	if n > 0 {
-		c.zsetChanged(key, z)
+		c.zsetChanged(key, z, c.Cmd.Name) // zremrangebyrank, zremrangebyscore, zremrangebylex
 		if effect != nil {
 			c.PropagateArgs(effect...)
 		} else {
@@ -838,6 +845,7 @@ func zsetStoreResult(c *Ctx, dst []byte, z *keyspace.ZSet, rewrite bool) {
 	if z.Len() > 0 {
 		c.DB.SetCollection(key, z, false)
 		c.Touch(key)
+		c.notify(notifyZSet, c.Cmd.Name, key) // zrangestore, zunionstore, zinterstore, zdiffstore
 		if rewrite {
 			args := [][]byte{Bytes("ZADD"), dst}
 			z.Range(func(m string, s float64) bool {
@@ -855,6 +863,7 @@ func zsetStoreResult(c *Ctx, dst []byte, z *keyspace.ZSet, rewrite bool) {
 	c.W.Int(0)
 	if c.DB.Delete(key) {
 		c.Touch(key)
+		c.notify(notifyGeneric, "del", key)
 		c.PropagateArgs(Bytes("DEL"), dst)
 	}
 }
@@ -1233,7 +1242,11 @@ func zpopFrom(c *Ctx, key []byte, z *keyspace.ZSet, max bool, count int64, sh zp
 		c.W.BulkString(m)
 		c.W.Double(s)
 	}
-	c.zsetChanged(view(key), z)
+	event := "zpopmin"
+	if max {
+		event = "zpopmax"
+	}
+	c.zsetChanged(view(key), z, event)
 	return n
 }
 
