@@ -31,7 +31,7 @@ func TestDumpRestoreGoRedis(t *testing.T) {
 		defer c.Close()
 	}
 
-	// Every type, small (compact encodings) and large.
+	// Every type, small (compact encodings) and large, and a stream.
 	src.Set(ctx, "s", "hello", 0)
 	src.Set(ctx, "n", "-12345", time.Hour)
 	src.Set(ctx, "long", strings.Repeat("compressible ", 1000), 0)
@@ -47,6 +47,8 @@ func TestDumpRestoreGoRedis(t *testing.T) {
 	src.SAdd(ctx, "set:big", big...)
 	src.ZAdd(ctx, "z", redis.Z{Score: 1.5, Member: "a"}, redis.Z{Score: -2, Member: "b"})
 	src.Expire(ctx, "z", time.Hour)
+	src.XAdd(ctx, &redis.XAddArgs{Stream: "st", Values: []string{"f", "v"}})
+	src.XGroupCreate(ctx, "st", "g", "0")
 
 	move := func(from, to *redis.Client, keys []string) {
 		t.Helper()
@@ -80,7 +82,7 @@ func TestDumpRestoreGoRedis(t *testing.T) {
 	}
 
 	keys := src.Keys(ctx, "*").Val()
-	if len(keys) != 10 {
+	if len(keys) != 11 {
 		t.Fatalf("source keys %q", keys)
 	}
 	move(src, mc, keys)

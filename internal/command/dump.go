@@ -43,24 +43,17 @@ type ValueCodec interface {
 	// result. It fails only for a value it cannot encode.
 	Dump(dst []byte, o *keyspace.Object) ([]byte, error)
 	// Restore decodes a DUMP payload into a string value (coll nil; str is
-	// handed over, never aliasing payload) or a non-empty collection made
-	// with lim's encoding thresholds. Its error wraps ErrDumpPayload when
-	// the payload is shorter than its footer, is of a newer RDB version
-	// than redis-server 7.0's or fails its checksum, and ErrDumpUnsupported
-	// when it holds a well-formed value ferry does not store (a stream);
-	// any other error means the value is malformed.
+	// handed over, never aliasing payload) or a collection (not empty,
+	// but for a stream) made with lim's encoding thresholds. Its error
+	// wraps ErrDumpPayload when the payload is shorter than its footer, is
+	// of a newer RDB version than redis-server 7.0's or fails its
+	// checksum; any other error means the value is malformed.
 	Restore(payload []byte, lim keyspace.Limits) (str []byte, coll keyspace.Collection, err error)
 }
 
-// Errors a ValueCodec's Restore wraps.
-var (
-	// ErrDumpPayload is the payload's footer not checking out; its text is
-	// Redis's reply after "ERR ".
-	ErrDumpPayload = errors.New("DUMP payload version or checksum are wrong")
-	// ErrDumpUnsupported is a value ferry does not store; the error's whole
-	// text is the reply after "ERR ".
-	ErrDumpUnsupported = errors.New("DUMP payload holds a value ferry does not store")
-)
+// ErrDumpPayload is wrapped by a ValueCodec's Restore when the payload's
+// footer does not check out; its text is Redis's reply after "ERR ".
+var ErrDumpPayload = errors.New("DUMP payload version or checksum are wrong")
 
 // Error replies of DUMP and RESTORE.
 const (
@@ -166,9 +159,6 @@ func restoreCmd(c *Ctx) {
 	switch {
 	case errors.Is(err, ErrDumpPayload):
 		c.Error("ERR " + ErrDumpPayload.Error())
-		return
-	case errors.Is(err, ErrDumpUnsupported):
-		c.Error("ERR " + err.Error())
 		return
 	case err != nil:
 		c.Error(errBadDump)

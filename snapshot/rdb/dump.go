@@ -16,12 +16,14 @@ import (
 // little endian) and a CRC-64/Jones of everything before it (8 bytes,
 // little endian), as Redis's createDumpPayload writes it.
 //
-// Dump writes the plain value types the snapshot encoder writes (no
-// listpacks, intsets or LZF), so its payloads are longer than
-// redis-server's for small collections and compressible strings, and never
-// byte for byte the same; redis-server 7.0's RESTORE accepts them and
-// builds its compact encodings by its own thresholds. Restore reads every
-// encoding redis-server 7.0 dumps, with the snapshot loader's decoder.
+// Dump writes what the snapshot encoder writes: the plain types for
+// strings, lists, sets, sorted sets and hashes (no listpacks, intsets or
+// LZF), so its payloads are longer than redis-server's for small
+// collections and compressible strings, and not byte for byte the same;
+// redis-server 7.0's RESTORE accepts them and builds its compact encodings
+// by its own thresholds. Streams are written as Redis writes them. Restore
+// reads every encoding redis-server 7.0 dumps, with the snapshot loader's
+// decoder.
 type Values struct{}
 
 var _ command.ValueCodec = Values{}
@@ -36,8 +38,8 @@ const dumpVersion = Version
 // Dump appends o's value as a DUMP payload to dst. The value is what the
 // snapshot encoder writes for a key, so that DUMP serializes every type
 // snapshots do: the record of a key with an empty name and no expiry, less
-// the name (the zero byte after the type). It fails for a value the
-// encoder cannot write (a stream, until it can).
+// the name (the zero byte after the type). It fails only for a value the
+// encoder cannot write.
 func (Values) Dump(dst []byte, o *keyspace.Object) ([]byte, error) {
 	var rec bytes.Buffer
 	cw := &crcWriter{w: &rec}
@@ -114,13 +116,11 @@ func restoreValue(p []byte, version int, lim keyspace.Limits) ([]byte, keyspace.
 			return nil, nil, err
 		}
 		return s, nil, nil
-	case t == 8 || t > typeStreamListpacks2 || t == typeModulePreGA || t == typeModule2:
+	case t == 8 || t > typeStreamListpacks2 || isUnsupported(t):
 		// Not a value type of RDB 10 (typeSetListpack and later came with
 		// RDB 11), or a module value: redis-server without the module
 		// refuses it too.
 		return nil, nil, d.corrupt(0, "RDB value type %d cannot be restored", t)
-	case isUnsupported(t):
-		return nil, nil, fmt.Errorf("%w (RDB type %d, a %s)", command.ErrDumpUnsupported, t, typeNames[t])
 	}
 	c, err := d.loadCollection(t)
 	if err != nil {
