@@ -14,7 +14,9 @@ import (
 // last ID>, a NOACK read's progress as XGROUP SETID ... ENTRIESREAD. Where
 // Redis's replicas drift, ferry propagates more: a consumer XREADGROUP
 // creates goes out as XGROUP CREATECONSUMER (Redis only does so with
-// NOACK), and a history read's new delivery times and counts as XCLAIMs.
+// NOACK), a history read's new delivery times and counts as XCLAIMs, and
+// every read that moves the group as XGROUP SETID ... ENTRIESREAD (Redis's
+// XCLAIM LASTID leaves a replica's entries-read behind).
 // A replica applying the master's XCLAIM takes its TIME as is and as the
 // consumer's seen time, so that times come from the master's clock.
 
@@ -109,7 +111,10 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 		n++
 		return count == 0 || n < count
 	})
-	if noack && advanced {
+	if advanced {
+		// Redis propagates this with NOACK only (the XCLAIMs' LASTID moves
+		// the group otherwise, but not its entries-read, which replicas
+		// then miss): ferry always does.
 		c.propagateGroupID(key, group, g)
 	}
 	c.W.SetArray(d, int(n))
