@@ -64,6 +64,7 @@ func New() *Env {
 	env.Globals.RawSetString("bit", newBit(L))
 	env.Globals.RawSetString("cjson", newCjson(L, L.NewUserData()))
 	env.Globals.RawSetString("cmsgpack", newCmsgpack(L))
+	env.Globals.RawSetString("struct", newStruct(L))
 	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
 	for _, name := range []string{"load", "loadstring"} {
 		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
