@@ -26,6 +26,9 @@ import (
 // its own DEL first. On a replica applying effects (and only there), a
 // time already past is stored as it is, as a Redis replica does.
 //
+// Keyspace events: restore for a key stored, del for one REPLACE deleted
+// when nothing is stored; DUMP's lookup raises keymiss.
+//
 // IDLETIME and FREQ are checked as Redis checks them and otherwise ignored:
 // ferry keeps no LFU counter, and its idle time starts at the restore.
 
@@ -174,6 +177,7 @@ func restoreCmd(c *Ctx) {
 	if when != 0 && when <= c.Now() && c.DB.Keyspace().Mode == keyspace.ExpireDelete {
 		// Already expired (checkAlreadyExpired): nothing is stored.
 		if deleted {
+			c.notify(notifyGeneric, "del", key)
 			c.PropagateArgs(Bytes("DEL"), c.Args[1])
 		}
 		c.W.OK()
@@ -192,6 +196,7 @@ func restoreCmd(c *Ctx) {
 		c.DB.SetExpire(key, when)
 	}
 	c.Touch(key)
+	c.notify(notifyGeneric, "restore", key)
 	if when != 0 && !absttl {
 		args := make([][]byte, 0, len(c.Args)+1)
 		args = append(args, c.Args[0], c.Args[1], FormatInt(when))

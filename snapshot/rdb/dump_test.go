@@ -364,6 +364,50 @@ func TestRestoreStream(t *testing.T) {
 	}
 }
 
+// TestRestoreNotifications: the keyspace events of DUMP and RESTORE, as
+// redis-server publishes them.
+func TestRestoreNotifications(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	raddr := redistest.Redis(t)
+	_, faddr := redistest.Ferry(t, command.Config{Values: Values{}})
+	p := payloadOf([]byte("\x00\x05hello"), 10)
+	events := func(addr string) []string {
+		c, sub := redistest.Dial(t, addr), redistest.Dial(t, addr)
+		status(t, c.Do("CONFIG", "SET", "notify-keyspace-events", "KEA"))
+		sub.Do("PSUBSCRIBE", "__key*@0__:*")
+		for _, cmd := range [][]string{
+			{"DUMP", "missing"},
+			{"RESTORE", "k", "0", p},
+			{"RESTORE", "k", "0", p, "REPLACE"},
+			{"RESTORE", "k", "1", p, "ABSTTL", "REPLACE"},
+			{"RESTORE", "gone", "1", p, "ABSTTL"},
+			{"RESTORE", "t", "100000", p},
+			{"SET", "end", "1"},
+		} {
+			c.Do(cmd...)
+		}
+		var out []string
+		for {
+			m := sub.Read()
+			out = append(out, m)
+			if strings.Contains(m, "__keyevent@0__:set") {
+				break // SET end's second event
+			}
+			if len(out) > 40 {
+				t.Fatalf("no end: %q", out)
+			}
+		}
+		return out
+	}
+	r, f := events(raddr), events(faddr)
+	if !strings.Contains(fmt.Sprint(r), "__keyevent@0__:restore") || !strings.Contains(fmt.Sprint(r), "__keyevent@0__:del") {
+		t.Errorf("redis-server's events have no restore or del: %q", r)
+	}
+	if fmt.Sprint(r) != fmt.Sprint(f) {
+		t.Errorf("keyspace events:\nredis-server %q\nferry        %q", r, f)
+	}
+}
+
 // TestRestoreOnReplica: RESTORE is a write, refused on a replica; DUMP is
 // served there.
 func TestRestoreOnReplica(t *testing.T) {
