@@ -215,6 +215,7 @@ func msgpackUnpack(L *lua.LState, fname string, limit, offset int64) int {
 	}
 	n := len(out)
 	if !all {
+		d.checkStack("in function mp_unpack_full")
 		next := lua.LNumber(d.pos)
 		if d.pos == len(s) {
 			next = -1
