@@ -1178,9 +1178,9 @@ func (s *Stream) SetMeta(m StreamMeta) error {
 	return nil
 }
 
-// FirstLiveID returns the first live entry's ID, for loaders of RDB
-// versions that do not store it (0-0... as streamGetEdgeID: MaxStreamID
-// when there is none).
+// FirstLiveID returns the first live entry's ID, or MaxStreamID when
+// there is none (streamGetEdgeID), for loaders of RDB types that do not
+// store the first ID.
 func (s *Stream) FirstLiveID() StreamID { return s.edgeID(true, true) }
 
 // NodeEntries returns node i's entries, tombstones included, with its
