@@ -47,6 +47,7 @@ func (c *Ctx) consumerFor(key, group string, g *keyspace.StreamGroup, name strin
 		return cons
 	}
 	cons := g.CreateConsumer(name, now)
+	c.notify(notifyStream, "xgroup-createconsumer", key)
 	if propagate {
 		c.PropagateArgs([]byte("XGROUP"), []byte("CREATECONSUMER"), []byte(key), []byte(group), []byte(name))
 	}
@@ -211,6 +212,7 @@ func xgroupCreateCmd(c *Ctx) {
 		return
 	}
 	c.Touch(key)
+	c.notify(notifyStream, "xgroup-create", key)
 	c.Propagate()
 	c.W.OK()
 }
@@ -232,6 +234,7 @@ func xgroupSetidCmd(c *Ctx) {
 	}
 	g.LastID, g.EntriesRead = id, entriesRead
 	c.Touch(c.Arg(2))
+	c.notify(notifyStream, "xgroup-setid", c.Arg(2))
 	c.Propagate()
 	c.W.OK()
 }
@@ -247,9 +250,10 @@ func xgroupDestroyCmd(c *Ctx) {
 	}
 	s.DestroyGroup(g.Name)
 	c.Touch(c.Arg(2))
+	c.notify(notifyStream, "xgroup-destroy", c.Arg(2))
 	c.Propagate()
 	c.W.Int(1)
-	c.e.onAdd(c.DB.Index(), c.Arg(2)) // blocked XREADGROUPs get NOGROUP
+	c.e.signalReady(c.DB.Index(), c.Arg(2)) // blocked XREADGROUPs get NOGROUP
 }
 
 func xgroupCreateConsumerCmd(c *Ctx) {
@@ -263,6 +267,7 @@ func xgroupCreateConsumerCmd(c *Ctx) {
 	}
 	g.CreateConsumer(c.Arg(4), c.Now())
 	c.Touch(c.Arg(2))
+	c.notify(notifyStream, "xgroup-createconsumer", c.Arg(2))
 	c.Propagate()
 	c.W.Int(1)
 }
@@ -278,6 +283,7 @@ func xgroupDelConsumerCmd(c *Ctx) {
 		return
 	}
 	c.Touch(c.Arg(2))
+	c.notify(notifyStream, "xgroup-delconsumer", c.Arg(2))
 	c.Propagate()
 	c.W.Int(int64(pending))
 }
