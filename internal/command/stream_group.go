@@ -25,13 +25,72 @@ func errNoGroup(key, group string) string {
 	return "NOGROUP No such key '" + key + "' or consumer group '" + group + "'"
 }
 
-// propagateClaim records the XCLAIM that reproduces p on a replica.
-func (c *Ctx) propagateClaim(key, group string, g *keyspace.StreamGroup, id keyspace.StreamID, p *keyspace.StreamPending) {
-	c.PropagateArgs([]byte("XCLAIM"), []byte(key), []byte(group), []byte(p.Consumer.Name), []byte("0"),
-		id.Append(nil), []byte("TIME"), strconv.AppendInt(nil, p.DeliveryTime, 10),
-		[]byte("RETRYCOUNT"), strconv.AppendUint(nil, p.DeliveryCount, 10),
-		[]byte("FORCE"), []byte("JUSTID"), []byte("LASTID"), g.LastID.Append(nil))
+// claims collects the XCLAIM effects of one command. Redis propagates an
+// XCLAIM per entry; ferry writes each run of entries with the same
+// consumer, delivery time and count as one XCLAIM with all their IDs,
+// which does the same on a replica and keeps the effect about as large as
+// the IDs (a read of thousands of entries would otherwise outgrow a log
+// entry). LASTID is the group's last ID when the command ends: XCLAIM only
+// ever raises it, so the end state is the same.
+type claims struct {
+	key, group string
+	g          *keyspace.StreamGroup
+	runs       []claimRun
 }
+
+type claimRun struct {
+	consumer string
+	time     int64
+	count    uint64
+	ids      []keyspace.StreamID
+}
+
+func newClaims(key, group string, g *keyspace.StreamGroup) *claims {
+	return &claims{key: key, group: group, g: g}
+}
+
+// add records the XCLAIM that reproduces p, as it is now, on a replica.
+func (cl *claims) add(p *keyspace.StreamPending) {
+	if n := len(cl.runs); n > 0 {
+		r := &cl.runs[n-1]
+		if r.consumer == p.Consumer.Name && r.time == p.DeliveryTime && r.count == p.DeliveryCount {
+			r.ids = append(r.ids, p.ID)
+			return
+		}
+	}
+	cl.runs = append(cl.runs, claimRun{consumer: p.Consumer.Name, time: p.DeliveryTime, count: p.DeliveryCount, ids: []keyspace.StreamID{p.ID}})
+}
+
+// propagate records the runs as XCLAIMs.
+func (cl *claims) propagate(c *Ctx) {
+	for _, r := range cl.runs {
+		args := make([][]byte, 0, len(r.ids)+13)
+		args = append(args, []byte("XCLAIM"), []byte(cl.key), []byte(cl.group), []byte(r.consumer), []byte("0"))
+		for _, id := range r.ids {
+			args = append(args, id.Append(nil))
+		}
+		args = append(args, []byte("TIME"), strconv.AppendInt(nil, r.time, 10),
+			[]byte("RETRYCOUNT"), strconv.AppendUint(nil, r.count, 10),
+			[]byte("FORCE"), []byte("JUSTID"), []byte("LASTID"), cl.g.LastID.Append(nil))
+		c.PropagateArgs(args...)
+	}
+	cl.runs = nil
+}
+
+// claimBudget is how many bytes of XCLAIM IDs a command may still add to
+// the unit's effects before the unit would outgrow one log entry
+// (SetMaxWriteBytes), less room for the rest of its effects; -1 when there
+// is no limit. Group reads and XAUTOCLAIM deliver fewer entries than asked
+// rather than pass it.
+func (c *Ctx) claimBudget(key, group string) int {
+	if c.e.maxWrite == 0 {
+		return -1
+	}
+	return max(c.e.maxWrite-len(c.e.eff.buf)-4096-3*(len(key)+len(group)), 0)
+}
+
+// claimCost is what one more ID adds to an XCLAIM effect.
+func claimCost(id keyspace.StreamID) int { return len(id.Append(nil)) + 16 }
 
 // propagateGroupID records an XGROUP SETID of the group's position.
 func (c *Ctx) propagateGroupID(key, group string, g *keyspace.StreamGroup) {
@@ -62,11 +121,18 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 	cons := c.consumerFor(key, group, g, consumer, now, true)
 	d := c.W.Defer()
 	var n int64
+	cl := newClaims(key, group, g)
+	budget := c.claimBudget(key, group)
 	if history {
 		var pending []*keyspace.StreamPending
 		cons.RangePending(start, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
 			if count != 0 && int64(len(pending)) >= count {
 				return false
+			}
+			if budget >= 0 {
+				if budget -= claimCost(p.ID); budget < 0 {
+					return false
+				}
 			}
 			pending = append(pending, p)
 			return true
@@ -80,15 +146,21 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 				c.writeStreamEntry(p.ID, fv)
 				p.DeliveryTime = now
 				p.DeliveryCount++
-				c.propagateClaim(key, group, g, p.ID, p)
+				cl.add(p)
 			}
 			n++
 		}
+		cl.propagate(c)
 		c.W.SetArray(d, int(n))
 		return
 	}
 	advanced := false
 	s.Range(start, keyspace.MaxStreamID, false, func(id keyspace.StreamID, fv [][]byte) bool {
+		if !noack && budget >= 0 {
+			if budget -= claimCost(id); budget < 0 {
+				return false
+			}
+		}
 		if g.LastID.Less(id) {
 			if g.EntriesRead != keyspace.EntriesReadInvalid && !s.RangeHasTombstones(id) {
 				g.EntriesRead++
@@ -107,11 +179,12 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 				g.Move(p, cons)
 				p.DeliveryTime, p.DeliveryCount = now, 1
 			}
-			c.propagateClaim(key, group, g, id, p)
+			cl.add(p)
 		}
 		n++
 		return count == 0 || n < count
 	})
+	cl.propagate(c)
 	if advanced {
 		// Redis propagates this with NOACK only (the XCLAIMs' LASTID moves
 		// the group otherwise, but not its entries-read, which replicas
@@ -537,6 +610,7 @@ func xclaimCmd(c *Ctx) {
 	}
 	name := c.Arg(3)
 	var cons *keyspace.StreamConsumer
+	cl := newClaims(key, group, g)
 	d := c.W.Defer()
 	n := 0
 	changed := false
@@ -544,7 +618,7 @@ func xclaimCmd(c *Ctx) {
 		p := g.Pending(id)
 		if !s.Exists(id) {
 			if p != nil {
-				c.propagateClaim(key, group, g, id, p)
+				cl.add(p)
 				propagateLast = false
 				g.Ack(id)
 				changed = true
@@ -579,10 +653,11 @@ func xclaimCmd(c *Ctx) {
 			c.writeStreamEntry(id, s.Get(id))
 		}
 		n++
-		c.propagateClaim(key, group, g, id, p)
+		cl.add(p)
 		propagateLast = false
 		changed = true
 	}
+	cl.propagate(c)
 	if propagateLast {
 		c.propagateGroupID(key, group, g)
 		changed = true
@@ -664,10 +739,20 @@ func xautoclaimCmd(c *Ctx) {
 	dEnd := c.W.Defer()
 	dArr := c.W.Defer()
 	var examined []*keyspace.StreamPending
+	cl := newClaims(key, group, g)
+	budget := c.claimBudget(key, group)
 	g.RangePending(start, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
 		if attempts == 0 || count == 0 {
 			next, more = p.ID, true
 			return false
+		}
+		if budget >= 0 {
+			// Past what one log entry holds, stop here: the cursor says
+			// where to go on.
+			if budget -= claimCost(p.ID); budget < 0 {
+				next, more = p.ID, true
+				return false
+			}
 		}
 		attempts--
 		examined = append(examined, p)
@@ -684,7 +769,7 @@ func xautoclaimCmd(c *Ctx) {
 	for _, p := range examined {
 		id := p.ID
 		if !s.Exists(id) {
-			c.propagateClaim(key, group, g, id, p)
+			cl.add(p)
 			g.Ack(id)
 			deleted = append(deleted, id)
 			continue
@@ -706,8 +791,9 @@ func xautoclaimCmd(c *Ctx) {
 			c.writeStreamEntry(id, s.Get(id))
 		}
 		claimed++
-		c.propagateClaim(key, group, g, id, p)
+		cl.add(p)
 	}
+	cl.propagate(c)
 	if !more {
 		next = keyspace.StreamID{}
 	}

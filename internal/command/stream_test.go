@@ -198,6 +198,10 @@ func TestStreamEffects(t *testing.T) {
 		{[]string{"XADD", "s", "1700000000002-0", "a", "1"}, ""},
 		{[]string{"XREADGROUP", "GROUP", "g", "c", "NOACK", "STREAMS", "s", ">"}, "*7 $6 XGROUP $5 SETID $1 s $1 g $15 1700000000002-0 $11 ENTRIESREAD $3 255 "},
 		{[]string{"XCLAIM", "s", "g", "d", "0", "1700000000001-0", "IDLE", "500"}, "*14 $6 XCLAIM $1 s $1 g $1 d $1 0 $15 1700000000001-0 $4 TIME $13 1699999999500 $10 RETRYCOUNT $1 2 $5 FORCE $6 JUSTID $6 LASTID $15 1700000000002-0 "},
+		// Entries delivered alike go out as one XCLAIM with all their IDs.
+		{[]string{"XGROUP", "CREATE", "s", "h", "0"}, ""},
+		{[]string{"XREADGROUP", "GROUP", "h", "c", "COUNT", "3", "STREAMS", "s", ">"}, "*1 $5 MULTI *5 $6 XGROUP $14 CREATECONSUMER $1 s $1 h $1 c *16 $6 XCLAIM $1 s $1 h $1 c $1 0 $5 204-1 $5 205-1 $5 206-1 $4 TIME $13 1700000000000 $10 RETRYCOUNT $1 1 $5 FORCE $6 JUSTID $6 LASTID $5 206-1 *7 $6 XGROUP $5 SETID $1 s $1 h $5 206-1 $11 ENTRIESREAD $3 206 *1 $4 EXEC "},
+		{[]string{"XCLAIM", "s", "h", "d", "0", "204-1", "205-1", "RETRYCOUNT", "7"}, "*15 $6 XCLAIM $1 s $1 h $1 d $1 0 $5 204-1 $5 205-1 $4 TIME $13 1700000000000 $10 RETRYCOUNT $1 7 $5 FORCE $6 JUSTID $6 LASTID $5 206-1 "},
 	} {
 		before := len(rp.log.units)
 		exec(rp.master, cl, tc.cmd...)
@@ -216,5 +220,70 @@ func TestStreamEffects(t *testing.T) {
 		for ; before < len(rp.log.units); before++ {
 			apply(t, rp.replica, rp.rc, rp.log.units[before])
 		}
+	}
+}
+
+// TestStreamGroupReadFitsAnEntry: a group read (or XAUTOCLAIM) whose
+// deliveries would outgrow one log entry delivers fewer entries, and its
+// effect fits; the rest comes with the next read, as with COUNT.
+func TestStreamGroupReadFitsAnEntry(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	rp := newReplication(clock, 1)
+	cl := rp.clients[0]
+	const total, limit = 20000, 64 << 10
+	rp.master.Lock()
+	rp.master.SetMaxWriteBytes(limit)
+	rp.master.Unlock()
+	for i := 1; i <= total; i++ {
+		exec(rp.master, cl, "XADD", "s", strconv.Itoa(i)+"-1", "f", "v")
+	}
+	exec(rp.master, cl, "XGROUP", "CREATE", "s", "g", "0")
+	// The units are larger than apply's reader takes at once.
+	applier := rp.replica.NewApplier()
+	for _, u := range rp.log.units {
+		if err := applier.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rp.log.units = nil
+	delivered := 0
+	for reads := 0; delivered < total; reads++ {
+		if reads > 100 {
+			t.Fatalf("%d of %d entries delivered after 100 reads", delivered, total)
+		}
+		before := len(rp.log.units)
+		r := exec(rp.master, cl, "XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
+		n := strings.Count(r, "$1\r\nf\r\n")
+		if n == 0 || n == total {
+			t.Fatalf("read %d delivered %d entries: want some, not all %d in one entry", reads, n, total)
+		}
+		delivered += n
+		for ; before < len(rp.log.units); before++ {
+			if u := rp.log.units[before]; len(u) > limit {
+				t.Fatalf("a unit of %d bytes, more than the %d-byte limit", len(u), limit)
+			} else if err := applier.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if delivered != total {
+		t.Fatalf("delivered %d entries, want %d", delivered, total)
+	}
+	clock.now = clock.now.Add(time.Minute)
+	// XAUTOCLAIM of everything stops early with a cursor to go on from.
+	before := len(rp.log.units)
+	r := exec(rp.master, cl, "XAUTOCLAIM", "s", "g", "d", "1000", "0", "COUNT", "100000", "JUSTID")
+	if strings.HasPrefix(r, "*3\r\n$3\r\n0-0\r\n") {
+		t.Fatalf("XAUTOCLAIM of %d pending entries finished in one call under a %d-byte limit", total, limit)
+	}
+	for ; before < len(rp.log.units); before++ {
+		if u := rp.log.units[before]; len(u) > limit {
+			t.Fatalf("a unit of %d bytes, more than the %d-byte limit", len(u), limit)
+		} else if err := applier.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, r := exec(rp.master, cl, "DEBUG", "DIGEST"), exec(rp.replica, rp.rc, "DEBUG", "DIGEST"); m != r {
+		t.Fatalf("digests: master %s, replica %s", m, r)
 	}
 }
