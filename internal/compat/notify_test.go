@@ -273,6 +273,16 @@ func TestNotify(t *testing.T) {
 			1: GETDEL nope
 			1: GETEX nope
 			0 read*4:
+			1: RPUSH sl 1 2
+			1: SORT sl BY w_*
+			1: SORT sl GET h_*->f
+			0 read*8:
+			1: TOUCH nope
+			1: EVAL_RO "return redis.call('get', KEYS[1])" 1 nope
+			1: LCS nope sl
+			0 read*6:
+			1: SCAN 0 TYPE list
+			1: MEMORY USAGE nope
 			0 quiet:`,
 		"lists": `
 			1: CONFIG SET notify-keyspace-events KEA
@@ -565,6 +575,12 @@ func TestNotify(t *testing.T) {
 			1: LPUSH l b
 			0 read*4:
 			1: DEL k3
+			0 read*2:
+			1: SET sc v PX 20
+			0 read*4:
+			sleep 60
+			1 sort: KEYS *
+			1 type: SCAN 0 COUNT 100
 			0 read*2:
 			1: DEBUG SET-ACTIVE-EXPIRE 1
 			0 quiet:`,
