@@ -364,17 +364,25 @@ func geohashCmd(c *Ctx) {
 		return
 	}
 	c.W.Array(len(c.Args) - 2)
+	memberScores(c, z, func(score float64, found bool) {
+		if !found {
+			c.W.Null()
+			return
+		}
+		c.W.BulkString(geohash.String(score))
+	})
+}
+
+// memberScores calls fn with the score of each member argument (from the
+// third on) in z, which may be nil; found is false for a missing member.
+func memberScores(c *Ctx, z *keyspace.ZSet, fn func(score float64, found bool)) {
 	for j := 2; j < len(c.Args); j++ {
 		var score float64
 		found := false
 		if z != nil {
 			score, found = z.Score(c.Arg(j))
 		}
-		if !found {
-			c.W.Null()
-			continue
-		}
-		c.W.BulkString(geohash.String(score))
+		fn(score, found)
 	}
 }
 
@@ -384,19 +392,14 @@ func geoposCmd(c *Ctx) {
 		return
 	}
 	c.W.Array(len(c.Args) - 2)
-	for j := 2; j < len(c.Args); j++ {
-		var score float64
-		found := false
-		if z != nil {
-			score, found = z.Score(c.Arg(j))
-		}
+	memberScores(c, z, func(score float64, found bool) {
 		if !found {
 			c.W.NullArray()
-			continue
+			return
 		}
 		long, lat := geohash.DecodeScore(score)
 		c.W.Array(2)
 		c.geoCoord(long)
 		c.geoCoord(lat)
-	}
+	})
 }
