@@ -71,6 +71,7 @@ type scripting struct {
 	client  *Client            // the client redis.call runs commands as
 	run     *scriptRun         // the script running, if any
 	errLine int                // where the last error was raised (0: unknown)
+	fns     *functions         // function libraries (function.go); nil until used
 }
 
 // scriptRun is the state of one script execution.
@@ -103,7 +104,7 @@ func (s *scripting) newEnv(e *Engine) {
 		s.env.Close()
 	}
 	s.env = luaenv.New()
-	s.env.SetLibrary("redis", s.redisLib(e))
+	s.env.SetLibrary("redis", s.redisLib(e, s.env.L))
 	s.env.Seal()
 }
 
@@ -126,7 +127,7 @@ func (s *scripting) compile(body string) (string, *script, string) {
 	}
 	fn, err := s.env.Compile(src, "user_script")
 	if err != nil {
-		return sha, nil, "ERR Error compiling script (new function): " + compileError(err)
+		return sha, nil, "ERR Error compiling script (new function): " + compileError(err, "user_script")
 	}
 	sc := &script{fn: fn, flags: flags}
 	s.scripts[sha] = sc
@@ -173,10 +174,10 @@ func parseShebang(body string) (scriptFlags, string, string) {
 	return f, "\n" + rest, ""
 }
 
-// compileError words a gopher-lua syntax error as Lua does:
+// compileError words a gopher-lua syntax error in chunk as Lua does:
 // "user_script:LINE: MESSAGE near 'TOKEN'". The message is gopher-lua's
 // own ("syntax error" where Lua says which symbol it did not expect).
-func compileError(err error) string {
+func compileError(err error, chunk string) string {
 	msg := err.Error()
 	if apiErr, ok := err.(*lua.ApiError); ok && apiErr.Cause != nil {
 		msg = apiErr.Cause.Error()
@@ -184,14 +185,14 @@ func compileError(err error) string {
 	msg = strings.TrimSpace(msg)
 	// "user_script line:3(column:9) near 'x':   syntax error" or
 	// "user_script at EOF:   syntax error".
-	if rest, ok := strings.CutPrefix(msg, "user_script line:"); ok {
+	if rest, ok := strings.CutPrefix(msg, chunk+" line:"); ok {
 		line, rest, _ := strings.Cut(rest, "(")
 		_, rest, _ = strings.Cut(rest, "near ")
 		near, text, _ := strings.Cut(rest, ":")
-		return "user_script:" + line + ": " + strings.TrimSpace(text) + " near " + near
+		return chunk + ":" + line + ": " + strings.TrimSpace(text) + " near " + near
 	}
-	if text, ok := strings.CutPrefix(msg, "user_script at EOF:"); ok {
-		return "user_script: " + strings.TrimSpace(text) + " near '<eof>'"
+	if text, ok := strings.CutPrefix(msg, chunk+" at EOF:"); ok {
+		return chunk + ": " + strings.TrimSpace(text) + " near '<eof>'"
 	}
 	return msg
 }
@@ -295,7 +296,7 @@ func (s *scripting) exec(c *Ctx, sha string, sc *script, numkeys int, readOnly b
 			c.Error(errKilled + " script: " + sha + ", on @user_script:" + itoa(max(s.errLine, 1)) + ".")
 			return
 		}
-		c.Error(s.errorReply(err, sha))
+		c.Error(s.errorReply(err, sha, "user_script"))
 		return
 	}
 	s.reply(c.W, L.Get(-1), run.resp, 0)
@@ -325,8 +326,9 @@ func (s *scripting) errorHandler(L *lua.LState) int {
 
 // errorReply words a script's error as Redis does: the error's own text
 // (errors that are not a redis.call error table get "ERR " in front),
-// then where it was raised.
-func (s *scripting) errorReply(err error, sha string) string {
+// then where it was raised: the script's SHA1 (a function's name) and
+// chunk ("user_script", "user_function").
+func (s *scripting) errorReply(err error, sha, chunk string) string {
 	var msg string
 	apiErr, ok := err.(*lua.ApiError)
 	switch {
@@ -345,7 +347,7 @@ func (s *scripting) errorReply(err error, sha string) string {
 		}
 	}
 	if s.errLine > 0 {
-		msg += " script: " + sha + ", on @user_script:" + itoa(s.errLine) + "."
+		msg += " script: " + sha + ", on @" + chunk + ":" + itoa(s.errLine) + "."
 	}
 	return msg
 }

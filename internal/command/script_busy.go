@@ -35,6 +35,14 @@ type busyState struct {
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // stops the running script
+	fn     busyFunction       // the running function (FCALL); name "" for a script
+}
+
+// busyFunction is what FUNCTION STATS says of a running function.
+type busyFunction struct {
+	name        string
+	args        [][]byte // the FCALL, copied
+	libs, funcs int      // library and function counts
 }
 
 // begin marks a script as started; the caller holds the engine lock.
@@ -52,6 +60,14 @@ func (b *busyState) end() {
 	b.start.Store(0)
 	b.mu.Lock()
 	b.cancel = nil
+	b.fn = busyFunction{}
+	b.mu.Unlock()
+}
+
+// setFunction marks the script begun as a function (function.go).
+func (b *busyState) setFunction(name string, args [][]byte, libs, funcs int) {
+	b.mu.Lock()
+	b.fn = busyFunction{name: name, args: cloneArgs(args), libs: libs, funcs: funcs}
 	b.mu.Unlock()
 }
 
@@ -65,8 +81,9 @@ func (b *busyState) busy() bool {
 	return limit > 0 && time.Since(time.Unix(0, start)) >= limit
 }
 
-// kill stops the running script, returning the error reply when it cannot.
-func (b *busyState) kill() string {
+// kill stops the running script (SCRIPT KILL) or function (FUNCTION
+// KILL, fn set), returning the error reply when it cannot.
+func (b *busyState) kill(fn bool) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -74,6 +91,10 @@ func (b *busyState) kill() string {
 		return errNotBusy
 	case b.wrote.Load():
 		return errUnkillable
+	case !fn && b.fn.name != "":
+		return errFnBusy
+	case fn && b.fn.name == "":
+		return errBusy
 	}
 	b.killed.Store(true)
 	b.cancel()
@@ -92,13 +113,31 @@ func (e *Engine) BusyReply(cl *Client, args [][]byte) {
 	switch {
 	case !cl.Authed:
 		cl.W.Error(ErrNoAuth)
-	case len(args) == 2 && strings.EqualFold(view(args[0]), "script") && strings.EqualFold(view(args[1]), "kill"):
-		if msg := e.busy.kill(); msg != "" {
+	case len(args) == 2 && strings.EqualFold(view(args[1]), "kill") &&
+		(strings.EqualFold(view(args[0]), "script") || strings.EqualFold(view(args[0]), "function")):
+		if msg := e.busy.kill(strings.EqualFold(view(args[0]), "function")); msg != "" {
 			cl.W.Error(msg)
 			return
 		}
 		cl.W.OK()
+	case len(args) == 2 && strings.EqualFold(view(args[0]), "function") && strings.EqualFold(view(args[1]), "stats"):
+		b := &e.busy
+		b.mu.Lock()
+		fn, start := b.fn, b.start.Load()
+		b.mu.Unlock()
+		if fn.name == "" {
+			cl.W.Error(errBusy)
+			return
+		}
+		writeFunctionStats(&cl.W, fn.name, fn.args, time.Since(time.Unix(0, start)).Milliseconds(), fn.libs, fn.funcs)
 	default:
-		cl.W.Error(errBusy)
+		e.busy.mu.Lock()
+		fn := e.busy.fn.name != ""
+		e.busy.mu.Unlock()
+		if fn {
+			cl.W.Error(errFnBusy)
+		} else {
+			cl.W.Error(errBusy)
+		}
 	}
 }

@@ -28,9 +28,8 @@ const (
 	logWarning
 )
 
-// redisLib returns the redis table.
-func (s *scripting) redisLib(e *Engine) *lua.LTable {
-	L := s.env.L
+// redisLib returns the redis table, made in L.
+func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	fns := map[string]lua.LGFunction{
 		"call":  func(L *lua.LState) int { return s.call(L, e, true) },

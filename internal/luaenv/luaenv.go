@@ -22,6 +22,10 @@ type Env struct {
 	Globals *lua.LTable
 	// Proxy is the environment scripts run in.
 	Proxy *lua.LTable
+	// Index, when set, is what Proxy reads instead of Globals: function
+	// libraries run their load-time code with only the API FUNCTION LOAD
+	// gives them.
+	Index *lua.LTable
 
 	protected map[*lua.LTable]bool
 	rng       lrand48
@@ -78,22 +82,17 @@ func (env *Env) SetLibrary(name string, t *lua.LTable) { env.Globals.RawSetStrin
 // Seal makes every library table read-only (scripts see a proxy) and
 // builds the environment scripts run in.
 func (env *Env) Seal() {
-	L := env.L
 	env.Globals.ForEach(func(k, v lua.LValue) {
 		if t, ok := v.(*lua.LTable); ok && k.String() != "_G" {
 			env.Globals.RawSet(k, env.readonly(t, nil))
 		}
 	})
-	undefined := L.NewFunction(func(L *lua.LState) int {
-		name := L.Get(2)
-		v := env.Globals.RawGet(name)
-		if v == lua.LNil {
-			L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(name))
+	env.Proxy = env.readonly(nil, env.strictIndex(func() *lua.LTable {
+		if env.Index != nil {
+			return env.Index
 		}
-		L.Push(v)
-		return 1
-	})
-	env.Proxy = env.readonly(nil, undefined)
+		return env.Globals
+	}))
 	env.Globals.RawSetString("_G", env.Proxy)
 }
 
@@ -116,6 +115,27 @@ func (env *Env) readonly(t *lua.LTable, index *lua.LFunction) *lua.LTable {
 	L.SetMetatable(proxy, mt)
 	env.protected[proxy] = true
 	return proxy
+}
+
+// strictIndex returns an __index function that reads the table src
+// returns and raises an error for a name it does not hold.
+func (env *Env) strictIndex(src func() *lua.LTable) *lua.LFunction {
+	return env.L.NewFunction(func(L *lua.LState) int {
+		name := L.Get(2)
+		v := src().RawGet(name)
+		if v == lua.LNil {
+			L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(name))
+		}
+		L.Push(v)
+		return 1
+	})
+}
+
+// Strict returns a read-only proxy of t whose reads of a missing field
+// raise the error a nonexistent global variable does, as Redis's tables
+// with its error metatable do.
+func (env *Env) Strict(t *lua.LTable) *lua.LTable {
+	return env.readonly(nil, env.strictIndex(func() *lua.LTable { return t }))
 }
 
 // rawset is the base library's rawset, refusing protected tables.
