@@ -150,7 +150,7 @@ func TestBadInput(t *testing.T) {
 		{"stream node key", rdbWith([]byte{typeStreamListpacks}, str("events"), []byte{1}, str("short")), ErrCorrupt, `key "events" (db 0): stream node key of 5 bytes, not a stream ID`},
 		{"module", rdbWith([]byte{typeModule2}, str("m")), ErrUnsupported, "unsupported RDB type 7 (module)"},
 		{"module aux", rdbWith([]byte{opModuleAux}), ErrUnsupported, "module auxiliary data"},
-		{"function", rdbWith([]byte{opFunction2}, str("code")), ErrUnsupported, "function library"},
+		{"function", rdbWith([]byte{opFunction2, 0xc5}), ErrCorrupt, "invalid string encoding 5"},
 		{"database 16", rdbWith([]byte{opSelectDB, 16}), ErrUnsupported, "database 16 out of range"},
 		{"duplicate key", rdbWith([]byte{0}, str("k"), str("v"), []byte{0}, str("k"), str("w")), ErrCorrupt, `key "k" (db 0): duplicate key`},
 		{"bad length", rdbWith([]byte{typeList}, str("k"), []byte{0x82}), ErrCorrupt, "invalid length encoding 0x82"},

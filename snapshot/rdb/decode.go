@@ -16,9 +16,10 @@ import (
 
 // Load reads one RDB file from r into ks, which must be empty (a fresh
 // keyspace.New with the clock and Limits the caller wants), and returns
-// the file's AUX fields. It reads every RDB version up to 11 and every
-// encoding of strings, lists, sets, sorted sets and hashes; streams,
-// module values and function libraries are refused (ErrUnsupported).
+// the file's AUX fields and function libraries (Meta.Functions). It reads
+// every RDB version up to 11 and every encoding of strings, lists, sets,
+// sorted sets, hashes and streams; module values are refused
+// (ErrUnsupported).
 //
 // Values take the encodings Redis would give them when loading, by
 // ks.Limits. Every key is loaded with its expiry time, including keys
@@ -68,8 +69,9 @@ func errOffset(err error) int64 {
 	return math.MaxInt64
 }
 
-// ReadMeta reads the header and the AUX fields at the start of an RDB file
-// (where Redis and ferry write them), without loading anything.
+// ReadMeta reads the header, the AUX fields and the function libraries at
+// the start of an RDB file (where Redis and ferry write them), without
+// loading any key.
 func ReadMeta(r io.Reader) (Meta, error) {
 	d := newDecoder(r, nil)
 	if err := d.run(true); err != nil {
@@ -164,7 +166,7 @@ func (d *decoder) run(metaOnly bool) error {
 		if err != nil {
 			return d.readErr(err)
 		}
-		if metaOnly && t != opAux {
+		if metaOnly && t != opAux && t != opFunction && t != opFunction2 {
 			return nil
 		}
 		switch t {
@@ -221,7 +223,9 @@ func (d *decoder) run(metaOnly bool) error {
 		case opModuleAux:
 			return d.errAt(off, ErrUnsupported, "unsupported module auxiliary data (RDB opcode %d)", t)
 		case opFunction, opFunction2:
-			return d.errAt(off, ErrUnsupported, "unsupported function library (RDB opcode %d): ferry has no functions", t)
+			if err := d.loadFunction(t); err != nil {
+				return err
+			}
 		case opEOF:
 			return d.checkSum()
 		default:

@@ -89,7 +89,7 @@ const encoderBuffer = 64 << 10
 // NewEncoder starts an RDB file on w: the "REDIS0010" header, Redis's AUX
 // fields (redis-ver, redis-bits, ctime, used-mem, aof-base) and ferry's
 // (ferry-offset, ferry-generation, ferry-dataset), then meta.Aux's other
-// fields in key order.
+// fields in key order, then meta.Functions' libraries.
 func NewEncoder(w io.Writer, meta Meta) (*Encoder, error) {
 	c := &crcWriter{w: w}
 	e := &Encoder{w: w, crc: c, bw: bufio.NewWriterSize(c, encoderBuffer), db: -1}
@@ -123,6 +123,7 @@ func NewEncoder(w io.Writer, meta Meta) (*Encoder, error) {
 	for _, k := range extra {
 		e.writeAux(k, meta.Aux[k])
 	}
+	e.writeFunctions(meta.Functions)
 	return e, e.err
 }
 

@@ -127,6 +127,10 @@ type Meta struct {
 	// included). For the encoder it holds extra fields to write after
 	// ferry's; fields the encoder writes itself are not taken from it.
 	Aux map[string]string
+	// Functions is the code of each function library (function.go): the
+	// encoder writes them after the AUX fields, a load returns them in
+	// file order.
+	Functions []string
 }
 
 // Sentinel errors, wrapped by *Error (test with errors.Is).
@@ -134,7 +138,7 @@ var (
 	// ErrCorrupt: the input is not well-formed RDB.
 	ErrCorrupt = errors.New("corrupt RDB")
 	// ErrUnsupported: well-formed RDB holding something ferry does not
-	// store (streams, modules, functions) or a version it does not read.
+	// store (modules) or a version it does not read.
 	ErrUnsupported = errors.New("unsupported RDB content")
 	// ErrChecksum: the CRC64 at the end does not match the content.
 	ErrChecksum = errors.New("RDB checksum mismatch")

@@ -2,7 +2,6 @@ package rdb
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -313,34 +312,4 @@ func TestLoadRedisDumpNoChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareDigest(t, c, ks)
-}
-
-// TestLoadRedisUnsupported: functions are refused by name.
-func TestLoadRedisUnsupported(t *testing.T) {
-	redistest.Need(t, "redis-server")
-	for _, tc := range []struct {
-		name string
-		cmds [][]string
-		want string
-	}{
-		{"function", [][]string{{"FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function() return 1 end)"}}, "unsupported function library"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			c := redisIn(t, dir)
-			pipeline(t, c, append(tc.cmds, []string{"SAVE"}))
-			b, err := os.ReadFile(filepath.Join(dir, "dump.rdb"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ks, _, err := loadBytes(b)
-			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
-			if ks.DB(0).Len() != 0 {
-				t.Fatal("keys left after an error")
-			}
-			t.Log(err)
-		})
-	}
 }
