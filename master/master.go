@@ -247,7 +247,11 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	m.engine.Lock()
 	m.engine.SetLoading(true)
 	m.engine.Keyspace().Flush()
+	err = m.engine.ReplaceFunctions(nil) // the libraries are part of the dataset: replayed too
 	m.engine.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	from := first
 	if m.cfg.Store != nil {
@@ -549,7 +553,7 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 	// The master answers -LOADING meanwhile: the load may skip collection
 	// cycles.
 	resume := snapshot.PauseGC()
-	info, ks, err := snapshot.LoadNewest(ctx, m.cfg.Store, ds, 0, m.engine.NewKeyspace, m.log)
+	info, ks, meta, err := snapshot.LoadNewestMeta(ctx, m.cfg.Store, ds, 0, m.engine.NewKeyspace, m.log)
 	resume()
 	switch {
 	case errors.Is(err, snapshot.ErrNotFound):
@@ -574,6 +578,10 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 		return 0, refusal{fmt.Errorf("master: dataset %q: the log starts at offset %d, after snapshot %s: entries %d-%d are gone; refusing to start on part of the dataset", ds, first, info, info.Offset+1, first-1)}
 	}
 	m.engine.Lock()
+	if err := m.engine.ReplaceFunctions(meta.Functions); err != nil {
+		m.engine.Unlock()
+		return 0, fmt.Errorf("master: dataset %q: snapshot %s: %w", ds, info, err)
+	}
 	m.engine.ReplaceKeyspace(ks)
 	m.engine.SetLoading(true)
 	m.engine.Unlock()

@@ -105,11 +105,12 @@ func (r *Replica) bootstrap(ctx context.Context) bool {
 		}
 		// Nothing is served yet: the load may skip collection cycles.
 		resume := snapshot.PauseGC()
-		info, ks, took, err := r.loadNewest(ctx)
+		info, ks, fns, took, err := r.loadNewest(ctx)
 		resume()
 		if err == nil {
-			r.install(info, ks, took)
-			return true
+			if err = r.install(info, ks, fns, took); err == nil {
+				return true
+			}
 		}
 		if ctx.Err() != nil {
 			return false
@@ -187,7 +188,7 @@ func (r *Replica) resync(ctx context.Context, cause error) bool {
 				"snapshot_offset", newest.Offset, "offset", have, "why", why, "retry_in", retryDelay(attempt+1))
 			continue
 		}
-		info, ks, took, err := r.loadNewest(ctx)
+		info, ks, fns, took, err := r.loadNewest(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false
@@ -203,7 +204,12 @@ func (r *Replica) resync(ctx context.Context, cause error) bool {
 				"snapshot_offset", info.Offset, "offset", have, "why", why, "retry_in", retryDelay(attempt+1))
 			continue
 		}
-		r.install(info, ks, took)
+		if err := r.install(info, ks, fns, took); err != nil {
+			r.countFailure()
+			r.log.Error("resync: cannot load a snapshot, will retry", "dataset", r.cfg.Dataset, "offset", have,
+				"retry_in", retryDelay(attempt+1), "err", err)
+			continue
+		}
 		if !loading {
 			r.setState(StateStreaming, nil)
 		}
@@ -224,12 +230,13 @@ func (r *Replica) useless(ctx context.Context, off, have uint64) string {
 	return ""
 }
 
-// loadNewest loads the newest readable snapshot into a fresh keyspace.
-func (r *Replica) loadNewest(ctx context.Context) (snapshot.Info, *keyspace.Keyspace, time.Duration, error) {
+// loadNewest loads the newest readable snapshot into a fresh keyspace,
+// and returns its function libraries.
+func (r *Replica) loadNewest(ctx context.Context) (snapshot.Info, *keyspace.Keyspace, []string, time.Duration, error) {
 	start := time.Now()
-	info, ks, err := snapshot.LoadNewest(ctx, r.cfg.Store, r.cfg.Dataset, 0, r.newKeyspace, r.log.With("dataset", r.cfg.Dataset))
+	info, ks, meta, err := snapshot.LoadNewestMeta(ctx, r.cfg.Store, r.cfg.Dataset, 0, r.newKeyspace, r.log.With("dataset", r.cfg.Dataset))
 	took := time.Since(start)
-	return info, ks, took, err
+	return info, ks, meta.Functions, took, err
 }
 
 // countFailure counts a failed attempt to load a snapshot.
@@ -250,15 +257,21 @@ func (r *Replica) newKeyspace() *keyspace.Keyspace {
 	return ks
 }
 
-// install swaps ks, loaded from info, in as the whole dataset and moves the
-// replica to info's offset, atomically for clients and INFO.
-func (r *Replica) install(info snapshot.Info, ks *keyspace.Keyspace, took time.Duration) {
+// install swaps ks and the function libraries fns, loaded from info, in as
+// the whole dataset and moves the replica to info's offset, atomically for
+// clients and INFO. It fails, changing nothing, when a library does not
+// load.
+func (r *Replica) install(info snapshot.Info, ks *keyspace.Keyspace, fns []string, took time.Duration) error {
 	keys := 0
 	for i := range keyspace.NumDBs {
 		keys += ks.DB(i).Len()
 	}
 	now := time.Now()
 	r.engine.Lock()
+	if err := r.engine.ReplaceFunctions(fns); err != nil {
+		r.engine.Unlock()
+		return fmt.Errorf("snapshot %s: %w", info, err)
+	}
 	r.engine.ReplaceKeyspace(ks)
 	r.mu.Lock()
 	prev := r.offset
@@ -270,7 +283,8 @@ func (r *Replica) install(info snapshot.Info, ks *keyspace.Keyspace, took time.D
 	r.mu.Unlock()
 	r.engine.Unlock()
 	r.log.Info("snapshot loaded", "dataset", r.cfg.Dataset, "snapshot", info.Key, "snapshot_offset", info.Offset,
-		"generation", info.Generation, "previous_offset", prev, "keys", keys, "bytes", info.Size, "took", took)
+		"generation", info.Generation, "previous_offset", prev, "keys", keys, "functions", len(fns), "bytes", info.Size, "took", took)
+	return nil
 }
 
 // loading reports whether the replica has not served yet (-LOADING).

@@ -118,22 +118,30 @@ func Load(ctx context.Context, st Store, info Info, newKeyspace func() *keyspace
 // error says so and no keyspace is returned: never an empty dataset in
 // place of one that could not be read.
 func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (Info, *keyspace.Keyspace, error) {
+	info, ks, _, err := LoadNewestMeta(ctx, st, dataset, maxOffset, newKeyspace, logger)
+	return info, ks, err
+}
+
+// LoadNewestMeta is LoadNewest that also returns what the RDB says besides
+// its keys: its AUX fields and its function libraries (meta.Functions),
+// which are part of the dataset too.
+func LoadNewestMeta(ctx context.Context, st Store, dataset string, maxOffset uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (Info, *keyspace.Keyspace, rdb.Meta, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	newest, err := st.Newest(ctx, dataset)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Info{}, nil, err
+		return Info{}, nil, rdb.Meta{}, err
 	}
 	var failures []error
 	tried := map[string]bool{}
 	if err == nil && (maxOffset == 0 || newest.Offset <= maxOffset) {
-		ks, _, lerr := Load(ctx, st, newest, newKeyspace)
+		ks, meta, lerr := Load(ctx, st, newest, newKeyspace)
 		if lerr == nil {
-			return newest, ks, nil
+			return newest, ks, meta, nil
 		}
 		if ctx.Err() != nil {
-			return Info{}, nil, lerr
+			return Info{}, nil, rdb.Meta{}, lerr
 		}
 		logger.Error("snapshot unreadable, trying an older one", "snapshot", newest.String(), "err", lerr)
 		failures = append(failures, lerr)
@@ -141,7 +149,7 @@ func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64,
 	}
 	list, lerr := st.List(ctx, dataset)
 	if lerr != nil {
-		return Info{}, nil, errors.Join(append(failures, lerr)...)
+		return Info{}, nil, rdb.Meta{}, errors.Join(append(failures, lerr)...)
 	}
 	for i := len(list) - 1; i >= 0; i-- {
 		info := list[i]
@@ -151,12 +159,12 @@ func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64,
 		if err == nil && info.Offset > newest.Offset {
 			continue // above the manifest: a Put that did not finish publishing
 		}
-		ks, _, lerr := Load(ctx, st, info, newKeyspace)
+		ks, meta, lerr := Load(ctx, st, info, newKeyspace)
 		if lerr == nil {
-			return info, ks, nil
+			return info, ks, meta, nil
 		}
 		if ctx.Err() != nil {
-			return Info{}, nil, lerr
+			return Info{}, nil, rdb.Meta{}, lerr
 		}
 		logger.Error("snapshot unreadable, trying an older one", "snapshot", info.String(), "err", lerr)
 		failures = append(failures, lerr)
@@ -164,7 +172,7 @@ func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64,
 	if len(failures) > 0 {
 		// Not wrapped: a snapshot that went missing must not make
 		// "nothing readable" look like ErrNotFound ("no snapshot at all").
-		return Info{}, nil, fmt.Errorf("snapshot: no readable snapshot of dataset %q: %v", dataset, errors.Join(failures...))
+		return Info{}, nil, rdb.Meta{}, fmt.Errorf("snapshot: no readable snapshot of dataset %q: %v", dataset, errors.Join(failures...))
 	}
-	return Info{}, nil, fmt.Errorf("snapshot: dataset %q: %w", dataset, ErrNotFound)
+	return Info{}, nil, rdb.Meta{}, fmt.Errorf("snapshot: dataset %q: %w", dataset, ErrNotFound)
 }

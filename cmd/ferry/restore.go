@@ -82,6 +82,7 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		base     snapshot.Info
 		haveBase bool
 		ks       *keyspace.Keyspace
+		fns      []string // the function libraries
 	)
 	if f.store.url != "" {
 		st, err := f.openStore(ctx)
@@ -94,7 +95,7 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			ks.OnAdd = func(int, string) { prog.Add(1) }
 			return ks
 		}
-		base, ks, err = loadAtOrBelow(ctx, countingStore{st, prog}, dataset, target, newKeyspace, logger)
+		base, ks, fns, err = loadAtOrBelow(ctx, countingStore{st, prog}, dataset, target, newKeyspace, logger)
 		prog.Done()
 		switch {
 		case err == nil:
@@ -127,11 +128,15 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		e := command.New(command.Config{Values: rdb.Values{}})
 		e.Lock()
 		e.ReplaceKeyspace(ks)
+		err := e.ReplaceFunctions(fns)
 		e.Unlock()
+		if err != nil {
+			return fmt.Errorf("restore: snapshot %s: %w", base, err)
+		}
 		ap := e.NewApplier()
 		prog := startProgress(progressOutput(os.Stderr), fmt.Sprintf("replaying %d..%d", from, target), "entries")
 		errDone := errors.New("done")
-		err := lg.Read(ctx, from, func(en stream.Entry) error {
+		err = lg.Read(ctx, from, func(en stream.Entry) error {
 			if err := ap.Apply(en.Data); err != nil {
 				return fmt.Errorf("entry %d: %w", en.Offset, err)
 			}
@@ -153,10 +158,11 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		e.Lock()
 		ks = e.Keyspace()
+		fns = e.FunctionLibraries()
 		e.Unlock()
 	}
 
-	meta := rdb.Meta{Offset: target, Generation: base.Generation, Dataset: dataset, Created: created}
+	meta := rdb.Meta{Offset: target, Generation: base.Generation, Dataset: dataset, Created: created, Functions: fns}
 	prog := startProgress(progressOutput(os.Stderr), "writing "+*out, "")
 	err = writeOutput(*out, stdout, func(w io.Writer) error {
 		return rdb.Encode(ks, prog.Writer(w), meta)
@@ -199,31 +205,32 @@ func truncated(base snapshot.Info, target uint64, streamName string, first uint6
 
 // loadAtOrBelow loads the newest readable snapshot whose offset is at most
 // target (snapshot.LoadNewest, which reads 0 as "any": offset 0 is looked
-// up here).
-func loadAtOrBelow(ctx context.Context, st snapshot.Store, dataset string, target uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (snapshot.Info, *keyspace.Keyspace, error) {
+// up here), and its function libraries.
+func loadAtOrBelow(ctx context.Context, st snapshot.Store, dataset string, target uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (snapshot.Info, *keyspace.Keyspace, []string, error) {
 	if target > 0 {
-		return snapshot.LoadNewest(ctx, st, dataset, target, newKeyspace, logger)
+		info, ks, meta, err := snapshot.LoadNewestMeta(ctx, st, dataset, target, newKeyspace, logger)
+		return info, ks, meta.Functions, err
 	}
 	list, err := st.List(ctx, dataset)
 	if err != nil {
-		return snapshot.Info{}, nil, err
+		return snapshot.Info{}, nil, nil, err
 	}
 	var failures []error
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].Offset != 0 {
 			continue
 		}
-		ks, _, err := snapshot.Load(ctx, st, list[i], newKeyspace)
+		ks, meta, err := snapshot.Load(ctx, st, list[i], newKeyspace)
 		if err == nil {
-			return list[i], ks, nil
+			return list[i], ks, meta.Functions, nil
 		}
 		logger.Error("snapshot unreadable, trying an older one", "snapshot", list[i].String(), "err", err)
 		failures = append(failures, err)
 	}
 	if len(failures) > 0 {
-		return snapshot.Info{}, nil, fmt.Errorf("no readable snapshot of dataset %q at offset 0: %w", dataset, errors.Join(failures...))
+		return snapshot.Info{}, nil, nil, fmt.Errorf("no readable snapshot of dataset %q at offset 0: %w", dataset, errors.Join(failures...))
 	}
-	return snapshot.Info{}, nil, fmt.Errorf("dataset %q at offset 0: %w", dataset, snapshot.ErrNotFound)
+	return snapshot.Info{}, nil, nil, fmt.Errorf("dataset %q at offset 0: %w", dataset, snapshot.ErrNotFound)
 }
 
 // countingStore counts the bytes read from the objects it opens.

@@ -620,7 +620,7 @@ func snapshotImport(ctx context.Context, args []string, stdout io.Writer) error 
 	expired := dropExpired(ks)
 
 	info := snapshot.Info{Dataset: dataset, Offset: offset, Generation: newGeneration()}
-	meta := rdb.Meta{Offset: offset, Generation: info.Generation, Dataset: dataset}
+	meta := rdb.Meta{Offset: offset, Generation: info.Generation, Dataset: dataset, Functions: src.Functions}
 	prog = startProgress(progressOutput(os.Stderr), "writing "+info.String(), "")
 	written, err := snapshot.Write(ctx, st, info, func(w io.Writer) error {
 		return rdb.Encode(ks, prog.Writer(w), meta)
