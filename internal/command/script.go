@@ -49,6 +49,7 @@ const (
 	errScriptArgType   = "ERR Lua redis lib command arguments must be strings or integers"
 	errScriptNoArgs    = "ERR Please specify at least one argument for this redis lib call"
 	errScriptStackFull = "ERR reached lua stack limit"
+	errScriptStale     = "ERR Can not execute the command on a stale replica"
 )
 
 // script is a compiled script of the cache.

@@ -191,8 +191,13 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 		return fail(L, raise, errScriptArity)
 	case cmd.Flags&NoScript != 0:
 		return fail(L, raise, errScriptNoScript)
-	case e.masterDn && cmd.Flags&Stale == 0 && !run.allowStale && !run.caller.Master:
-		// A replica whose link is down, with replica-serve-stale-data no.
+	case e.masterDn && cmd.Flags&Stale == 0 && !run.caller.Master:
+		// A replica whose link is down, with replica-serve-stale-data no:
+		// a script flagged allow-stale runs there, but only calls commands
+		// allowed on a stale replica, as in Redis.
+		if run.allowStale {
+			return fail(L, raise, errScriptStale)
+		}
 		return fail(L, raise, ErrMasterDown)
 	}
 	if cmd.Flags&MayReplicate != 0 && run.readOnly && !run.caller.Master {
