@@ -280,3 +280,47 @@ func TestLZFPack(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionRestoreReplicates: FUNCTION RESTORE (every policy), DELETE
+// and FLUSH go to the log as received, and a replica applying them has the
+// master's libraries; a refused RESTORE logs nothing.
+func TestFunctionRestoreReplicates(t *testing.T) {
+	r := newReplicated(t)
+	libs := func(e *command.Engine) []string {
+		e.Lock()
+		defer e.Unlock()
+		return e.FunctionLibraries()
+	}
+	payload := func(codes ...string) string { return string(Values{}.DumpFunctions(codes)) }
+	other := "#!lua name=other\nredis.register_function('o1', function() return 'o' end)"
+	for _, tc := range []struct {
+		args   []string
+		logged bool
+	}{
+		{[]string{"FUNCTION", "RESTORE", payload(testLibraries...)}, true},
+		{[]string{"FUNCTION", "RESTORE", payload(testLibraries[0])}, false},
+		{[]string{"FUNCTION", "RESTORE", payload(testLibraries[0], other), "REPLACE"}, true},
+		{[]string{"FCALL", "a1", "1", "k", "v"}, true},
+		{[]string{"FUNCTION", "DELETE", "beta"}, true},
+		{[]string{"FUNCTION", "DELETE", "beta"}, false},
+		{[]string{"FUNCTION", "RESTORE", payload(other), "FLUSH"}, true},
+		{[]string{"FUNCTION", "RESTORE", payload(testLibraries[1]), "APPEND"}, true},
+		{[]string{"FUNCTION", "RESTORE", "junk"}, false},
+		{[]string{"FUNCTION", "FLUSH", "ASYNC"}, true},
+		{[]string{"FUNCTION", "RESTORE", payload(testLibraries[2])}, true},
+	} {
+		reply, units := r.do(tc.args...)
+		if logged := len(units) > 0; logged != tc.logged {
+			t.Fatalf("%.50q: reply %q, units %q", tc.args, reply, units)
+		}
+		if tc.logged && tc.args[0] == "FUNCTION" && (len(units) != 1 || units[0] != resp(tc.args)) {
+			t.Fatalf("%.50q: units %q, want the command as received", tc.args, units)
+		}
+		if m, rp := libs(r.master), libs(r.replica); !slices.Equal(m, rp) {
+			t.Fatalf("after %.50q: master's libraries %q, replica's %q", tc.args, m, rp)
+		}
+	}
+	if got := libs(r.replica); !slices.Equal(got, testLibraries[2:]) {
+		t.Fatalf("replica's libraries %q", got)
+	}
+}
