@@ -733,10 +733,7 @@ func functionListCmd(c *Ctx) {
 }
 
 func functionStatsCmd(c *Ctx) {
-	libs, funcs := 0, 0
-	if s := c.e.lua; s != nil && s.fns != nil {
-		libs, funcs = len(s.fns.reg.libs), len(s.fns.reg.funcs)
-	}
+	libs, funcs := c.e.functionCounts()
 	writeFunctionStats(c.W, "", nil, 0, libs, funcs)
 }
 
@@ -892,6 +889,14 @@ func functionHelpCmd(c *Ctx) {
 		"    APPEND (the default) fails if a library exists; REPLACE replaces a library of the same name",
 		"    (a function name another library has still fails).",
 	)
+}
+
+// functionCounts returns how many libraries and functions are loaded.
+func (e *Engine) functionCounts() (libs, funcs int) {
+	if e.lua == nil || e.lua.fns == nil {
+		return 0, 0
+	}
+	return len(e.lua.fns.reg.libs), len(e.lua.fns.reg.funcs)
 }
 
 // FunctionLibraries returns the code of every function library, by library

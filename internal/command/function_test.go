@@ -304,6 +304,9 @@ func TestFunctionSnapshotAPI(t *testing.T) {
 	if len(libs) != 2 || libs[0] != a || libs[1] != b {
 		t.Fatalf("FunctionLibraries: %q", libs)
 	}
+	if info := exec(e, cl, "INFO", "memory"); !strings.Contains(info, "\r\nnumber_of_functions:2\r\nnumber_of_libraries:2\r\n") {
+		t.Fatalf("INFO memory: %q", info)
+	}
 	e2 := command.New(command.Config{})
 	e2.Lock()
 	cl2 := e2.NewClient("c", "")
