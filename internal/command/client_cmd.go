@@ -180,6 +180,9 @@ func (cl *Client) clientFlags() string {
 	if cl.closeAfterReply {
 		f = append(f, 'c')
 	}
+	if cl.noEvict {
+		f = append(f, 'e')
+	}
 	if len(f) == 0 {
 		return "N"
 	}

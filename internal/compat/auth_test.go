@@ -47,6 +47,8 @@ func TestAuthRequirePass(t *testing.T) {
 		one("auth-user-ok", "AUTH default secret\r\nPING\r\n"),
 		one("auth-user-wrong", "AUTH nobody secret\r\nAUTH Default secret\r\nPING\r\n"),
 		one("auth-arity", "AUTH\r\nAUTH a b c\r\n"),
+		one("acl-noauth", "ACL WHOAMI\r\nACL LIST\r\nACL CAT\r\nMODULE LIST\r\n"),
+		one("acl-with-password", "AUTH secret\r\nACL WHOAMI\r\nACL LIST\r\nACL GETUSER default\r\nACL USERS\r\nACL DRYRUN default get a\r\n"),
 		one("auth-then-wrong-keeps", "AUTH secret\r\nAUTH wrong\r\nPING\r\n"),
 		one("reset-deauths", "AUTH secret\r\nPING\r\nRESET\r\nPING\r\n"),
 		one("hello-noauth", "HELLO\r\nHELLO 3\r\nHELLO 2\r\nPING\r\n"),
