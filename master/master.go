@@ -178,6 +178,7 @@ type Master struct {
 	failures  atomic.Int64
 
 	snaps   *snapshots // nil without a store
+	cuts    sync.Mutex // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
 	gen     string     // generation: names this master's snapshots
 	started time.Time
 }
@@ -217,6 +218,10 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		e.SetLog(m.pub)
 		m.followers = make(map[string]command.Follower)
 		e.SetFollowers(m.followerState)
+		if err := m.serveRedisReplicas(); err != nil {
+			m.cancel()
+			return nil, err
+		}
 	}
 	m.srv = server.New(e, cfg.Logger)
 	if m.pub != nil {

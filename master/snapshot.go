@@ -189,6 +189,8 @@ type written struct {
 func (s *snapshots) write(ctx context.Context) (written, error) {
 	m := s.m
 	e := m.engine
+	m.cuts.Lock() // one keyspace cut at a time: a Redis replica's sync may hold one
+	defer m.cuts.Unlock()
 	sp := newSpool()
 	// Before the lock: ReadMemStats stops the world.
 	var ms runtime.MemStats

@@ -136,6 +136,9 @@ func New(cfg Config) (*Replica, error) {
 		defer r.mu.Unlock()
 		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince}
 	})
+	if err := r.serveRedisReplicas(); err != nil {
+		return nil, err
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Addr == "" {
 		return r, nil

@@ -41,6 +41,7 @@ type Client struct {
 	ssubs           map[string]struct{} // shard channels (SSUBSCRIBE)
 	block           *blockState
 	trk             clientTracking // CLIENT TRACKING (tracking.go)
+	repl            *replState     // REPLCONF options, SYNC's handover (sync.go)
 	noEvict         bool           // CLIENT NO-EVICT ON
 
 	// mu guards pending, the asynchronous output a connection in Pub/Sub

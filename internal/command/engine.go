@@ -37,6 +37,9 @@ type Config struct {
 	// Values serializes values for DUMP and RESTORE (rdb.Values); without
 	// it both reply with an error.
 	Values ValueCodec
+	// Sync serves SYNC and PSYNC to Redis replicas (sync.go); without it
+	// both reply with an error.
+	Sync SyncProvider
 }
 
 // Stats are the counters INFO stats reports.

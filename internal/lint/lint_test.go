@@ -19,11 +19,12 @@ const module = "github.com/ferrydb/ferry"
 // not import. Imports point one way: cmd -> master/replica ->
 // snapshot/stream -> internal.
 var forbidden = map[string][]string{
-	"internal/": {"cmd/", "master", "replica", "snapshot", "stream"},
-	"snapshot":  {"cmd/", "master", "replica"},
-	"stream":    {"cmd/", "master", "replica"},
-	"master":    {"cmd/", "replica"},
-	"replica":   {"cmd/", "master"},
+	"internal/":   {"cmd/", "master", "replica", "snapshot", "stream", "downstream"},
+	"snapshot":    {"cmd/", "master", "replica", "downstream"},
+	"stream":      {"cmd/", "master", "replica", "downstream"},
+	"downstream/": {"cmd/", "master", "replica"}, // serves Redis replicas for both
+	"master":      {"cmd/", "replica"},
+	"replica":     {"cmd/", "master"},
 }
 
 func TestImportDirection(t *testing.T) {

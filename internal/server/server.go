@@ -261,6 +261,9 @@ func (c *conn) serve() error {
 		if closeAfter {
 			return c.finish()
 		}
+		if req := c.cl.SyncRequested(); req != nil {
+			return c.handOver(*req)
+		}
 		if blocked != nil {
 			if err := c.waitBlocked(blocked); err != nil {
 				return err
@@ -338,7 +341,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			closeAfter = true
 			break
 		}
-		if cl.Blocked() != nil {
+		if cl.Blocked() != nil || cl.SyncRequested() != nil {
 			break
 		}
 		if cl.W.Len() > maxBatchOutput {

@@ -1,0 +1,535 @@
+// Package downstream lets stock Redis tools replicate from a ferry node
+// through Redis's own replication protocol: redis-cli --rdb and --replica,
+// and a redis-server started with --replicaof pointed at a ferry master or
+// replica (cascading replicas, and a way back to plain Redis).
+//
+// A Server implements command.SyncProvider. After SYNC or PSYNC it takes a
+// point-in-time cut of the node's keyspace at a log offset N that the log
+// has stored (on a master it waits for that; a replica's applied offset is
+// stored by construction), spools the cut as an RDB file to a temporary
+// file, sends it as a length-prefixed bulk, and then forwards the log's
+// entries from N+1 exactly as a ferry replica reads them: only durable
+// data goes downstream, never a master's writes the log has not
+// acknowledged. A log gap or read error ends the link (the Redis replica
+// reconnects and syncs in full again); nothing is ever skipped. PSYNC
+// always gets a full resynchronization.
+//
+// The package sits beside snapshot and stream: it uses both and the
+// engine, and master and replica import it (never the reverse).
+package downstream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// Source is the node a Server replicates.
+type Source interface {
+	// Cut is called with the engine lock held, at the instant a sync's
+	// view of the keyspace is taken. It returns the log offset whose
+	// effects the keyspace holds, and wait, which blocks until the log has
+	// stored that offset and fails if it never will (nil: it already has).
+	// An error refuses the sync.
+	Cut() (offset uint64, wait func(context.Context) error, err error)
+}
+
+// CutLock serializes the keyspace cuts of one node (keyspace.BeginCut
+// allows one at a time): a master's snapshot writer holds the same lock
+// for the length of its cut. *sync.Mutex implements it.
+type CutLock interface {
+	TryLock() bool
+	Unlock()
+}
+
+// Config configures a Server.
+type Config struct {
+	// Engine is the node's engine. Required.
+	Engine *command.Engine
+	// Log is the dataset's replication log, read from the cut's offset + 1.
+	// Required.
+	Log stream.Reader
+	// Source gives a cut's offset. Required.
+	Source Source
+	// Cuts is held for the length of every cut; nil: the Server's own.
+	Cuts CutLock
+	// Dataset and Generation go into the RDB's AUX fields.
+	Dataset, Generation string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// TempDir holds the RDB while it is written (default os.TempDir()).
+	TempDir string
+	// PingPeriod is how often the stream carries a PING (Redis's
+	// repl-ping-replica-period, default 10 s), so that an idle link does
+	// not reach the replica's repl-timeout.
+	PingPeriod time.Duration
+	// Timeout bounds every write to the replica (Redis's repl-timeout,
+	// default 60 s): a replica that stops reading is dropped.
+	Timeout time.Duration
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	if c.Engine == nil || c.Log == nil || c.Source == nil {
+		return errors.New("downstream: engine, log and source are required")
+	}
+	if c.Cuts == nil {
+		c.Cuts = new(sync.Mutex)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TempDir == "" {
+		c.TempDir = os.TempDir()
+	}
+	if c.PingPeriod <= 0 {
+		c.PingPeriod = 10 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 60 * time.Second
+	}
+	return nil
+}
+
+// Server serves SYNC and PSYNC for one node.
+type Server struct {
+	cfg    Config
+	replid string // the replication ID +FULLRESYNC names: one per Server
+
+	mu    sync.Mutex
+	links map[*link]struct{}
+	syncs atomic.Int64 // full resynchronizations served
+}
+
+var _ command.SyncProvider = (*Server)(nil)
+
+// New returns a Server; install it with Engine.SetSync.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var id [20]byte
+	rand.Read(id[:])
+	return &Server{cfg: cfg, replid: hex.EncodeToString(id[:]), links: make(map[*link]struct{})}, nil
+}
+
+// ReplID returns the replication ID the Server announces in +FULLRESYNC.
+func (s *Server) ReplID() string { return s.replid }
+
+// Replica is a Redis replica attached to the node.
+type Replica struct {
+	// Addr is the replica's address: its announced ip-address (or the
+	// connection's host) and listening-port.
+	Addr string
+	// State is "wait_bgsave" while the RDB is written, "send_bulk" while
+	// it is sent, "online" once the stream flows.
+	State string
+	// Offset is the log offset of the last entry sent to it.
+	Offset uint64
+}
+
+// Replicas lists the Redis replicas attached now.
+func (s *Server) Replicas() []Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Replica, 0, len(s.links))
+	for l := range s.links {
+		out = append(out, Replica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load()})
+	}
+	return out
+}
+
+// Syncs returns how many full resynchronizations the Server started.
+func (s *Server) Syncs() int64 { return s.syncs.Load() }
+
+// ServeSync implements command.SyncProvider: the RDB at a durable offset,
+// then the log after it, until the replica goes away, the log fails or
+// ctx ends.
+func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l := newLink(s, c)
+	s.mu.Lock()
+	s.links[l] = struct{}{}
+	s.mu.Unlock()
+	s.syncs.Add(1)
+	defer func() {
+		s.mu.Lock()
+		delete(s.links, l)
+		s.mu.Unlock()
+	}()
+	// The replica's REPLCONF ACKs are read and dropped; its going away
+	// ends the link at any stage.
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		cancel(l.drain())
+	}()
+	defer func() {
+		c.Conn.SetReadDeadline(time.Unix(1, 0))
+		<-readDone
+	}()
+	log := s.cfg.Logger.With("replica", l.addr)
+	log.Info("redis replica asks for synchronization", "psync", c.Request.PSYNC, "rdb_only", c.Request.RDBOnly)
+	err := l.run(ctx)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	log.Info("redis replica link closed", "offset", l.sent.Load(), "err", err)
+	return err
+}
+
+// link is one replica's connection.
+type link struct {
+	s     *Server
+	c     command.SyncConn
+	addr  string
+	state atomic.Value // string, as Replica.State
+	sent  atomic.Uint64
+
+	wmu sync.Mutex // guards writes to the connection
+}
+
+func newLink(s *Server, c command.SyncConn) *link {
+	l := &link{s: s, c: c, addr: c.Client.Addr}
+	if r := c.Request; r.ListeningPort > 0 {
+		host := r.IPAddress
+		if host == "" {
+			host = hostOf(c.Client.Addr)
+		}
+		l.addr = host + ":" + strconv.FormatInt(r.ListeningPort, 10)
+	}
+	l.state.Store("wait_bgsave")
+	return l
+}
+
+// hostOf returns the host part of "host:port".
+func hostOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[:i]
+		}
+	}
+	return addr
+}
+
+// drain reads and drops what the replica sends (REPLCONF ACK) until the
+// connection fails; it returns why.
+func (l *link) drain() error {
+	rd := l.c.Reader
+	for {
+		args, err := rd.Next(true)
+		if err != nil {
+			return fmt.Errorf("downstream: replica sent a malformed request: %w", err)
+		}
+		if args != nil {
+			continue
+		}
+		if err := rd.Fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("downstream: replica closed the connection")
+			}
+			return err
+		}
+	}
+}
+
+// write sends b, every write bounded by the timeout.
+func (l *link) write(b []byte) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.writeLocked(b)
+}
+
+func (l *link) writeLocked(b []byte) error {
+	l.c.Conn.SetWriteDeadline(time.Now().Add(l.s.cfg.Timeout))
+	n, err := l.c.Conn.Write(b)
+	l.s.cfg.Engine.Stats().NetOutput.Add(int64(n))
+	return err
+}
+
+// keepalive writes a newline every second until stop is closed: what a
+// Redis master sends while a replica waits for its RDB, so that neither
+// the PSYNC reply nor the bulk wait times out.
+func (l *link) keepalive(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if l.write([]byte("\n")) != nil {
+				return
+			}
+		}
+	}
+}
+
+// run is the link's life: the cut, the RDB, then the stream.
+func (l *link) run(ctx context.Context) error {
+	req := l.c.Request
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go l.keepalive(stop, stopped)
+	halt := func() {
+		if stop != nil {
+			close(stop)
+			<-stopped
+			stop = nil
+		}
+	}
+	defer halt()
+	// refuse tells the replica why, as an error line: before the bulk,
+	// Redis replicas and redis-cli both read one.
+	refuse := func(err error) error {
+		halt()
+		l.write([]byte("-ERR ferry: " + oneLine(err.Error()) + "\r\n"))
+		return err
+	}
+
+	f, err := os.CreateTemp(l.s.cfg.TempDir, "ferry-sync-*.rdb")
+	if err != nil {
+		return refuse(fmt.Errorf("temporary RDB file: %w", err))
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	sp, err := l.s.begin(ctx, f, req)
+	if err != nil {
+		return refuse(err)
+	}
+	if req.PSYNC {
+		// The cut fixed the offset: the reply names it while the RDB is
+		// still being written, as Redis's does at BGSAVE's start.
+		line := "+FULLRESYNC " + l.s.replid + " " + strconv.FormatUint(sp.offset, 10) + "\r\n"
+		if err := l.write([]byte(line)); err != nil {
+			sp.abandon()
+			return err
+		}
+	}
+	if err := sp.run(ctx); err != nil {
+		return refuse(err)
+	}
+	if sp.wait != nil {
+		if err := waitCtx(ctx, sp.wait); err != nil {
+			return refuse(fmt.Errorf("the log did not store offset %d: %w", sp.offset, err))
+		}
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return refuse(err)
+	}
+	halt()
+	l.state.Store("send_bulk")
+	if err := l.sendFile(f, size); err != nil {
+		return err
+	}
+	l.sent.Store(sp.offset)
+	if req.RDBOnly || req.Filtered {
+		// Redis closes such a replica's link once the RDB is sent.
+		return nil
+	}
+	l.state.Store("online")
+	return l.stream(ctx, sp.offset+1)
+}
+
+// oneLine keeps an error reply on one line.
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// waitCtx runs wait, giving up when ctx ends (wait goes on in the
+// background until it returns).
+func waitCtx(ctx context.Context, wait func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// sendFile sends the RDB as a bulk: "$<size>\r\n" and the bytes.
+func (l *link) sendFile(f *os.File, size int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writeLocked([]byte("$" + strconv.FormatInt(size, 10) + "\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	var sent int64
+	for sent < size {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if werr := l.writeLocked(buf[:n]); werr != nil {
+				return werr
+			}
+			sent += int64(n)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && sent == size {
+				break
+			}
+			return fmt.Errorf("downstream: read the RDB file: %w", err)
+		}
+	}
+	return nil
+}
+
+// How a cut is paced, as a master's snapshot is: stepKeys keys per hold of
+// the engine lock, then a rest scanRest times as long as the hold.
+const (
+	stepKeys     = 256
+	scanRest     = 8
+	minScanPause = 50 * time.Microsecond
+)
+
+// spooler writes one cut into a file.
+type spooler struct {
+	s      *Server
+	enc    *rdb.Encoder
+	cut    *keyspace.Cut // nil: no keys (a filtered RDB)
+	offset uint64
+	wait   func(context.Context) error
+	locked bool // holds the node's cut lock
+}
+
+// begin takes the cut: it waits for the node's cut lock, then, under the
+// engine lock, asks the Source for the offset and starts the RDB with the
+// function libraries and the cut of the keyspace.
+func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest) (*spooler, error) {
+	sp := &spooler{s: s}
+	keys := !req.Filtered
+	if keys {
+		for !s.cfg.Cuts.TryLock() {
+			select {
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		sp.locked = true
+	}
+	e := s.cfg.Engine
+	e.Lock()
+	if e.Loading() {
+		e.Unlock()
+		sp.release()
+		return nil, errors.New("the dataset is loading")
+	}
+	offset, wait, err := s.cfg.Source.Cut()
+	if err != nil {
+		e.Unlock()
+		sp.release()
+		return nil, err
+	}
+	sp.offset, sp.wait = offset, wait
+	meta := rdb.Meta{Offset: offset, Generation: s.cfg.Generation, Dataset: s.cfg.Dataset, Created: time.Now(),
+		Aux: map[string]string{"repl-stream-db": "0", "repl-id": s.replid, "repl-offset": strconv.FormatUint(offset, 10)}}
+	if !req.Filtered || req.FunctionsOnly {
+		meta.Functions = e.FunctionLibraries()
+	}
+	enc, err := rdb.NewEncoder(w, meta)
+	if err != nil {
+		e.Unlock()
+		sp.release()
+		return nil, err
+	}
+	sp.enc = enc
+	if keys {
+		ks := e.Keyspace()
+		var sizes [keyspace.NumDBs][2]int // RESIZEDB hints: keys and expires at the cut
+		for i := range sizes {
+			sizes[i] = [2]int{ks.DB(i).Len(), ks.DB(i).Expires()}
+		}
+		var started [keyspace.NumDBs]bool
+		sp.cut = ks.BeginCut(func(db int, key string, o *keyspace.Object) {
+			var err error
+			if !started[db] {
+				started[db] = true
+				err = enc.SelectDB(db, sizes[db][0], sizes[db][1])
+			} else {
+				err = enc.Use(db)
+			}
+			if err == nil {
+				enc.WriteObject(key, o) // an error sticks: Close returns it
+			}
+		})
+	}
+	e.Unlock()
+	return sp, nil
+}
+
+// run scans the cut to its end and closes the RDB; it releases the cut
+// lock whatever happens.
+func (sp *spooler) run(ctx context.Context) error {
+	defer sp.release()
+	e := sp.s.cfg.Engine
+	if sp.cut == nil {
+		return sp.enc.Close()
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			sp.abandon()
+			return context.Cause(ctx)
+		}
+		e.Lock()
+		held := time.Now()
+		done := sp.cut.Step(stepKeys)
+		var err error
+		if done {
+			sp.cut.End()
+			err = sp.enc.Close()
+		}
+		e.Unlock()
+		if done {
+			return err
+		}
+		time.Sleep(max(scanRest*time.Since(held), minScanPause))
+	}
+}
+
+// abandon ends the cut before its end.
+func (sp *spooler) abandon() {
+	if sp.cut != nil {
+		e := sp.s.cfg.Engine
+		e.Lock()
+		sp.cut.End()
+		e.Unlock()
+	}
+	sp.release()
+}
+
+func (sp *spooler) release() {
+	if sp.locked {
+		sp.locked = false
+		sp.s.cfg.Cuts.Unlock()
+	}
+}

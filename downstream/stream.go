@@ -1,0 +1,178 @@
+package downstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/num"
+	"github.com/ferrydb/ferry/internal/resp"
+	"github.com/ferrydb/ferry/stream"
+)
+
+// The replication stream's fixed commands.
+var (
+	selectZero = []byte("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
+	ping       = []byte("*1\r\n$4\r\nPING\r\n")
+)
+
+// outboxHigh is how many bytes of entries may wait for the replica: the
+// log reader waits above it, so a slow replica slows its own reader and
+// holds at most this much memory.
+const outboxHigh = 4 << 20
+
+// outbox carries entries from the log reader to the link's writer.
+type outbox struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	buf    []byte
+	last   uint64 // offset of the last entry in buf
+	closed bool
+	ready  chan struct{} // signalled when buf gains bytes
+}
+
+func newOutbox() *outbox {
+	o := &outbox{ready: make(chan struct{}, 1)}
+	o.cond = sync.NewCond(&o.mu)
+	return o
+}
+
+// put appends an entry (and the SELECT before it), waiting while the
+// replica is behind by more than outboxHigh; false once the link closed.
+func (o *outbox) put(offset uint64, parts ...[]byte) bool {
+	o.mu.Lock()
+	for len(o.buf) > outboxHigh && !o.closed {
+		o.cond.Wait()
+	}
+	if o.closed {
+		o.mu.Unlock()
+		return false
+	}
+	for _, p := range parts {
+		o.buf = append(o.buf, p...)
+	}
+	if offset > 0 {
+		o.last = offset
+	}
+	o.mu.Unlock()
+	select {
+	case o.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns what waits (into spare, which the caller gives back next
+// time) and the offset of the last entry in it.
+func (o *outbox) take(spare []byte) ([]byte, uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := o.buf
+	o.buf = spare[:0]
+	o.cond.Broadcast()
+	return b, o.last
+}
+
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.cond.Broadcast()
+	o.mu.Unlock()
+}
+
+// stream forwards the log's entries from offset from on, each as the RESP
+// commands it holds, with a SELECT 0 before an entry when the one before
+// it left another database selected: an entry is applied starting in
+// database 0, while a Redis replica keeps the database its master
+// selected. A PING goes out every PingPeriod.
+func (l *link) stream(ctx context.Context, from uint64) error {
+	ob := newOutbox()
+	readCtx, stopRead := context.WithCancel(ctx)
+	readErr := make(chan error, 1)
+	go func() {
+		db := 0
+		var args [][]byte
+		next := from
+		err := l.s.cfg.Log.Read(readCtx, from, func(en stream.Entry) error {
+			if en.Offset != next {
+				// The log promises no gaps and no repeats; never forward
+				// out of order if it broke that promise.
+				return fmt.Errorf("log entry %d where %d was expected", en.Offset, next)
+			}
+			var pre []byte
+			if db != 0 {
+				pre = selectZero
+			}
+			var err error
+			if db, args, err = endDB(en.Data, args); err != nil {
+				return fmt.Errorf("log entry %d: %w", en.Offset, err)
+			}
+			if !ob.put(en.Offset, pre, en.Data) {
+				return errors.New("link closed")
+			}
+			next++
+			return nil
+		})
+		readErr <- err
+	}()
+	defer func() {
+		stopRead()
+		ob.close()
+		<-readErr
+	}()
+
+	t := time.NewTicker(l.s.cfg.PingPeriod)
+	defer t.Stop()
+	var buf []byte
+	for {
+		var rerr error
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-ob.ready:
+		case <-t.C:
+			ob.put(0, ping)
+			continue
+		case rerr = <-readErr:
+			readErr <- rerr // for the deferred wait
+		}
+		var last uint64
+		buf, last = ob.take(buf)
+		if len(buf) > 0 {
+			if err := l.write(buf); err != nil {
+				return err
+			}
+			l.sent.Store(last)
+		}
+		if rerr != nil {
+			if errors.Is(rerr, stream.ErrTruncated) {
+				return fmt.Errorf("the log no longer holds offset %d: %w", l.sent.Load()+1, rerr)
+			}
+			return fmt.Errorf("read the log: %w", rerr)
+		}
+	}
+}
+
+// endDB returns the database an entry leaves selected, counting from 0:
+// the argument of its last SELECT. An entry that does not parse as RESP
+// commands is an error.
+func endDB(data []byte, args [][]byte) (int, [][]byte, error) {
+	db := 0
+	args, err := resp.ParseCommands(data, args[:0], func(a [][]byte) error {
+		if len(a) == 2 && bytes.EqualFold(a[0], []byte("select")) {
+			n, ok := num.ParseInt(a[1])
+			if !ok || n < 0 {
+				return fmt.Errorf("SELECT %q", a[1])
+			}
+			db = int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, args, fmt.Errorf("malformed entry: %w", err)
+	}
+	return db, args, nil
+}

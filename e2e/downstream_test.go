@@ -1,0 +1,447 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/redistest"
+	"github.com/ferrydb/ferry/master"
+	"github.com/ferrydb/ferry/stream"
+	"github.com/ferrydb/ferry/stream/jetstream"
+)
+
+// Stock Redis tools replicating from ferry nodes through Redis's own
+// replication protocol (package downstream): redis-cli --rdb and
+// redis-server --replicaof, from a master and from a replica.
+
+// richData writes what the random workload does not: a stream with a
+// consumer group and a pending entry, a HyperLogLog, a function library,
+// a key with a long expiry and keys in databases beyond the workload's.
+func richData(t *testing.T, addr string) {
+	t.Helper()
+	c := redistest.Dial(t, addr)
+	for _, cmd := range [][]string{
+		{"XADD", "rich:stream", "1-1", "a", "1"},
+		{"XADD", "rich:stream", "2-1", "b", "2"},
+		{"XGROUP", "CREATE", "rich:stream", "g", "0"},
+		{"XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "rich:stream", ">"},
+		{"PFADD", "rich:hll", "a", "b", "c"},
+		{"SET", "rich:ttl", "v", "EX", "3600"},
+		{"FUNCTION", "LOAD", "REPLACE", "#!lua name=richlib\nredis.register_function{function_name='richget', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}"},
+		{"SELECT", "7"},
+		{"HSET", "rich:h7", "f", "v"},
+		{"SELECT", "15"},
+		{"RPUSH", "rich:l15", "x", "y"},
+	} {
+		if r := c.Do(cmd...); strings.HasPrefix(r, "-") {
+			t.Fatalf("%q: %q", cmd, r)
+		}
+	}
+}
+
+// redisCliRDB runs redis-cli --rdb against addr and returns the file.
+func redisCliRDB(t *testing.T, addr string) string {
+	t.Helper()
+	bin := redistest.Need(t, "redis-cli")
+	host, port, _ := net.SplitHostPort(addr)
+	file := filepath.Join(t.TempDir(), "dump.rdb")
+	out, err := exec.Command(bin, "-h", host, "-p", port, "--rdb", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --rdb against %s: %v\n%s", addr, err, out)
+	}
+	if !strings.Contains(string(out), "Transfer finished with success") {
+		t.Fatalf("redis-cli --rdb against %s:\n%s", addr, out)
+	}
+	return file
+}
+
+// checkRDBLoads runs redis-check-rdb on file, then loads it into a
+// redis-server and compares its DEBUG DIGEST with want.
+func checkRDBLoads(t *testing.T, file, want string) {
+	t.Helper()
+	out, err := exec.Command(redistest.Need(t, "redis-check-rdb"), file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "RDB looks OK!") {
+		t.Fatalf("redis-check-rdb %s: %v\n%s", file, err, out)
+	}
+	addr := redistest.Redis(t, "--dir", filepath.Dir(file), "--dbfilename", filepath.Base(file))
+	got, err := digest(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("redis-server loaded the RDB with digest %s, the ferry node has %s", got, want)
+	}
+	if r := mustQuery(t, addr, "FCALL", "richget", "1", "rich:ttl"); r != bulk("v") {
+		t.Errorf("FCALL richget on the loaded RDB = %q (the function library did not travel)", r)
+	}
+}
+
+// TestRedisCliRDB takes an RDB from a ferry master and from a ferry
+// replica with redis-cli --rdb (REPLCONF rdb-only, SYNC): each file passes
+// redis-check-rdb and loads in redis-server with the node's DEBUG DIGEST.
+func TestRedisCliRDB(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "clirdb", nil)
+	r := startReplica(t, ns.URL(), "clirdb", true)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	// No short expiries: a redis-server loading an RDB as a master drops
+	// the keys whose time has passed, which the ferry node may still hold.
+	runWorkload(t, m.addr, seed, 3, 20, 100, 5*time.Second, true, false)
+	richData(t, m.addr)
+	waitCaughtUp(t, m, r, 20*time.Second)
+	want, err := digest(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == strings.Repeat("0", 40) {
+		t.Fatal("the master's dataset is empty")
+	}
+	for _, n := range []struct{ role, addr string }{{"master", m.addr}, {"replica", r.addr}} {
+		t.Run(n.role, func(t *testing.T) {
+			file := redisCliRDB(t, n.addr)
+			checkRDBLoads(t, file, want)
+		})
+	}
+}
+
+// startRedisReplica starts a redis-server replicating from the ferry node
+// at addr.
+func startRedisReplica(t *testing.T, addr string, extra ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	return redistest.Redis(t, append([]string{"--replicaof", host, port}, extra...)...)
+}
+
+// waitSameDigest polls until the redis replica at raddr has the ferry
+// node's digest (the node's keys with passed expiries are deleted by the
+// master's DELs in the stream, so they converge).
+func waitSameDigest(t *testing.T, faddr, raddr string, total time.Duration) {
+	t.Helper()
+	checkFor(t, total, 50*time.Millisecond, func() error {
+		fd, err := digest(faddr)
+		if err != nil {
+			return err
+		}
+		rd, err := digest(raddr)
+		if err != nil {
+			return err
+		}
+		if fd != rd {
+			info, _ := query(raddr, "INFO", "replication")
+			return fmt.Errorf("ferry digest %s, redis replica %s\n%s", fd, rd, info)
+		}
+		return nil
+	})
+}
+
+// TestRedisReplicaOf runs redis-servers with --replicaof a ferry master,
+// and one with --replicaof a ferry replica (cascading), while clients
+// write on the master (several databases, short and long expiries,
+// MULTI, sorted sets, streams, a function library): each ends with the
+// master's DEBUG DIGEST. One redis replica attaches before any write, one
+// during the writes; the one of the master authenticates (masterauth).
+func TestRedisReplicaOf(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	const pass = "s3cret"
+	m := startMaster(t, ns.URL(), "replicaof", func(c *master.Config) { c.RequirePass = pass })
+	r := startReplica(t, ns.URL(), "replicaof", true)
+	early := startRedisReplica(t, m.addr, "--masterauth", pass)
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if info := mustQuery(t, early, "INFO", "replication"); !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("redis replica of the master not linked:\n%s", info)
+		}
+		return nil
+	})
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	maddr := m.addr
+	// requirepass guarded the first handshake (AUTH from masterauth); the
+	// workload's clients do not authenticate, so it is lifted for them.
+	c := redistest.Dial(t, maddr)
+	c.Do("AUTH", pass)
+	if got := c.Do("CONFIG", "SET", "requirepass", ""); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET requirepass = %q", got)
+	}
+	done := make(chan int, 1)
+	go func() { done <- runWorkload(t, maddr, seed, 3, 20, 1<<20, 3*time.Second, true, true) }()
+	time.Sleep(time.Second)
+	late := startRedisReplica(t, maddr) // during the writes
+	cascade := startRedisReplica(t, r.addr)
+	n := <-done
+	richData(t, maddr)
+	t.Logf("%d commands, log offset %d", n, m.Offset())
+	waitCaughtUp(t, m, r, 20*time.Second)
+	for name, addr := range map[string]string{"early": early, "late": late, "cascade": cascade} {
+		waitSameDigest(t, maddr, addr, 20*time.Second)
+		t.Logf("%s redis replica has the master's digest", name)
+	}
+	// The link goes on: a write after the sync reaches every replica.
+	for i := range 50 {
+		mustQuery(t, maddr, "SELECT", "0")
+		mustQuery(t, maddr, "INCR", fmt.Sprintf("after:%d", i%5))
+	}
+	for _, addr := range []string{early, late, cascade} {
+		waitSameDigest(t, maddr, addr, 20*time.Second)
+		if got := mustQuery(t, addr, "GET", "after:0"); got != bulk("10") {
+			t.Errorf("GET after:0 on redis replica %s = %q", addr, got)
+		}
+		if got := mustQuery(t, addr, "FCALL_RO", "richget", "1", "after:0"); got != bulk("10") {
+			t.Errorf("FCALL_RO on redis replica %s = %q", addr, got)
+		}
+	}
+}
+
+// TestRedisReplicaGetsOnlyDurableData takes NATS away right after a write
+// the master applied but the log never stored, then asks for a sync: the
+// master must not send an RDB holding that write. A raw PSYNC made at
+// once gets no bulk (its cut may hold the write; the sync then waits for
+// the log, and fails when the log does), and a redis-server attached
+// during the outage syncs only once the master has rebuilt from the log,
+// without the write, with the master's digest; it never holds the key.
+func TestRedisReplicaGetsOnlyDurableData(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "durable", nil)
+	for i := range 20 {
+		mustQuery(t, m.addr, "SET", fmt.Sprintf("d:%d", i), "v")
+	}
+	ns.Shutdown()
+	// The write whose outcome the log will never confirm: no reply.
+	w, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	if _, err := w.nc.Write(redistest.Encode("SET", "lost", "x")); err != nil {
+		t.Fatal(err)
+	}
+	// Until the master applied it (it cannot tell us).
+	time.Sleep(2 * time.Millisecond)
+	first, lines := rawPSYNC(t, m.addr, 8*time.Second)
+	t.Logf("raw PSYNC during the outage: %q (%d keepalive newlines before)", first, lines)
+	switch {
+	case strings.HasPrefix(first, "$"):
+		t.Fatalf("the master sent an RDB while the log could not store its last write: %q", first)
+	case strings.HasPrefix(first, "-LOADING"), strings.HasPrefix(first, "-ERR ferry: "):
+	default:
+		t.Fatalf("raw PSYNC during the outage: %q", first)
+	}
+	red := startRedisReplica(t, m.addr)
+	stop := make(chan struct{})
+	seen := watchKey(red, "lost", stop)
+	time.Sleep(time.Second)
+	if err := ns.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitSameDigest(t, m.addr, red, 30*time.Second)
+	close(stop)
+	if r, ok := <-seen; ok {
+		t.Fatalf("the redis replica held the write the log never stored: EXISTS lost = %q", r)
+	}
+	if got := mustQuery(t, red, "DBSIZE"); got != ":20\r\n" {
+		t.Errorf("DBSIZE on the redis replica = %q, want the 20 durable keys", got)
+	}
+}
+
+// rawPSYNC sends PSYNC ? -1 and returns the first non-empty line of what
+// comes back after +FULLRESYNC (or the line itself when it is not
+// +FULLRESYNC), and how many keepalive newlines came first.
+func rawPSYNC(t *testing.T, addr string, total time.Duration) (string, int) {
+	t.Helper()
+	res := startPSYNC(t, addr, total)
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.line, r.newlines
+}
+
+type psyncResult struct {
+	fullResync bool   // +FULLRESYNC came
+	line       string // the first line after it that is not a keepalive
+	newlines   int    // keepalives before line
+	err        error
+}
+
+// startPSYNC sends PSYNC ? -1 and reads the replies in the background.
+func startPSYNC(t *testing.T, addr string, total time.Duration) <-chan psyncResult {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(total))
+	// No REPLCONF first: its reply, as any, waits until the log holds the
+	// writes applied before it.
+	fmt.Fprint(nc, "PSYNC ? -1\r\n")
+	br := bufio.NewReader(nc)
+	res := make(chan psyncResult, 1)
+	go func() {
+		var r psyncResult
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				r.err = fmt.Errorf("PSYNC: %v after %d newlines", err, r.newlines)
+				res <- r
+				return
+			}
+			switch {
+			case l == "\n":
+				r.newlines++
+			case strings.HasPrefix(l, "+FULLRESYNC ") && !r.fullResync:
+				if f := strings.Fields(l); len(f) != 3 || len(f[1]) != 40 {
+					r.err = fmt.Errorf("PSYNC reply %q", l)
+					res <- r
+					return
+				}
+				r.fullResync = true
+			default:
+				r.line = strings.TrimRight(l, "\r\n")
+				res <- r
+				return
+			}
+		}
+	}()
+	return res
+}
+
+// stallLog is a master's log whose appends can be held: while stalled,
+// an append is neither sent nor confirmed, and it fails when released (as
+// an append whose confirmation never came does). The master then rebuilds
+// from the log, which never got the write.
+type stallLog struct {
+	*jetstream.Log
+	mu   sync.Mutex
+	gate chan struct{} // non-nil while stalled
+}
+
+func (l *stallLog) stall() {
+	l.mu.Lock()
+	l.gate = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *stallLog) release() {
+	l.mu.Lock()
+	if l.gate != nil {
+		close(l.gate)
+		l.gate = nil
+	}
+	l.mu.Unlock()
+}
+
+func (l *stallLog) AppendAsync(data []byte, expectLast uint64) (stream.Pending, error) {
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	if gate == nil {
+		return l.Log.AppendAsync(data, expectLast)
+	}
+	return stalled{gate}, nil
+}
+
+type stalled struct{ gate chan struct{} }
+
+func (p stalled) Done() <-chan struct{} { return p.gate }
+func (p stalled) Offset() (uint64, error) {
+	<-p.gate
+	return 0, errors.New("e2e: the append was never confirmed")
+}
+
+// TestSyncWaitsForTheLog holds the log's confirmation of a write the
+// master applied, and asks for syncs meanwhile: the cut holds the write,
+// so no RDB may go out until the log stored it. A raw PSYNC gets
+// +FULLRESYNC and keepalive newlines, never a bulk, and when the append
+// fails an error line; a redis-server attached meanwhile syncs once the
+// master rebuilt from the log, without the write, with its digest.
+func TestSyncWaitsForTheLog(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	lg := &stallLog{Log: openLog(t, ns.URL(), "stall", false)}
+	mm, err := newMaster(lg, "stall", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := serveMaster(t, mm, lg.Log)
+	t.Cleanup(lg.release) // before the master closes: its clients wait for the log
+	for i := range 20 {
+		mustQuery(t, m.addr, "SET", fmt.Sprintf("d:%d", i), "v")
+	}
+	lg.stall()
+	w, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	if _, err := w.nc.Write(redistest.Encode("SET", "lost", "x")); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		// Applied, not stored: no reply can say so, the keyspace does.
+		e := m.Engine()
+		e.Lock()
+		n := e.Keyspace().DB(0).Len()
+		e.Unlock()
+		if n != 21 {
+			return fmt.Errorf("%d keys applied, want 21", n)
+		}
+		return nil
+	})
+	res := startPSYNC(t, m.addr, 20*time.Second)
+	red := startRedisReplica(t, m.addr)
+	stop := make(chan struct{})
+	seen := watchKey(red, "lost", stop)
+	held := 2500 * time.Millisecond
+	select {
+	case r := <-res:
+		t.Fatalf("PSYNC while the log holds back the write: %+v", r)
+	case <-time.After(held):
+	}
+	lg.release()
+	r := <-res
+	t.Logf("raw PSYNC: +FULLRESYNC %v, then %d keepalive newlines in %s, then %q", r.fullResync, r.newlines, held, r.line)
+	if r.err != nil || !r.fullResync || r.newlines < 2 || !strings.HasPrefix(r.line, "-ERR ferry: the log did not store offset ") {
+		t.Errorf("raw PSYNC: %+v; want +FULLRESYNC, keepalives, then the log's failure", r)
+	}
+	waitSameDigest(t, m.addr, red, 30*time.Second)
+	close(stop)
+	if r, ok := <-seen; ok {
+		t.Fatalf("the redis replica held the write the log never stored: EXISTS lost = %q", r)
+	}
+	if got := mustQuery(t, red, "DBSIZE"); got != ":20\r\n" {
+		t.Errorf("DBSIZE on the redis replica = %q, want the 20 durable keys", got)
+	}
+}
+
+// watchKey polls addr until stop is closed; the channel gets EXISTS's
+// reply if key ever exists, and is closed.
+func watchKey(addr, key string, stop <-chan struct{}) <-chan string {
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if r, err := query(addr, "EXISTS", key); err == nil && r != ":0\r\n" {
+				seen <- r
+				return
+			}
+		}
+	}()
+	return seen
+}

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+)
+
+// errSyncEnded ends the connection of a replica once the SyncProvider is
+// done with it.
+var errSyncEnded = io.EOF
+
+// handOver gives the connection to the engine's SyncProvider after SYNC or
+// PSYNC: from then on it is a replica's link, not a client's, and serves
+// no more commands. The provider runs on the connection's goroutine, so
+// Close waits for it; its context ends when the server closes.
+func (c *conn) handOver(req command.SyncRequest) error {
+	p := c.s.e.Config().Sync
+	if p == nil {
+		return errors.New("sync: no provider") // SYNC refuses without one
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if c.async {
+		// Replies a stalled write moved to the writer goroutine go out
+		// first; the provider owns the output from then on.
+		close(c.done)
+		c.writerWG.Wait()
+		c.done = make(chan struct{})
+		c.async = false
+		if rest := c.cl.TakePending(nil); len(rest) > 0 {
+			if err := c.waitLog(c.asyncNeed.Load()); err != nil {
+				return err
+			}
+			if _, err := c.nc.Write(rest); err != nil {
+				return err
+			}
+		}
+	}
+	// Synchronous writes leave a deadline behind.
+	c.nc.SetWriteDeadline(time.Time{})
+	err := p.ServeSync(ctx, command.SyncConn{Conn: c.nc, Reader: c.rd, Client: c.cl, Request: req})
+	if err != nil {
+		c.s.log.Info("replica link closed", "addr", c.cl.Addr, "err", err)
+		return err
+	}
+	return errSyncEnded
+}
