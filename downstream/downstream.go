@@ -344,7 +344,7 @@ func (l *link) run(ctx context.Context) error {
 		return err
 	}
 	l.sent.Store(sp.offset)
-	if req.RDBOnly || req.Filtered {
+	if req.RDBOnly {
 		// Redis closes such a replica's link once the RDB is sent.
 		return nil
 	}

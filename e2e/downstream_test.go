@@ -445,3 +445,51 @@ func watchKey(addr, key string, stop <-chan struct{}) <-chan string {
 	}()
 	return seen
 }
+
+// TestSyncBesideSnapshots takes RDBs with redis-cli --rdb while the
+// master writes snapshots back to back and clients write: a sync and a
+// snapshot share the keyspace's one cut (they take turns), every RDB
+// passes redis-check-rdb, and the last, taken once writes stopped, loads
+// with the master's digest.
+func TestSyncBesideSnapshots(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "beside", func(c *master.Config) { c.Store = fsStore(t) })
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	runWorkload(t, m.addr, seed, 2, 20, 200, 5*time.Second, true, false)
+	stop := make(chan struct{})
+	saves := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				saves <- n
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if r, err := query(m.addr, "BGSAVE"); err == nil && strings.HasPrefix(r, "+") {
+				n++
+			}
+		}
+	}()
+	done := make(chan int, 1)
+	go func() { done <- runWorkload(t, m.addr, seed+1, 2, 20, 1<<20, 2*time.Second, true, false) }()
+	rdbs := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); rdbs++ {
+		file := redisCliRDB(t, m.addr)
+		if out, err := exec.Command(redistest.Need(t, "redis-check-rdb"), file).CombinedOutput(); err != nil {
+			t.Fatalf("redis-check-rdb: %v\n%s", err, out)
+		}
+	}
+	<-done
+	richData(t, m.addr)
+	want, err := digest(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRDBLoads(t, redisCliRDB(t, m.addr), want)
+	close(stop)
+	t.Logf("%d RDBs beside %d snapshots", rdbs+1, <-saves)
+}

@@ -59,9 +59,9 @@ type SyncRequest struct {
 	// RDBOnly (REPLCONF rdb-only 1, redis-cli --rdb) wants the RDB and no
 	// replication stream.
 	RDBOnly bool
-	// Filtered (REPLCONF rdb-filter-only, redis-cli --functions-rdb) wants
-	// an RDB without keys, holding the function libraries when
-	// FunctionsOnly is set too; no stream follows such an RDB.
+	// Filtered (REPLCONF rdb-filter-only: redis-cli --functions-rdb, and
+	// --replica with an empty filter) wants an RDB without keys, holding
+	// the function libraries when FunctionsOnly is set too.
 	Filtered, FunctionsOnly bool
 }
 

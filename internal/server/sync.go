@@ -51,8 +51,7 @@ func (c *conn) handOver(req command.SyncRequest) error {
 	c.nc.SetWriteDeadline(time.Time{})
 	err := p.ServeSync(ctx, command.SyncConn{Conn: c.nc, Reader: c.rd, Client: c.cl, Request: req})
 	if err != nil {
-		c.s.log.Info("replica link closed", "addr", c.cl.Addr, "err", err)
-		return err
+		return err // the provider logs its links
 	}
 	return errSyncEnded
 }

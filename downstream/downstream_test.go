@@ -1,0 +1,194 @@
+package downstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/resp"
+	"github.com/ferrydb/ferry/stream"
+)
+
+func TestEndDB(t *testing.T) {
+	enc := func(cmds ...[]string) []byte {
+		var w resp.Writer
+		for _, c := range cmds {
+			w.Array(len(c))
+			for _, a := range c {
+				w.Bulk([]byte(a))
+			}
+		}
+		return w.Buf
+	}
+	for _, c := range []struct {
+		data []byte
+		db   int
+		bad  bool
+	}{
+		{enc([]string{"SET", "k", "v"}), 0, false},
+		{enc([]string{"SELECT", "3"}, []string{"SET", "k", "v"}), 3, false},
+		{enc([]string{"SELECT", "3"}, []string{"SET", "k", "v"}, []string{"select", "0"}), 0, false},
+		{enc([]string{"MULTI"}, []string{"SELECT", "2"}, []string{"INCR", "k"}, []string{"SELECT", "5"}, []string{"EXEC"}), 5, false},
+		{enc([]string{"SET", "select", "7"}), 0, false},
+		{enc([]string{"SELECT", "x"}), 0, true},
+		{[]byte("*1\r\n$3\r\nSE"), 0, true},
+	} {
+		db, _, err := endDB(c.data, nil)
+		if (err != nil) != c.bad || err == nil && db != c.db {
+			t.Errorf("endDB(%q) = %d, %v; want %d (error %v)", c.data, db, err, c.db, c.bad)
+		}
+	}
+}
+
+// memLog is a stream.Reader over entries in memory: Read delivers them
+// from `from` on, then the error end (nil: waits for ctx).
+type memLog struct {
+	entries []stream.Entry
+	end     error
+}
+
+func (l *memLog) First(context.Context) (uint64, error) { return 1, nil }
+func (l *memLog) Last(context.Context) (uint64, error)  { return uint64(len(l.entries)), nil }
+func (l *memLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
+	for _, en := range l.entries {
+		if en.Offset < from {
+			continue
+		}
+		if err := fn(en); err != nil {
+			return err
+		}
+	}
+	if l.end != nil {
+		return l.end
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type fixedSource struct{ offset uint64 }
+
+func (s fixedSource) Cut() (uint64, func(context.Context) error, error) { return s.offset, nil, nil }
+
+// serve runs ServeSync on one end of a loopback connection and returns
+// the other end.
+func serve(t *testing.T, s *Server, req command.SyncRequest) (*bufio.Reader, net.Conn, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close(); sc.Close() })
+	done := make(chan error, 1)
+	go func() {
+		e := s.cfg.Engine
+		e.Lock()
+		cl := e.NewClient(sc.RemoteAddr().String(), "")
+		e.Unlock()
+		done <- s.ServeSync(context.Background(), command.SyncConn{Conn: sc, Reader: resp.NewReader(sc), Client: cl, Request: req})
+		sc.Close()
+	}()
+	cc.SetDeadline(time.Now().Add(10 * time.Second))
+	return bufio.NewReader(cc), cc, done
+}
+
+// TestStream checks what follows the RDB: +FULLRESYNC with the cut's
+// offset, the bulk, then the entries after the offset with SELECT 0 where
+// an entry left another database selected, PINGs, REPLCONF ACKs read and
+// ignored, and the link's end at a gap in the log.
+func TestStream(t *testing.T) {
+	e := command.New(command.Config{})
+	sel := func(db int, rest string) []byte {
+		return []byte(fmt.Sprintf("*2\r\n$6\r\nSELECT\r\n$1\r\n%d\r\n%s", db, rest))
+	}
+	set := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+	lg := &memLog{entries: []stream.Entry{
+		{Offset: 1, Data: []byte(set)}, // in the RDB
+		{Offset: 2, Data: sel(3, set)}, // leaves 3 selected
+		{Offset: 3, Data: []byte(set)}, // needs SELECT 0 first
+		{Offset: 4, Data: sel(2, set)}, // leaves 2 selected
+		{Offset: 5, Data: sel(0, set)}, // needs SELECT 0 first, leaves 0
+		{Offset: 6, Data: []byte(set)}, // none
+		{Offset: 8, Data: []byte(set)}, // a gap: the link ends
+	}}
+	s, err := New(Config{Engine: e, Log: lg, Source: fixedSource{1}, PingPeriod: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, cc, done := serve(t, s, command.SyncRequest{PSYNC: true, ReplID: "?", Offset: -1})
+	cc.Write([]byte("REPLCONF ACK 0\r\n"))
+	line, _ := br.ReadString('\n')
+	if want := "+FULLRESYNC " + s.ReplID() + " 1\r\n"; line != want {
+		t.Fatalf("first line %q, want %q", line, want)
+	}
+	for line == "\n" || strings.HasPrefix(line, "+") {
+		line, _ = br.ReadString('\n')
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
+		t.Fatalf("bulk header %q", line)
+	}
+	rdb := make([]byte, n)
+	if _, err := io.ReadFull(br, rdb); err != nil || !strings.HasPrefix(string(rdb), "REDIS0010") {
+		t.Fatalf("RDB %q: %v", rdb, err)
+	}
+	cc.Write([]byte("REPLCONF ACK 1\r\n"))
+	rest, _ := io.ReadAll(br)
+	got := strings.ReplaceAll(string(rest), string(ping), "")
+	zero := string(selectZero)
+	want := string(sel(3, set)) + zero + set + string(sel(2, set)) + zero + string(sel(0, set)) + set
+	if got != want {
+		t.Errorf("stream\n got %q\nwant %q", got, want)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "log entry 8 where 7 was expected") {
+		t.Errorf("ServeSync = %v, want the gap", err)
+	}
+}
+
+// TestPingAndTruncated checks the PINGs of an idle link and that a
+// truncated log ends it.
+func TestPingAndTruncated(t *testing.T) {
+	e := command.New(command.Config{})
+	lg := &memLog{}
+	s, err := New(Config{Engine: e, Log: lg, Source: fixedSource{0}, PingPeriod: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, _, done := serve(t, s, command.SyncRequest{})
+	line, _ := br.ReadString('\n')
+	for line == "\n" {
+		line, _ = br.ReadString('\n')
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
+		t.Fatalf("SYNC's first line %q, want the bulk", line)
+	}
+	io.ReadFull(br, make([]byte, n))
+	p := make([]byte, 3*len(ping))
+	if _, err := io.ReadFull(br, p); err != nil || string(p) != strings.Repeat(string(ping), 3) {
+		t.Fatalf("idle link sent %q, %v; want PINGs", p, err)
+	}
+	_ = done
+
+	lg2 := &memLog{end: fmt.Errorf("read: %w", stream.ErrTruncated)}
+	s2, _ := New(Config{Engine: e, Log: lg2, Source: fixedSource{0}})
+	_, _, done2 := serve(t, s2, command.SyncRequest{})
+	if err := <-done2; !errors.Is(err, stream.ErrTruncated) {
+		t.Errorf("ServeSync on a truncated log = %v", err)
+	}
+}
