@@ -42,9 +42,11 @@ func newOutbox() *outbox {
 
 // put appends an entry (and the SELECT before it), waiting while the
 // replica is behind by more than outboxHigh; false once the link closed.
+// Offset 0 (a PING, put by the writer itself) never waits: the writer is
+// the one that empties the outbox.
 func (o *outbox) put(offset uint64, parts ...[]byte) bool {
 	o.mu.Lock()
-	for len(o.buf) > outboxHigh && !o.closed {
+	for offset > 0 && len(o.buf) > outboxHigh && !o.closed {
 		o.cond.Wait()
 	}
 	if o.closed {
