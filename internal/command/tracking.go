@@ -257,8 +257,8 @@ func (e *Engine) trackingFlush() {
 	if t.clients > 0 {
 		for _, id := range sortedClientIDs(e.clients) {
 			cl := e.clients[id]
-			if !cl.trk.on {
-				continue
+			if cl == nil || !cl.trk.on {
+				continue // or disconnected by an earlier message's output
 			}
 			if cl == e.cur {
 				t.pending = append(t.pending, nil)
@@ -326,8 +326,8 @@ func (e *Engine) trackingBroadcast() {
 	t.dirty = false
 	for _, p := range sortedPrefixKeys(t.prefixes) {
 		bp := t.prefixes[p]
-		if len(bp.keys) == 0 {
-			continue
+		if bp == nil || len(bp.keys) == 0 {
+			continue // nil: its clients were disconnected for their output
 		}
 		keys := make([]string, 0, len(bp.keys))
 		for k := range bp.keys {
@@ -336,6 +336,9 @@ func (e *Engine) trackingBroadcast() {
 		slices.Sort(keys)
 		all := keyArray(keys)
 		for _, cl := range sortedClients(bp.clients) {
+			if !cl.trk.on {
+				continue // disconnected by an earlier message's output
+			}
 			if !cl.trk.noloop {
 				e.sendTracking(cl, all)
 				continue
