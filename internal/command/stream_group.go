@@ -36,6 +36,8 @@ type claims struct {
 	key, group string
 	g          *keyspace.StreamGroup
 	runs       []claimRun
+	sized      claimRun // the last run cost has seen (only its key)
+	sizing     bool
 }
 
 type claimRun struct {
@@ -92,6 +94,20 @@ func (c *Ctx) claimBudget(key, group string) int {
 // claimCost is what one more ID adds to an XCLAIM effect.
 func claimCost(id keyspace.StreamID) int { return len(id.Append(nil)) + 16 }
 
+// cost is what claiming id adds to the effects when it will belong to
+// consumer with the delivery time and count given: its ID, and a whole
+// XCLAIM when it does not continue the run of the claim cost saw before
+// (entries whose counts differ each need their own).
+func (cl *claims) cost(consumer string, time int64, count uint64, id keyspace.StreamID) int {
+	n := claimCost(id)
+	if !cl.sizing || cl.sized.consumer != consumer || cl.sized.time != time || cl.sized.count != count {
+		// XCLAIM key group consumer 0 TIME t RETRYCOUNT n FORCE JUSTID LASTID id
+		n += 13*16 + len("XCLAIM0TIMERETRYCOUNTFORCEJUSTIDLASTID") + 3*20 + len(cl.key) + len(cl.group) + len(consumer)
+		cl.sized, cl.sizing = claimRun{consumer: consumer, time: time, count: count}, true
+	}
+	return n
+}
+
 // propagateGroupID records an XGROUP SETID of the group's position.
 func (c *Ctx) propagateGroupID(key, group string, g *keyspace.StreamGroup) {
 	c.PropagateArgs([]byte("XGROUP"), []byte("SETID"), []byte(key), []byte(group), g.LastID.Append(nil),
@@ -129,8 +145,8 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 			if count != 0 && int64(len(pending)) >= count {
 				return false
 			}
-			if budget >= 0 {
-				if budget -= claimCost(p.ID); budget < 0 {
+			if budget >= 0 && s.Exists(p.ID) {
+				if budget -= cl.cost(cons.Name, now, p.DeliveryCount+1, p.ID); budget < 0 {
 					return false
 				}
 			}
@@ -157,7 +173,7 @@ func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGro
 	advanced := false
 	s.Range(start, keyspace.MaxStreamID, false, func(id keyspace.StreamID, fv [][]byte) bool {
 		if !noack && budget >= 0 {
-			if budget -= claimCost(id); budget < 0 {
+			if budget -= cl.cost(cons.Name, now, 1, id); budget < 0 {
 				return false
 			}
 		}
@@ -594,11 +610,6 @@ func xclaimCmd(c *Ctx) {
 			return
 		}
 	}
-	propagateLast := false
-	if g.LastID.Less(lastID) {
-		g.LastID = lastID
-		propagateLast = true
-	}
 	seen := now
 	switch {
 	case c.Client.Master && timeGiven && deliveryTime >= 0:
@@ -609,6 +620,17 @@ func xclaimCmd(c *Ctx) {
 		deliveryTime = now
 	}
 	name := c.Arg(3)
+	if budget := c.claimBudget(key, group); budget >= 0 {
+		if n := xclaimEffectBytes(c, s, g, ids, name, minIdle, deliveryTime, retry, force, justID); n > budget {
+			c.Error(c.e.tooLargeForEntry("this XCLAIM's effect would be about " + strconv.Itoa(n) + " bytes"))
+			return
+		}
+	}
+	propagateLast := false
+	if g.LastID.Less(lastID) {
+		g.LastID = lastID
+		propagateLast = true
+	}
 	var cons *keyspace.StreamConsumer
 	cl := newClaims(key, group, g)
 	d := c.W.Defer()
@@ -666,6 +688,54 @@ func xclaimCmd(c *Ctx) {
 		c.Touch(key)
 	}
 	c.W.SetArray(d, n)
+}
+
+// xclaimEffectBytes is about how large the XCLAIM effects of claiming ids
+// would be, found before anything changes: an ID given twice counts as a
+// whole XCLAIM of its own.
+func xclaimEffectBytes(c *Ctx, s *keyspace.Stream, g *keyspace.StreamGroup, ids []keyspace.StreamID, name string,
+	minIdle, deliveryTime, retry int64, force, justID bool) int {
+	sim := newClaims(c.Arg(1), c.Arg(2), g)
+	now := c.Now()
+	total := 0
+	var given map[keyspace.StreamID]bool
+	if len(ids) > 1 {
+		given = make(map[keyspace.StreamID]bool, len(ids))
+	}
+	for _, id := range ids {
+		if given != nil {
+			if given[id] {
+				sim.sizing = false
+				total += sim.cost(name, deliveryTime, 0, id)
+				continue
+			}
+			given[id] = true
+		}
+		p := g.Pending(id)
+		var count uint64
+		switch {
+		case !s.Exists(id):
+			if p != nil {
+				total += sim.cost(p.Consumer.Name, p.DeliveryTime, p.DeliveryCount, id)
+			}
+			continue
+		case p == nil && !force:
+			continue
+		case p == nil:
+			count = 1
+		case minIdle != 0 && now-p.DeliveryTime < minIdle:
+			continue
+		default:
+			count = p.DeliveryCount
+		}
+		if retry >= 0 {
+			count = uint64(retry)
+		} else if !justID {
+			count++
+		}
+		total += sim.cost(name, deliveryTime, count, id)
+	}
+	return total
 }
 
 // intOr parses argument i as an integer, replying msg when it is not one.
@@ -749,7 +819,17 @@ func xautoclaimCmd(c *Ctx) {
 		if budget >= 0 {
 			// Past what one log entry holds, stop here: the cursor says
 			// where to go on.
-			if budget -= claimCost(p.ID); budget < 0 {
+			cost := 0
+			switch {
+			case !s.Exists(p.ID):
+				cost = cl.cost(p.Consumer.Name, p.DeliveryTime, p.DeliveryCount, p.ID)
+			case minIdle != 0 && now-p.DeliveryTime < minIdle:
+			case justID:
+				cost = cl.cost(c.Arg(3), now, p.DeliveryCount, p.ID)
+			default:
+				cost = cl.cost(c.Arg(3), now, p.DeliveryCount+1, p.ID)
+			}
+			if budget -= cost; budget < 0 {
 				next, more = p.ID, true
 				return false
 			}
