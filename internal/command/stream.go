@@ -811,6 +811,24 @@ func xreadGeneric(c *Ctx, group bool) {
 		}
 		xa.ids[j] = id
 	}
+	var reserve []int
+	if group && c.e.maxWrite > 0 {
+		// The effects name the group and consumer again for every stream
+		// delivered from: refuse a read whose effects would not fit a log
+		// entry even without entries, and keep room for the later
+		// streams' while the earlier ones deliver.
+		reserve = make([]int, n+1)
+		for j := n - 1; j >= 0; j-- {
+			reserve[j] = reserve[j+1]
+			if s, _ := c.lookupStream(xa.keys[j], false); s != nil && (xa.ids[j] != keyspace.MaxStreamID || s.Length() > 0) {
+				reserve[j] += groupReadBytes(xa.keys[j], xa.groupName, xa.consumer, groups[j])
+			}
+		}
+		if reserve[0] > c.claimBudget("", "") {
+			c.Error(c.e.tooLargeForEntry("this XREADGROUP's effects would be about " + strconv.Itoa(reserve[0]) + " bytes"))
+			return
+		}
+	}
 	served := 0
 	var d = c.W.Defer()
 	for j := 0; j < n; j++ {
@@ -839,7 +857,11 @@ func xreadGeneric(c *Ctx, group bool) {
 		}
 		c.W.BulkString(xa.keys[j])
 		if group {
-			c.deliverGroup(xa.keys[j], s, groups[j], xa.groupName, xa.consumer, start, xa.count, xa.noack, history)
+			later := 0
+			if reserve != nil {
+				later = reserve[j+1]
+			}
+			c.deliverGroup(xa.keys[j], s, groups[j], xa.groupName, xa.consumer, start, xa.count, xa.noack, history, later)
 		} else {
 			d := c.W.Defer()
 			m := c.writeStreamRange(s, start, keyspace.MaxStreamID, xa.count, false)
@@ -907,7 +929,7 @@ func xreadGeneric(c *Ctx, group bool) {
 		}
 		c.W.BulkString(key)
 		if group {
-			c.deliverGroup(key, s, g, groupName, consumer, start, count, xa.noack, false)
+			c.deliverGroup(key, s, g, groupName, consumer, start, count, xa.noack, false, 0)
 		} else {
 			d := c.W.Defer()
 			m := c.writeStreamRange(s, start, keyspace.MaxStreamID, count, false)

@@ -82,3 +82,57 @@ func TestStreamClaimsFitAnEntry(t *testing.T) {
 		t.Fatalf("digests: master %s, replica %s", m, r)
 	}
 }
+
+// TestStreamGroupReadManyStreamsFitsAnEntry: a group read names its group
+// and consumer once, but its effects repeat them for every stream it
+// delivers from (XGROUP CREATECONSUMER, XCLAIM, XGROUP SETID). A read of
+// a few streams with a long consumer name must not emit a unit larger
+// than a log entry.
+func TestStreamGroupReadManyStreamsFitsAnEntry(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	rp := newReplication(clock, 1)
+	cl := rp.clients[0]
+	const streams, limit = 8, 64 << 10
+	rp.master.Lock()
+	rp.master.SetMaxWriteBytes(limit)
+	rp.master.Unlock()
+	args := []string{"XREADGROUP", "GROUP", "g", strings.Repeat("c", 10000), "STREAMS"}
+	for i := 0; i < streams; i++ {
+		key := "s" + strconv.Itoa(i)
+		exec(rp.master, cl, "XADD", key, "1-1", "f", "v")
+		exec(rp.master, cl, "XGROUP", "CREATE", key, "g", "0")
+		args = append(args, key)
+	}
+	for i := 0; i < streams; i++ {
+		args = append(args, ">")
+	}
+	applier := rp.replica.NewApplier()
+	applyAll := func(what string) {
+		t.Helper()
+		for _, u := range rp.log.units {
+			if len(u) > limit {
+				t.Fatalf("%s: a unit of %d bytes, more than the %d-byte limit", what, len(u), limit)
+			}
+			if err := applier.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rp.log.units = nil
+	}
+	applyAll("setup")
+	r := exec(rp.master, cl, args...)
+	if !strings.HasPrefix(r, "-ERR ferry: this XREADGROUP's effects would be about ") {
+		t.Fatalf("XREADGROUP of %d streams with a long consumer name: %.200q", streams, r)
+	}
+	applyAll("XREADGROUP")
+	// A quarter as many fit.
+	args = append(args[:5+streams/4], args[5+streams:5+streams+streams/4]...)
+	r = exec(rp.master, cl, args...)
+	if n := strings.Count(r, "$1\r\nf\r\n"); n != streams/4 {
+		t.Fatalf("XREADGROUP of %d streams delivered %d entries: %.200q", streams/4, n, r)
+	}
+	applyAll("XREADGROUP")
+	if m, r := exec(rp.master, cl, "DEBUG", "DIGEST"), exec(rp.replica, rp.rc, "DEBUG", "DIGEST"); m != r {
+		t.Fatalf("digests: master %s, replica %s", m, r)
+	}
+}

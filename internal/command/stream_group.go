@@ -129,16 +129,32 @@ func (c *Ctx) consumerFor(key, group string, g *keyspace.StreamGroup, name strin
 	return cons
 }
 
+// groupReadBytes is about how large a group read's effects from one
+// stream are beside its entries' IDs: the consumer's creation, an XCLAIM
+// and the group's XGROUP SETID.
+func groupReadBytes(key, group, consumer string, g *keyspace.StreamGroup) int {
+	n := 512 + 2*len(key) + 2*len(group) + len(consumer)
+	if g.Consumer(consumer) == nil {
+		n += 128 + len(key) + len(group) + len(consumer)
+	}
+	return n
+}
+
 // deliverGroup serves XREADGROUP from one stream (streamReplyWithRange
 // with a group): the consumer's history from start when history, else the
 // entries after the group's last ID, creating pending entries unless noack.
-func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGroup, group, consumer string, start keyspace.StreamID, count int64, noack, history bool) {
+// It leaves reserve bytes of the unit's room (SetMaxWriteBytes) to the
+// streams read after it.
+func (c *Ctx) deliverGroup(key string, s *keyspace.Stream, g *keyspace.StreamGroup, group, consumer string, start keyspace.StreamID, count int64, noack, history bool, reserve int) {
 	now := c.Now()
 	cons := c.consumerFor(key, group, g, consumer, now, true)
 	d := c.W.Defer()
 	var n int64
 	cl := newClaims(key, group, g)
 	budget := c.claimBudget(key, group)
+	if budget >= 0 {
+		budget = max(budget-reserve, 0)
+	}
 	if history {
 		var pending []*keyspace.StreamPending
 		cons.RangePending(start, keyspace.MaxStreamID, func(p *keyspace.StreamPending) bool {
