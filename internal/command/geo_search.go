@@ -466,7 +466,8 @@ func geoStore(c *Ctx, dst []byte, points []geoPoint, storeDist bool) {
 		args = append(args, buf[start:len(buf):len(buf)], []byte(member))
 		return true
 	})
-	if n := requestBytes(args); c.e.maxWrite > 0 && n > c.e.maxWrite {
+	// With what the unit (a transaction, a script) already holds.
+	if n := requestBytes(args); c.e.maxWrite > 0 && len(c.e.eff.buf)+n > c.e.maxWrite {
 		c.Error(c.e.tooLargeForEntry("this search would store "+strconv.Itoa(z.Len())+
 			" members, a ZADD of about "+strconv.Itoa(n)+" bytes") + ": use COUNT to store fewer")
 		return
