@@ -265,7 +265,8 @@ func spopWithCount(c *Ctx) {
 	}
 	// Its effect names every member popped: refused, before anything is
 	// popped, when that is more than a log entry holds (Engine.SetMaxWriteBytes).
-	if est := spopEffectBytes(s, len(c.Args[1]), n); c.e.maxWrite > 0 && est > int64(c.e.maxWrite) {
+	// (The unit may already hold effects: a transaction's or a script's.)
+	if est := spopEffectBytes(s, len(c.Args[1]), n); c.e.maxWrite > 0 && est+int64(len(c.e.eff.buf)) > int64(c.e.maxWrite) {
 		c.Error(c.e.tooLargeForEntry("this SPOP's effect would be about "+strconv.FormatInt(est, 10)+
 			" bytes (an SREM of every member popped)") + ": pop fewer at a time")
 		return
