@@ -120,7 +120,9 @@ func (e *Engine) TimeoutBlocked(cl *Client) {
 	}
 	e.ks.Tick()
 	c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+	before := len(cl.W.Buf)
 	bs.timeoutReply(&c)
+	e.unblocked(cl, bs.cmd, bs.args, before)
 	e.unblock(cl)
 }
 
@@ -154,6 +156,7 @@ func (e *Engine) unblock(cl *Client) {
 		}
 	}
 	cl.block = nil
+	delete(e.obs.blockedDur, cl)
 	close(bs.done)
 }
 
@@ -175,8 +178,10 @@ func (e *Engine) Poke() {
 		}
 		e.eff.reset()
 		c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+		before := len(cl.W.Buf)
 		if bs.retry(&c) {
 			e.commitUnit()
+			e.unblocked(cl, bs.cmd, bs.args, before)
 			e.unblock(cl)
 		}
 	}
@@ -199,11 +204,13 @@ func (e *Engine) serveReady() {
 			e.eff.reset()
 			c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 			bs.ready = dk.key
+			before := len(cl.W.Buf)
 			if !bs.retry(&c) {
 				e.eff.reset()
 				continue
 			}
 			e.commitUnit()
+			e.unblocked(cl, bs.cmd, bs.args, before)
 			e.unblock(cl)
 		}
 	}

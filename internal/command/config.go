@@ -457,6 +457,7 @@ func configResetstatCmd(c *Ctx) {
 	s.UnexpectedError = 0
 	s.TotalBlocking = 0
 	c.e.srv().inst = instMetrics{}
+	c.e.resetObserveStats()
 	c.W.OK()
 }
 

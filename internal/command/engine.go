@@ -111,6 +111,8 @@ type Engine struct {
 
 	snapshots Snapshots // nil: no snapshots
 	noSave    bool      // SHUTDOWN NOSAVE
+
+	obs observer // slow log, latency monitor, error counts (observe.go)
 }
 
 type dbKey struct {
@@ -142,6 +144,7 @@ func New(cfg Config) *Engine {
 		started:  time.Now(),
 	}
 	e.busy.threshold.Store(DefaultBusyReplyThreshold.Milliseconds())
+	e.obs.init()
 	e.passSet.Store(cfg.RequirePass != "")
 	e.eff.count = true // until SetLog gives effects a consumer
 	e.ks.OnExpire = e.onExpire
@@ -413,11 +416,13 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 		// machines: once per batch is enough.
 		e.ks.Tick()
 		e.ticked = true
+		e.obs.mark = ticks()
 	}
 	cl.LastInteraction = e.ks.Now()
 	e.eff.reset()
 	e.cur = cl
 	e.dispatch(cl, args)
+	e.obs.rejCmd = nil
 	e.commitUnit()
 	if e.trk.clients > 0 || len(e.trk.pending) > 0 {
 		e.trackingAfterCommand(cl, args)
@@ -445,6 +450,7 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		e.reject(cl, unknownCommand(args))
 		return
 	}
+	e.obs.rejCmd = cmd
 	if cmd.Name == "exec" {
 		// A rejected EXEC aborts the transaction (multi.go).
 		defer e.abortRejectedExec(cl, e.stats.Rejected.Load(), len(cl.W.Buf))
@@ -509,10 +515,21 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 		e.ctxs = append(e.ctxs, new(Ctx))
 	}
 	c := e.ctxs[e.depth]
+	// A top-level command starts where the previous one of the batch ended
+	// (observe.go): one clock read per command (clock.go).
+	top := e.depth == 0
+	start := e.obs.mark
+	if !top {
+		start = ticks()
+	}
 	e.depth++
 	*c = Ctx{e: e, Client: cl, Args: args, W: &cl.W, DB: e.ks.DB(cl.DB), Cmd: cmd}
 	before := len(cl.W.Buf)
 	cmd.Handler(c)
+	end := ticks()
+	if top {
+		e.obs.mark = end
+	}
 	*c = Ctx{}
 	e.depth--
 	if cmd.Flags&ReadOnly != 0 && e.trk.clients > 0 {
@@ -521,8 +538,29 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	if len(e.monitors) > 0 && cmd.Flags&SkipMonitor == 0 {
 		e.feedMonitors(cl, cmd, args)
 	}
-	if len(cl.W.Buf) > before && cl.W.Buf[before] == '-' {
+	failed := len(cl.W.Buf) > before && cl.W.Buf[before] == '-'
+	if failed {
 		e.stats.ErrorReplies++
+		e.obs.countError(cl.W.Buf[before+1:])
+	}
+	if cl.block == nil {
+		// INFO commandstats and latencystats; the slow log and the latency
+		// monitor only past their thresholds (observe.go).
+		t := end - start
+		st := &cmd.stats
+		st.calls++
+		st.ticks += t
+		if failed {
+			st.failed++
+		}
+		if e.obs.tracking {
+			cmd.trackLatency(t)
+		}
+		if t >= e.obs.minTicks || len(e.obs.slow) > e.obs.slowMax {
+			e.recordSlow(cl, cmd, args, t)
+		}
+	} else {
+		e.blockedRan(cl, end-start)
 	}
 	cl.LastCmd = cmd.Name
 }
@@ -531,10 +569,17 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 func (e *Engine) reject(cl *Client, msg string) {
 	e.stats.Rejected.Add(1)
 	e.stats.ErrorReplies++
+	if e.obs.rejCmd != nil {
+		e.obs.rejCmd.stats.rejected++
+	}
 	if cl.multi != nil {
 		cl.multiErr = true
 	}
+	before := len(cl.W.Buf)
 	cl.W.Error(msg)
+	if len(cl.W.Buf) > before {
+		e.obs.countError(cl.W.Buf[before+1:])
+	}
 }
 
 func unknownCommand(args [][]byte) string {

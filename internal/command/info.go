@@ -40,9 +40,9 @@ var infoSections = []struct {
 	{"replication", infoReplication},
 	{"cpu", infoCPU},
 	{"modules", func(*Engine, *infoBuf) {}},
-	{"commandstats", func(*Engine, *infoBuf) {}},
-	{"errorstats", func(*Engine, *infoBuf) {}},
-	{"latencystats", func(*Engine, *infoBuf) {}},
+	{"commandstats", infoCommandstats},
+	{"errorstats", infoErrorstats},
+	{"latencystats", infoLatencystats},
 	{"cluster", func(_ *Engine, b *infoBuf) { b.int("cluster_enabled", 0) }},
 	{"keyspace", infoKeyspace},
 }

@@ -102,6 +102,9 @@ type Command struct {
 	Handler Handler
 	// Sub holds the subcommands of a container command (CONFIG, CLIENT...).
 	Sub map[string]*Command
+
+	stats cmdStats     // INFO commandstats (observe.go); guarded by the engine lock
+	hist  *latencyHist // INFO latencystats, LATENCY HISTOGRAM (observe.go)
 }
 
 // Table is the set of commands an engine serves.

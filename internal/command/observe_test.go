@@ -1,0 +1,66 @@
+package command
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestLatencyHist checks the histogram against figures redis-server 7.0
+// reported (INFO latencystats, LATENCY HISTOGRAM) for commands that took
+// 0, 4, 8, 75, 983 and 1417 µs: the highest value equivalent to each, in
+// ns, and the power-of-two buckets.
+func TestLatencyHist(t *testing.T) {
+	for us, want := range map[int64]int64{0: 1, 4: 4015, 8: 8031, 75: 75263, 983: 983039, 1417: 1417215} {
+		var h latencyHist
+		h.add(nanoTicks(us*1000 + 400)) // sub-microsecond parts are dropped
+		if got := h.percentile(50); got != want {
+			t.Errorf("%d µs: p50 = %d ns, want %d", us, got, want)
+		}
+	}
+	var h latencyHist
+	for _, us := range []int64{0, 1, 4, 4, 33, 1000} {
+		h.add(nanoTicks(us * 1000))
+	}
+	// 0 µs and 1 µs count at 1024 ns; 33000 ns falls in the range that
+	// starts at 32768 (reported as 33 µs); 1000 µs at 1 048 576 ns.
+	want := [][2]int64{{1, 2}, {4, 4}, {33, 5}, {1056, 6}}
+	if got := h.cdf(); !reflect.DeepEqual(got, want) {
+		t.Errorf("cdf = %v, want %v", got, want)
+	}
+	if got := h.percentile(100); got != 999424+4095 {
+		t.Errorf("p100 = %d", got)
+	}
+	if h.total != 6 {
+		t.Errorf("total = %d", h.total)
+	}
+	h.add(nanoTicks(5_000_000_000)) // clamped to 1 s
+	if got := h.percentile(100); got < 1e9 || got > 1e9+1<<23 {
+		t.Errorf("p100 after 5 s = %d", got)
+	}
+}
+
+// TestSlowRedacted checks which arguments the slow log hides.
+func TestSlowRedacted(t *testing.T) {
+	args := func(s ...string) [][]byte {
+		out := make([][]byte, len(s))
+		for i, a := range s {
+			out[i] = []byte(a)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		args     [][]byte
+		from, to int
+	}{
+		{"auth", args("AUTH", "u", "p"), 1, 3},
+		{"hello", args("HELLO", "3", "AUTH", "u", "p"), 3, 5},
+		{"config|set", args("CONFIG", "SET", "hz", "10", "REQUIREPASS", "x"), 5, 6},
+		{"config|set", args("CONFIG", "SET", "hz", "10"), 0, 0},
+		{"get", args("GET", "k"), 0, 0},
+	} {
+		if from, to := slowRedacted(tc.name, tc.args); from != tc.from || to != tc.to {
+			t.Errorf("%s %q: %d..%d, want %d..%d", tc.name, tc.args, from, to, tc.from, tc.to)
+		}
+	}
+}
