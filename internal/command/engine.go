@@ -540,8 +540,13 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	}
 	failed := len(cl.W.Buf) > before && cl.W.Buf[before] == '-'
 	if failed {
-		e.stats.ErrorReplies++
-		e.obs.countError(cl.W.Buf[before+1:])
+		if e.lua != nil && e.lua.noStats {
+			// A script's error a command it ran returned: counted then.
+			e.lua.noStats = false
+		} else {
+			e.stats.ErrorReplies++
+			e.obs.countError(cl.W.Buf[before+1:])
+		}
 	}
 	if cl.block == nil {
 		// INFO commandstats and latencystats; the slow log and the latency

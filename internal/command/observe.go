@@ -250,6 +250,10 @@ func (o *observer) pushSlow(e *Engine, cl *Client, cmd *Command, args [][]byte, 
 	n := min(len(args), slowMaxArgs)
 	ent := slowEntry{id: o.slowID, time: e.ks.Now() / 1000, usec: usec, args: make([][]byte, n), peer: cl.Addr, name: cl.Name}
 	o.slowID++
+	if cl.lua {
+		// Redis's script client has no connection.
+		ent.peer = "?:0"
+	}
 	from, to := slowRedacted(cmd.Name, args)
 	for j := 0; j < n; j++ {
 		a := args[j]

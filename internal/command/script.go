@@ -72,6 +72,10 @@ type scripting struct {
 	client  *Client            // the client redis.call runs commands as
 	run     *scriptRun         // the script running, if any
 	errLine int                // where the last error was raised (0: unknown)
+	// noStats is set when the script's reply is an error a command it
+	// ran returned, already counted in INFO (call clears it).
+	noStats bool
+	raised  *lua.LTable // the last error a command raised through redis.call
 	fns     *functions         // function libraries (function.go); nil until used
 }
 
@@ -341,12 +345,14 @@ func (s *scripting) errorReply(err error, sha, chunk string) string {
 		if t, ok := apiErr.Object.(*lua.LTable); ok {
 			if e, ok := t.RawGetString("err").(lua.LString); ok {
 				msg = string(e)
+				s.noStats = countedError(t) || t == s.raised
 			}
 		}
 		if msg == "" {
 			msg = "ERR " + luaToString(apiErr.Object)
 		}
 	}
+	s.raised = nil
 	if s.errLine > 0 {
 		msg += " script: " + sha + ", on @" + chunk + ":" + itoa(s.errLine) + "."
 	}

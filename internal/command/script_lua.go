@@ -226,13 +226,27 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 	if len(reply) > 0 && reply[0] == '-' && raise {
 		msg := string(reply[1 : len(reply)-2])
 		cl.W.Reset()
-		L.Error(errTable(L, msg), 0)
+		t := errTable(L, msg)
+		s.raised = t // its table shows no mark, as Redis's raised error
+		L.Error(t, 0)
 	}
 	v, _ := s.parseReply(L, reply)
+	if t, ok := v.(*lua.LTable); ok && reply[0] == '-' {
+		markCounted(t)
+	}
 	cl.W.Reset()
 	L.Push(v)
 	return 1
 }
+
+// countedField marks the error tables of the errors a command returned
+// to redis.call or redis.pcall: INFO counted them already, and does not
+// count them again when the script returns them (Redis's field name).
+const countedField = "ignore_error_stats_update"
+
+func markCounted(t *lua.LTable) { t.RawSetString(countedField, lua.LTrue) }
+
+func countedError(t *lua.LTable) bool { return t.RawGetString(countedField) == lua.LTrue }
 
 // formatArg formats a number argument of redis.call as Redis does
 // ("%.17g").
@@ -377,6 +391,9 @@ func (s *scripting) reply(w *resp.Writer, v lua.LValue, scriptResp, depth int) {
 func (s *scripting) replyTable(w *resp.Writer, t *lua.LTable, scriptResp, depth int) {
 	if e, ok := t.RawGetString("err").(lua.LString); ok {
 		w.Error(string(e))
+		if depth == 0 {
+			s.noStats = countedError(t)
+		}
 		return
 	}
 	if st, ok := t.RawGetString("ok").(lua.LString); ok {

@@ -96,6 +96,7 @@ func TestSlowlogEntries(t *testing.T) {
 		{"NOSUCHCOMMAND", "x"},
 		{"LPUSH", "k", "x"},
 		{"BLPOP", "list", "0"},
+		{"EVAL", "redis.call('set', KEYS[1], 'v') return redis.pcall('incr', KEYS[1])", "1", "sk"},
 		{"SLOWLOG", "LEN"},
 	}
 	got := slowlogSession(t, ferryAddr, cmds)
@@ -130,7 +131,10 @@ func statsSession(t *testing.T, addr string, cmds [][]string) (cmdstats, errstat
 		lines[i] = usec.ReplaceAllString(l, "usec=U,usec_per_call=U,")
 	}
 	sort.Strings(lines[1:])
-	return strings.Join(lines, "\n"), info("errorstats")
+	errs := info("errorstats")
+	// INFO stats' total, which errorstats adds up to.
+	total := regexp.MustCompile(`total_error_replies:\d+`).FindString(info("stats"))
+	return strings.Join(lines, "\n"), errs + total
 }
 
 // TestInfoCommandstats compares INFO commandstats (calls, rejected and
@@ -167,6 +171,11 @@ func TestInfoCommandstats(t *testing.T) {
 		{"LATENCY", "GRAPH", "nothing"},
 		{"XADD", "s", "0-0", "f", "v"},
 		{"OBJECT", "ENCODING", "nokey"},
+		{"EVAL", "redis.call('set', KEYS[1], 'v') return redis.pcall('incr', KEYS[1])", "1", "sk"},
+		{"EVAL", "return redis.call('incr', KEYS[1])", "1", "sk"},
+		{"EVAL", "return redis.error_reply('MYCODE made up')", "0"},
+		{"EVAL", "local ok, e = pcall(redis.call, 'incr', KEYS[1]) return 1", "1", "sk"},
+		{"EVAL", "return {err = 'OTHER made up'}", "0"},
 	}
 	gotCmd, gotErr := statsSession(t, ferryAddr, cmds)
 	wantCmd, wantErr := statsSession(t, redisAddr, cmds)
@@ -182,7 +191,7 @@ func TestInfoCommandstats(t *testing.T) {
 		if c != "# Commandstats\ncmdstat_config|resetstat:calls=1,usec=U,usec_per_call=U,rejected_calls=0,failed_calls=0" {
 			t.Errorf("%s: commandstats after RESETSTAT: %q", addr, c)
 		}
-		if e != "# Errorstats\r\n" {
+		if e != "# Errorstats\r\ntotal_error_replies:0" {
 			t.Errorf("%s: errorstats after RESETSTAT: %q", addr, e)
 		}
 	}
