@@ -76,7 +76,7 @@ type scripting struct {
 	// ran returned, already counted in INFO (call clears it).
 	noStats bool
 	raised  *lua.LTable // the last error a command raised through redis.call
-	fns     *functions         // function libraries (function.go); nil until used
+	fns     *functions  // function libraries (function.go); nil until used
 }
 
 // scriptRun is the state of one script execution.
