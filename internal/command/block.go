@@ -122,7 +122,7 @@ func (e *Engine) TimeoutBlocked(cl *Client) {
 	c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 	before := len(cl.W.Buf)
 	bs.timeoutReply(&c)
-	e.unblocked(cl, bs.cmd, bs.args, before)
+	e.unblocked(cl, bs.cmd, bs.args, before, true)
 	e.unblock(cl)
 }
 
@@ -181,7 +181,7 @@ func (e *Engine) Poke() {
 		before := len(cl.W.Buf)
 		if bs.retry(&c) {
 			e.commitUnit()
-			e.unblocked(cl, bs.cmd, bs.args, before)
+			e.unblocked(cl, bs.cmd, bs.args, before, false)
 			e.unblock(cl)
 		}
 	}
@@ -210,7 +210,7 @@ func (e *Engine) serveReady() {
 				continue
 			}
 			e.commitUnit()
-			e.unblocked(cl, bs.cmd, bs.args, before)
+			e.unblocked(cl, bs.cmd, bs.args, before, false)
 			e.unblock(cl)
 		}
 	}

@@ -220,7 +220,8 @@ func (e *Engine) blockedRan(cl *Client, dur int64) {
 
 // unblocked accounts for a blocked command once it is served or timed out,
 // with the duration of its first run (before is where its reply starts).
-func (e *Engine) unblocked(cl *Client, cmd *Command, args [][]byte, before int) {
+// As in Redis 7.0, one that timed out is counted but not logged.
+func (e *Engine) unblocked(cl *Client, cmd *Command, args [][]byte, before int, timedOut bool) {
 	dur := e.obs.blockedDur[cl]
 	delete(e.obs.blockedDur, cl)
 	if cmd == nil {
@@ -230,6 +231,15 @@ func (e *Engine) unblocked(cl *Client, cmd *Command, args [][]byte, before int) 
 	if failed {
 		e.stats.ErrorReplies++
 		e.obs.countError(cl.W.Buf[before+1:])
+	}
+	if timedOut {
+		st := &cmd.stats
+		st.calls++
+		st.ticks += dur
+		if e.obs.tracking {
+			cmd.trackLatency(dur)
+		}
+		return
 	}
 	e.record(cl, cmd, args, dur, failed)
 }

@@ -196,3 +196,40 @@ func TestInfoCommandstats(t *testing.T) {
 		}
 	}
 }
+
+// blockedSession blocks a client twice (served by another client's LPUSH,
+// then timed out) and returns its slow log and INFO commandstats masked.
+func blockedSession(t *testing.T, addr string) string {
+	t.Helper()
+	a, b := redistest.Dial(t, addr), redistest.Dial(t, addr)
+	defer a.Close()
+	defer b.Close()
+	b.Do("DEL", "bl", "bl2")
+	b.Do("CONFIG", "SET", "slowlog-log-slower-than", "0")
+	b.Do("CONFIG", "RESETSTAT")
+	a.Do("CLIENT", "SETNAME", "waiter")
+	b.Do("SLOWLOG", "RESET")
+	a.WriteRaw(redistest.Encode("BLPOP", "bl", "0"))
+	time.Sleep(100 * time.Millisecond)
+	b.Do("LPUSH", "bl", "x")
+	served := a.Read()
+	timedOut := a.Do("BLPOP", "bl2", "0.05")
+	slow := b.Do("SLOWLOG", "GET", "3")
+	b.Do("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+	slow = regexp.MustCompile(`\n:-?\d+\r`).ReplaceAllString(slow, "\n:N\r")
+	slow = regexp.MustCompile(`\$\d+\r\n127\.0\.0\.1:\d+\r\n`).ReplaceAllLiteralString(slow, "$ADDR\r\n")
+	stats := b.Do("INFO", "commandstats")
+	stats = regexp.MustCompile(`cmdstat_blpop:calls=\d+`).FindString(stats)
+	return served + timedOut + slow + stats
+}
+
+// TestBlockedCommandStats checks that a blocking command is counted and
+// logged once, when it is served or times out, as Redis does.
+func TestBlockedCommandStats(t *testing.T) {
+	redisAddr := redistest.Redis(t)
+	_, ferryAddr := redistest.Ferry(t, command.Config{})
+	got, want := blockedSession(t, ferryAddr), blockedSession(t, redisAddr)
+	if got != want {
+		t.Errorf("blocked commands\n ferry: %q\n redis: %q", got, want)
+	}
+}
