@@ -94,10 +94,12 @@ func (e *Engine) abortRejectedExec(cl *Client, rejected int64, mark int) {
 	}
 	// Errors formatted for the occasion carry no code of their own: the
 	// writer gave them ERR. Shared ones (NOAUTH, READONLY...) keep theirs.
+	e.obs.uncountError(cl.W.Buf[mark+1:])
 	msg := strings.TrimPrefix(string(cl.W.Buf[mark+1:len(cl.W.Buf)-2]), "ERR ")
 	cl.W.Buf = cl.W.Buf[:mark]
 	e.discardMulti(cl)
 	cl.W.Error("EXECABORT Transaction discarded because of: " + msg)
+	e.obs.countError(cl.W.Buf[mark+1:])
 }
 
 func queuesWrite(cmds []queued) bool {

@@ -128,20 +128,37 @@ type cmdStats struct {
 // scripts can make up codes, and each would otherwise stay forever.
 const maxErrorCodes = 128
 
-// countError counts an error reply (msg without its '-') under its code:
-// the first word when a space ends it within 32 bytes, else ERR.
-func (o *observer) countError(msg []byte) {
-	code := "ERR"
+// errorCode is an error reply's code (msg without its '-'): the first
+// word when a space ends it within 32 bytes, else ERR.
+func errorCode(msg []byte) string {
 	lim := min(len(msg), 32)
 	for i := 0; i < lim; i++ {
 		if msg[i] == ' ' {
-			code = string(msg[:i])
-			break
+			return string(msg[:i])
 		}
 		if msg[i] == '\r' {
 			break
 		}
 	}
+	return "ERR"
+}
+
+// uncountError takes back countError(msg), for a reply replaced by
+// another (a rejected EXEC's, by EXECABORT).
+func (o *observer) uncountError(msg []byte) {
+	code := errorCode(msg)
+	if n, ok := o.errors[code]; ok {
+		if n <= 1 {
+			delete(o.errors, code)
+		} else {
+			o.errors[code] = n - 1
+		}
+	}
+}
+
+// countError counts an error reply (msg without its '-') under its code.
+func (o *observer) countError(msg []byte) {
+	code := errorCode(msg)
 	if o.errors == nil {
 		o.errors = make(map[string]int64)
 	}
