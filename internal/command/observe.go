@@ -215,7 +215,7 @@ func (e *Engine) recordSlow(cl *Client, cmd *Command, args [][]byte, t int64) {
 		if cmd.Flags&Fast != 0 {
 			ev = "fast-command"
 		}
-		o.addLatency(ev, dur/1e6, e.ks.Now()/1000)
+		o.addLatency(ev, dur/1e6, e.now().Unix())
 	}
 	if o.slowerThan >= 0 && cmd.Flags&SkipSlowlog == 0 {
 		if dur/1000 >= o.slowerThan {
@@ -275,7 +275,7 @@ type slowEntry struct {
 
 func (o *observer) pushSlow(e *Engine, cl *Client, cmd *Command, args [][]byte, usec int64) {
 	n := min(len(args), slowMaxArgs)
-	ent := slowEntry{id: o.slowID, time: e.ks.Now() / 1000, usec: usec, args: make([][]byte, n), peer: cl.Addr, name: cl.Name}
+	ent := slowEntry{id: o.slowID, time: e.now().Unix(), usec: usec, args: make([][]byte, n), peer: cl.Addr, name: cl.Name}
 	o.slowID++
 	if cl.lua {
 		// Redis's script client has no connection.
@@ -467,25 +467,42 @@ func latencyDoctorCmd(c *Ctx) {
 	case len(o.events) == 0:
 		c.W.Verbatim("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n")
 	default:
-		// ferry's own report: each event's samples summarized.
+		// Redis's opening and its line per event; the advice that follows
+		// in Redis is ferry's own.
 		var b strings.Builder
-		b.WriteString("Latency spikes were observed (ferry's report; Redis gives advice as well):\n\n")
+		b.WriteString("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n")
+		now := c.e.now().Unix()
 		for i, n := range o.eventNames() {
-			ts := o.events[n]
-			h := ts.history()
-			var sum int64
+			h := o.events[n].history()
+			var sum, oldest int64
 			for _, s := range h {
 				sum += s.ms
+				if oldest == 0 || s.time < oldest {
+					oldest = s.time
+				}
 			}
+			avg := sum / int64(len(h))
+			var dev int64
+			for _, s := range h {
+				d := avg - s.ms
+				if d < 0 {
+					d = -d
+				}
+				dev += d
+			}
+			period := max(now-oldest, 1)
 			b.WriteString(strconv.Itoa(i+1) + ". " + n + ": " + strconv.Itoa(len(h)) + " latency spikes (average " +
-				strconv.FormatInt(sum/int64(max(len(h), 1)), 10) + "ms). Worst all time event " + strconv.FormatInt(ts.max, 10) + "ms.\n")
+				strconv.FormatInt(avg, 10) + "ms, mean deviation " + strconv.FormatInt(dev/int64(len(h)), 10) + "ms, period " +
+				strconv.FormatFloat(float64(period)/float64(len(h)), 'f', 2, 64) + " sec). Worst all time event " +
+				strconv.FormatInt(o.events[n].max, 10) + "ms.\n")
 		}
-		if o.events["command"] != nil || o.events["fast-command"] != nil {
-			b.WriteString("\nCheck SLOWLOG GET for the commands that were slow to run.\n")
-		}
+		b.WriteString("\nferry's advice: SLOWLOG GET lists the commands that were slow to run.\n")
 		c.W.Verbatim(b.String())
 	}
 }
+
+// graphCols is the width of LATENCY GRAPH's chart.
+const graphCols = 80
 
 func latencyGraphCmd(c *Ctx) {
 	ts := c.e.obs.events[c.Arg(2)]
@@ -493,23 +510,80 @@ func latencyGraphCmd(c *Ctx) {
 		c.Error("ERR No samples available for event '" + c.Arg(2) + "'")
 		return
 	}
-	// ferry's graph is a list of the samples, not Redis's ASCII chart.
 	h := ts.history()
-	hi, lo := int64(0), int64(-1)
-	for _, s := range h {
-		hi = max(hi, s.ms)
-		if lo < 0 || s.ms < lo {
-			lo = s.ms
+	hi, lo := h[0].ms, h[0].ms
+	labels := make([]string, len(h))
+	now := c.e.now().Unix()
+	for i, s := range h {
+		hi, lo = max(hi, s.ms), min(lo, s.ms)
+		switch ago := now - s.time; {
+		case ago < 60:
+			labels[i] = strconv.FormatInt(ago, 10) + "s"
+		case ago < 3600:
+			labels[i] = strconv.FormatInt(ago/60, 10) + "m"
+		case ago < 86400:
+			labels[i] = strconv.FormatInt(ago/3600, 10) + "h"
+		default:
+			labels[i] = strconv.FormatInt(ago/86400, 10) + "d"
 		}
 	}
 	var b strings.Builder
 	b.WriteString(c.Arg(2) + " - high " + strconv.FormatInt(hi, 10) + " ms, low " + strconv.FormatInt(lo, 10) + " ms (all time high " + strconv.FormatInt(ts.max, 10) + " ms)\n")
-	b.WriteString(strings.Repeat("-", 80) + "\n")
-	now := c.e.ks.Now() / 1000
-	for _, s := range h {
-		b.WriteString(strconv.FormatInt(now-s.time, 10) + " s ago: " + strconv.FormatInt(s.ms, 10) + " ms\n")
+	b.WriteString(strings.Repeat("-", graphCols) + "\n")
+	for j := 0; j < len(h); j += graphCols {
+		if j > 0 {
+			b.WriteByte('\n')
+		}
+		end := min(j+graphCols, len(h))
+		sparkline(&b, h[j:end], labels[j:end], lo, hi)
 	}
 	c.W.Verbatim(b.String())
+}
+
+// sparkline draws samples as Redis's LATENCY GRAPH does: four rows of
+// "_o#" steps filled below with '|', scaled between lo and hi, then a
+// blank row and each sample's label written downwards.
+func sparkline(b *strings.Builder, h []latencySample, labels []string, lo, hi int64) {
+	const rows, marks = 4, "_o#"
+	steps := rows * len(marks)
+	rel := float64(hi - lo)
+	if rel == 0 {
+		rel = 1
+	}
+	line := make([]byte, len(h))
+	for row := 0; ; row++ {
+		more := false
+		for j := range line {
+			line[j] = ' '
+		}
+		for j, s := range h {
+			if row < rows {
+				more = true
+				step := int(float64(int(float64(s.ms-lo)*float64(steps))) / rel)
+				step = min(max(step, 0), steps-1)
+				switch k := step - (rows-row-1)*len(marks); {
+				case k >= 0 && k < len(marks):
+					line[j] = marks[k]
+				case k >= len(marks):
+					line[j] = '|'
+				}
+				continue
+			}
+			if row == rows {
+				more = true // the blank row before the labels
+				break
+			}
+			if k := row - rows - 1; k < len(labels[j]) {
+				more = true
+				line[j] = labels[j][k]
+			}
+		}
+		if !more {
+			return
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
 }
 
 func latencyHelpCmd(c *Ctx) {

@@ -2,7 +2,10 @@ package command
 
 import (
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestLatencyHist checks the histogram against figures redis-server 7.0
@@ -62,5 +65,45 @@ func TestSlowRedacted(t *testing.T) {
 		if from, to := slowRedacted(tc.name, tc.args); from != tc.from || to != tc.to {
 			t.Errorf("%s %q: %d..%d, want %d..%d", tc.name, tc.args, from, to, tc.from, tc.to)
 		}
+	}
+}
+
+// TestLatencyGraphDoctor checks LATENCY GRAPH and DOCTOR's event lines
+// against what redis-server 7.0.15 printed for the same samples: 5, 30 and
+// 12 ms, two, one and zero seconds ago.
+func TestLatencyGraphDoctor(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	e := New(Config{Clock: func() time.Time { return now }})
+	cl := e.NewClient("127.0.0.1:1", "127.0.0.1:2")
+	cl.Authed = true
+	for i, ms := range []int64{5, 30, 12} {
+		e.obs.addLatency("command", ms, now.Unix()-2+int64(i))
+	}
+	run := func(args ...string) string {
+		b := make([][]byte, len(args))
+		for i, a := range args {
+			b[i] = []byte(a)
+		}
+		e.Lock()
+		defer e.Unlock()
+		cl.W.Reset()
+		e.Exec(cl, b)
+		return string(cl.W.Buf)
+	}
+	graph := "command - high 30 ms, low 5 ms (all time high 30 ms)\n" + strings.Repeat("-", 80) + "\n" +
+		" # \n | \n |_\n_||\n   \n210\nsss\n"
+	if got, want := run("LATENCY", "GRAPH", "command"), "$"+strconv.Itoa(len(graph))+"\r\n"+graph+"\r\n"; got != want {
+		t.Errorf("LATENCY GRAPH = %q, want %q", got, want)
+	}
+	line := "1. command: 3 latency spikes (average 15ms, mean deviation 9ms, period 0.67 sec). Worst all time event 30ms.\n"
+	if got := run("LATENCY", "DOCTOR"); !strings.Contains(got, "\n\n"+line) {
+		t.Errorf("LATENCY DOCTOR = %q, want a line %q", got, line)
+	}
+	e.obs.events = nil
+	e.obs.addLatency("command", 5, now.Unix())
+	graph = "command - high 5 ms, low 5 ms (all time high 5 ms)\n" + strings.Repeat("-", 80) + "\n" +
+		" \n \n \n_\n \n0\ns\n"
+	if got, want := run("LATENCY", "GRAPH", "command"), "$"+strconv.Itoa(len(graph))+"\r\n"+graph+"\r\n"; got != want {
+		t.Errorf("LATENCY GRAPH = %q, want %q", got, want)
 	}
 }
