@@ -244,6 +244,15 @@ func TestRedisReplicaGetsOnlyDurableData(t *testing.T) {
 	if err := ns.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	// The master answers DEBUG DIGEST while it rebuilds (as Redis does while
+	// loading), so an empty master and a not yet synced replica would agree:
+	// wait for the durable keys first.
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got, err := query(red, "DBSIZE"); err != nil || got != ":20\r\n" {
+			return fmt.Errorf("DBSIZE on the redis replica = %q (%v), want the 20 durable keys", got, err)
+		}
+		return nil
+	})
 	waitSameDigest(t, m.addr, red, 30*time.Second)
 	close(stop)
 	if r, ok := <-seen; ok {
@@ -415,6 +424,15 @@ func TestSyncWaitsForTheLog(t *testing.T) {
 	if r.err != nil || !r.fullResync || r.newlines < 2 || !strings.HasPrefix(r.line, "-ERR ferry: the log did not store offset ") {
 		t.Errorf("raw PSYNC: %+v; want +FULLRESYNC, keepalives, then the log's failure", r)
 	}
+	// The master answers DEBUG DIGEST while it rebuilds (as Redis does while
+	// loading), so an empty master and a not yet synced replica would agree:
+	// wait for the durable keys first.
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got, err := query(red, "DBSIZE"); err != nil || got != ":20\r\n" {
+			return fmt.Errorf("DBSIZE on the redis replica = %q (%v), want the 20 durable keys", got, err)
+		}
+		return nil
+	})
 	waitSameDigest(t, m.addr, red, 30*time.Second)
 	close(stop)
 	if r, ok := <-seen; ok {
