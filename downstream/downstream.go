@@ -27,7 +27,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +155,20 @@ func (s *Server) Replicas() []Replica {
 	return out
 }
 
+// SyncReplicas implements command.SyncLister: INFO replication and ROLE
+// list the Redis replicas too. Only links past their handshake are listed
+// (sorted by address).
+func (s *Server) SyncReplicas() []command.SyncReplica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]command.SyncReplica, 0, len(s.links))
+	for l := range s.links {
+		out = append(out, command.SyncReplica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load(), LastIO: time.Unix(0, l.lastIO.Load())})
+	}
+	slices.SortFunc(out, func(a, b command.SyncReplica) int { return strings.Compare(a.Addr, b.Addr) })
+	return out
+}
+
 // Syncs returns how many full resynchronizations the Server started.
 func (s *Server) Syncs() int64 { return s.syncs.Load() }
 
@@ -195,11 +211,12 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 
 // link is one replica's connection.
 type link struct {
-	s     *Server
-	c     command.SyncConn
-	addr  string
-	state atomic.Value // string, as Replica.State
-	sent  atomic.Uint64
+	s      *Server
+	c      command.SyncConn
+	addr   string
+	state  atomic.Value // string, as Replica.State
+	sent   atomic.Uint64
+	lastIO atomic.Int64 // unix ns of the last bytes the replica sent
 
 	wmu sync.Mutex // guards writes to the connection
 }
@@ -214,6 +231,7 @@ func newLink(s *Server, c command.SyncConn) *link {
 		l.addr = host + ":" + strconv.FormatInt(r.ListeningPort, 10)
 	}
 	l.state.Store("wait_bgsave")
+	l.lastIO.Store(time.Now().UnixNano())
 	return l
 }
 
@@ -237,6 +255,7 @@ func (l *link) drain() error {
 			return fmt.Errorf("downstream: replica sent a malformed request: %w", err)
 		}
 		if args != nil {
+			l.lastIO.Store(time.Now().UnixNano())
 			continue
 		}
 		if err := rd.Fill(); err != nil {

@@ -200,6 +200,27 @@ func TestRedisReplicaOf(t *testing.T) {
 			t.Errorf("FCALL_RO on redis replica %s = %q", addr, got)
 		}
 	}
+	// INFO replication lists the Redis replicas beside ferry's (the master:
+	// its ferry replica and two redis-servers; the ferry replica: the
+	// cascading one), and the master's ROLE names them.
+	for node, want := range map[string]struct {
+		replicas []string
+		count    string
+	}{maddr: {[]string{early, late}, "connected_slaves:3\r\n"}, r.addr: {[]string{cascade}, "connected_slaves:1\r\n"}} {
+		info := mustQuery(t, node, "INFO", "replication")
+		if !strings.Contains(info, want.count) {
+			t.Errorf("INFO replication of %s: want %q in %q", node, want.count, info)
+		}
+		for _, a := range want.replicas {
+			_, port, _ := net.SplitHostPort(a)
+			if !strings.Contains(info, ",port="+port+",state=online,") {
+				t.Errorf("INFO replication of %s lists no online replica on port %s: %q", node, port, info)
+			}
+			if role := mustQuery(t, maddr, "ROLE"); node == maddr && !strings.Contains(role, bulk(port)) {
+				t.Errorf("ROLE of the master does not name the redis replica on port %s: %q", port, role)
+			}
+		}
+	}
 }
 
 // TestRedisReplicaGetsOnlyDurableData takes NATS away right after a write

@@ -200,16 +200,24 @@ func roleCmd(c *Ctx) {
 		if c.e.followers != nil {
 			r.Offset = int64(off)
 		}
+		srs := c.e.syncReplicas()
 		c.W.Array(3)
 		c.W.BulkString("master")
 		c.W.Int(r.Offset)
-		c.W.Array(len(fs))
+		c.W.Array(len(fs) + len(srs))
 		for _, f := range fs {
 			host, port, _ := net.SplitHostPort(f.Addr)
 			c.W.Array(3)
 			c.W.BulkString(host)
 			c.W.BulkString(port)
 			c.W.BulkString(strconv.FormatUint(f.Offset, 10))
+		}
+		for _, sr := range srs {
+			host, port, _ := net.SplitHostPort(sr.Addr)
+			c.W.Array(3)
+			c.W.BulkString(host)
+			c.W.BulkString(port)
+			c.W.BulkString(strconv.FormatUint(sr.Offset, 10))
 		}
 		return
 	}

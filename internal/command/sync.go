@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferrydb/ferry/internal/num"
 	"github.com/ferrydb/ferry/internal/resp"
@@ -88,6 +89,34 @@ type SyncProvider interface {
 	// server closes). It runs on the connection's goroutine without the
 	// engine lock and must not keep c after it returns.
 	ServeSync(ctx context.Context, c SyncConn) error
+}
+
+// SyncReplica is a Redis replica a SyncProvider feeds, as INFO
+// replication and ROLE list it.
+type SyncReplica struct {
+	// Addr is its announced address (ip-address or the connection's host,
+	// and listening-port).
+	Addr string
+	// State is "wait_bgsave", "send_bulk" or "online", as Redis says.
+	State string
+	// Offset is the log offset of the last entry sent to it.
+	Offset uint64
+	// LastIO is when it last sent something (its REPLCONF ACKs).
+	LastIO time.Time
+}
+
+// SyncLister is implemented by a SyncProvider that lists the Redis
+// replicas it feeds. It is called with the engine lock held.
+type SyncLister interface {
+	SyncReplicas() []SyncReplica
+}
+
+// syncReplicas lists the Redis replicas the node's SyncProvider feeds.
+func (e *Engine) syncReplicas() []SyncReplica {
+	if l, ok := e.cfg.Sync.(SyncLister); ok {
+		return l.SyncReplicas()
+	}
+	return nil
 }
 
 // SetSync installs the node's SyncProvider (nil: SYNC and PSYNC reply
