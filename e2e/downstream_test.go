@@ -265,16 +265,7 @@ func TestRedisReplicaGetsOnlyDurableData(t *testing.T) {
 	if err := ns.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	// The master answers DEBUG DIGEST while it rebuilds (as Redis does while
-	// loading), so an empty master and a not yet synced replica would agree:
-	// wait for the durable keys first.
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		if got, err := query(red, "DBSIZE"); err != nil || got != ":20\r\n" {
-			return fmt.Errorf("DBSIZE on the redis replica = %q (%v), want the 20 durable keys", got, err)
-		}
-		return nil
-	})
-	waitSameDigest(t, m.addr, red, 30*time.Second)
+	waitDurableSync(t, m.addr, red)
 	close(stop)
 	if r, ok := <-seen; ok {
 		t.Fatalf("the redis replica held the write the log never stored: EXISTS lost = %q", r)
@@ -445,16 +436,7 @@ func TestSyncWaitsForTheLog(t *testing.T) {
 	if r.err != nil || !r.fullResync || r.newlines < 2 || !strings.HasPrefix(r.line, "-ERR ferry: the log did not store offset ") {
 		t.Errorf("raw PSYNC: %+v; want +FULLRESYNC, keepalives, then the log's failure", r)
 	}
-	// The master answers DEBUG DIGEST while it rebuilds (as Redis does while
-	// loading), so an empty master and a not yet synced replica would agree:
-	// wait for the durable keys first.
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		if got, err := query(red, "DBSIZE"); err != nil || got != ":20\r\n" {
-			return fmt.Errorf("DBSIZE on the redis replica = %q (%v), want the 20 durable keys", got, err)
-		}
-		return nil
-	})
-	waitSameDigest(t, m.addr, red, 30*time.Second)
+	waitDurableSync(t, m.addr, red)
 	close(stop)
 	if r, ok := <-seen; ok {
 		t.Fatalf("the redis replica held the write the log never stored: EXISTS lost = %q", r)
@@ -531,4 +513,19 @@ func TestSyncBesideSnapshots(t *testing.T) {
 	checkRDBLoads(t, redisCliRDB(t, m.addr), want)
 	close(stop)
 	t.Logf("%d RDBs beside %d snapshots", rdbs+1, <-saves)
+}
+
+// waitDurableSync waits until the redis replica at red holds the 20
+// durable keys and the master's digest. The master answers DEBUG DIGEST
+// while it rebuilds (as Redis does while loading), so an empty master and
+// a not yet synced replica would agree: the keys come first.
+func waitDurableSync(t *testing.T, master, red string) {
+	t.Helper()
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got, err := query(red, "DBSIZE"); err != nil || got != ":20\r\n" {
+			return fmt.Errorf("DBSIZE on the redis replica = %q (%v), want the 20 durable keys", got, err)
+		}
+		return nil
+	})
+	waitSameDigest(t, master, red, 30*time.Second)
 }

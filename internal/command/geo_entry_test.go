@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/ferrydb/ferry/internal/command"
 )
 
 // TestGeoStoreUnitFitsAnEntry: a STORE that fits alone must still not let
@@ -14,13 +12,7 @@ import (
 // 39 KB stores under a 64 KB limit is refused, in MULTI and in a script.
 func TestGeoStoreUnitFitsAnEntry(t *testing.T) {
 	const limit = 64 << 10
-	e := command.New(command.Config{})
-	log := &unitLog{}
-	e.SetLog(log)
-	e.Lock()
-	cl := e.NewClient("c", "")
-	e.SetMaxWriteBytes(limit)
-	e.Unlock()
+	e, cl, log := limitedEngine(limit)
 	for i := 0; i < 40; i++ {
 		args := []string{"GEOADD", "g"}
 		for j := 0; j < 100; j++ {

@@ -14,13 +14,7 @@ import (
 // the client get no reply): the second is refused.
 func TestSpopUnitFitsAnEntry(t *testing.T) {
 	const limit = 64 << 10
-	e := command.New(command.Config{})
-	log := &unitLog{}
-	e.SetLog(log)
-	e.Lock()
-	cl := e.NewClient("c", "")
-	e.SetMaxWriteBytes(limit)
-	e.Unlock()
+	e, cl, log := limitedEngine(limit)
 	for i := 0; i < 8; i++ {
 		args := []string{"SADD", "s"}
 		for j := 0; j < 500; j++ {
@@ -48,4 +42,16 @@ func TestSpopUnitFitsAnEntry(t *testing.T) {
 			t.Fatalf("a unit of %d bytes, more than the %d-byte limit", len(u), limit)
 		}
 	}
+}
+
+// limitedEngine returns an engine whose writes are limited to units of
+// limit bytes (SetMaxWriteBytes), a client, and the log of its units.
+func limitedEngine(limit int) (*command.Engine, *command.Client, *unitLog) {
+	e := command.New(command.Config{})
+	log := &unitLog{}
+	e.SetLog(log)
+	e.Lock()
+	defer e.Unlock()
+	e.SetMaxWriteBytes(limit)
+	return e, e.NewClient("c", ""), log
 }

@@ -20,19 +20,7 @@ func TestStreamClaimsFitAnEntry(t *testing.T) {
 	rp.master.Lock()
 	rp.master.SetMaxWriteBytes(limit)
 	rp.master.Unlock()
-	applier := rp.replica.NewApplier()
-	applyAll := func(what string) {
-		t.Helper()
-		for _, u := range rp.log.units {
-			if len(u) > limit {
-				t.Fatalf("%s: a unit of %d bytes, more than the %d-byte limit", what, len(u), limit)
-			}
-			if err := applier.Apply(u); err != nil {
-				t.Fatal(err)
-			}
-		}
-		rp.log.units = nil
-	}
+	applyAll := fitApplier(t, &rp, limit)
 	ids := make([]string, total)
 	for i := range ids {
 		ids[i] = strconv.Itoa(i+1) + "-1"
@@ -106,19 +94,7 @@ func TestStreamGroupReadManyStreamsFitsAnEntry(t *testing.T) {
 	for i := 0; i < streams; i++ {
 		args = append(args, ">")
 	}
-	applier := rp.replica.NewApplier()
-	applyAll := func(what string) {
-		t.Helper()
-		for _, u := range rp.log.units {
-			if len(u) > limit {
-				t.Fatalf("%s: a unit of %d bytes, more than the %d-byte limit", what, len(u), limit)
-			}
-			if err := applier.Apply(u); err != nil {
-				t.Fatal(err)
-			}
-		}
-		rp.log.units = nil
-	}
+	applyAll := fitApplier(t, &rp, limit)
 	applyAll("setup")
 	r := exec(rp.master, cl, args...)
 	if !strings.HasPrefix(r, "-ERR ferry: this XREADGROUP's effects would be about ") {
@@ -134,5 +110,24 @@ func TestStreamGroupReadManyStreamsFitsAnEntry(t *testing.T) {
 	applyAll("XREADGROUP")
 	if m, r := exec(rp.master, cl, "DEBUG", "DIGEST"), exec(rp.replica, rp.rc, "DEBUG", "DIGEST"); m != r {
 		t.Fatalf("digests: master %s, replica %s", m, r)
+	}
+}
+
+// fitApplier returns a function that applies the units the master logged
+// since its last call to the replica, failing the test on a unit larger
+// than limit (what names the step).
+func fitApplier(t *testing.T, rp *replication, limit int) func(what string) {
+	applier := rp.replica.NewApplier()
+	return func(what string) {
+		t.Helper()
+		for _, u := range rp.log.units {
+			if len(u) > limit {
+				t.Fatalf("%s: a unit of %d bytes, more than the %d-byte limit", what, len(u), limit)
+			}
+			if err := applier.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rp.log.units = nil
 	}
 }

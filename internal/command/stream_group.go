@@ -108,6 +108,24 @@ func (cl *claims) cost(consumer string, time int64, count uint64, id keyspace.St
 	return n
 }
 
+// lookupGroup returns key's stream and its consumer group, replying
+// NOGROUP when either is missing (or WRONGTYPE); ok is false after a reply.
+func (c *Ctx) lookupGroup(key, group string, write bool) (*keyspace.Stream, *keyspace.StreamGroup, bool) {
+	s, ok := c.lookupStream(key, write)
+	if !ok {
+		return nil, nil, false
+	}
+	var g *keyspace.StreamGroup
+	if s != nil {
+		g = s.Group(group)
+	}
+	if g == nil {
+		c.Error(errNoGroup(key, group))
+		return nil, nil, false
+	}
+	return s, g, true
+}
+
 // propagateGroupID records an XGROUP SETID of the group's position.
 func (c *Ctx) propagateGroupID(key, group string, g *keyspace.StreamGroup) {
 	c.PropagateArgs([]byte("XGROUP"), []byte("SETID"), []byte(key), []byte(group), g.LastID.Append(nil),
@@ -469,16 +487,8 @@ func xpendingCmd(c *Ctx) {
 			consumer, hasCons = c.Arg(at+3), true
 		}
 	}
-	s, ok := c.lookupStream(c.Arg(1), false)
+	_, g, ok := c.lookupGroup(c.Arg(1), c.Arg(2), false)
 	if !ok {
-		return
-	}
-	var g *keyspace.StreamGroup
-	if s != nil {
-		g = s.Group(c.Arg(2))
-	}
-	if g == nil {
-		c.Error(errNoGroup(c.Arg(1), c.Arg(2)))
 		return
 	}
 	if argc == 3 {
@@ -551,16 +561,8 @@ func xpendingCmd(c *Ctx) {
 
 func xclaimCmd(c *Ctx) {
 	key, group := c.Arg(1), c.Arg(2)
-	s, ok := c.lookupStream(key, true)
+	s, g, ok := c.lookupGroup(key, group, true)
 	if !ok {
-		return
-	}
-	var g *keyspace.StreamGroup
-	if s != nil {
-		g = s.Group(group)
-	}
-	if g == nil {
-		c.Error(errNoGroup(key, group))
 		return
 	}
 	minIdle, ok := c.intOr(4, "ERR Invalid min-idle-time argument for XCLAIM")
@@ -800,16 +802,8 @@ func xautoclaimCmd(c *Ctx) {
 			return
 		}
 	}
-	s, ok := c.lookupStream(key, true)
+	s, g, ok := c.lookupGroup(key, group, true)
 	if !ok {
-		return
-	}
-	var g *keyspace.StreamGroup
-	if s != nil {
-		g = s.Group(group)
-	}
-	if g == nil {
-		c.Error(errNoGroup(key, group))
 		return
 	}
 	now := c.Now()

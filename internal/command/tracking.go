@@ -1,6 +1,8 @@
 package command
 
 import (
+	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -167,7 +169,7 @@ func (e *Engine) invalidateKey(key string, bcast bool) {
 	}
 	delete(t.table, key)
 	t.items -= len(ids)
-	for _, id := range sortedIDs(ids) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		target := e.clients[id]
 		if target == nil || !target.trk.on || target.trk.bcast {
 			continue
@@ -182,15 +184,6 @@ func (e *Engine) invalidateKey(key string, bcast bool) {
 		}
 		e.sendTracking(target, keyArray([]string{key}))
 	}
-}
-
-func sortedIDs(ids map[int64]struct{}) []int64 {
-	out := make([]int64, 0, len(ids))
-	for id := range ids {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // keyArray is the RESP array of keys an invalidation message carries.
@@ -255,7 +248,7 @@ func (e *Engine) sendTracking(cl *Client, payload []byte) {
 func (e *Engine) trackingFlush() {
 	t := &e.trk
 	if t.clients > 0 {
-		for _, id := range sortedClientIDs(e.clients) {
+		for _, id := range slices.Sorted(maps.Keys(e.clients)) {
 			cl := e.clients[id]
 			if cl == nil || !cl.trk.on {
 				continue // or disconnected by an earlier message's output
@@ -271,15 +264,6 @@ func (e *Engine) trackingFlush() {
 		t.table = make(map[string]map[int64]struct{})
 		t.items = 0
 	}
-}
-
-func sortedClientIDs(m map[int64]*Client) []int64 {
-	out := make([]int64, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // trackingAfterCommand runs after a top-level command of cl (Redis's
@@ -324,18 +308,14 @@ func (e *Engine) trackingLimit() {
 func (e *Engine) trackingBroadcast() {
 	t := &e.trk
 	t.dirty = false
-	for _, p := range sortedPrefixKeys(t.prefixes) {
+	for _, p := range slices.Sorted(maps.Keys(t.prefixes)) {
 		bp := t.prefixes[p]
 		if bp == nil || len(bp.keys) == 0 {
 			continue // nil: its clients were disconnected for their output
 		}
-		keys := make([]string, 0, len(bp.keys))
-		for k := range bp.keys {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(bp.keys))
 		all := keyArray(keys)
-		for _, cl := range sortedClients(bp.clients) {
+		for _, cl := range slices.SortedFunc(maps.Keys(bp.clients), byID) {
 			if !cl.trk.on {
 				continue // disconnected by an earlier message's output
 			}
@@ -357,23 +337,8 @@ func (e *Engine) trackingBroadcast() {
 	}
 }
 
-func sortedPrefixKeys(m map[string]*bcastPrefix) []string {
-	out := make([]string, 0, len(m))
-	for p := range m {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func sortedClients(m map[*Client]struct{}) []*Client {
-	out := make([]*Client, 0, len(m))
-	for cl := range m {
-		out = append(out, cl)
-	}
-	slices.SortFunc(out, func(a, b *Client) int { return int(a.ID - b.ID) })
-	return out
-}
+// byID orders clients by id.
+func byID(a, b *Client) int { return cmp.Compare(a.ID, b.ID) }
 
 // clientTrackingCmd is CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST]
 // [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP].
