@@ -90,18 +90,23 @@ const fworker = new Worker(
   },
   { connection: connect() },
 );
+// The flow's events are read from the stream's end ($): listen before the
+// jobs are added, or a parent that finishes first is never heard of.
+const flowEvents = new QueueEvents("ferry-flow", { connection: connect() });
+await flowEvents.waitUntilReady();
 const tree = await flows.add({
   name: "parent",
   queueName: "ferry-flow",
   children: [1, 2, 3].map((n) => ({ name: "child", queueName: "ferry-flow", data: { n } })),
 });
-const parent = await tree.job.waitUntilFinished(new QueueEvents("ferry-flow", { connection: connect() }), 20000);
+const parent = await tree.job.waitUntilFinished(flowEvents, 20000);
 assert.equal(parent, 6, "flow result");
 assert.equal(order[order.length - 1], "parent");
 
 await worker.close();
 await fworker.close();
 await flows.close();
+await flowEvents.close();
 await events.close();
 await queue.close();
 for (const c of conns) c.disconnect();
