@@ -11,6 +11,10 @@ import (
 // tables (and cycles) are packed as nil.
 const msgpackMaxNesting = 16
 
+// msgpackSparseSlack is how far past twice its pair count a decoded map's
+// integer keys may go (see msgpackDecoder.hash).
+const msgpackSparseSlack = 64
+
 // newCmsgpack returns the cmsgpack library (lua-cmsgpack 0.4.0 as Redis
 // ships it).
 func newCmsgpack(L *lua.LState) *lua.LTable {
@@ -383,9 +387,21 @@ func (d *msgpackDecoder) array(n int) lua.LValue {
 
 // hash decodes n key-value pairs into a table; nil and NaN keys are Lua's
 // errors.
+//
+// gopher-lua keeps every integer key below lua.MaxArrayIndex (2^26) in a
+// dense array, so one key such as 60,000,000 would fill a gigabyte with
+// nils; five bytes of input could take the server's memory. Real Lua
+// would put such a key in its hash part, which gopher-lua cannot do and
+// still find it. A map's integer keys may therefore reach at most
+// 2n+msgpackSparseSlack, n its number of pairs: the array then costs at
+// most a few slots per input byte, and every map whose keys are anywhere
+// near dense (any order) decodes as before. A sparser map is an error
+// rather than a memory blow-up.
 func (d *msgpackDecoder) hash(n int) lua.LValue {
 	t := d.L.NewTable()
 	d.top++
+	type pair struct{ k, v lua.LValue }
+	var pairs []pair
 	for i := 0; i < n; i++ {
 		k := d.value()
 		if d.err != msgpackOK {
@@ -403,7 +419,16 @@ func (d *msgpackDecoder) hash(n int) lua.LValue {
 		case k.Type() == lua.LTNumber && math.IsNaN(float64(k.(lua.LNumber))):
 			d.L.Error(lua.LString("table index is NaN"), 0)
 		}
-		t.RawSet(k, v)
+		pairs = append(pairs, pair{k, v})
+	}
+	limit := float64(2*len(pairs) + msgpackSparseSlack)
+	for _, p := range pairs {
+		if k, ok := p.k.(lua.LNumber); ok && float64(k) > limit && float64(k) < float64(lua.MaxArrayIndex) && float64(k) == math.Trunc(float64(k)) {
+			d.L.RaiseError("Integer key %d too sparse for this Lua: a map of %d pairs may use integer keys up to %d.", int64(k), len(pairs), int64(limit))
+		}
+	}
+	for _, p := range pairs {
+		t.RawSet(p.k, p.v)
 	}
 	d.top--
 	return t

@@ -25,6 +25,13 @@ func TestCmsgpack(t *testing.T) {
 		"return cmsgpack.unpack_one('\\1', -1)":                                   "error: Invalid request to unpack with offset of -1 and limit of 1.",
 		"return cmsgpack.unpack_one('\\1', 2)":                                    "error: Start offset 2 greater than input length 1.",
 		"return select('#', cmsgpack.unpack(string.rep('\\1', 8000)))":            "error: stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
+		// Sparse integer keys: gopher-lua would fill a dense array up to
+		// the key, so keys beyond 2n+64 are refused; dense maps in any
+		// order and keys past lua.MaxArrayIndex decode.
+		"return cmsgpack.unpack('\\129\\206\\3\\195\\195\\195\\1')":              "error: Integer key 63161283 too sparse for this Lua: a map of 1 pairs may use integer keys up to 66.",
+		"local t = cmsgpack.unpack('\\131\\3\\3\\2\\2\\1\\1') return #t .. t[3]": "33",
+		"return cmsgpack.unpack('\\129\\66\\7')[66]":                             "7",
+		"return cmsgpack.unpack('\\129\\206\\4\\0\\0\\0\\7')[2^26]":              "7",
 	})
 }
 
