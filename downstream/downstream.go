@@ -142,6 +142,10 @@ type Replica struct {
 	State string
 	// Offset is the log offset of the last entry sent to it.
 	Offset uint64
+	// Acked is the log offset it acknowledged having applied (REPLCONF
+	// ACK): the RDB's offset once loaded, then each entry it processed
+	// whole.
+	Acked uint64
 }
 
 // Replicas lists the Redis replicas attached now.
@@ -150,7 +154,7 @@ func (s *Server) Replicas() []Replica {
 	defer s.mu.Unlock()
 	out := make([]Replica, 0, len(s.links))
 	for l := range s.links {
-		out = append(out, Replica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load()})
+		out = append(out, Replica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load(), Acked: l.acked.Load()})
 	}
 	return out
 }
@@ -163,10 +167,25 @@ func (s *Server) SyncReplicas() []command.SyncReplica {
 	defer s.mu.Unlock()
 	out := make([]command.SyncReplica, 0, len(s.links))
 	for l := range s.links {
-		out = append(out, command.SyncReplica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load(), LastIO: time.Unix(0, l.lastIO.Load())})
+		out = append(out, command.SyncReplica{Addr: l.addr, State: l.state.Load().(string), Offset: l.sent.Load(), Acked: l.acked.Load(), LastIO: time.Unix(0, l.lastIO.Load())})
 	}
 	slices.SortFunc(out, func(a, b command.SyncReplica) int { return strings.Compare(a.Addr, b.Addr) })
 	return out
+}
+
+// RequestAcks implements command.SyncLister: every streaming replica gets
+// REPLCONF GETACK *, which a Redis replica answers at once with its
+// processed offset (WAIT asks so, rather than waiting for the replica's
+// once-a-second ACK).
+func (s *Server) RequestAcks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.links {
+		select {
+		case l.getAck <- struct{}{}:
+		default: // one is already on its way
+		}
+	}
 }
 
 // Syncs returns how many full resynchronizations the Server started.
@@ -188,7 +207,7 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 		delete(s.links, l)
 		s.mu.Unlock()
 	}()
-	// The replica's REPLCONF ACKs are read and dropped; its going away
+	// The replica's REPLCONF ACKs are read as they come; its going away
 	// ends the link at any stage.
 	readDone := make(chan struct{})
 	go func() {
@@ -218,11 +237,20 @@ type link struct {
 	sent   atomic.Uint64
 	lastIO atomic.Int64 // unix ns of the last bytes the replica sent
 
+	// Acknowledgements: the replica counts its stream bytes from base (the
+	// offset +FULLRESYNC named), ob maps them back to log offsets once
+	// the stream flows, acked is the newest log offset covered, and
+	// getAck asks the writer for a REPLCONF GETACK.
+	base   atomic.Int64
+	ob     atomic.Pointer[outbox]
+	acked  atomic.Uint64
+	getAck chan struct{}
+
 	wmu sync.Mutex // guards writes to the connection
 }
 
 func newLink(s *Server, c command.SyncConn) *link {
-	l := &link{s: s, c: c, addr: c.Client.Addr}
+	l := &link{s: s, c: c, addr: c.Client.Addr, getAck: make(chan struct{}, 1)}
 	if r := c.Request; r.ListeningPort > 0 {
 		host := r.IPAddress
 		if host == "" {
@@ -245,8 +273,9 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// drain reads and drops what the replica sends (REPLCONF ACK) until the
-// connection fails; it returns why.
+// drain reads what the replica sends until the connection fails, and
+// returns why. REPLCONF ACK <offset> moves the replica's acknowledged log
+// offset (waking WAIT); anything else is dropped.
 func (l *link) drain() error {
 	rd := l.c.Reader
 	for {
@@ -256,6 +285,11 @@ func (l *link) drain() error {
 		}
 		if args != nil {
 			l.lastIO.Store(time.Now().UnixNano())
+			if len(args) >= 3 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "ack") {
+				if n, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
+					l.onAck(n)
+				}
+			}
 			continue
 		}
 		if err := rd.Fill(); err != nil {
@@ -265,6 +299,26 @@ func (l *link) drain() error {
 			return err
 		}
 	}
+}
+
+// onAck records that the replica processed the stream up to replication
+// offset n and wakes WAIT when that covers a new log offset.
+func (l *link) onAck(n int64) {
+	ob := l.ob.Load()
+	if ob == nil {
+		return // the RDB is not sent yet
+	}
+	off := ob.ack(n - l.base.Load())
+	for {
+		cur := l.acked.Load()
+		if off <= cur {
+			return
+		}
+		if l.acked.CompareAndSwap(cur, off) {
+			break
+		}
+	}
+	l.s.cfg.Engine.Poke()
 }
 
 // write sends b, every write bounded by the timeout.
@@ -363,6 +417,7 @@ func (l *link) run(ctx context.Context) error {
 		return err
 	}
 	l.sent.Store(sp.offset)
+	l.base.Store(int64(sp.offset))
 	if req.RDBOnly {
 		// Redis closes such a replica's link once the RDB is sent.
 		return nil

@@ -17,14 +17,28 @@ import (
 var (
 	selectZero = []byte("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
 	ping       = []byte("*1\r\n$4\r\nPING\r\n")
+	getAck     = []byte("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n")
 )
+
+// maxMarks bounds the marks an outbox keeps for a replica that does not
+// acknowledge: past it the newest mark moves forward instead of a new one
+// being added, which only delays credit, never gives too much.
+const maxMarks = 1024
+
+// mark says that once the replica processed the stream up to byte end, it
+// applied every entry up to log offset offset.
+type mark struct {
+	end    int64
+	offset uint64
+}
 
 // outboxHigh is how many bytes of entries may wait for the replica: the
 // log reader waits above it, so a slow replica slows its own reader and
 // holds at most this much memory.
 const outboxHigh = 4 << 20
 
-// outbox carries entries from the log reader to the link's writer.
+// outbox carries entries from the log reader to the link's writer, and
+// maps the replica's acknowledged stream bytes back to log offsets.
 type outbox struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -32,12 +46,28 @@ type outbox struct {
 	last   uint64 // offset of the last entry in buf
 	closed bool
 	ready  chan struct{} // signalled when buf gains bytes
+	total  int64         // stream bytes put so far
+	marks  []mark        // entries put and not yet acknowledged, in order
 }
 
 func newOutbox() *outbox {
 	o := &outbox{ready: make(chan struct{}, 1)}
 	o.cond = sync.NewCond(&o.mu)
 	return o
+}
+
+// ack takes the replica's processed stream bytes and returns the last log
+// offset they cover whole (0: none yet).
+func (o *outbox) ack(processed int64) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var off uint64
+	i := 0
+	for ; i < len(o.marks) && o.marks[i].end <= processed; i++ {
+		off = o.marks[i].offset
+	}
+	o.marks = o.marks[:copy(o.marks, o.marks[i:])]
+	return off
 }
 
 // put appends an entry (and the SELECT before it), waiting while the
@@ -55,9 +85,16 @@ func (o *outbox) put(offset uint64, parts ...[]byte) bool {
 	}
 	for _, p := range parts {
 		o.buf = append(o.buf, p...)
+		o.total += int64(len(p))
 	}
 	if offset > 0 {
 		o.last = offset
+		m := mark{end: o.total, offset: offset}
+		if len(o.marks) < maxMarks {
+			o.marks = append(o.marks, m)
+		} else {
+			o.marks[len(o.marks)-1] = m
+		}
 	}
 	o.mu.Unlock()
 	select {
@@ -92,6 +129,10 @@ func (o *outbox) close() {
 // selected. A PING goes out every PingPeriod.
 func (l *link) stream(ctx context.Context, from uint64) error {
 	ob := newOutbox()
+	// The replica holds the RDB's offset once it acknowledges the
+	// stream's first byte.
+	ob.marks = append(ob.marks, mark{end: 0, offset: from - 1})
+	l.ob.Store(ob)
 	readCtx, stopRead := context.WithCancel(ctx)
 	readErr := make(chan error, 1)
 	go func() {
@@ -137,6 +178,9 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 		case <-ob.ready:
 		case <-t.C:
 			ob.put(0, ping)
+			continue
+		case <-l.getAck:
+			ob.put(0, getAck)
 			continue
 		case rerr = <-readErr:
 			readErr <- rerr // for the deferred wait

@@ -491,11 +491,12 @@ func infoReplication(e *Engine, b *infoBuf) {
 		b.str("slave"+strconv.Itoa(i), "ip="+host+",port="+port+",state=online,offset="+strconv.FormatUint(f.Offset, 10)+",lag="+strconv.FormatInt(lag, 10))
 	}
 	// Stock Redis replicas fed by SYNC/PSYNC (downstream): their offset is
-	// the last log offset sent to them.
+	// the last log offset they acknowledged, as Redis shows its replicas'
+	// acknowledged offsets.
 	for i, r := range srs {
 		host, port, _ := net.SplitHostPort(r.Addr)
 		lag := int64(time.Since(r.LastIO).Seconds())
-		b.str("slave"+strconv.Itoa(len(fs)+i), "ip="+host+",port="+port+",state="+r.State+",offset="+strconv.FormatUint(r.Offset, 10)+",lag="+strconv.FormatInt(lag, 10))
+		b.str("slave"+strconv.Itoa(len(fs)+i), "ip="+host+",port="+port+",state="+r.State+",offset="+strconv.FormatUint(r.Acked, 10)+",lag="+strconv.FormatInt(lag, 10))
 	}
 	b.str("master_failover_state", "no-failover")
 	b.str("master_replid", st.replID)

@@ -101,14 +101,20 @@ type SyncReplica struct {
 	State string
 	// Offset is the log offset of the last entry sent to it.
 	Offset uint64
+	// Acked is the log offset it acknowledged having applied (REPLCONF
+	// ACK); WAIT counts it.
+	Acked uint64
 	// LastIO is when it last sent something (its REPLCONF ACKs).
 	LastIO time.Time
 }
 
 // SyncLister is implemented by a SyncProvider that lists the Redis
-// replicas it feeds. It is called with the engine lock held.
+// replicas it feeds. Its methods are called with the engine lock held.
 type SyncLister interface {
 	SyncReplicas() []SyncReplica
+	// RequestAcks asks every replica to acknowledge its offset now
+	// (REPLCONF GETACK); the provider calls Engine.Poke when acks move.
+	RequestAcks()
 }
 
 // syncReplicas lists the Redis replicas the node's SyncProvider feeds.
@@ -117,6 +123,24 @@ func (e *Engine) syncReplicas() []SyncReplica {
 		return l.SyncReplicas()
 	}
 	return nil
+}
+
+// syncAcked counts the Redis replicas that acknowledged offset target.
+func (e *Engine) syncAcked(target uint64) int64 {
+	n := int64(0)
+	for _, r := range e.syncReplicas() {
+		if r.Acked >= target {
+			n++
+		}
+	}
+	return n
+}
+
+// requestSyncAcks asks the Redis replicas for their offsets (WAIT).
+func (e *Engine) requestSyncAcks() {
+	if l, ok := e.cfg.Sync.(SyncLister); ok {
+		l.RequestAcks()
+	}
 }
 
 // SetSync installs the node's SyncProvider (nil: SYNC and PSYNC reply
