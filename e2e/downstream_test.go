@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -528,4 +529,47 @@ func waitDurableSync(t *testing.T, master, red string) {
 		return nil
 	})
 	waitSameDigest(t, master, red, 30*time.Second)
+}
+
+// TestRedisReplicaWait checks that WAIT counts stock Redis replicas by the
+// log offsets they acknowledge: with one redis-server following the
+// master, WAIT 1 after each write answers 1 within half a second, shorter
+// than the replica's own once-a-second ACK (so the master's REPLCONF
+// GETACK is what answers it), INFO shows the replica at the master's
+// offset, and once the replica stops following, a new write's WAIT times
+// out with 0.
+func TestRedisReplicaWait(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "wait", nil)
+	rr := startRedisReplica(t, m.addr)
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if info := mustQuery(t, rr, "INFO", "replication"); !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("redis replica not linked:\n%s", info)
+		}
+		return nil
+	})
+	c := redistest.Dial(t, m.addr)
+	for i := range 6 {
+		if got := c.Do("INCR", "n"); got != fmt.Sprintf(":%d\r\n", i+1) {
+			t.Fatalf("INCR n = %q", got)
+		}
+		if got := c.Do("WAIT", "1", "500"); got != ":1\r\n" {
+			t.Fatalf("WAIT 1 500 after write %d = %q, want :1", i+1, got)
+		}
+		if got := mustQuery(t, rr, "GET", "n"); got != bulk(strconv.Itoa(i+1)) {
+			t.Fatalf("GET n on the redis replica after WAIT = %q, want %d", got, i+1)
+		}
+	}
+	off := strconv.FormatUint(m.Offset(), 10)
+	if info := mustQuery(t, m.addr, "INFO", "replication"); !strings.Contains(info, ",state=online,offset="+off+",") {
+		t.Errorf("INFO replication does not show the redis replica at offset %s: %q", off, info)
+	}
+	if got := mustQuery(t, rr, "REPLICAOF", "NO", "ONE"); got != "+OK\r\n" {
+		t.Fatalf("REPLICAOF NO ONE on the redis replica = %q", got)
+	}
+	c.Do("INCR", "n")
+	if got := c.Do("WAIT", "1", "300"); got != ":0\r\n" {
+		t.Errorf("WAIT 1 300 with no replica following = %q, want :0", got)
+	}
 }

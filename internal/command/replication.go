@@ -74,14 +74,17 @@ func waitCmd(c *Ctx) {
 		c.Error(ErrTimeoutNegative)
 		return
 	}
+	// ferry replicas and stock Redis replicas (SYNC/PSYNC) both count,
+	// each by the log offset it acknowledged.
 	target, fs := c.e.followerState()
-	if n := ackedBy(fs, target); n >= want || c.Client.multi != nil {
+	if n := ackedBy(fs, target) + c.e.syncAcked(target); n >= want || c.Client.multi != nil {
 		c.W.Int(n)
 		return
 	}
+	c.e.requestSyncAcks()
 	count := func(c *Ctx) int64 {
 		_, fs := c.e.followerState()
-		return ackedBy(fs, target)
+		return ackedBy(fs, target) + c.e.syncAcked(target)
 	}
 	c.Block(nil, time.Duration(ms)*time.Millisecond,
 		func(c *Ctx) bool {

@@ -217,7 +217,7 @@ func roleCmd(c *Ctx) {
 			c.W.Array(3)
 			c.W.BulkString(host)
 			c.W.BulkString(port)
-			c.W.BulkString(strconv.FormatUint(sr.Offset, 10))
+			c.W.BulkString(strconv.FormatUint(sr.Acked, 10))
 		}
 		return
 	}
