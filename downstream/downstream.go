@@ -176,14 +176,23 @@ func (s *Server) SyncReplicas() []command.SyncReplica {
 // RequestAcks implements command.SyncLister: every streaming replica gets
 // REPLCONF GETACK *, which a Redis replica answers at once with its
 // processed offset (WAIT asks so, rather than waiting for the replica's
-// once-a-second ACK).
-func (s *Server) RequestAcks() {
+// once-a-second ACK). The GETACK goes out once the link has sent the
+// entry at offset, since the log may deliver that entry to the link a
+// little after the master stored it; an ACK of bytes before it would not
+// cover it.
+func (s *Server) RequestAcks(offset uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.links {
+		for {
+			cur := l.ackWant.Load()
+			if cur >= offset || l.ackWant.CompareAndSwap(cur, offset) {
+				break
+			}
+		}
 		select {
 		case l.getAck <- struct{}{}:
-		default: // one is already on its way
+		default: // the writer is already told
 		}
 	}
 }
@@ -240,11 +249,13 @@ type link struct {
 	// Acknowledgements: the replica counts its stream bytes from base (the
 	// offset +FULLRESYNC named), ob maps them back to log offsets once
 	// the stream flows, acked is the newest log offset covered, and
-	// getAck asks the writer for a REPLCONF GETACK.
-	base   atomic.Int64
-	ob     atomic.Pointer[outbox]
-	acked  atomic.Uint64
-	getAck chan struct{}
+	// getAck tells the writer that ackWant, the offset after whose entry
+	// a REPLCONF GETACK should go out (0: none), moved.
+	base    atomic.Int64
+	ob      atomic.Pointer[outbox]
+	acked   atomic.Uint64
+	ackWant atomic.Uint64
+	getAck  chan struct{}
 
 	wmu sync.Mutex // guards writes to the connection
 }

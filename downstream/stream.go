@@ -180,8 +180,6 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			ob.put(0, ping)
 			continue
 		case <-l.getAck:
-			ob.put(0, getAck)
-			continue
 		case rerr = <-readErr:
 			readErr <- rerr // for the deferred wait
 		}
@@ -192,6 +190,9 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 				return err
 			}
 			l.sent.Store(last)
+		}
+		if want := l.ackWant.Load(); want > 0 && l.sent.Load() >= want && l.ackWant.CompareAndSwap(want, 0) {
+			ob.put(0, getAck)
 		}
 		if rerr != nil {
 			if errors.Is(rerr, stream.ErrTruncated) {

@@ -1,18 +1,142 @@
 package command
 
 import (
+	"strings"
 	"time"
 
 	"github.com/ferrydb/ferry/internal/num"
 )
 
-// Replication commands served by the engine itself: WAIT. A master learns
-// its replicas' applied offsets from their acknowledgements on the log's
-// side channel (the master package feeds them in through SetFollowers and
-// Poke).
+// Replication commands served by the engine itself: WAIT, REPLICAOF (and
+// SLAVEOF) and FAILOVER. A master learns its replicas' applied offsets
+// from their acknowledgements on the log's side channel (the master
+// package feeds them in through SetFollowers and Poke).
+//
+// A ferry node's role is fixed when its process starts (ferry master,
+// ferry replica, ferry dev), and a new master takes a dataset over by
+// starting on it, which fences the old one. REPLICAOF and FAILOVER check
+// their arguments as Redis does and answer what holds already as Redis
+// would (REPLICAOF NO ONE on a master: +OK; FAILOVER without replicas:
+// Redis's error); a change of role is refused with an error that says how
+// ferry does it.
+
+func init() {
+	for name, args := range map[string]string{
+		"replicaof": "(host port:i|NO ONE)", "slaveof": "(host port:i|NO ONE)",
+		"failover": "[TO host port:i [FORCE]] [ABORT] [TIMEOUT milliseconds:i]",
+	} {
+		argSyntax[name] = args
+	}
+	noAsyncLoading["replicaof"], noAsyncLoading["slaveof"] = true, true
+	deprecations["slaveof"] = "5.0.0 `REPLICAOF`"
+}
+
+// Errors of the role changes ferry does not make at run time.
+const (
+	errPromote     = "ERR ferry: a replica is not promoted at run time: start `ferry master` on its dataset, which takes the log over and fences the old master"
+	errDemote      = "ERR ferry: a master does not become a replica at run time: start `ferry replica` on the dataset to follow it"
+	errFollowOther = "ERR ferry: a replica follows the dataset it was started with, from the log, not from a master's address: start `ferry replica` on the other dataset"
+	errFailover    = "ERR ferry: FAILOVER is not supported: start `ferry master` on this dataset where the new master should run; it takes the log over and fences this one"
+)
 
 func registerReplication(t *Table) {
 	t.Add(&Command{Name: "wait", Arity: 3, Flags: NoScript, Group: "generic", Since: "3.0.0", Summary: "Blocks until the replicas acknowledged the writes sent before it.", ACL: []string{"slow", "connection"}, Handler: waitCmd})
+	role := Admin | NoScript | Stale
+	t.Add(
+		&Command{Name: "replicaof", Arity: 3, Flags: role, Group: "server", Since: "5.0.0", Handler: replicaofCmd,
+			Summary: "Answers where this node replicates from; ferry's roles are set when a node starts, so a change is refused."},
+		&Command{Name: "slaveof", Arity: 3, Flags: role, Group: "server", Since: "1.0.0", Handler: replicaofCmd,
+			Summary: "The old name of REPLICAOF."},
+		&Command{Name: "failover", Arity: -1, Flags: role, Group: "server", Since: "6.2.0", Handler: failoverCmd,
+			Summary: "Checks a coordinated failover request; ferry moves a master by starting a new one on the dataset, so it is refused."},
+	)
+}
+
+// replicaofCmd is REPLICAOF host port | NO ONE, checked in Redis's order:
+// NO ONE first, then the port (0 to 65535).
+func replicaofCmd(c *Ctx) {
+	master := c.e.cfg.Role == "master"
+	if c.Is(1, "no") && c.Is(2, "one") {
+		if !master {
+			c.Error(errPromote)
+			return
+		}
+		c.W.OK() // a master already
+		return
+	}
+	port, ok := c.IntRange(2, 0, 65535, "ERR Invalid master port")
+	if !ok {
+		if _, isInt := num.ParseInt(c.Args[2]); !isInt {
+			// IntRange replies ErrNotInt for a non-number; Redis's message
+			// is the same either way. Replace the reply.
+			c.W.Buf = c.W.Buf[:len(c.W.Buf)-len("-"+ErrNotInt+"\r\n")]
+			c.Error("ERR Invalid master port")
+		}
+		return
+	}
+	if master {
+		c.Error(errDemote)
+		return
+	}
+	if r := c.e.replication(); r.MasterHost != "" && strings.EqualFold(r.MasterHost, c.Arg(1)) && int64(r.MasterPort) == port {
+		c.W.Status("OK Already connected to specified master")
+		return
+	}
+	c.Error(errFollowOther)
+}
+
+// failoverCmd is FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]:
+// the arguments and the conditions Redis checks before it starts (no
+// failover ever runs here; a replica; no connected replicas; FORCE
+// without TO and TIMEOUT) answer as Redis does; a request that would start
+// one is refused.
+func failoverCmd(c *Ctx) {
+	if len(c.Args) == 2 && c.Is(1, "abort") {
+		c.Error("ERR No failover in progress.")
+		return
+	}
+	var timeout int64
+	var force, to bool
+	for j := 1; j < len(c.Args); j++ {
+		switch {
+		case c.Is(j, "timeout") && j+1 < len(c.Args) && timeout == 0:
+			n, ok := c.Int(j + 1)
+			if !ok {
+				return
+			}
+			if n <= 0 {
+				c.Error("ERR FAILOVER timeout must be greater than 0")
+				return
+			}
+			timeout = n
+			j++
+		case c.Is(j, "to") && j+2 < len(c.Args) && !to:
+			if _, ok := c.Int(j + 2); !ok {
+				return
+			}
+			to = true
+			j += 2
+		case c.Is(j, "force") && !force:
+			force = true
+		default:
+			c.Error(ErrSyntax)
+			return
+		}
+	}
+	if c.e.cfg.Role != "master" {
+		c.Error("ERR FAILOVER is not valid when server is a replica.")
+		return
+	}
+	_, fs := c.e.followerState()
+	if len(fs)+len(c.e.syncReplicas()) == 0 {
+		c.Error("ERR FAILOVER requires connected replicas.")
+		return
+	}
+	if force && (timeout == 0 || !to) {
+		c.Error("ERR FAILOVER with force option requires both a timeout and target HOST and IP.")
+		return
+	}
+	c.Error(errFailover)
 }
 
 // Follower is a replica as its master knows it, from its acknowledgements.
@@ -81,7 +205,7 @@ func waitCmd(c *Ctx) {
 		c.W.Int(n)
 		return
 	}
-	c.e.requestSyncAcks()
+	c.e.requestSyncAcks(target)
 	count := func(c *Ctx) int64 {
 		_, fs := c.e.followerState()
 		return ackedBy(fs, target) + c.e.syncAcked(target)

@@ -112,9 +112,10 @@ type SyncReplica struct {
 // replicas it feeds. Its methods are called with the engine lock held.
 type SyncLister interface {
 	SyncReplicas() []SyncReplica
-	// RequestAcks asks every replica to acknowledge its offset now
-	// (REPLCONF GETACK); the provider calls Engine.Poke when acks move.
-	RequestAcks()
+	// RequestAcks asks every replica to acknowledge its offset as soon
+	// as it has been sent the entry at offset (REPLCONF GETACK); the
+	// provider calls Engine.Poke when acks move.
+	RequestAcks(offset uint64)
 }
 
 // syncReplicas lists the Redis replicas the node's SyncProvider feeds.
@@ -136,10 +137,11 @@ func (e *Engine) syncAcked(target uint64) int64 {
 	return n
 }
 
-// requestSyncAcks asks the Redis replicas for their offsets (WAIT).
-func (e *Engine) requestSyncAcks() {
+// requestSyncAcks asks the Redis replicas for their offsets once they
+// have offset (WAIT).
+func (e *Engine) requestSyncAcks(offset uint64) {
 	if l, ok := e.cfg.Sync.(SyncLister); ok {
-		l.RequestAcks()
+		l.RequestAcks(offset)
 	}
 }
 
