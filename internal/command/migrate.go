@@ -77,7 +77,19 @@ func init() {
 			arg("username_password", "block", "AUTH2", true, arg("username", "string", "", false), arg("password", "string", "", false))),
 		keys,
 	}
-	m.getkeys = migrateKeys
+	m.getkeys = func(args [][]byte) []keyRef {
+		// Redis's getKeysFromCommandWithSpecs: the key specs, unless the
+		// incomplete one applies; then migrateGetKeys.
+		var out []keyRef
+		for i := range m.specs {
+			refs, ok := m.specs[i].find(args)
+			if !ok {
+				return migrateKeys(args)
+			}
+			out = append(out, refs...)
+		}
+		return out
+	}
 }
 
 func registerMigrate(t *Table) {
