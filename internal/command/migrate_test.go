@@ -176,10 +176,17 @@ func newMigrated(t *testing.T) *migrated {
 // start runs a command for cl and returns its wait (nil: it did not
 // block) and the reply when it did not block.
 func (m *migrated) start(cl *command.Client, args ...string) (*command.Blocked, string) {
-	reply := exec(m.master, cl, args...)
+	b := make([][]byte, len(args))
+	for i, a := range args {
+		b[i] = []byte(a)
+	}
+	// As the server does: whether it blocked is read under the lock the
+	// command ran with (the MIGRATE may end right after it is released).
 	m.master.Lock()
 	defer m.master.Unlock()
-	return cl.Blocked(), reply
+	cl.W.Reset()
+	m.master.Exec(cl, b)
+	return cl.Blocked(), string(cl.W.Buf)
 }
 
 // finish waits for a blocked command and returns its reply.
