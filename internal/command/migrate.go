@@ -36,17 +36,21 @@ import (
 // The network I/O then runs in a goroutine without the engine lock. The
 // second critical section deletes each acknowledged key only if it still
 // holds the value that was sent (its DUMP payload and expiry time are the
-// same): a key written meanwhile is left in place, and the reply says so,
-// since deleting it would lose that write and keeping a different value
-// under the same name is not what a MIGRATE could have produced. A key
-// gone meanwhile (deleted, expired) has nothing left to delete. The
-// deletions are one unit, DEL key..., which is what Redis propagates for
-// MIGRATE; COPY propagates nothing.
+// same). A key written meanwhile is kept, and the reply (a ferry error)
+// says so: deleting it would lose that write, and no order of the two
+// commands leaves the old value at the target and nothing here, so the
+// outcome is reported as a copy. A key gone meanwhile (deleted, expired)
+// has nothing left to delete. The deletions are one unit, DEL key..., as
+// Redis propagates MIGRATE; COPY propagates nothing.
 //
 // In MULTI/EXEC and in scripts, which must run atomically, the I/O runs
 // under the lock, as in Redis. A client that disconnects while it waits
 // gets the deletions anyway (Redis would have finished the command); a
 // client unblocked by CLIENT UNBLOCK gets an error and no deletions.
+// While it waits, the client shows as blocked (CLIENT LIST flag b, INFO
+// blocked_clients). The goroutine ends within the command's timeouts (one
+// per connect, 64 KB write and reply line, as Redis's), whatever happens
+// to the client or the server.
 
 func init() {
 	registrations = append(registrations, registerMigrate)

@@ -152,6 +152,8 @@ func TestMigrateRepliesLikeRedis(t *testing.T) {
 			check: [][]string{{"EXISTS", "l", "h"}, {"SELECT", "5"}, {"LRANGE", "l", "0", "-1"}, {"HGETALL", "h"}, {"DEBUG", "DIGEST-VALUE", "l", "h"}, {"SELECT", "0"}}},
 		{name: "copy-ttl", src: [][]string{{"SET", "k", "v", "PX", "100000"}}, migrate: m("k", "0", "1000", "COPY"),
 			check: [][]string{{"EXISTS", "k"}, {"GET", "k"}, {"EVAL", "return redis.call('PTTL', KEYS[1]) > 90000", "1", "k"}}},
+		{name: "twice", src: [][]string{{"SET", "a", "1"}}, migrate: m("", "0", "1000", "KEYS", "a", "a"), check: [][]string{{"EXISTS", "a"}}},
+		{name: "twice-replace", src: [][]string{{"SET", "a", "1"}}, migrate: m("", "0", "1000", "REPLACE", "KEYS", "a", "a"), check: [][]string{{"EXISTS", "a"}}},
 		{name: "nokey", migrate: m("", "0", "1000", "KEYS", "x", "y"), check: [][]string{{"DBSIZE"}}},
 		{name: "keys-and-key", src: [][]string{{"SET", "k", "v"}}, migrate: m("k", "0", "1000", "KEYS", "k"), check: [][]string{{"EXISTS", "k"}}},
 		{name: "refused", src: [][]string{{"SET", "k", "v"}}, host: m("127.0.0.1", closedPort), migrate: m("k", "0", "1000"), check: [][]string{{"EXISTS", "k"}}},
