@@ -103,6 +103,29 @@ func bgsaveCmd(c *Ctx) {
 	}
 }
 
+// bgrewriteaofCmd is BGREWRITEAOF. ferry has no append-only file: its log
+// of effects is the JetStream stream, and what rewriting compacts it is a
+// snapshot, after which the stream's retention may drop older entries
+// (recovery starts from the newest snapshot). So BGREWRITEAOF starts a
+// snapshot as BGSAVE does, with Redis's replies: "started", or
+// "scheduled" when one is running (as Redis schedules a rewrite while a
+// BGSAVE runs).
+func bgrewriteaofCmd(c *Ctx) {
+	if c.e.snapshots == nil {
+		c.Error(ErrNoSnapshots)
+		return
+	}
+	scheduled, err := c.e.snapshots.Start(true)
+	switch {
+	case err != nil:
+		c.Error(err.Error())
+	case scheduled:
+		c.W.Status("Background append only file rewriting scheduled")
+	default:
+		c.W.Status("Background append only file rewriting started")
+	}
+}
+
 func infoPersistence(e *Engine, b *infoBuf) {
 	p, _ := e.persistence()
 	loading := 0

@@ -64,14 +64,9 @@ func replicaofCmd(c *Ctx) {
 		c.W.OK() // a master already
 		return
 	}
-	port, ok := c.IntRange(2, 0, 65535, "ERR Invalid master port")
-	if !ok {
-		if _, isInt := num.ParseInt(c.Args[2]); !isInt {
-			// IntRange replies ErrNotInt for a non-number; Redis's message
-			// is the same either way. Replace the reply.
-			c.W.Buf = c.W.Buf[:len(c.W.Buf)-len("-"+ErrNotInt+"\r\n")]
-			c.Error("ERR Invalid master port")
-		}
+	port, ok := num.ParseInt(c.Args[2])
+	if !ok || port < 0 || port > 65535 {
+		c.Error("ERR Invalid master port")
 		return
 	}
 	if master {

@@ -13,9 +13,15 @@ import (
 )
 
 // Server commands (server.c, debug.c, db.c, replication.c): INFO, COMMAND,
-// CONFIG, CLIENT, DEBUG, TIME, LASTSAVE, SHUTDOWN, ROLE, SAVE and BGSAVE.
+// CONFIG, CLIENT, DEBUG, TIME, LASTSAVE, SHUTDOWN, ROLE, SAVE, BGSAVE and
+// BGREWRITEAOF (persistence.go).
 // INFO is in info.go, COMMAND in command_cmd.go, CONFIG in config.go and
 // CLIENT in client_cmd.go.
+
+func init() {
+	noAsyncLoading["bgrewriteaof"] = true
+	argSyntax["bgrewriteaof"] = ""
+}
 
 func registerServer(t *Table) {
 	t.Add(
@@ -25,7 +31,8 @@ func registerServer(t *Table) {
 		&Command{Name: "role", Arity: 1, Flags: NoScript | Loading | Stale | Fast, Group: "server", Since: "2.8.12", Summary: "Tells whether this node is a master or a replica, and where replication stands.", ACL: []string{"admin", "fast", "dangerous"}, Handler: roleCmd},
 		&Command{Name: "save", Arity: 1, Flags: Admin | NoScript | NoMulti, Group: "server", Since: "1.0.0", Summary: "Writes a snapshot of the dataset in the foreground (not available in ferry yet).", ACL: []string{"admin", "slow", "dangerous"}, Handler: saveCmd},
 		&Command{Name: "bgsave", Arity: -1, Flags: Admin | NoScript, Group: "server", Since: "1.0.0", Summary: "Writes a point-in-time snapshot of the dataset to the snapshot store in the background.", ACL: []string{"admin", "slow", "dangerous"}, Handler: bgsaveCmd},
-		&Command{Name: "debug", Arity: -2, Flags: Admin | NoScript | Loading | Stale, Group: "server", Since: "1.0.0", Summary: "Debugging and testing helpers: dataset digests, sleeping, active expiry.", ACL: []string{"admin", "slow", "dangerous"}, Handler: debugCmd},
+		&Command{Name: "bgrewriteaof", Arity: 1, Flags: Admin | NoScript, Group: "server", Since: "1.0.0", Summary: "Compacts the log: ferry's append-only file is its replication log, which a snapshot compacts, so this starts a snapshot as BGSAVE does.", ACL: []string{"admin", "slow", "dangerous"}, Handler: bgrewriteaofCmd},
+		&Command{Name: "debug", Arity: -2, Flags: Admin | NoScript | Loading | Stale, Group: "server", Since: "1.0.0", Summary: "Debugging and testing helpers: dataset digests, populating, sleeping, active expiry.", ACL: []string{"admin", "slow", "dangerous"}, Handler: debugCmd},
 	)
 	registerInfo(t)
 	registerCommandCmd(t)
@@ -246,6 +253,10 @@ func debugCmd(c *Ctx) {
 			"    Hold the server for <seconds> (a decimal number) before replying.",
 			"SET-ACTIVE-EXPIRE <0|1>",
 			"    Turn the active expiry cycle off (0) or on (1).",
+			"POPULATE <count> [<prefix>] [<size>]",
+			"    Create <count> string keys named key:<num> (or <prefix>:<num>) holding value:<num>, padded with zero bytes",
+			"    or cut to <size> bytes when a size is given. Existing keys are left as they are. On a master the keys reach",
+			"    the replicas, in several log entries when they are many.",
 			"PROTOCOL <type>",
 			"    Reply with a sample of a RESP type: string, integer, double, bignum, null, array, set, map, attrib, push, verbatim, true or false.",
 		)
@@ -271,6 +282,8 @@ func debugCmd(c *Ctx) {
 		c.W.OK()
 	case n == 3 && c.Is(1, "protocol"):
 		debugProtocol(c, strings.ToLower(c.Arg(2)))
+	case n >= 3 && n <= 5 && c.Is(1, "populate"):
+		debugPopulate(c)
 	default:
 		c.Error("ERR unknown subcommand or wrong number of arguments for '" + trunc(c.Arg(1), 128) + "'. Try " + strings.ToUpper(c.Arg(0)) + " HELP.")
 	}
