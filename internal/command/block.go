@@ -119,7 +119,7 @@ func (e *Engine) TimeoutBlocked(cl *Client) {
 		return
 	}
 	e.ks.Tick()
-	c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+	c := Ctx{e: e, Client: cl, Args: bs.args, W: e.replyWriter(cl), DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 	before := len(cl.W.Buf)
 	bs.timeoutReply(&c)
 	e.unblocked(cl, bs.cmd, bs.args, before, true)
@@ -177,7 +177,7 @@ func (e *Engine) Poke() {
 			continue
 		}
 		e.eff.reset()
-		c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+		c := Ctx{e: e, Client: cl, Args: bs.args, W: e.replyWriter(cl), DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 		before := len(cl.W.Buf)
 		if bs.retry(&c) {
 			e.commitUnit()
@@ -202,7 +202,7 @@ func (e *Engine) serveReady() {
 				continue
 			}
 			e.eff.reset()
-			c := Ctx{e: e, Client: cl, Args: bs.args, W: &cl.W, DB: e.ks.DB(bs.db), Cmd: bs.cmd}
+			c := Ctx{e: e, Client: cl, Args: bs.args, W: e.replyWriter(cl), DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 			bs.ready = dk.key
 			before := len(cl.W.Buf)
 			if !bs.retry(&c) {

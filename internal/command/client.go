@@ -43,6 +43,10 @@ type Client struct {
 	trk             clientTracking // CLIENT TRACKING (tracking.go)
 	repl            *replState     // REPLCONF options, SYNC's handover (sync.go)
 	noEvict         bool           // CLIENT NO-EVICT ON
+	held            *blockState    // the command a client pause holds (pause.go)
+	// CLIENT REPLY (pause.go): OFF; SKIP for the command running; SKIP
+	// asked for by the command running; a blocked command's SKIP to end.
+	replyOff, replySkip, replySkipNext, replyOwed bool
 
 	// mu guards pending, the asynchronous output a connection in Pub/Sub
 	// mode receives from other clients.
@@ -105,6 +109,13 @@ func (e *Engine) CloseClient(cl *Client) {
 		e.unblock(cl)
 	}
 	delete(e.clients, cl.ID)
+	if e.pause.turn == cl {
+		// Gone before the end of its turn (pause.go).
+		e.pause.turn = nil
+		if e.cur == nil {
+			e.resumeHeld()
+		}
+	}
 }
 
 // SubCount returns the number of channels, patterns and shard channels cl

@@ -11,7 +11,8 @@ import (
 )
 
 // CLIENT ID, SETNAME, GETNAME, LIST, INFO, KILL, UNBLOCK, GETREDIR,
-// TRACKINGINFO and HELP (networking.c). Client lines have Redis 7.0's
+// TRACKINGINFO and HELP (networking.c); PAUSE, UNPAUSE and REPLY are in
+// pause.go. Client lines have Redis 7.0's
 // fields; those ferry does not track (fd, query buffer free space) show -1
 // or 0. Ages are wall-clock seconds, like the connection times they measure.
 
@@ -202,6 +203,11 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 			argvMem += len(a)
 		}
 		cmd = c.Cmd.Name
+	} else if cl.block != nil {
+		// A blocked or paused client keeps its command's arguments.
+		for _, a := range cl.block.args {
+			argvMem += len(a)
+		}
 	}
 	if cmd == "" {
 		cmd = "NULL"
@@ -380,7 +386,9 @@ func clientUnblockCmd(c *Ctx) {
 		return
 	}
 	target := c.e.clients[id]
-	if target == nil || target.block == nil {
+	// A command a pause holds is not ended by CLIENT UNBLOCK (Redis 7.0
+	// would run it again after the error, or crash on TIMEOUT).
+	if target == nil || target.block == nil || target.isHeld() {
 		c.W.Int(0)
 		return
 	}
@@ -417,6 +425,13 @@ func clientHelpCmd(c *Ctx) {
 		"    * SKIPME (YES|NO)    (spare this connection; yes unless told)",
 		"LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <client-id> ...]",
 		"    Describe every connection, or those of a type, or with the given ids.",
+		"UNPAUSE",
+		"    End a pause: the commands it held run, in the order they came.",
+		"PAUSE <timeout> [WRITE|ALL]",
+		"    Hold the commands of every connection (ALL, the default), or those that may",
+		"    write (WRITE), for <timeout> milliseconds.",
+		"REPLY (ON|OFF|SKIP)",
+		"    Turn this connection's replies on or off, or off for the next command only.",
 		"SETNAME <name>",
 		"    Name this connection (an empty name removes it).",
 		"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",

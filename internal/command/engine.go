@@ -113,6 +113,10 @@ type Engine struct {
 	noSave    bool      // SHUTDOWN NOSAVE
 
 	obs observer // slow log, latency monitor, error counts (observe.go)
+
+	pause      pauseState  // CLIENT PAUSE (pause.go)
+	mute       resp.Writer // where replies to a client with CLIENT REPLY OFF go
+	rejectMark int         // where a muted client's rejection starts in its writer, or -1
 }
 
 type dbKey struct {
@@ -221,6 +225,19 @@ func (e *Engine) SetClock(clock func() time.Time) {
 func (e *Engine) ActiveExpire() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.pause.mode != pauseOff || len(e.pause.release) > 0 {
+		// As serverCron: a pause whose time is over ends here, and while
+		// clients are paused the cycle deletes nothing.
+		e.ks.Tick()
+		if e.pauseExpired() {
+			return 0
+		}
+		e.ticked = false
+		e.resumeHeld()
+		if e.trk.dirty {
+			e.trackingBroadcast()
+		}
+	}
 	if !e.ActiveExpireEnabled() || e.loading {
 		return 0
 	}
@@ -419,17 +436,40 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 		e.obs.mark = ticks()
 	}
 	cl.LastInteraction = e.ks.Now()
+	if !cl.Master && (e.pause.mode != pauseOff || len(e.pause.release) > 0) {
+		// A pause that is over releases its commands before this one runs.
+		e.pauseExpired()
+		e.resumeHeld()
+	}
 	e.eff.reset()
 	e.cur = cl
+	e.rejectMark = -1
 	e.dispatch(cl, args)
+	if e.rejectMark >= 0 {
+		// CLIENT REPLY OFF or SKIP: the rejection is not sent.
+		cl.W.Buf = cl.W.Buf[:e.rejectMark]
+		e.rejectMark = -1
+	}
 	e.obs.rejCmd = nil
 	e.commitUnit()
-	if e.trk.clients > 0 || len(e.trk.pending) > 0 {
+	held := cl.isHeld()
+	if !held && (e.trk.clients > 0 || len(e.trk.pending) > 0) {
 		e.trackingAfterCommand(cl, args)
 	}
 	e.cur = nil
 	if len(e.ready) > 0 {
 		e.serveReady()
+	}
+	if !held {
+		cl.replyDone()
+	}
+	if e.pause.mode != pauseOff && !e.pause.hid {
+		// Set once the command that paused has run (a transaction's
+		// writes after its CLIENT PAUSE run as usual).
+		e.syncPauseExpiry()
+	}
+	if len(e.pause.release) > 0 && !cl.Master {
+		e.resumeHeld()
 	}
 	return !cl.closeAfterReply
 }
@@ -498,9 +538,14 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		e.reject(cl, ErrLoading)
 		return
 	}
+	if (e.pause.mode != pauseOff || len(e.pause.release) > 0 || e.pause.turn != nil) && !cl.Master && e.holds(cl, cmd) {
+		// CLIENT PAUSE (pause.go): the command runs again at its end.
+		e.hold(cl, cmd, args)
+		return
+	}
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
 		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
-		cl.W.Status("QUEUED")
+		e.replyWriter(cl).Status("QUEUED")
 		return
 	}
 	e.call(cl, cmd, args)
@@ -523,8 +568,14 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 		start = ticks()
 	}
 	e.depth++
-	*c = Ctx{e: e, Client: cl, Args: args, W: &cl.W, DB: e.ks.DB(cl.DB), Cmd: cmd}
-	before := len(cl.W.Buf)
+	if cmd.Name == "reset" {
+		// RESET turns CLIENT REPLY OFF (not a SKIP under way) off, and its
+		// own reply goes out.
+		cl.replyOff, cl.replySkipNext = false, false
+	}
+	w := e.replyWriter(cl)
+	*c = Ctx{e: e, Client: cl, Args: args, W: w, DB: e.ks.DB(cl.DB), Cmd: cmd}
+	before := len(w.Buf)
 	cmd.Handler(c)
 	end := ticks()
 	if top {
@@ -538,14 +589,14 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	if len(e.monitors) > 0 && cmd.Flags&SkipMonitor == 0 {
 		e.feedMonitors(cl, cmd, args)
 	}
-	failed := len(cl.W.Buf) > before && cl.W.Buf[before] == '-'
+	failed := len(w.Buf) > before && w.Buf[before] == '-'
 	if failed {
 		if e.lua != nil && e.lua.noStats {
 			// A script's error a command it ran returned: counted then.
 			e.lua.noStats = false
 		} else {
 			e.stats.ErrorReplies++
-			e.obs.countError(cl.W.Buf[before+1:])
+			e.obs.countError(w.Buf[before+1:])
 		}
 	}
 	if cl.block == nil {
@@ -581,6 +632,11 @@ func (e *Engine) reject(cl *Client, msg string) {
 		cl.multiErr = true
 	}
 	before := len(cl.W.Buf)
+	if cl.muted() && e.rejectMark < 0 {
+		// Written all the same (an EXEC's rejection becomes EXECABORT
+		// from there), and dropped once the command is over (Exec).
+		e.rejectMark = before
+	}
 	cl.W.Error(msg)
 	if len(cl.W.Buf) > before {
 		e.obs.countError(cl.W.Buf[before+1:])

@@ -265,14 +265,7 @@ func (c *conn) serve() error {
 			return c.handOver(*req)
 		}
 		if blocked != nil {
-			if err := c.waitBlocked(blocked); err != nil {
-				return err
-			}
-			e.Lock()
-			c.emit()
-			c.need = e.AckPoint()
-			e.Unlock()
-			if err := c.ackedFlush(&c.cl.W); err != nil {
+			if err := c.serveBlocked(blocked); err != nil {
 				return err
 			}
 			continue
@@ -295,6 +288,47 @@ func (c *conn) serve() error {
 		}
 		e.Stats().NetInput.Add(int64(c.rd.Buffered() - n))
 	}
+}
+
+// serveBlocked waits for a blocked (or paused) command to end and writes
+// its reply, again while the client waits again (a command a pause held
+// may block, or be held, when it runs again). It returns io.EOF once the
+// connection must close.
+func (c *conn) serveBlocked(blocked *command.Blocked) error {
+	e := c.s.e
+	for blocked != nil {
+		if err := c.waitBlocked(blocked); err != nil {
+			return err
+		}
+		e.Lock()
+		e.Unblocked(c.cl)
+		closeAfter := c.cl.CloseAfterReply()
+		if closeAfter {
+			e.CloseClient(c.cl)
+		}
+		blocked = c.settle()
+		e.Unlock()
+		out := &c.cl.W
+		if blocked != nil {
+			out = &c.early
+		}
+		if err := c.ackedFlush(out); err != nil {
+			return err
+		}
+		if closeAfter {
+			return c.finish()
+		}
+		if req := c.cl.SyncRequested(); req != nil {
+			e.Lock()
+			e.EndTurn(c.cl)
+			e.Unlock()
+			if err := c.handOver(*req); err != nil {
+				return err
+			}
+			return io.EOF // the connection is over
+		}
+	}
+	return nil
 }
 
 // batch runs, under the engine lock, the complete requests buffered. It
@@ -320,7 +354,9 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
+				mark := cl.W.Len()
 				cl.W.Error(pe.Error())
+				cl.MutedReply(mark)      // CLIENT REPLY OFF
 				e.Stats().ErrorReplies++ // as Redis counts it
 			}
 			closeAfter = true
@@ -353,12 +389,24 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		// The client gets no more messages once it must close.
 		e.CloseClient(cl)
 	}
+	// A client released from a pause has run what it pipelined: the next
+	// one's turn.
+	e.EndTurn(cl)
+	return closeAfter, more, c.settle(), nil
+}
+
+// settle hands the replies written so far to the output and returns the
+// client's wait, if it waits: its replies until then are in c.early, and
+// cl.W belongs to the command that ends the wait. Called with the engine
+// lock held; c.need is set by the caller.
+func (c *conn) settle() *command.Blocked {
 	c.emit()
-	blocked = cl.Blocked()
+	blocked := c.cl.Blocked()
 	if blocked != nil {
-		c.early.Buf, cl.W.Buf = cl.W.Buf, c.early.Buf[:0]
+		c.early.Buf, c.cl.W.Buf = c.cl.W.Buf, c.early.Buf[:0]
 	}
-	return closeAfter, more, blocked, nil
+	c.need = c.s.e.AckPoint()
+	return blocked
 }
 
 // busyBatch answers the complete requests buffered while a script holds
@@ -370,14 +418,18 @@ func (c *conn) busyBatch() (closeAfter bool) {
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
+				mark := c.cl.W.Len()
 				c.cl.W.Error(pe.Error())
+				c.cl.MutedReply(mark)
 			}
 			return true
 		}
 		if args == nil {
 			return false
 		}
+		mark := c.cl.W.Len()
 		c.s.e.BusyReply(c.cl, args)
+		c.cl.MutedReply(mark) // CLIENT REPLY OFF or SKIP
 	}
 }
 
