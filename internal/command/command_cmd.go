@@ -960,7 +960,9 @@ func writeArgs(w *resp.Writer, args []*cmdArg) {
 		if a.keySpec >= 0 {
 			n++
 		}
-		if a.token != "" {
+		// A pure token always has one, even empty (MIGRATE's "").
+		hasToken := a.token != "" || a.typ == "pure-token"
+		if hasToken {
 			n++
 		}
 		if len(flags) > 0 {
@@ -978,7 +980,7 @@ func writeArgs(w *resp.Writer, args []*cmdArg) {
 			w.BulkString("key_spec_index")
 			w.Int(int64(a.keySpec))
 		}
-		if a.token != "" {
+		if hasToken {
 			w.BulkString("token")
 			w.BulkString(a.token)
 		}

@@ -69,8 +69,8 @@ func init() {
 	m.args = []*cmdArg{
 		arg("host", "string", "", false),
 		arg("port", "integer", "", false),
-		// Redis's empty_string token is the empty string, which COMMAND
-		// DOCS cannot show here (a token is written only when not empty).
+		// Redis's empty_string token is the empty string (redis-cli's
+		// help shows it as "").
 		arg("key_or_empty_string", "oneof", "", false, key, arg("empty_string", "pure-token", "", false)),
 		arg("destination-db", "integer", "", false),
 		arg("timeout", "integer", "", false),
