@@ -191,7 +191,9 @@ func (e *Engine) hold(cl *Client, cmd *Command, args [][]byte) {
 		done:         make(chan struct{}),
 		args:         cloneArgs(args),
 		cmd:          cmd,
-		timeoutReply: func(*Ctx) {},
+		// Never timed out by a connection (no deadline); a caller that
+		// cannot wait (the HTTP API) ends the wait with this.
+		timeoutReply: func(c *Ctx) { c.Error(errPaused) },
 	}
 	cl.block, cl.held = bs, bs
 	cl.LastCmd = cmd.Name
@@ -204,6 +206,10 @@ func (e *Engine) hold(cl *Client, cmd *Command, args [][]byte) {
 	// Counted when it runs.
 	e.stats.Commands.Add(-1)
 }
+
+// errPaused answers a held command whose caller cannot wait for the end
+// of the pause.
+const errPaused = "ERR ferry: clients are paused (CLIENT PAUSE); the command was not run"
 
 // isHeld reports whether cl waits for the end of a pause.
 func (cl *Client) isHeld() bool { return cl.held != nil && cl.block == cl.held }

@@ -308,6 +308,12 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 		}
 		blocked = c.settle()
 		e.Unlock()
+		if blocked == nil && !closeAfter && c.cl.SyncRequested() == nil {
+			// The reply goes out with those of the requests that came
+			// meanwhile: a client released from a pause runs them in its
+			// turn (command.Engine.EndTurn), which waits for no write.
+			return nil
+		}
 		out := &c.cl.W
 		if blocked != nil {
 			out = &c.early

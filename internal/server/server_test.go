@@ -219,3 +219,55 @@ func TestSubscribeThenHalfClose(t *testing.T) {
 		}
 	}
 }
+
+// TestPausedConnections checks what a connection held by CLIENT PAUSE
+// does at the end of the pause: one that went away meanwhile has its
+// command dropped; one that pipelined QUIT behind its held command gets
+// both replies and is closed; a held BLPOP runs, blocks, and is served.
+func TestPausedConnections(t *testing.T) {
+	addr := start(t)
+	ctl := redistest.Dial(t, addr)
+	if got := ctl.Do("CLIENT", "PAUSE", "100000", "WRITE"); got != "+OK\r\n" {
+		t.Fatalf("CLIENT PAUSE: %q", got)
+	}
+	gone := dialRaw(t, addr)
+	gone.Write([]byte("SET gone 1\r\n"))
+	quit := dialRaw(t, addr)
+	quit.Write([]byte("SET q 1\r\nGET q\r\nQUIT\r\nSET after 1\r\n"))
+	blpop := dialRaw(t, addr)
+	blpop.Write([]byte("BLPOP l 0\r\n"))
+	waitInfo := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(ctl.Do("INFO", "clients"), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("INFO clients never had %q", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// The two writes are held; BLPOP, no write, runs and blocks on l.
+	waitInfo("blocked_clients:3\r\n")
+	gone.Close()
+	waitInfo("blocked_clients:2\r\n")
+	// RPUSH is held behind the pause too; UNPAUSE runs it, which serves BLPOP.
+	push := dialRaw(t, addr)
+	push.Write([]byte("RPUSH l a\r\n"))
+	waitInfo("blocked_clients:3\r\n")
+	if got := ctl.Do("CLIENT", "UNPAUSE"); got != "+OK\r\n" {
+		t.Fatalf("CLIENT UNPAUSE: %q", got)
+	}
+	if got := readAll(t, quit); got != "+OK\r\n$1\r\n1\r\n+OK\r\n" {
+		t.Errorf("held SET, GET, QUIT: %q", got)
+	}
+	br := bufio.NewReader(blpop)
+	blpop.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := redistest.ReadReply(br); err != nil || string(got) != "*2\r\n$1\r\nl\r\n$1\r\na\r\n" {
+		t.Errorf("BLPOP: %q %v", got, err)
+	}
+	for key, want := range map[string]string{"gone": ":0\r\n", "after": ":0\r\n", "q": ":1\r\n"} {
+		if got := ctl.Do("EXISTS", key); got != want {
+			t.Errorf("EXISTS %s: %q, want %q", key, got, want)
+		}
+	}
+}
