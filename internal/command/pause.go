@@ -17,11 +17,13 @@ import (
 // until the pause ends; then the held commands run again from the start,
 // in the order they were held, and may be held again. As in Redis, each
 // client released also runs what it pipelined behind its held command
-// before the next one is released: its connection has the turn, and a
-// command from any other client waits behind those released. While clients are
-// paused the dataset stays still: expired keys are hidden from readers
-// but neither the active cycle nor a lookup deletes them, so no DEL
-// reaches the log.
+// before the next one is released: its connection has the turn
+// (EndTurn), and a command from any other client waits behind those
+// released. A caller that cannot wait (the HTTP API) gets errPaused.
+//
+// While clients are paused the dataset stays still: expired keys are
+// hidden from readers, but neither the active cycle nor a lookup deletes
+// them, so no DEL reaches the log.
 //
 // The replication link of a replica is never held: a ferry replica keeps
 // applying its master's effects during a pause (a Redis 7.0 replica holds
@@ -187,10 +189,10 @@ func mayReplicate(cmd *Command) bool {
 // hold makes cl wait with its command until the pause ends.
 func (e *Engine) hold(cl *Client, cmd *Command, args [][]byte) {
 	bs := &blockState{
-		db:           cl.DB,
-		done:         make(chan struct{}),
-		args:         cloneArgs(args),
-		cmd:          cmd,
+		db:   cl.DB,
+		done: make(chan struct{}),
+		args: cloneArgs(args),
+		cmd:  cmd,
 		// Never timed out by a connection (no deadline); a caller that
 		// cannot wait (the HTTP API) ends the wait with this.
 		timeoutReply: func(c *Ctx) { c.Error(errPaused) },
@@ -276,10 +278,6 @@ func (e *Engine) syncPauseExpiry() {
 	}
 }
 
-// Paused reports whether clients are paused (CLIENT PAUSE). The caller
-// holds the lock.
-func (e *Engine) Paused() bool { return e.pause.mode != pauseOff }
-
 // CLIENT REPLY. A client's replies are off (OFF), or off for the command
 // running (SKIP, which took effect after the command that asked for it);
 // messages it receives (Pub/Sub, subscription confirmations, tracking
@@ -331,10 +329,10 @@ func (cl *Client) replyDone() {
 	cl.replySkip, cl.replySkipNext = cl.replySkipNext, false
 }
 
-// Unblocked ends, for CLIENT REPLY SKIP, the command a client waited on
+// EndWait ends, for CLIENT REPLY SKIP, the command a client waited on
 // once it is served or timed out; the connection calls it when its wait
 // is over. The caller holds the lock.
-func (e *Engine) Unblocked(cl *Client) {
+func (e *Engine) EndWait(cl *Client) {
 	if cl.replyOwed && cl.block == nil {
 		cl.replyDone()
 	}

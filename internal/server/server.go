@@ -301,7 +301,7 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 			return err
 		}
 		e.Lock()
-		e.Unblocked(c.cl)
+		e.EndWait(c.cl)
 		closeAfter := c.cl.CloseAfterReply()
 		if closeAfter {
 			e.CloseClient(c.cl)
