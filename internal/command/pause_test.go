@@ -200,3 +200,27 @@ func TestPauseReplicaApplies(t *testing.T) {
 		t.Errorf("SET on a paused replica: %q", got)
 	}
 }
+
+// A caller that cannot wait for the end of a pause (the HTTP API ends any
+// wait at once) gets an error, and the command does not run later.
+func TestPauseCallerCannotWait(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	rp := newReplication(clock, 2)
+	m, c, h := rp.master, rp.clients[0], rp.clients[1]
+	exec(m, c, "CLIENT", "PAUSE", "100000", "WRITE")
+	send(m, h, "SET", "k", "1")
+	m.Lock()
+	if h.Blocked() == nil {
+		m.Unlock()
+		t.Fatal("SET not held")
+	}
+	m.TimeoutBlocked(h)
+	m.Unlock()
+	if r := reply(m, h); !strings.HasPrefix(r, "-ERR ferry: clients are paused") {
+		t.Errorf("reply to a held command ended at once: %q", r)
+	}
+	exec(m, c, "CLIENT", "UNPAUSE")
+	if r := exec(m, c, "EXISTS", "k"); r != ":0\r\n" || len(rp.log.units) != 0 {
+		t.Errorf("the command ran after all: EXISTS %q, units %q", r, rp.log.units)
+	}
+}
