@@ -268,11 +268,24 @@ func migrateCmd(c *Ctx) {
 	e, cl, bs := c.e, c.Client, c.Client.block
 	go func() {
 		res := job.run(e)
-		e.Lock()
+		// A pause that started meanwhile (CLIENT PAUSE) keeps the dataset
+		// still: the deletions wait for it to end, as a write would.
+		for {
+			e.Lock()
+			if job.copy || !e.pauseExpired() {
+				break
+			}
+			e.Unlock()
+			time.Sleep(migratePausePoll)
+		}
 		defer e.Unlock()
 		e.migrateDone(cl, bs, job, res)
 	}()
 }
+
+// migratePausePoll is how often a MIGRATE whose transfer ended during a
+// client pause checks whether it may delete its keys.
+const migratePausePoll = 10 * time.Millisecond
 
 // migrateDone ends a MIGRATE whose I/O ran without the lock: the
 // deletions as their own unit, and the reply to the client if it still
@@ -283,11 +296,11 @@ func (e *Engine) migrateDone(cl *Client, bs *blockState, job *migrateJob, res mi
 	e.ks.Tick()
 	e.ticked = true
 	e.eff.reset()
-	w := &cl.W
+	w := e.replyWriter(cl) // CLIENT REPLY OFF/SKIP drop it
 	if !waiting {
 		w = &resp.Writer{Proto: cl.W.Proto}
 	}
-	before := len(w.Buf)
+	before := len(cl.W.Buf)
 	c := Ctx{e: e, Client: cl, Args: bs.args, W: w, DB: e.ks.DB(job.srcDB), Cmd: bs.cmd}
 	if waiting || gone {
 		e.migrateApply(&c, job, res)

@@ -539,3 +539,56 @@ func TestMigrateRedactsPasswords(t *testing.T) {
 		t.Errorf("SLOWLOG GET: %q", r)
 	}
 }
+
+// A MIGRATE whose transfer ends during CLIENT PAUSE deletes nothing until
+// the pause ends: the dataset stays still, no unit is logged.
+func TestMigrateWaitsForPause(t *testing.T) {
+	tg := newTarget(t)
+	gate := make(chan struct{}, 10)
+	tg.gate = gate
+	host, port := tg.hostPort()
+	m := newMigrated(t)
+	m.do("SET", "k", "v")
+	b, _ := m.start(m.cl, "MIGRATE", host, port, "k", "0", "5000")
+	if r := exec(m.master, m.cl2, "CLIENT", "PAUSE", "100000", "WRITE"); r != "+OK\r\n" {
+		t.Fatalf("CLIENT PAUSE: %q", r)
+	}
+	for range 2 { // SELECT and RESTORE
+		gate <- struct{}{}
+	}
+	select {
+	case <-b.Done:
+		t.Fatal("MIGRATE ended during the pause")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if units := m.sync(); len(units) != 0 {
+		t.Fatalf("units logged during the pause: %q", units)
+	}
+	if r := exec(m.master, m.cl2, "EXISTS", "k"); r != ":1\r\n" {
+		t.Errorf("EXISTS k during the pause: %q", r)
+	}
+	if r := exec(m.master, m.cl2, "CLIENT", "UNPAUSE"); r != "+OK\r\n" {
+		t.Fatalf("CLIENT UNPAUSE: %q", r)
+	}
+	if r := m.finish(m.cl, b); r != "+OK\r\n" {
+		t.Errorf("MIGRATE: %q", r)
+	}
+	sameList(t, "units after the pause", m.sync(), []string{enc("DEL", "k")})
+}
+
+// CLIENT REPLY OFF drops MIGRATE's reply, not its work.
+func TestMigrateReplyOff(t *testing.T) {
+	tg := newTarget(t)
+	host, port := tg.hostPort()
+	m := newMigrated(t)
+	m.do("SET", "k", "v")
+	if r, _ := m.do("CLIENT", "REPLY", "OFF"); r != "" {
+		t.Fatalf("CLIENT REPLY OFF: %q", r)
+	}
+	if r, units := m.do("MIGRATE", host, port, "k", "0", "5000"); r != "" || len(units) != 1 || units[0] != enc("DEL", "k") {
+		t.Errorf("MIGRATE with replies off: reply %q, units %q", r, units)
+	}
+	if r, _ := m.do("CLIENT", "REPLY", "ON"); r != "+OK\r\n" {
+		t.Errorf("CLIENT REPLY ON: %q", r)
+	}
+}
