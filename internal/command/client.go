@@ -2,6 +2,7 @@ package command
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrydb/ferry/internal/resp"
@@ -56,6 +57,15 @@ type Client struct {
 	Wake chan struct{}
 	// Kill, set by the server, closes the connection (CLIENT KILL).
 	Kill func()
+	// asyncOut is set once a writer goroutine owns the connection's output
+	// (SetAsyncOutput): W is then touched only under the engine lock.
+	asyncOut atomic.Bool
+	// Nudge, set by the server, is called after bytes are queued on the
+	// asynchronous output (Push), so that a connection that writes its
+	// replies itself and sits idle in a read hands that output to a
+	// writer: a RESP3 redirect target of client tracking gets its
+	// invalidations while it sends nothing.
+	Nudge func()
 }
 
 type queued struct {
@@ -136,6 +146,27 @@ func (cl *Client) Push(b []byte) {
 	case cl.Wake <- struct{}{}:
 	default:
 	}
+	if cl.Nudge != nil {
+		cl.Nudge()
+	}
+}
+
+// SetAsyncOutput records that a writer goroutine now sends everything the
+// client is owed (the server calls it when it starts one): from then on
+// its replies reach the socket through Push only, and Pub/Sub messages or
+// invalidations may be appended to W behind the replies of a command
+// under way.
+func (cl *Client) SetAsyncOutput() { cl.asyncOut.Store(true) }
+
+// AsyncOutput reports whether SetAsyncOutput was called; safe from any
+// goroutine.
+func (cl *Client) AsyncOutput() bool { return cl.asyncOut.Load() }
+
+// HasPending reports whether bytes wait on cl's asynchronous output.
+func (cl *Client) HasPending() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return len(cl.pending) > 0
 }
 
 // TakePending returns and clears the asynchronous output, appending it to dst.

@@ -333,7 +333,12 @@ func (e *Engine) publish(channel, message []byte, k *subKind) int {
 // otherwise it goes straight to the asynchronous output. A subscriber over
 // the Pub/Sub output limit is disconnected. The caller holds the lock.
 func (e *Engine) deliver(cl *Client, msg []byte) {
-	if cl.W.Len() > 0 {
+	// Behind the replies in W when the client's connection is not writing
+	// W itself at this moment: it runs the command under way, waits
+	// blocked, or has a writer goroutine. A client that writes its own
+	// replies and is idle (a RESP3 redirect target) gets the message on
+	// its asynchronous output, and its connection is nudged.
+	if (cl == e.cur || cl.block != nil || cl.asyncOut.Load()) && cl.W.Len() > 0 {
 		cl.W.Raw(msg)
 		return
 	}

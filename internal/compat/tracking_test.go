@@ -366,3 +366,50 @@ func TestTrackingTableLimit(t *testing.T) {
 
 // bulkString is s as a RESP bulk string.
 func bulkString(s string) string { return "$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n" }
+
+// TestTrackingRedirectRESP3Target: a RESP3 connection that only serves as
+// a redirect target (it neither tracks nor subscribes) gets invalidation
+// pushes while it sits idle, and while it waits in a blocking command, as
+// from redis-server; its own replies still come in order afterwards.
+func TestTrackingRedirectRESP3Target(t *testing.T) {
+	p := newWirePair(t, command.Config{})
+	type side struct {
+		target, tracker, wri *redistest.Conn
+		targetID             string
+	}
+	var sides []*side
+	for _, addr := range []string{p.ferry, p.redis} {
+		s := &side{target: redistest.Dial(t, addr), tracker: redistest.Dial(t, addr), wri: redistest.Dial(t, addr)}
+		s.wri.Do("FLUSHALL")
+		s.target.Do("HELLO", "3")
+		s.targetID = strings.TrimSpace(strings.TrimPrefix(s.target.Do("CLIENT", "ID"), ":"))
+		sides = append(sides, s)
+	}
+	steps := []struct {
+		name string
+		run  func(s *side) string
+	}{
+		{"redirect", func(s *side) string { return s.tracker.Do("CLIENT", "TRACKING", "ON", "REDIRECT", s.targetID) }},
+		{"read", func(s *side) string { return s.tracker.Do("GET", "k") }},
+		{"write", func(s *side) string { return s.wri.Do("SET", "k", "1") }},
+		{"idle target's push", func(s *side) string { return s.target.Read() }},
+		{"target's own command", func(s *side) string { return s.target.Do("PING") }},
+		{"read again", func(s *side) string { return s.tracker.Do("GET", "k") }},
+		{"target blocks", func(s *side) string {
+			s.target.WriteRaw(redistest.Encode("BLPOP", "list", "0"))
+			time.Sleep(50 * time.Millisecond)
+			return ""
+		}},
+		{"write during the block", func(s *side) string { return s.wri.Do("SET", "k", "2") }},
+		{"blocked target's push", func(s *side) string { return s.target.Read() }},
+		{"serve the block", func(s *side) string { return s.wri.Do("RPUSH", "list", "x") }},
+		{"block's reply", func(s *side) string { return s.target.Read() }},
+		{"target after", func(s *side) string { return s.target.Do("ECHO", "after") }},
+	}
+	for _, st := range steps {
+		got, want := st.run(sides[0]), st.run(sides[1])
+		if got != want {
+			t.Fatalf("%s:\n ferry: %q\n redis: %q", st.name, got, want)
+		}
+	}
+}

@@ -200,6 +200,10 @@ type conn struct {
 	registered bool
 	// asyncNeed is need for the replies handed to the asynchronous writer.
 	asyncNeed atomic.Uint64
+	// nudged says the read deadline was moved to the past to wake the
+	// connection for output queued while it sat in a read
+	// (command.Client.Nudge).
+	nudged atomic.Bool
 	// early holds, while the client is blocked, the replies it had before
 	// it blocked: cl.W then belongs to the command that serves it, which
 	// may run on another connection.
@@ -213,6 +217,11 @@ func (s *Server) handle(nc net.Conn) {
 	// Registered by the first batch: a script may hold the lock now.
 	c.cl = e.PrepareClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
 	c.cl.Kill = func() { nc.Close() }
+	c.cl.Nudge = func() {
+		if !c.cl.AsyncOutput() && !c.nudged.Swap(true) {
+			nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
 	defer func() {
 		e.Lock()
 		e.CloseClient(c.cl)
@@ -275,6 +284,17 @@ func (c *conn) serve() error {
 		}
 		n := c.rd.Buffered()
 		if err := c.rd.Fill(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.nudged.Load() {
+				// Output was queued while the client sent nothing: a
+				// writer takes it. The deadline goes before the flag, so
+				// a nudge in between is covered by this emit.
+				c.nc.SetReadDeadline(time.Time{})
+				c.nudged.Store(false)
+				e.Lock()
+				c.emit()
+				e.Unlock()
+				continue
+			}
 			if errors.Is(err, io.EOF) && c.async {
 				// The client closed its side after, say, SUBSCRIBE: the
 				// replies it is owed still go out, as from redis-server.
@@ -445,7 +465,7 @@ func (c *conn) busyBatch() (closeAfter bool) {
 // mode the replies stay in the writer for flush.
 func (c *conn) emit() {
 	cl := c.cl
-	if (cl.SubCount() > 0 || cl.Monitoring() || cl.Tracking()) && !c.async {
+	if (cl.SubCount() > 0 || cl.Monitoring() || cl.Tracking() || cl.HasPending()) && !c.async {
 		c.startWriter()
 	}
 	if c.async && cl.W.Len() > 0 {
@@ -478,8 +498,8 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 	c.s.e.Stats().NetOutput.Add(int64(n))
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.asyncNeed.Store(c.need)
-		c.cl.Push(w.Buf[n:])
 		c.startWriter()
+		c.cl.Push(w.Buf[n:])
 		err = nil
 	}
 	if cap(w.Buf) > 1<<20 {
@@ -495,6 +515,7 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 // client's replies). Called by the connection's goroutine.
 func (c *conn) startWriter() {
 	c.async = true
+	c.cl.SetAsyncOutput()
 	// Synchronous writes leave a deadline behind; the writer may block.
 	c.nc.SetWriteDeadline(time.Time{})
 	c.writerWG.Add(1)
@@ -579,6 +600,19 @@ func (c *conn) waitBlocked(b *command.Blocked) error {
 			e.Unlock()
 			waiting = false
 		case err := <-fillDone:
+			if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.nudged.Load() {
+				// Output was queued for the waiting client (Nudge): a
+				// writer takes it now, and the socket is watched again.
+				c.nc.SetReadDeadline(time.Time{})
+				c.nudged.Store(false)
+				e.Lock()
+				if !c.async {
+					c.startWriter()
+				}
+				e.Unlock()
+				go func() { fillDone <- c.rd.Fill() }()
+				continue
+			}
 			if err != nil {
 				// The client went away: stop waiting, unless it was served
 				// at the same moment.
@@ -602,6 +636,11 @@ func (c *conn) waitBlocked(b *command.Blocked) error {
 		c.nc.SetReadDeadline(time.Time{})
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			readErr = err
+		}
+		if c.nudged.Load() {
+			// A nudge that came during the wait: the connection's next
+			// read wakes at once to hand the output to a writer.
+			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
 	if readErr != nil {
