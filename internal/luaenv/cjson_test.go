@@ -93,8 +93,12 @@ func TestStrtod(t *testing.T) {
 }
 
 // FuzzCjsonDecode: any input decodes or raises a Lua error; what decodes
-// encodes again (with invalid numbers allowed) and decodes to the same
-// encoding.
+// encodes again (with invalid numbers allowed), and that encoding decodes
+// to an equal value whose encoding has the same length. The encodings
+// themselves may differ: an object's keys come out in table order, which
+// for keys whose hash slots collide depends on the order they were set in,
+// in Lua 5.1 as here (redis-server gives the same two encodings for the
+// seed corpus's 54e09cc1 input).
 func FuzzCjsonDecode(f *testing.F) {
 	for _, s := range []string{`[1,"a",{"b":null}]`, `{"a":[[]]}`, `"\ud83d\ude00"`, `0x1p3`, `-Infinity`, `[1,`, `"\u12`, "\x00\x01"} {
 		f.Add(s)
@@ -103,11 +107,19 @@ func FuzzCjsonDecode(f *testing.F) {
 	defer env.Close()
 	env.Seal()
 	fn, err := env.Compile(`local c = cjson.new() c.encode_invalid_numbers(true)
+local function same(a, b)
+  if type(a) ~= 'table' or type(b) ~= 'table' then
+    return a == b or (a ~= a and b ~= b)
+  end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
 local ok, v = pcall(c.decode, ARG)
 if not ok then return 'error' end
 local once = c.encode(v)
 local twice = c.encode(c.decode(once))
-if once ~= twice then error('unstable: ' .. once .. ' ' .. twice) end
+if #once ~= #twice or not same(c.decode(once), c.decode(twice)) then error('unstable: ' .. once .. ' ' .. twice) end
 return once`, "fuzz")
 	if err != nil {
 		f.Fatal(err)
