@@ -208,3 +208,19 @@ func helpReply(c *Ctx, name string, lines ...string) {
 	c.W.Status("HELP")
 	c.W.Status("    Prints this help.")
 }
+
+// millis parses argument i as a timeout in milliseconds (WAIT, CLIENT
+// PAUSE, XREAD's BLOCK), replying Redis's error when it is not an integer
+// or is negative.
+func (c *Ctx) millis(i int) (int64, bool) {
+	ms, ok := num.ParseInt(c.Args[i])
+	switch {
+	case !ok:
+		c.Error(ErrTimeoutNotInt)
+		return 0, false
+	case ms < 0:
+		c.Error(ErrTimeoutNegative)
+		return 0, false
+	}
+	return ms, true
+}

@@ -2,6 +2,8 @@ package command
 
 import (
 	"strconv"
+
+	"github.com/ferrydb/ferry/internal/resp"
 )
 
 // Unit is the effect of one atomic unit of work (a command, a transaction,
@@ -68,16 +70,7 @@ func (e *effects) addCmd(db int, args ...[]byte) {
 }
 
 func (e *effects) appendCmd(args ...[]byte) {
-	e.buf = append(e.buf, '*')
-	e.buf = strconv.AppendInt(e.buf, int64(len(args)), 10)
-	e.buf = append(e.buf, '\r', '\n')
-	for _, a := range args {
-		e.buf = append(e.buf, '$')
-		e.buf = strconv.AppendInt(e.buf, int64(len(a)), 10)
-		e.buf = append(e.buf, '\r', '\n')
-		e.buf = append(e.buf, a...)
-		e.buf = append(e.buf, '\r', '\n')
-	}
+	e.buf = resp.AppendCommand(e.buf, args...)
 	e.cmds++
 }
 

@@ -23,6 +23,7 @@ const (
 	ErrOffsetRange     = "ERR offset is out of range"
 	ErrTimeoutNotFloat = "ERR timeout is not a float or out of range"
 	ErrTimeoutNegative = "ERR timeout is negative"
+	ErrTimeoutNotInt   = "ERR timeout is not an integer or out of range"
 	ErrMinMaxNotFloat  = "ERR min or max is not a float"
 	ErrMinMaxNotString = "ERR min or max not valid string range item"
 	ErrReadOnly        = "READONLY You can't write against a read only replica."

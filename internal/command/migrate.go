@@ -422,21 +422,21 @@ func (j *migrateJob) exchange(cs *migrateSocket) (res migrateResult, writing boo
 	var buf []byte
 	if j.auth {
 		if j.auth2 {
-			buf = appendCommand(buf, []byte("AUTH"), j.user, j.pass)
+			buf = resp.AppendCommand(buf, []byte("AUTH"), j.user, j.pass)
 		} else {
-			buf = appendCommand(buf, []byte("AUTH"), j.pass)
+			buf = resp.AppendCommand(buf, []byte("AUTH"), j.pass)
 		}
 	}
 	sel := cs.lastDB != j.db
 	if sel {
-		buf = appendCommand(buf, []byte("SELECT"), strconv.AppendInt(nil, j.db, 10))
+		buf = resp.AppendCommand(buf, []byte("SELECT"), strconv.AppendInt(nil, j.db, 10))
 	}
 	for _, k := range j.keys {
 		args := [][]byte{[]byte("RESTORE"), k.name, strconv.AppendInt(nil, k.ttl, 10), k.payload}
 		if j.replace {
 			args = append(args, []byte("REPLACE"))
 		}
-		buf = appendCommand(buf, args...)
+		buf = resp.AppendCommand(buf, args...)
 	}
 	for len(buf) > 0 {
 		n := min(len(buf), 64<<10)
@@ -488,21 +488,6 @@ func (j *migrateJob) exchange(cs *migrateSocket) (res migrateResult, writing boo
 		cs.lastDB = j.db
 	}
 	return res, false, nil
-}
-
-// appendCommand appends args as a RESP request.
-func appendCommand(b []byte, args ...[]byte) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
 }
 
 // migrateSocket is a connection to a MIGRATE target.

@@ -2,7 +2,6 @@ package command
 
 import (
 	"github.com/ferrydb/ferry/internal/keyspace"
-	"github.com/ferrydb/ferry/internal/num"
 	"github.com/ferrydb/ferry/internal/resp"
 )
 
@@ -85,13 +84,8 @@ func clientPauseCmd(c *Ctx) {
 			return
 		}
 	}
-	ms, ok := num.ParseInt(c.Args[2])
+	ms, ok := c.millis(2)
 	if !ok {
-		c.Error("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.Error("ERR timeout is negative")
 		return
 	}
 	// As Redis: a zero timeout ends at 0 (already over), and one so large

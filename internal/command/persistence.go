@@ -92,14 +92,21 @@ func bgsaveCmd(c *Ctx) {
 		c.Error(ErrNoSnapshots)
 		return
 	}
-	scheduled, err := c.e.snapshots.Start(len(c.Args) == 2)
+	startSnapshot(c, len(c.Args) == 2, "Background saving")
+}
+
+// startSnapshot starts a snapshot (or schedules one, when allowed, after
+// the one running) and replies what began: "<what> started" or
+// "<what> scheduled".
+func startSnapshot(c *Ctx, schedule bool, what string) {
+	scheduled, err := c.e.snapshots.Start(schedule)
 	switch {
 	case err != nil:
 		c.Error(err.Error())
 	case scheduled:
-		c.W.Status("Background saving scheduled")
+		c.W.Status(what + " scheduled")
 	default:
-		c.W.Status("Background saving started")
+		c.W.Status(what + " started")
 	}
 }
 
@@ -115,15 +122,7 @@ func bgrewriteaofCmd(c *Ctx) {
 		c.Error(ErrNoSnapshots)
 		return
 	}
-	scheduled, err := c.e.snapshots.Start(true)
-	switch {
-	case err != nil:
-		c.Error(err.Error())
-	case scheduled:
-		c.W.Status("Background append only file rewriting scheduled")
-	default:
-		c.W.Status("Background append only file rewriting started")
-	}
+	startSnapshot(c, true, "Background append only file rewriting")
 }
 
 func infoPersistence(e *Engine, b *infoBuf) {

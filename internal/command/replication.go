@@ -184,13 +184,8 @@ func waitCmd(c *Ctx) {
 		c.Error(ErrNotInt)
 		return
 	}
-	ms, ok := num.ParseInt(c.Args[2])
+	ms, ok := c.millis(2)
 	if !ok {
-		c.Error("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.Error(ErrTimeoutNegative)
 		return
 	}
 	// ferry replicas and stock Redis replicas (SYNC/PSYNC) both count,

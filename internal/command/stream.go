@@ -702,13 +702,8 @@ func (c *Ctx) parseXRead(group bool) (xa xreadArgs, ok bool) {
 				return xa, false
 			}
 			i++
-			n, ok := num.ParseInt(c.Args[i])
+			n, ok := c.millis(i)
 			if !ok {
-				c.Error("ERR timeout is not an integer or out of range")
-				return xa, false
-			}
-			if n < 0 {
-				c.Error(ErrTimeoutNegative)
 				return xa, false
 			}
 			xa.timeout = n

@@ -14,6 +14,22 @@ type Writer struct {
 	Proto int
 }
 
+// AppendCommand appends args as a request: an array of bulk strings, the
+// form of commands on the wire and in the replication log.
+func AppendCommand(b []byte, args ...[]byte) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
 // Reset empties the buffer, keeping its memory.
 func (w *Writer) Reset() { w.Buf = w.Buf[:0] }
 

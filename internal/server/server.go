@@ -260,11 +260,7 @@ func (c *conn) serve() error {
 		if err != nil {
 			return err
 		}
-		out := &c.cl.W
-		if blocked != nil {
-			out = &c.early
-		}
-		if err := c.ackedFlush(out); err != nil {
+		if err := c.flushBatch(blocked); err != nil {
 			return err
 		}
 		if closeAfter {
@@ -334,11 +330,7 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 			// turn (command.Engine.EndTurn), which waits for no write.
 			return nil
 		}
-		out := &c.cl.W
-		if blocked != nil {
-			out = &c.early
-		}
-		if err := c.ackedFlush(out); err != nil {
+		if err := c.flushBatch(blocked); err != nil {
 			return err
 		}
 		if closeAfter {
@@ -419,6 +411,16 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 	// one's turn.
 	e.EndTurn(cl)
 	return closeAfter, more, c.settle(), nil
+}
+
+// flushBatch writes a batch's replies once the log holds what they depend
+// on: the replies before a command that blocked, when one did.
+func (c *conn) flushBatch(blocked *command.Blocked) error {
+	out := &c.cl.W
+	if blocked != nil {
+		out = &c.early
+	}
+	return c.ackedFlush(out)
 }
 
 // settle hands the replies written so far to the output and returns the

@@ -19,6 +19,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/ferrydb/ferry/internal/resp"
 )
 
 func main() {
@@ -56,7 +58,7 @@ func fill(addr string, n, valsize, batch, round int) error {
 		for j := i; j < end; j++ {
 			key = strconv.AppendInt(append(key[:0], "key:"...), int64(j), 10)
 			val = appendValue(val[:0], j+round*n, valsize)
-			cmd = appendCommand(cmd[:0], []byte("SET"), key, val)
+			cmd = resp.AppendCommand(cmd[:0], []byte("SET"), key, val)
 			if _, err := w.Write(cmd); err != nil {
 				return err
 			}
@@ -79,7 +81,7 @@ func fill(addr string, n, valsize, batch, round int) error {
 	}
 	// Make sure the server holds what was written (DBSIZE may be missing
 	// on a server under construction: then say so and trust the +OKs).
-	if _, err := w.Write(appendCommand(nil, []byte("DBSIZE"))); err != nil {
+	if _, err := w.Write(resp.AppendCommand(nil, []byte("DBSIZE"))); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
@@ -111,19 +113,4 @@ func appendValue(b []byte, i, size int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, digits...)
-}
-
-// appendCommand appends a RESP array of bulk strings.
-func appendCommand(b []byte, args ...[]byte) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
 }

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferrydb/ferry/internal/resp"
 )
 
 func main() {
@@ -159,22 +161,7 @@ func appendLoadCommand(b []byte, i int) []byte {
 				fmt.Appendf(nil, "player:%d", j*100000+r.IntN(100000)))
 		}
 	}
-	return appendCommand(b, args...)
-}
-
-// appendCommand appends a RESP array of bulk strings.
-func appendCommand(b []byte, args ...[]byte) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
+	return resp.AppendCommand(b, args...)
 }
 
 // ---------------------------------------------------------------- RESP
@@ -267,7 +254,7 @@ func (c *conn) do(args ...string) (reply, error) {
 	for i, a := range args {
 		bs[i] = []byte(a)
 	}
-	if _, err := c.w.Write(appendCommand(nil, bs...)); err != nil {
+	if _, err := c.w.Write(resp.AppendCommand(nil, bs...)); err != nil {
 		return reply{}, err
 	}
 	if err := c.w.Flush(); err != nil {
@@ -430,7 +417,7 @@ func cmdSet(args []string) error {
 				i := stringIndex(r.IntN(ns))
 				key = appendKey(key[:0], i)
 				val = appendValue(val[:0], i, r)
-				cmd = appendCommand(cmd[:0], []byte("SET"), key, val)
+				cmd = resp.AppendCommand(cmd[:0], []byte("SET"), key, val)
 				t0 := time.Now()
 				if _, err := c.w.Write(cmd); err != nil {
 					errs[ci] = err
