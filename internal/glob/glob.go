@@ -4,10 +4,16 @@
 package glob
 
 // Match reports whether s matches pattern.
-func Match(pattern, s string) bool { return match(pattern, s, false, 0) }
+func Match(pattern, s string) bool {
+	var giveUp bool
+	return match(pattern, s, false, 0, &giveUp)
+}
 
 // MatchFold is Match ignoring ASCII case.
-func MatchFold(pattern, s string) bool { return match(pattern, s, true, 0) }
+func MatchFold(pattern, s string) bool {
+	var giveUp bool
+	return match(pattern, s, true, 0, &giveUp)
+}
 
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
@@ -17,7 +23,14 @@ func lower(c byte) byte {
 }
 
 // match follows stringmatchlen; nesting bounds recursion on "****" patterns.
-func match(p, s string, fold bool, nesting int) bool {
+//
+// giveUp is Redis 7.0's skipLongerMatches: once the pattern after a '*'
+// failed to match any suffix of s, down to the empty one, no outer '*'
+// can do better by handing it a shorter suffix, so every level stops.
+// Without it "a*a*a*...*b" against a long run of a's takes exponential
+// time (Redis's regression test keeps a server busy for good; ferry held
+// its engine lock, and no client got an answer again).
+func match(p, s string, fold bool, nesting int, giveUp *bool) bool {
 	if nesting > 1000 {
 		return false
 	}
@@ -31,11 +44,15 @@ func match(p, s string, fold bool, nesting int) bool {
 				return true
 			}
 			for len(s) > 0 {
-				if match(p[1:], s, fold, nesting+1) {
+				if match(p[1:], s, fold, nesting+1, giveUp) {
 					return true
+				}
+				if *giveUp {
+					return false
 				}
 				s = s[1:]
 			}
+			*giveUp = true
 			return false
 		case '?':
 			s = s[1:]
