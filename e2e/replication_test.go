@@ -746,7 +746,11 @@ func TestMasterRefusesPartialOrNewLog(t *testing.T) {
 // and go through a rebuild, and other clients never notice. Writes just
 // below the limit go through to the replica.
 func TestWriteLargerThanAnEntry(t *testing.T) {
-	ns := startNATS(t)
+	ns, err := natsserver.Start(t.TempDir(), natsserver.WithLogger(testLogger("nats")), natsserver.WithMaxPayload(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
 	m := startMaster(t, ns.URL(), "large", nil)
 	r := startReplica(t, ns.URL(), "large", true)
 	big := strings.Repeat("x", 2<<20)
@@ -820,5 +824,28 @@ func TestWriteLargerThanAnEntry(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no ferry_log_failures_total metric")
+	}
+}
+
+// TestLargeValueOnEmbeddedNATS: the embedded NATS server takes entries of
+// up to natsserver.DefaultMaxPayload (8 MB), so a 4 MB value (Redis's own
+// tests SET one) is written and reaches the replica; a 9 MB one is refused
+// before it runs.
+func TestLargeValueOnEmbeddedNATS(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "bigvalue", nil)
+	r := startReplica(t, ns.URL(), "bigvalue", true)
+	c := redistest.Dial(t, m.addr)
+	big := strings.Repeat("v", 4<<20)
+	expect(t, c, "+OK\r\n", "SET", "big", big)
+	waitCaughtUp(t, m, r, 10*time.Second)
+	if got := mustQuery(t, r.addr, "STRLEN", "big"); got != ":4194304\r\n" {
+		t.Fatalf("STRLEN big on the replica = %q", got)
+	}
+	if a, b := mustQuery(t, m.addr, "DEBUG", "DIGEST-VALUE", "big"), mustQuery(t, r.addr, "DEBUG", "DIGEST-VALUE", "big"); a != b {
+		t.Errorf("DIGEST-VALUE big: master %q, replica %q", a, b)
+	}
+	if got := c.Do("SET", "huge", strings.Repeat("h", 9<<20)); !strings.HasPrefix(got, "-ERR ferry: this write is 9437") || !strings.Contains(got, "more than one replication log entry holds") {
+		t.Fatalf("SET of 9 MB = %q", got)
 	}
 }

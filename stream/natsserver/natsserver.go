@@ -28,9 +28,20 @@ const readyTimeout = 10 * time.Second
 type Option func(*options)
 
 type options struct {
-	port   int
-	logger *slog.Logger
+	port       int
+	logger     *slog.Logger
+	maxPayload int32
 }
+
+// DefaultMaxPayload is the largest message the embedded server takes: one
+// log entry, so one write or transaction. NATS's own default is 1 MB,
+// below what Redis users store in one value (Redis's own tests SET 4 MB);
+// 8 MB is the most NATS recommends.
+const DefaultMaxPayload = 8 << 20
+
+// WithMaxPayload sets the largest message the server takes (its
+// max_payload; DefaultMaxPayload unless set).
+func WithMaxPayload(n int32) Option { return func(o *options) { o.maxPayload = n } }
 
 // WithPort makes the server listen on port instead of a random free one.
 func WithPort(port int) Option { return func(o *options) { o.port = port } }
@@ -61,6 +72,9 @@ func Start(dir string, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("natsserver: invalid port %d", s.opts.port)
 	}
 	s.port = s.opts.port
+	if s.opts.maxPayload <= 0 {
+		s.opts.maxPayload = DefaultMaxPayload
+	}
 	if s.port == 0 {
 		s.port = server.RANDOM_PORT
 	}
@@ -83,12 +97,13 @@ func (s *Server) startLocked() error {
 		ln.Close()
 	}
 	o := &server.Options{
-		Host:      "127.0.0.1",
-		Port:      s.port,
-		JetStream: true,
-		StoreDir:  s.dir,
-		NoSigs:    true,
-		NoLog:     s.opts.logger == nil,
+		Host:       "127.0.0.1",
+		Port:       s.port,
+		JetStream:  true,
+		StoreDir:   s.dir,
+		NoSigs:     true,
+		NoLog:      s.opts.logger == nil,
+		MaxPayload: s.opts.maxPayload,
 		// The HTTP monitor, cluster, gateway and leaf ports stay off.
 	}
 	srv, err := server.NewServer(o)
