@@ -538,7 +538,7 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		e.reject(cl, ErrLoading)
 		return
 	}
-	if (e.pause.mode != pauseOff || len(e.pause.release) > 0 || e.pause.turn != nil) && !cl.Master && e.holds(cl, cmd) {
+	if (e.pause.mode != pauseOff || len(e.pause.release) > 0 || e.pause.turn != nil) && !cl.Master && e.holds(cl, cmd, args) {
 		// CLIENT PAUSE (pause.go): the command runs again at its end.
 		e.hold(cl, cmd, args)
 		return

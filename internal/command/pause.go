@@ -1,6 +1,8 @@
 package command
 
 import (
+	"strings"
+
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/internal/resp"
 )
@@ -145,7 +147,7 @@ func (e *Engine) pauseExpired() bool {
 // everything under ALL; under WRITE, what may write or propagate (an
 // EXEC: when a queued command may). While released clients take their
 // turns, every other client's command waits behind them.
-func (e *Engine) holds(cl *Client, cmd *Command) bool {
+func (e *Engine) holds(cl *Client, cmd *Command, args [][]byte) bool {
 	if p := &e.pause; !p.resuming && ((p.turn != nil && p.turn != cl) || (p.turn == nil && len(p.release) > 0)) {
 		return true
 	}
@@ -155,13 +157,13 @@ func (e *Engine) holds(cl *Client, cmd *Command) bool {
 	case pauseWrite:
 		if cmd.Name == "exec" {
 			for _, q := range cl.multi {
-				if mayReplicate(q.cmd) {
+				if e.mayReplicateCall(q.cmd, q.args) {
 					return true
 				}
 			}
 			return false
 		}
-		return mayReplicate(cmd)
+		return e.mayReplicateCall(cmd, args)
 	}
 	return false
 }
@@ -178,6 +180,35 @@ func mayReplicate(cmd *Command) bool {
 		return true
 	}
 	return false
+}
+
+// mayReplicateCall is mayReplicate for one call: a script or function that
+// declares no-writes (EVAL's shebang, a cached EVALSHA's, an FCALL
+// function's flags) neither writes nor replicates, as Redis reads a
+// script's flags before it runs it. A script without a shebang, one not
+// cached, or an unknown function may write.
+func (e *Engine) mayReplicateCall(cmd *Command, args [][]byte) bool {
+	if len(args) < 2 || e.lua == nil && cmd.Name != "eval" {
+		return mayReplicate(cmd)
+	}
+	switch cmd.Name {
+	case "eval", "evalsha":
+		var f scriptFlags
+		if cmd.Name == "eval" {
+			var msg string
+			if f, _, msg = parseShebang(string(args[1])); msg != "" {
+				return true // refused when it runs, held until then as in Redis
+			}
+		} else if sc := e.lua.scripts[strings.ToLower(string(args[1]))]; sc != nil {
+			f = sc.flags
+		}
+		return !f.shebang || !f.noWrites
+	case "fcall":
+		if fn := e.lua.fns.lookup(string(args[1])); fn != nil {
+			return fn.flags&fnNoWrites == 0
+		}
+	}
+	return mayReplicate(cmd)
 }
 
 // hold makes cl wait with its command until the pause ends.

@@ -46,6 +46,23 @@ func TestClientPause(t *testing.T) {
 			0 read:
 			0 read:
 			2: LRANGE l 0 -1`,
+		"no-writes-scripts-run": `
+			0: FUNCTION LOAD REPLACE "#!lua name=pauselib\nredis.register_function{function_name='pro', callback=function() return 'ro' end, flags={'no-writes'}}\nredis.register_function('prw', function() return 'rw' end)"
+			0: SCRIPT LOAD "#!lua flags=no-writes\nreturn 'cached'"
+			2: CLIENT PAUSE 100000 WRITE
+			1: EVAL "#!lua flags=no-writes\nreturn 'ro'" 0
+			1: EVALSHA 910656b76ab90853c62009219abb6f9601b37763 0
+			1: EVAL_RO "return 'ro'" 0
+			1: FCALL pro 0
+			1: FCALL_RO pro 0
+			1 noreply: EVAL "return 'rw'" 0
+			0 noreply: FCALL prw 0
+			1 quiet:
+			0 quiet:
+			2: CLIENT UNPAUSE
+			1 read:
+			0 read:
+			0: FUNCTION DELETE pauselib`,
 		"all": `
 			0: SET k v
 			2: CLIENT PAUSE 1000 ALL
