@@ -308,14 +308,27 @@ func (d *Dict[V]) Range(fn func(key string, v *V) bool) {
 	}
 }
 
+// fairSample is how many keys Random chooses among (Redis's
+// GETFAIR_NUM_ENTRIES).
+const fairSample = 15
+
 // Random returns a random key and its value; ok is false when d is empty.
-// Keys in long chains are slightly less likely, as in Redis.
+// As Redis's dictGetFairRandomKey, it takes up to fairSample keys from
+// consecutive buckets from a random one and picks one of them: picking a
+// random bucket and then a key of its chain would make a key that shares
+// its bucket half as likely as one alone (Redis's test suite measures
+// SRANDMEMBER's and HRANDFIELD's spread with a chi-square test).
 func (d *Dict[V]) Random() (key string, v *V, ok bool) {
 	if d.Len() == 0 {
 		return "", nil, false
 	}
 	if d.rehashing() {
 		d.step(rehashStep)
+	}
+	var sample [fairSample]*node[V]
+	if n := d.sample(sample[:]); n > 0 {
+		e := sample[rand.IntN(n)]
+		return e.key, &e.val, true
 	}
 	var head *node[V]
 	for head == nil {
@@ -341,4 +354,44 @@ func (d *Dict[V]) Random() (key string, v *V, ok bool) {
 		e = e.next
 	}
 	return e.key, &e.val, true
+}
+
+// sample fills out with keys from consecutive buckets of both tables,
+// starting at a random index, visiting at most 10 buckets per key wanted
+// and at most every bucket once, and jumping elsewhere after a run of
+// empty buckets longer than len(out) (as Redis's dictGetSomeKeys). It
+// returns how many it found.
+func (d *Dict[V]) sample(out []*node[V]) int {
+	size := len(d.t[0].buckets)
+	if d.rehashing() {
+		size = max(size, len(d.t[1].buckets))
+	}
+	i, n, empty := rand.IntN(size), 0, 0
+	// Never past one round of the table: a small dict is sampled whole,
+	// each key once.
+	for steps := 0; n < len(out) && steps < min(10*len(out), size); steps++ {
+		found := false
+		for t := range d.t {
+			if t == 1 && !d.rehashing() {
+				break
+			}
+			b := d.t[t].buckets
+			if i >= len(b) || t == 0 && d.rehashing() && i < d.rehashIdx {
+				continue // out of this table, or already moved
+			}
+			for e := b[i]; e != nil && n < len(out); e = e.next {
+				out[n] = e
+				n++
+				found = true
+			}
+		}
+		if found {
+			empty = 0
+		} else if empty++; empty >= 5 && empty > len(out) {
+			i, empty = rand.IntN(size), 0
+			continue
+		}
+		i = (i + 1) % size
+	}
+	return n
 }
