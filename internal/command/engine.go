@@ -273,6 +273,9 @@ func (e *Engine) onDelete(db int, key string) {
 	if e.trackingActive() {
 		e.invalidateKey(key, true)
 	}
+	// A blocked XREADGROUP ends when its stream is deleted or replaced
+	// (the other waits see the key missing and go on waiting).
+	e.signalReady(db, key)
 }
 
 // onAdd is the keyspace's hook for a key created: it raises new and wakes

@@ -900,6 +900,13 @@ func xreadGeneric(c *Ctx, group bool) {
 		}
 		o := c.DB.Get(key)
 		if o == nil || o.Kind() != keyspace.KindStream {
+			if group {
+				// Deleted or overwritten: its groups are gone with it,
+				// so Redis ends the wait now rather than at the next
+				// XADD (which could only say NOGROUP).
+				c.Error("UNBLOCKED the stream key no longer exists")
+				return true
+			}
 			return false
 		}
 		s := o.Collection().(*keyspace.Stream)

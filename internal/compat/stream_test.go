@@ -88,6 +88,30 @@ func TestStreamBlocking(t *testing.T) {
 			1 read:
 			0: XADD s 1-0 a 1
 			1 quiet:`,
+		"xreadgroup-key-deleted": `
+			0: XGROUP CREATE s g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			2 noreply: XREAD BLOCK 0 STREAMS s $
+			sleep 50
+			0: DEL s
+			1 read:
+			2 quiet:
+			0: XGROUP CREATE s g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			sleep 50
+			0: SET s v
+			1 read:
+			0: DEL s
+			0: XADD s 1-0 a 1
+			2 read:
+			0: XGROUP CREATE s g $
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			sleep 50
+			0: MULTI
+			0: DEL s
+			0: XADD s 2-0 a 1
+			0: EXEC
+			1 read:`,
 		"xreadgroup-timeout": `
 			0: XGROUP CREATE s g $ MKSTREAM
 			1: XREADGROUP GROUP g alice BLOCK 50 STREAMS s >
