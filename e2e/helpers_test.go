@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,9 @@ func (n *node) stopOnce(tb testing.TB) {
 	select {
 	case <-closed:
 	case <-time.After(15 * time.Second):
-		tb.Errorf("node %s: Close did not return within 15s", n.addr)
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		tb.Errorf("node %s: Close did not return within 15s; goroutines:\n%s", n.addr, buf)
 		return
 	}
 	select {

@@ -539,13 +539,18 @@ func (m *Master) shutdownSnapshot() {
 	}
 }
 
-// Close stops the master and disconnects its clients.
+// Close stops the master and disconnects its clients. The master's work is
+// canceled before the connections are closed and waited for: a recovery
+// waiting for NATS, or a connection waiting for the log to store its
+// write, ends now (that write is never acknowledged) instead of holding up
+// Close for as long as the log is away. A clean shutdown (Serve's end)
+// closes the connections first, while the log is still there.
 func (m *Master) Close() error {
-	err := m.srv.Close()
 	m.closeMu.Lock()
 	m.closing = true
 	m.closeMu.Unlock()
 	m.cancel()
+	err := m.srv.Close()
 	m.wg.Wait()
 	return err
 }
