@@ -197,6 +197,42 @@ func (s *Store) putSmall(ctx context.Context, key string, meta map[string]string
 	return int64(len(b)), snapshot.FormatChecksum(sum), nil
 }
 
+// abortChecks is how many times abort looks for the upload again after
+// aborting it, abortCheckWait apart.
+const (
+	abortChecks    = 5
+	abortCheckWait = 50 * time.Millisecond
+)
+
+// abort aborts a multipart upload, and again while the store still lists
+// it: a part upload the server was still receiving when the client gave it
+// up can bring the upload back after the abort (S3's documentation says to
+// abort again), which leaves an incomplete upload behind.
+func (s *Store) abort(ctx context.Context, key string, id *string) error {
+	for check := 0; ; check++ {
+		if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: &s.cfg.Bucket, Key: &key, UploadId: id,
+		}); err != nil && check == 0 {
+			return err
+		}
+		if check == abortChecks {
+			return nil
+		}
+		select {
+		case <-time.After(abortCheckWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		out, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.cfg.Bucket, Prefix: &key})
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(out.Uploads, func(u types.MultipartUpload) bool { return aws.ToString(u.UploadId) == aws.ToString(id) }) {
+			return nil
+		}
+	}
+}
+
 // putMultipart uploads first (a full part) and the rest of r as a
 // multipart upload, aborted if anything fails.
 func (s *Store) putMultipart(ctx context.Context, key string, meta map[string]string, first []byte, r io.Reader) (size int64, checksum string, err error) {
@@ -217,9 +253,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, meta map[string]st
 		if err != nil {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 			defer cancel()
-			if _, aerr := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-				Bucket: &s.cfg.Bucket, Key: &key, UploadId: up.UploadId,
-			}); aerr != nil {
+			if aerr := s.abort(actx, key, up.UploadId); aerr != nil {
 				err = fmt.Errorf("%w (and aborting the upload: %v)", err, aerr)
 			}
 		}
