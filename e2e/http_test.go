@@ -71,8 +71,45 @@ type httpNode struct {
 }
 
 // startFerry runs `ferry <role> args...` with an HTTP API and waits until
-// it answers PING over HTTP.
+// it answers PING over HTTP. The free ports it picks are only free when
+// picked: if another process took one before ferry bound it (ferry exits
+// with "address already in use"), it starts again on new ones.
 func startFerry(tb testing.TB, role string, args ...string) *httpNode {
+	tb.Helper()
+	for attempt := 1; ; attempt++ {
+		n, exited := launchFerry(tb, role, args)
+		err := waitFor(20*time.Second, 50*time.Millisecond, func() error {
+			select {
+			case <-exited:
+				return errExited
+			default:
+			}
+			res, err := n.do("GET", "/ping", "", "")
+			if err != nil {
+				return err
+			}
+			if res.status != 200 {
+				return fmt.Errorf("%d %s", res.status, res.body)
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			return n
+		case errors.Is(err, errExited) && strings.Contains(n.output(), "address already in use") && attempt < 3:
+			tb.Logf("ferry %s: a port was taken before it bound it; again on other ports", role)
+			continue
+		}
+		tb.Fatalf("ferry %s never answered over HTTP: %v\n%s", role, err, n.output())
+	}
+}
+
+// errExited is startFerry's wait ending because the process exited.
+var errExited = errors.New("the process exited")
+
+// launchFerry starts one ferry process on fresh ports, stopped when the
+// test ends; exited is closed when the process exits.
+func launchFerry(tb testing.TB, role string, args []string) (*httpNode, <-chan struct{}) {
 	tb.Helper()
 	bin := buildFerry(tb)
 	httpAddr := freeAddr(tb)
@@ -86,34 +123,21 @@ func startFerry(tb testing.TB, role string, args ...string) *httpNode {
 		tb.Fatal(err)
 	}
 	n := &httpNode{url: "http://" + httpAddr, cmd: cmd, out: out}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	tb.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 		if tb.Failed() {
 			tb.Logf("ferry %s output:\n%s", role, n.output())
 		}
 	})
-	err := waitFor(20*time.Second, 50*time.Millisecond, func() error {
-		res, err := n.do("GET", "/ping", "", "")
-		if err != nil {
-			return err
-		}
-		if res.status != 200 {
-			return fmt.Errorf("%d %s", res.status, res.body)
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatalf("ferry %s never answered over HTTP: %v\n%s", role, err, n.output())
-	}
-	return n
+	return n, exited
 }
 
 func (n *httpNode) output() string { return n.out.String() }
