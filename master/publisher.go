@@ -147,7 +147,6 @@ func (p *publisher) canSendLocked() bool {
 // run sends entries until ctx ends. One goroutine sends, so entries reach
 // the log in order; confirmations are awaited in order by a second one.
 func (p *publisher) run(ctx context.Context) {
-	defer close(p.done)
 	acks := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -155,7 +154,16 @@ func (p *publisher) run(ctx context.Context) {
 		defer wg.Done()
 		p.confirmLoop(ctx, acks)
 	}()
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		// WaitDurable checks done when it wakes: done is closed and the
+		// waiters woken under the lock, so none goes back to sleep for
+		// good (a CI run caught Close hanging on such a waiter).
+		p.mu.Lock()
+		close(p.done)
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -181,4 +182,34 @@ func TestDurableWaitsForTheLog(t *testing.T) {
 	expectWaiting(t, w, "durable wait before the confirmation")
 	l.confirm()
 	expectDone(t, w, "durable wait after the confirmation")
+}
+
+// TestWaitEndsWhenThePublisherStops: a writer waiting for an entry the log
+// never confirms gets errNotStored when the publisher stops (the master
+// closing during a log outage), rather than waiting for good: the stop
+// closes done and wakes the waiters together.
+func TestWaitEndsWhenThePublisherStops(t *testing.T) {
+	for i := range 20 {
+		l := &heldLog{sent: make(chan struct{}, 100)}
+		p := newPublisher(l, 0, 1<<10, 2, false, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		go p.run(ctx)
+		p.Append(command.Unit{Data: []byte("a;")})
+		l.waitSent(t)
+		ws := []<-chan error{waitResult(p, 1, false), waitResult(p, 1, false)}
+		for _, w := range ws {
+			expectWaiting(t, w, "durable wait before the stop")
+		}
+		cancel()
+		for _, w := range ws {
+			select {
+			case err := <-w:
+				if !errors.Is(err, errNotStored) {
+					t.Fatalf("run %d: wait after the stop = %v, want errNotStored", i, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("run %d: a durable wait outlived the publisher", i)
+			}
+		}
+	}
 }
