@@ -549,24 +549,7 @@ func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest
 	}
 	sp.enc = enc
 	if keys {
-		ks := e.Keyspace()
-		var sizes [keyspace.NumDBs][2]int // RESIZEDB hints: keys and expires at the cut
-		for i := range sizes {
-			sizes[i] = [2]int{ks.DB(i).Len(), ks.DB(i).Expires()}
-		}
-		var started [keyspace.NumDBs]bool
-		sp.cut = ks.BeginCut(func(db int, key string, o *keyspace.Object) {
-			var err error
-			if !started[db] {
-				started[db] = true
-				err = enc.SelectDB(db, sizes[db][0], sizes[db][1])
-			} else {
-				err = enc.Use(db)
-			}
-			if err == nil {
-				enc.WriteObject(key, o) // an error sticks: Close returns it
-			}
-		})
+		sp.cut = enc.BeginCut(e.Keyspace())
 	}
 	e.Unlock()
 	return sp, nil

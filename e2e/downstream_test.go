@@ -240,14 +240,7 @@ func TestRedisReplicaGetsOnlyDurableData(t *testing.T) {
 	}
 	ns.Shutdown()
 	// The write whose outcome the log will never confirm: no reply.
-	w, err := dial(m.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.close()
-	if _, err := w.nc.Write(redistest.Encode("SET", "lost", "x")); err != nil {
-		t.Fatal(err)
-	}
+	sendUnanswered(t, m.addr, "SET", "lost", "x")
 	// Until the master applied it (it cannot tell us).
 	time.Sleep(2 * time.Millisecond)
 	first, lines := rawPSYNC(t, m.addr, 8*time.Second)
@@ -402,14 +395,7 @@ func TestSyncWaitsForTheLog(t *testing.T) {
 		mustQuery(t, m.addr, "SET", fmt.Sprintf("d:%d", i), "v")
 	}
 	lg.stall()
-	w, err := dial(m.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.close()
-	if _, err := w.nc.Write(redistest.Encode("SET", "lost", "x")); err != nil {
-		t.Fatal(err)
-	}
+	sendUnanswered(t, m.addr, "SET", "lost", "x")
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		// Applied, not stored: no reply can say so, the keyspace does.
 		e := m.Engine()
@@ -571,5 +557,20 @@ func TestRedisReplicaWait(t *testing.T) {
 	c.Do("INCR", "n")
 	if got := c.Do("WAIT", "1", "300"); got != ":0\r\n" {
 		t.Errorf("WAIT 1 300 with no replica following = %q, want :0", got)
+	}
+}
+
+// sendUnanswered sends a command on a connection of its own, closed when
+// the test ends, without reading its reply: a write whose outcome the log
+// never confirms gets none.
+func sendUnanswered(t *testing.T, addr string, args ...string) {
+	t.Helper()
+	w, err := dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.close)
+	if _, err := w.nc.Write(redistest.Encode(args...)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -225,24 +225,10 @@ func (s *snapshots) write(ctx context.Context) (written, error) {
 	}
 	ks := e.Keyspace()
 	total := 0
-	var sizes [keyspace.NumDBs][2]int // keys and expires at the cut: RESIZEDB hints
-	for i := 0; i < keyspace.NumDBs; i++ {
-		sizes[i] = [2]int{ks.DB(i).Len(), ks.DB(i).Expires()}
-		total += sizes[i][0]
+	for i := range keyspace.NumDBs {
+		total += ks.DB(i).Len()
 	}
-	var started [keyspace.NumDBs]bool
-	cut := ks.BeginCut(func(db int, key string, o *keyspace.Object) {
-		var err error
-		if !started[db] {
-			started[db] = true
-			err = enc.SelectDB(db, sizes[db][0], sizes[db][1])
-		} else {
-			err = enc.Use(db)
-		}
-		if err == nil {
-			enc.WriteObject(key, o)
-		}
-	})
+	cut := enc.BeginCut(ks)
 	e.Unlock()
 	pause := time.Since(t0)
 	s.mu.Lock()

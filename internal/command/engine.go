@@ -605,19 +605,7 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 	if cl.block == nil {
 		// INFO commandstats and latencystats; the slow log and the latency
 		// monitor only past their thresholds (observe.go).
-		t := end - start
-		st := &cmd.stats
-		st.calls++
-		st.ticks += t
-		if failed {
-			st.failed++
-		}
-		if e.obs.tracking {
-			cmd.trackLatency(t)
-		}
-		if t >= e.obs.minTicks || len(e.obs.slow) > e.obs.slowMax {
-			e.recordSlow(cl, cmd, args, t)
-		}
+		e.record(cl, cmd, args, end-start, failed)
 	} else {
 		e.blockedRan(cl, end-start)
 	}

@@ -168,8 +168,7 @@ func (o *observer) countError(msg []byte) {
 	o.errors[code]++
 }
 
-// record accounts for a command that ran (not blocked) and took t ticks,
-// as call does inline.
+// record accounts for a command that ran (not blocked) and took t ticks.
 func (e *Engine) record(cl *Client, cmd *Command, args [][]byte, t int64, failed bool) {
 	st := &cmd.stats
 	st.calls++

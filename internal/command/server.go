@@ -212,19 +212,18 @@ func roleCmd(c *Ctx) {
 		c.W.BulkString("master")
 		c.W.Int(r.Offset)
 		c.W.Array(len(fs) + len(srs))
-		for _, f := range fs {
-			host, port, _ := net.SplitHostPort(f.Addr)
+		replica := func(addr string, offset uint64) {
+			host, port, _ := net.SplitHostPort(addr)
 			c.W.Array(3)
 			c.W.BulkString(host)
 			c.W.BulkString(port)
-			c.W.BulkString(strconv.FormatUint(f.Offset, 10))
+			c.W.BulkString(strconv.FormatUint(offset, 10))
+		}
+		for _, f := range fs {
+			replica(f.Addr, f.Offset)
 		}
 		for _, sr := range srs {
-			host, port, _ := net.SplitHostPort(sr.Addr)
-			c.W.Array(3)
-			c.W.BulkString(host)
-			c.W.BulkString(port)
-			c.W.BulkString(strconv.FormatUint(sr.Acked, 10))
+			replica(sr.Addr, sr.Acked)
 		}
 		return
 	}

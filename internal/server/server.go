@@ -552,24 +552,34 @@ func (c *conn) startWriter() {
 	}()
 }
 
+// stopWriter takes the socket's output back from the writer goroutine, if
+// one runs, and writes what it had not sent yet once the log holds what
+// those replies depend on.
+func (c *conn) stopWriter() error {
+	if !c.async {
+		return nil
+	}
+	close(c.done)
+	c.writerWG.Wait()
+	c.done = make(chan struct{})
+	c.async = false
+	rest := c.cl.TakePending(nil)
+	if len(rest) == 0 {
+		return nil
+	}
+	if err := c.waitLog(c.asyncNeed.Load()); err != nil {
+		return err
+	}
+	n, err := c.nc.Write(rest)
+	c.s.e.Stats().NetOutput.Add(int64(n))
+	return err
+}
+
 // finish writes what is pending and ends the connection (QUIT, protocol
 // errors): the client sees its last reply before the close.
 func (c *conn) finish() error {
-	if c.async {
-		close(c.done)
-		c.writerWG.Wait()
-		c.done = make(chan struct{})
-		c.async = false
-		if rest := c.cl.TakePending(nil); len(rest) > 0 {
-			if err := c.waitLog(c.asyncNeed.Load()); err != nil {
-				return err
-			}
-			n, err := c.nc.Write(rest)
-			c.s.e.Stats().NetOutput.Add(int64(n))
-			if err != nil {
-				return err
-			}
-		}
+	if err := c.stopWriter(); err != nil {
+		return err
 	}
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		tc.CloseWrite()

@@ -31,21 +31,10 @@ func (c *conn) handOver(req command.SyncRequest) error {
 		case <-ctx.Done():
 		}
 	}()
-	if c.async {
-		// Replies a stalled write moved to the writer goroutine go out
-		// first; the provider owns the output from then on.
-		close(c.done)
-		c.writerWG.Wait()
-		c.done = make(chan struct{})
-		c.async = false
-		if rest := c.cl.TakePending(nil); len(rest) > 0 {
-			if err := c.waitLog(c.asyncNeed.Load()); err != nil {
-				return err
-			}
-			if _, err := c.nc.Write(rest); err != nil {
-				return err
-			}
-		}
+	// Replies a stalled write moved to the writer goroutine go out first;
+	// the provider owns the output from then on.
+	if err := c.stopWriter(); err != nil {
+		return err
 	}
 	// Synchronous writes leave a deadline behind.
 	c.nc.SetWriteDeadline(time.Time{})

@@ -171,6 +171,31 @@ func (e *Encoder) Use(db int) error {
 	return e.selectDB(db)
 }
 
+// BeginCut starts a point-in-time cut of ks (keyspace.Keyspace.BeginCut)
+// whose keys are written to e as the cut emits them: each database's first
+// key gets a SELECTDB with its size at the cut (a RESIZEDB hint), later
+// returns to it a plain SELECTDB. A write error sticks: Close returns it.
+// The caller holds ks still while BeginCut runs, and steps the cut.
+func (e *Encoder) BeginCut(ks *keyspace.Keyspace) *keyspace.Cut {
+	var sizes [keyspace.NumDBs][2]int // keys and expires at the cut
+	for i := range sizes {
+		sizes[i] = [2]int{ks.DB(i).Len(), ks.DB(i).Expires()}
+	}
+	var started [keyspace.NumDBs]bool
+	return ks.BeginCut(func(db int, key string, o *keyspace.Object) {
+		var err error
+		if !started[db] {
+			started[db] = true
+			err = e.SelectDB(db, sizes[db][0], sizes[db][1])
+		} else {
+			err = e.Use(db)
+		}
+		if err == nil {
+			e.WriteObject(key, o)
+		}
+	})
+}
+
 // WriteObject writes key with o's value and expiry in the selected
 // database.
 func (e *Encoder) WriteObject(key string, o *keyspace.Object) error {
