@@ -34,6 +34,12 @@
 #               then once an in-process replica.Replica (CPU-profiled for
 #               k = 1 when the profile part runs).
 #               Target: >= 500,000 effects/s (k = 1).
+#   large       SET of large values (LARGE_SIZES bytes, 4 connections, 100
+#               keys, LARGE_MB MB written per run), REPS runs interleaved:
+#               requests/s and MB/s of each setup, ferry/redis. nats-server
+#               runs with its default max_payload (1 MB), so values above it
+#               go through the log's object store. Not part of the default
+#               PARTS; no target (large writes were refused before).
 #   profile     CPU profiles (go tool pprof -top) of a ferry master, its
 #               replica and nats-server under PROFILE_TEST -P PROFILE_P with
 #               --ack PROFILE_ACK (on a dataset of their own, "bench-prof"),
@@ -56,6 +62,8 @@
 #   CATCHUP_N    effects in each catch-up log         (1000000)
 #   CATCHUP_REPS catch-up runs of each kind           (3)
 #   CATCHUP_PER_ENTRY  effects per entry, one log each ("1 10")
+#   LARGE_SIZES  value sizes of the large part        ("500000 2000000 20000000")
+#   LARGE_MB     MB written per large run             (200)
 #   PROFILE_TEST, PROFILE_P, PROFILE_ACK, PROFILE_SECONDS  (set, 1, durable, 8)
 #   NATS_SERVER  a nats-server binary to use instead of building one
 #   STRICT       1: exit 1 when a target is missed    (0)
@@ -84,6 +92,8 @@ PROFILE_TEST=${PROFILE_TEST:-set}
 PROFILE_P=${PROFILE_P:-1}
 PROFILE_ACK=${PROFILE_ACK:-durable}
 PROFILE_SECONDS=${PROFILE_SECONDS:-8}
+LARGE_SIZES=${LARGE_SIZES:-500000 2000000 20000000}
+LARGE_MB=${LARGE_MB:-200}
 STRICT=${STRICT:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 
@@ -240,7 +250,7 @@ measure() {
   catchup_replica "$1" >/dev/null || true
   t0=$(cpu_ticks "$1")
   out=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$4" \
-    -P "$3" -t "$2" -r "$KEYSPACE" -q --csv 2>"$TMP/stderr") || rc=$?
+    -P "$3" -t "$2" -r "$KEYSPACE" ${VALUE_SIZE:+-d "$VALUE_SIZE"} -q --csv 2>"$TMP/stderr") || rc=$?
   t1=$(cpu_ticks "$1")
   lagged=$(catchup_replica "$1" || echo error)
   rps=$(printf '%s\n' "$out" | awk -F, -v t="\"$up\"" '$1 == t {gsub(/"/, "", $2); print $2}')
@@ -284,7 +294,7 @@ order() {
 below() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
 
 declare -A SETP1 # median SET -P 1 rps per setup, for the lag part
-tp_rows=() cpu_rows=() lag_rows=() cu_rows=() prof_lines=()
+tp_rows=() cpu_rows=() lag_rows=() cu_rows=() prof_lines=() large_rows=()
 misses=0
 
 # ---------------------------------------------------------------- throughput
@@ -344,6 +354,41 @@ if has_part throughput; then
   tp_elapsed=$((SECONDS - tstart))
   tp_catchup="longest replica catch-up after a run: redis $(maxof "${maxlag_r[@]}") s, ferry durable $(maxof "${maxlag_d[@]}") s, ferry async $(maxof "${maxlag_a[@]}") s"
   echo "$tp_catchup (${tp_elapsed}s)"
+fi
+
+# --------------------------------------------------------------------- large
+if has_part large; then
+  echo
+  echo "== large values: redis-benchmark -t set -c 4 -r 100 -d SIZE, ${LARGE_MB} MB per run, median of $REPS"
+  fmt="%-10s %8s %8s %8s %6s %8s %6s %9s\n"
+  # shellcheck disable=SC2059
+  printf "$fmt" bytes n redis durable d/r async a/r "redis_MB/s"
+  for size in $LARGE_SIZES; do
+    n=$((LARGE_MB * 1000000 / size))
+    [ "$n" -lt 10 ] && n=10
+    declare -A V=()
+    for s in "${SETUPS[@]}"; do V[$s]=""; done
+    for ((i = 0; i < REPS; i++)); do
+      for s in $(order "$i"); do
+        read -r v c l b < <(CLIENTS=4 KEYSPACE=100 VALUE_SIZE=$size measure "$s" set 1 "$n")
+        echo "large,$s,set-$size,1,$n,$((i + 1)),$v,$c,$l,$b" >>"$raw"
+        V[$s]+="$v "
+        if [ "$v" = error ] && [ -f "$TMP/error.$s.set" ]; then
+          notes+=("SET of $size bytes on $s: $(cat "$TMP/error.$s.set")")
+          rm -f "$TMP/error.$s.set"
+        fi
+      done
+    done
+    declare -A M=()
+    # shellcheck disable=SC2086
+    for s in "${SETUPS[@]}"; do M[$s]=$(DEC=1 median ${V[$s]}); done
+    dr=$(ratio "${M[durable]}" "${M[redis]}")
+    ar=$(ratio "${M[async]}" "${M[redis]}")
+    mbs=$(awk -v r="${M[redis]}" -v s="$size" 'BEGIN {if (r == "error") print "error"; else printf "%.0f", r * s / 1e6}')
+    # shellcheck disable=SC2059
+    printf "$fmt" "$size" "$n" "${M[redis]}" "${M[durable]}" "$dr" "${M[async]}" "$ar" "$mbs"
+    large_rows+=("| $size | $n | ${M[redis]} | ${M[durable]} | **$dr** | ${M[async]} | **$ar** | $mbs |")
+  done
 fi
 
 # ----------------------------------------------------------------------- lag
@@ -605,6 +650,16 @@ elapsed=$((SECONDS - started))
     echo "| test | P | redis master | redis replica | durable master | durable replica | durable nats | async master | async replica | async nats |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${cpu_rows[@]}"
+  fi
+  if [ ${#large_rows[@]} -gt 0 ]; then
+    echo
+    echo "## SET of large values with one replica following"
+    echo
+    echo "redis-benchmark -t set -c 4 -r 100 -d SIZE, ${LARGE_MB} MB per run (at least 10 requests), median of $REPS runs per setup, interleaved; nats-server's max_payload is its default, 1 MB."
+    echo
+    echo "| value bytes | requests | redis SET/s | durable SET/s | durable/redis | async SET/s | async/redis | redis MB/s |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${large_rows[@]}"
   fi
   if [ ${#lag_rows[@]} -gt 0 ]; then
     echo

@@ -187,15 +187,20 @@ func TestRedisReplicaOf(t *testing.T) {
 		waitSameDigest(t, maddr, addr, 20*time.Second)
 		t.Logf("%s redis replica has the master's digest", name)
 	}
-	// The link goes on: a write after the sync reaches every replica.
+	// The link goes on: a write after the sync reaches every replica, one
+	// larger than a NATS message (through the log's object store) too.
 	for i := range 50 {
 		mustQuery(t, maddr, "SELECT", "0")
 		mustQuery(t, maddr, "INCR", fmt.Sprintf("after:%d", i%5))
 	}
+	mustQuery(t, maddr, "SET", "after:large", strings.Repeat("L", 9<<20))
 	for _, addr := range []string{early, late, cascade} {
 		waitSameDigest(t, maddr, addr, 20*time.Second)
 		if got := mustQuery(t, addr, "GET", "after:0"); got != bulk("10") {
 			t.Errorf("GET after:0 on redis replica %s = %q", addr, got)
+		}
+		if got := mustQuery(t, addr, "STRLEN", "after:large"); got != ":9437184\r\n" {
+			t.Errorf("STRLEN after:large on redis replica %s = %q", addr, got)
 		}
 		if got := mustQuery(t, addr, "FCALL_RO", "richget", "1", "after:0"); got != bulk("10") {
 			t.Errorf("FCALL_RO on redis replica %s = %q", addr, got)

@@ -87,16 +87,26 @@ func startNATS(tb testing.TB) *natsserver.Server {
 // test ends.
 func openLog(tb testing.TB, url, dataset string, readOnly bool) *jetstream.Log {
 	tb.Helper()
+	return openLogWith(tb, url, dataset, readOnly, nil)
+}
+
+// openLogWith is openLog with the configuration changed by mod (nil: as is).
+func openLogWith(tb testing.TB, url, dataset string, readOnly bool, mod func(*jetstream.Config)) *jetstream.Log {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	name := "ferry-master"
 	if readOnly {
 		name = "ferry-replica"
 	}
-	l, err := jetstream.Open(ctx, jetstream.Config{
+	cfg := jetstream.Config{
 		URL: url, Dataset: dataset, ReadOnly: readOnly, Timeout: logTimeout, Name: name,
 		Logger: testLogger(name),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	l, err := jetstream.Open(ctx, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

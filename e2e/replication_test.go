@@ -15,6 +15,7 @@ import (
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/stream/jetstream"
 	"github.com/ferrydb/ferry/stream/natsserver"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
@@ -740,59 +741,79 @@ func TestMasterRefusesPartialOrNewLog(t *testing.T) {
 	}
 }
 
-// TestWriteLargerThanAnEntry: a write, or a transaction, whose effects one
-// log entry cannot hold (NATS's max_payload, 1 MB here) is refused before
-// it runs, on its own connection only: the master does not fail its log
-// and go through a rebuild, and other clients never notice. Writes just
-// below the limit go through to the replica.
-func TestWriteLargerThanAnEntry(t *testing.T) {
+// TestWriteLargerThanAMessage: on a NATS server whose messages hold 1 MB,
+// writes larger than that go through the log's object store and reach the
+// replica and a restarted master whole. Writes, transactions and effects
+// larger than one log entry may be (MaxEntryBytes, 4 MiB here; 512 MiB by
+// default) are refused before they run, on their own connection only: the
+// master does not fail its log and go through a rebuild, and other clients
+// never notice.
+func TestWriteLargerThanAMessage(t *testing.T) {
 	ns, err := natsserver.Start(t.TempDir(), natsserver.WithLogger(testLogger("nats")), natsserver.WithMaxPayload(1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	m := startMaster(t, ns.URL(), "large", nil)
+	lg := openLogWith(t, ns.URL(), "large", false, func(c *jetstream.Config) { c.MaxEntryBytes = 4 << 20 })
+	mm, err := newMaster(lg, "large", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := serveMaster(t, mm, lg)
 	r := startReplica(t, ns.URL(), "large", true)
-	big := strings.Repeat("x", 2<<20)
 	c := redistest.Dial(t, m.addr)
 	other := redistest.Dial(t, m.addr)
-	if got := c.Do("SET", "big", big); !strings.HasPrefix(got, "-ERR ferry: this write is 2097") || !strings.Contains(got, "more than one replication log entry holds") {
-		t.Fatalf("SET of 2 MB = %q", got)
-	}
-	expect(t, other, "+OK\r\n", "SET", "small", "1")
-	expect(t, c, "$-1\r\n", "GET", "big")
 
-	var push []string
-	for i := range 60000 {
-		push = append(push, "element-"+strconv.Itoa(i))
-	}
-	if got := c.Do(append([]string{"RPUSH", "list"}, push...)...); !strings.HasPrefix(got, "-ERR ferry: this write is") {
-		t.Fatalf("RPUSH of 60000 elements = %q", got)
-	}
-	half := strings.Repeat("y", 600<<10)
+	// Larger than a message: stored as an object, replicated.
+	big := strings.Repeat("x", 2<<20)
+	expect(t, c, "+OK\r\n", "SET", "big", big)
+	expect(t, c, ":3\r\n", "RPUSH", "list", strings.Repeat("a", 1500<<10), "b", "c")
+	half := strings.Repeat("y", 1500<<10)
 	expect(t, c, "+OK\r\n", "MULTI")
 	expect(t, c, "+QUEUED\r\n", "SET", "m1", half)
-	if got := c.Do("SET", "m2", half); !strings.HasPrefix(got, "-ERR ferry: the transaction's writes are") {
-		t.Fatalf("second 600 KB SET in MULTI = %q", got)
+	expect(t, c, "+QUEUED\r\n", "SET", "m2", half)
+	if got := c.Do("EXEC"); got != "*2\r\n+OK\r\n+OK\r\n" {
+		t.Fatalf("EXEC of two 1.5 MB SETs = %q", got)
+	}
+
+	// Larger than an entry: refused.
+	if got := c.Do("SET", "huge", strings.Repeat("h", 5<<20)); !strings.HasPrefix(got, "-ERR ferry: this write is 5242") || !strings.Contains(got, "more than one replication log entry holds (4190208 bytes)") {
+		t.Fatalf("SET of 5 MB = %q", got)
+	}
+	expect(t, other, "+OK\r\n", "SET", "small", "1")
+	expect(t, c, "$-1\r\n", "GET", "huge")
+	var push []string
+	for i := range 200000 {
+		push = append(push, "element-"+strconv.Itoa(i))
+	}
+	if got := c.Do(append([]string{"RPUSH", "list2"}, push...)...); !strings.HasPrefix(got, "-ERR ferry: this write is") {
+		t.Fatalf("RPUSH of 200000 elements = %q", got)
+	}
+	expect(t, c, "+OK\r\n", "MULTI")
+	expect(t, c, "+QUEUED\r\n", "SET", "t1", half)
+	expect(t, c, "+QUEUED\r\n", "SET", "t2", half)
+	if got := c.Do("SET", "t3", half); !strings.HasPrefix(got, "-ERR ferry: the transaction's writes are") {
+		t.Fatalf("third 1.5 MB SET in MULTI = %q", got)
 	}
 	if got := c.Do("EXEC"); !strings.HasPrefix(got, "-EXECABORT") {
 		t.Fatalf("EXEC after a refused write = %q", got)
 	}
-	expect(t, c, ":0\r\n", "EXISTS", "m1", "list")
+	expect(t, c, ":0\r\n", "EXISTS", "t1", "list2")
 
 	// SPOP's effect names every member popped: one that would not fit is
 	// refused before anything is popped.
+	pad := strings.Repeat("p", 40)
 	for chunk := range 5 {
 		args := []string{"SADD", "set"}
 		for i := range 20000 {
-			args = append(args, "member-"+strconv.Itoa(chunk*20000+i))
+			args = append(args, "member-"+strconv.Itoa(chunk*20000+i)+pad)
 		}
 		if got := c.Do(args...); got != ":20000\r\n" {
 			t.Fatalf("SADD chunk %d = %q", chunk, got)
 		}
 	}
-	if got := c.Do("SPOP", "set", "60000"); !strings.HasPrefix(got, "-ERR ferry: this SPOP's effect would be about") {
-		t.Fatalf("SPOP set 60000 = %q", got[:min(len(got), 200)])
+	if got := c.Do("SPOP", "set", "90000"); !strings.HasPrefix(got, "-ERR ferry: this SPOP's effect would be about") {
+		t.Fatalf("SPOP set 90000 = %q", got[:min(len(got), 200)])
 	}
 	expect(t, c, ":100000\r\n", "SCARD", "set")
 	if got := c.Do("SPOP", "set", "10"); !strings.HasPrefix(got, "*10\r\n") {
@@ -800,14 +821,20 @@ func TestWriteLargerThanAnEntry(t *testing.T) {
 	}
 
 	// Just below the limit: stored, replicated.
-	near := strings.Repeat("z", 1000<<10)
+	near := strings.Repeat("z", 4000<<10)
 	expect(t, c, "+OK\r\n", "SET", "near", near)
-	waitCaughtUp(t, m, r, 10*time.Second)
-	if got := mustQuery(t, r.addr, "STRLEN", "near"); got != ":"+strconv.Itoa(len(near))+"\r\n" {
-		t.Fatalf("STRLEN near on the replica = %q", got)
+	waitCaughtUp(t, m, r, 20*time.Second)
+	for key, n := range map[string]int{"big": len(big), "near": len(near), "m1": len(half), "m2": len(half)} {
+		if got := mustQuery(t, r.addr, "STRLEN", key); got != ":"+strconv.Itoa(n)+"\r\n" {
+			t.Fatalf("STRLEN %s on the replica = %q, want %d", key, got, n)
+		}
 	}
-	if got := mustQuery(t, m.addr, "INFO", "replication"); !strings.Contains(got, "role:master") {
-		t.Fatalf("INFO replication = %q", got)
+	want, err := digest(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := digest(r.addr); err != nil || got != want {
+		t.Fatalf("replica digest %q (%v), master %q", got, err, want)
 	}
 	mfs, err := m.Metrics().Gather()
 	if err != nil {
@@ -825,12 +852,19 @@ func TestWriteLargerThanAnEntry(t *testing.T) {
 	if !found {
 		t.Fatal("no ferry_log_failures_total metric")
 	}
+
+	// A master restarted on the dataset rebuilds the large entries too.
+	m.stop(t)
+	m2 := startMaster(t, ns.URL(), "large", func(c *master.Config) { c.NewDataset = false })
+	if got, err := digest(m2.addr); err != nil || got != want {
+		t.Fatalf("restarted master digest %q (%v), want %q", got, err, want)
+	}
 }
 
-// TestLargeValueOnEmbeddedNATS: the embedded NATS server takes entries of
+// TestLargeValueOnEmbeddedNATS: the embedded NATS server takes messages of
 // up to natsserver.DefaultMaxPayload (8 MB), so a 4 MB value (Redis's own
-// tests SET one) is written and reaches the replica; a 9 MB one is refused
-// before it runs.
+// tests SET one) is one message; a 9 MB one goes through the object store.
+// Both reach the replica.
 func TestLargeValueOnEmbeddedNATS(t *testing.T) {
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "bigvalue", nil)
@@ -845,7 +879,9 @@ func TestLargeValueOnEmbeddedNATS(t *testing.T) {
 	if a, b := mustQuery(t, m.addr, "DEBUG", "DIGEST-VALUE", "big"), mustQuery(t, r.addr, "DEBUG", "DIGEST-VALUE", "big"); a != b {
 		t.Errorf("DIGEST-VALUE big: master %q, replica %q", a, b)
 	}
-	if got := c.Do("SET", "huge", strings.Repeat("h", 9<<20)); !strings.HasPrefix(got, "-ERR ferry: this write is 9437") || !strings.Contains(got, "more than one replication log entry holds") {
-		t.Fatalf("SET of 9 MB = %q", got)
+	expect(t, c, "+OK\r\n", "SET", "huge", strings.Repeat("h", 9<<20))
+	waitCaughtUp(t, m, r, 20*time.Second)
+	if got := mustQuery(t, r.addr, "STRLEN", "huge"); got != ":9437184\r\n" {
+		t.Fatalf("STRLEN huge on the replica = %q", got)
 	}
 }

@@ -73,7 +73,8 @@ type Config struct {
 	// more go out together only when entries fill up (MaxEntryBytes).
 	MaxUnacked int
 	// MaxEntryBytes is the size at which an entry is sealed (default 512 KiB;
-	// keep it below the NATS server's max_payload).
+	// keep it below the NATS server's max_payload: larger entries, like a
+	// single write larger than that, go through the log's object store).
 	MaxEntryBytes int
 
 	// Store keeps the dataset's snapshots (nil: none). With a store, the
@@ -147,10 +148,9 @@ type refusal struct{ error }
 
 func (r refusal) Unwrap() error { return r.error }
 
-// payloadLimited is a log whose entries can hold at most MaxPayload bytes
-// (NATS's max_payload, headers included).
-type payloadLimited interface {
-	MaxPayload() int
+// entryLimited is a log whose entries can hold at most MaxEntry bytes.
+type entryLimited interface {
+	MaxEntry() int
 }
 
 // entrySlack is what an entry may hold beyond a write's request: the
@@ -197,12 +197,12 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		e.SetSnapshots(m.snaps)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	if pl, ok := cfg.Log.(payloadLimited); ok && pl.MaxPayload() > entrySlack {
+	if el, ok := cfg.Log.(entryLimited); ok && el.MaxEntry() > entrySlack {
 		// A write whose effects one entry cannot hold is refused before
 		// it runs, not found out by a failed append (which stops the
 		// master until it has rebuilt from the log).
 		e.Lock()
-		e.SetMaxWriteBytes(pl.MaxPayload() - entrySlack)
+		e.SetMaxWriteBytes(el.MaxEntry() - entrySlack)
 		e.Unlock()
 	}
 	if cfg.Log != nil {

@@ -381,7 +381,7 @@ func (e *Engine) checkWriteSize(cl *Client, args [][]byte) string {
 // tooLargeForEntry is the error for a write whose effect one log entry
 // cannot hold; what says how large it is.
 func (e *Engine) tooLargeForEntry(what string) string {
-	return "ERR ferry: " + what + ", more than one replication log entry holds (" + strconv.Itoa(e.maxWrite) + ", from the NATS server's max_payload)"
+	return "ERR ferry: " + what + ", more than one replication log entry holds (" + strconv.Itoa(e.maxWrite) + " bytes)"
 }
 
 // requestBytes is the size of args as a RESP request, rounded up.

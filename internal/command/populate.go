@@ -20,7 +20,7 @@ import (
 // a zero byte at its last offset, which pads it on the replica without the
 // padding crossing the log. Outside a transaction the effects are cut into
 // units of about populateUnitBytes, each one atomic on replicas, so that
-// no unit outgrows a log entry (the NATS max_payload) however many keys
+// no unit outgrows a log entry however many keys
 // are created: DEBUG POPULATE 1000000 makes some 600 units. Inside a
 // transaction the whole EXEC is one unit, so a POPULATE whose effects could
 // outgrow an entry (SetMaxWriteBytes) is refused before it changes

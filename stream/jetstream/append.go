@@ -26,15 +26,46 @@ func (l *Log) Append(ctx context.Context, data []byte, expectLast uint64) (uint6
 	if l.cfg.ReadOnly {
 		return 0, errReadOnly
 	}
-	m := l.newMsg(data, expectLast)
+	m, object, err := l.entryMsg(data, expectLast)
+	if err != nil {
+		return 0, err
+	}
 	ack, err := l.js.PublishMsg(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("append after %d: %w", expectLast, l.mapErr(err))
+		err = fmt.Errorf("append after %d: %w", expectLast, l.mapErr(err))
+		l.unreferenced(object, err)
+		return 0, err
 	}
 	if err := l.checkAck(ack, expectLast); err != nil {
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+// entryMsg builds the message of the entry after expectLast: the data
+// itself, or for data larger than a message a reference to the object it
+// was first stored in (large.go), whose name it returns.
+func (l *Log) entryMsg(data []byte, expectLast uint64) (m *nats.Msg, object string, err error) {
+	if len(data) > l.cfg.MaxEntryBytes {
+		return nil, "", fmt.Errorf("append after %d: entry of %d bytes, larger than the log's %d", expectLast, len(data), l.cfg.MaxEntryBytes)
+	}
+	if l.inline(data) {
+		return l.newMsg(data, expectLast), "", nil
+	}
+	if object, err = l.putObject(data, expectLast); err != nil {
+		return nil, "", err
+	}
+	m = l.newMsg(nil, expectLast)
+	m.Header.Set(objectHeader, object)
+	return m, object, nil
+}
+
+// unreferenced deletes the object of an append that failed with err, if
+// the append was surely not stored (fenced): no entry references it.
+func (l *Log) unreferenced(object string, err error) {
+	if object != "" && errors.Is(err, stream.ErrFenced) {
+		go l.dropObject(object)
+	}
 }
 
 // newMsg builds the message for the entry after expectLast, setting the
@@ -72,8 +103,11 @@ func (l *Log) AppendAsync(data []byte, expectLast uint64) (stream.Pending, error
 	if l.cfg.ReadOnly {
 		return nil, errReadOnly
 	}
-	m := l.newMsg(data, expectLast)
-	p := &pending{done: make(chan struct{}), expect: expectLast}
+	m, object, err := l.entryMsg(data, expectLast)
+	if err != nil {
+		return nil, err
+	}
+	p := &pending{done: make(chan struct{}), expect: expectLast, object: object}
 	// Register before publishing: the confirmation can arrive before
 	// PublishMsgAsync returns.
 	l.mu.Lock()
@@ -81,6 +115,10 @@ func (l *Log) AppendAsync(data []byte, expectLast uint64) (stream.Pending, error
 	l.mu.Unlock()
 	if _, err := l.js.PublishMsgAsync(m, jetstream.WithStallWait(l.cfg.Timeout)); err != nil {
 		l.take(m)
+		// Nothing was sent: the object is nobody's.
+		if object != "" {
+			go l.dropObject(object)
+		}
 		return nil, fmt.Errorf("append after %d: %w", expectLast, l.mapErr(err))
 	}
 	return p, nil
@@ -116,12 +154,15 @@ func (l *Log) onAsyncErr(_ jetstream.JetStream, m *nats.Msg, err error) {
 	if p == nil {
 		return
 	}
-	p.resolve(0, fmt.Errorf("append after %d: %w", p.expect, l.mapErr(err)))
+	err = fmt.Errorf("append after %d: %w", p.expect, l.mapErr(err))
+	l.unreferenced(p.object, err)
+	p.resolve(0, err)
 }
 
 // pending is the outcome of one AppendAsync.
 type pending struct {
 	expect uint64
+	object string // the object holding the entry, if it is large
 	done   chan struct{}
 	offset uint64 // set before done is closed
 	err    error

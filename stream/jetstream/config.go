@@ -42,6 +42,11 @@ type Config struct {
 	// log), and Append/AppendAsync are refused.
 	ReadOnly bool
 
+	// MaxEntryBytes is the largest entry Append takes (default
+	// DefaultMaxEntryBytes). Entries larger than one NATS message are
+	// kept in the dataset's object store bucket (BucketName).
+	MaxEntryBytes int
+
 	// MaxPending bounds the AppendAsync calls awaiting the server's
 	// confirmation (default 4096). At the bound AppendAsync waits, at most
 	// Timeout.
@@ -90,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBytes < 0 {
 		return fmt.Errorf("jetstream: negative max bytes %d", c.MaxBytes)
+	}
+	if c.MaxEntryBytes < 0 {
+		return fmt.Errorf("jetstream: negative max entry bytes %d", c.MaxEntryBytes)
 	}
 	if c.MaxPending < 0 {
 		return fmt.Errorf("jetstream: negative max pending %d", c.MaxPending)
@@ -145,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = DefaultMaxEntryBytes
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout

@@ -52,6 +52,12 @@ type Log struct {
 	// the library's ack and error callbacks resolve them.
 	mu       sync.Mutex
 	inflight map[*nats.Msg]*pending
+
+	// obs is the bucket of entries larger than one message (large.go),
+	// looked up or, with obsMade, created by the first entry that needs it.
+	objMu   sync.Mutex
+	obs     jetstream.ObjectStore
+	obsMade bool
 }
 
 var (
@@ -299,7 +305,13 @@ func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 	if err != nil {
 		return stream.Entry{}, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
 	}
-	return stream.Entry{Offset: m.Sequence, Data: m.Data, Time: m.Time}, nil
+	data := m.Data
+	if name := m.Header.Get(objectHeader); name != "" {
+		if data, err = l.objectData(ctx, offset, name); err != nil {
+			return stream.Entry{}, err
+		}
+	}
+	return stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}, nil
 }
 
 // Close closes the connection. AppendAsync calls not yet confirmed end with
@@ -320,8 +332,9 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// MaxPayload is the most bytes one entry can hold, headers included: the
-// NATS server's max_payload (as it told this connection).
+// MaxPayload is the most bytes one message can hold, headers included: the
+// NATS server's max_payload (as it told this connection). Larger entries
+// go through the object store (MaxEntry).
 func (l *Log) MaxPayload() int { return int(l.nc.MaxPayload()) }
 
 // mapErr turns backend errors into the stream package's sentinels.
@@ -361,13 +374,17 @@ func formatOffset(n uint64) string { return strconv.FormatUint(n, 10) }
 func (l *Log) Connected() bool { return l.nc.IsConnected() }
 
 // Trim removes the entries below keepFrom (JetStream's purge up to a
-// sequence). Last does not move.
+// sequence), and the objects of the large ones among them. Last does not
+// move.
 func (l *Log) Trim(ctx context.Context, keepFrom uint64) error {
 	if keepFrom <= 1 {
 		return nil
 	}
 	if err := l.stream.Purge(ctx, jetstream.WithPurgeSequence(keepFrom)); err != nil {
 		return fmt.Errorf("jetstream: trim %s below %d: %w", l.name, keepFrom, err)
+	}
+	if err := l.trimObjects(ctx, keepFrom); err != nil {
+		return fmt.Errorf("jetstream: trim the objects of %s below %d: %w", l.name, keepFrom, err)
 	}
 	return nil
 }

@@ -109,7 +109,15 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 			finish(fmt.Errorf("read at %d: server sent offset %d again", next, off))
 			return
 		}
-		if err := fn(stream.Entry{Offset: next, Data: msg.Data(), Time: time.Unix(0, ts)}); err != nil {
+		data := msg.Data()
+		if name := msg.Headers().Get(objectHeader); name != "" {
+			var err error
+			if data, err = l.objectData(ctx, next, name); err != nil {
+				finish(err)
+				return
+			}
+		}
+		if err := fn(stream.Entry{Offset: next, Data: data, Time: time.Unix(0, ts)}); err != nil {
 			finish(err)
 			return
 		}
