@@ -116,7 +116,19 @@ func (r *Reader) Fill() error {
 		r.r, r.w = 0, n
 	}
 	if len(r.buf)-r.w < size {
-		nb := make([]byte, max(2*len(r.buf), r.w+size, 16*1024))
+		grow := max(2*len(r.buf), r.w+size, 16*1024)
+		if r.kind == '*' && r.left > 0 && r.bulk >= bigArg {
+			// Inside a large bulk, grow to its end once at least a
+			// quarter of it would be buffered: doubling all the way
+			// copied a 20 MB value about twice over. Until then the
+			// buffer only doubles, so a client that declares a large
+			// bulk and sends little of it does not get its whole size
+			// allocated (Redis allocates it at once).
+			if end := r.r + r.pos + int(r.bulk) + 2; end > grow && end <= 4*grow {
+				grow = end
+			}
+		}
+		nb := make([]byte, grow)
 		copy(nb, r.buf[:r.w])
 		r.buf = nb
 	}
