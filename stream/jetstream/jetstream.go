@@ -7,7 +7,9 @@
 // answer becomes stream.ErrFenced. Reads use an ordered consumer that the
 // client library re-creates after a reconnect; Read itself checks that the
 // offsets it delivers are contiguous, so a gap becomes stream.ErrTruncated
-// instead of a silently skipped write.
+// instead of a silently skipped write. An entry larger than one NATS
+// message is kept in an object store bucket beside the stream and
+// referenced by its message (large.go).
 //
 // The connection reconnects forever and has no reconnect buffer: while NATS
 // is away, appends fail at once instead of waiting in a client-side buffer
