@@ -129,9 +129,7 @@ func (l *Log) bucket(ctx context.Context, create bool) (jetstream.ObjectStore, e
 // putObject stores data as the object of the entry after expectLast and
 // returns its name, once the server has stored all of it.
 func (l *Log) putObject(data []byte, expectLast uint64) (string, error) {
-	// A put moves the data through the connection in chunks: allow the
-	// timeout once per 8 MiB.
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout*time.Duration(1+len(data)>>23))
+	ctx, cancel := context.WithTimeout(context.Background(), l.transferTimeout(len(data)))
 	defer cancel()
 	obs, err := l.bucket(ctx, true)
 	if err != nil {
@@ -145,16 +143,29 @@ func (l *Log) putObject(data []byte, expectLast uint64) (string, error) {
 	return name, nil
 }
 
+// transferTimeout bounds moving n bytes to or from the object store, in
+// chunks: Config.Timeout once per started 4 MiB.
+func (l *Log) transferTimeout(n int) time.Duration {
+	return l.cfg.Timeout * time.Duration(1+n>>22)
+}
+
 // objectData returns the data of the entry at offset held in object name.
 // An object that is gone (or a bucket that was never made) means the entry
 // is: stream.ErrTruncated.
 func (l *Log) objectData(ctx context.Context, offset uint64, name string) ([]byte, error) {
 	obs, err := l.bucket(ctx, false)
 	if err == nil {
-		var data []byte
-		data, err = obs.GetBytes(ctx, name)
-		if err == nil {
-			return data, nil
+		var info *jetstream.ObjectInfo
+		if info, err = obs.GetInfo(ctx, name); err == nil {
+			// Without a deadline of its own, the whole transfer would
+			// get the library's default timeout.
+			getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(int(info.Size)))
+			var data []byte
+			data, err = obs.GetBytes(getCtx, name)
+			cancel()
+			if err == nil {
+				return data, nil
+			}
 		}
 	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
