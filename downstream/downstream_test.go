@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,5 +192,82 @@ func TestPingAndTruncated(t *testing.T) {
 	_, _, done2 := serve(t, s2, command.SyncRequest{})
 	if err := <-done2; !errors.Is(err, stream.ErrTruncated) {
 		t.Errorf("ServeSync on a truncated log = %v", err)
+	}
+}
+
+// failOnceLog is a memLog whose first Read fails with a transient error
+// (what a NATS timeout gives) after delivering the entries up to failAfter;
+// later Reads deliver normally. froms records where each Read started.
+type failOnceLog struct {
+	memLog
+	failAfter uint64
+	mu        sync.Mutex
+	froms     []uint64
+}
+
+func (l *failOnceLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
+	l.mu.Lock()
+	l.froms = append(l.froms, from)
+	first := len(l.froms) == 1
+	l.mu.Unlock()
+	if !first {
+		return l.memLog.Read(ctx, from, fn)
+	}
+	for _, en := range l.entries {
+		if en.Offset < from {
+			continue
+		}
+		if en.Offset > l.failAfter {
+			break
+		}
+		if err := fn(en); err != nil {
+			return err
+		}
+	}
+	return errors.New("read at 4: nats: timeout")
+}
+
+// TestLinkSurvivesAFailedRead: a log read that fails on the way is resumed
+// at the next offset; the Redis replica gets every entry once, in order,
+// and keeps its link.
+func TestLinkSurvivesAFailedRead(t *testing.T) {
+	e := command.New(command.Config{})
+	var entries []stream.Entry
+	var want strings.Builder
+	for i := 1; i <= 6; i++ {
+		cmd := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n%d\r\n", i)
+		entries = append(entries, stream.Entry{Offset: uint64(i), Data: []byte(cmd)})
+		if i > 1 {
+			want.WriteString(cmd)
+		}
+	}
+	lg := &failOnceLog{memLog: memLog{entries: entries}, failAfter: 3}
+	s, err := New(Config{Engine: e, Log: lg, Source: fixedSource{1}, PingPeriod: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, _, done := serve(t, s, command.SyncRequest{})
+	line, _ := br.ReadString('\n')
+	for line == "\n" {
+		line, _ = br.ReadString('\n')
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
+		t.Fatalf("SYNC's first line %q, want the bulk", line)
+	}
+	io.ReadFull(br, make([]byte, n))
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != want.String() {
+		t.Fatalf("stream %q, %v; want %q", got, err, want.String())
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the link ended: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	lg.mu.Lock()
+	defer lg.mu.Unlock()
+	if !slices.Equal(lg.froms, []uint64{2, 4}) {
+		t.Fatalf("reads started at %v, want [2 4]", lg.froms)
 	}
 }

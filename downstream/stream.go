@@ -139,11 +139,11 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 		db := 0
 		var args [][]byte
 		next := from
-		err := l.s.cfg.Log.Read(readCtx, from, func(en stream.Entry) error {
+		forward := func(en stream.Entry) error {
 			if en.Offset != next {
 				// The log promises no gaps and no repeats; never forward
 				// out of order if it broke that promise.
-				return fmt.Errorf("log entry %d where %d was expected", en.Offset, next)
+				return linkError{fmt.Errorf("log entry %d where %d was expected", en.Offset, next)}
 			}
 			var pre []byte
 			if db != 0 {
@@ -151,15 +151,35 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			}
 			var err error
 			if db, args, err = endDB(en.Data, args); err != nil {
-				return fmt.Errorf("log entry %d: %w", en.Offset, err)
+				return linkError{fmt.Errorf("log entry %d: %w", en.Offset, err)}
 			}
 			if !ob.put(en.Offset, pre, en.Data) {
-				return errors.New("link closed")
+				return linkError{errors.New("link closed")}
 			}
 			next++
 			return nil
-		})
-		readErr <- err
+		}
+		// A read that fails on the way (NATS unreachable, a timeout) is
+		// resumed at the next offset, as a ferry replica does: the Redis
+		// replica keeps its link instead of syncing in full again.
+		for attempt := 1; ; attempt++ {
+			start := next
+			err := l.s.cfg.Log.Read(readCtx, next, forward)
+			if next > start {
+				attempt = 1
+			}
+			if readCtx.Err() != nil || !transient(err) {
+				readErr <- err
+				return
+			}
+			l.s.cfg.Logger.Warn("redis replica link: log read failed; retrying", "replica", l.addr, "next", next, "err", err)
+			select {
+			case <-readCtx.Done():
+				readErr <- err
+				return
+			case <-time.After(min(time.Duration(attempt)*250*time.Millisecond, 5*time.Second)):
+			}
+		}
 	}()
 	defer func() {
 		stopRead()
@@ -201,6 +221,26 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			return fmt.Errorf("read the log: %w", rerr)
 		}
 	}
+}
+
+// linkError is an error of the link itself while it forwards entries:
+// reading again would not help.
+type linkError struct{ error }
+
+func (e linkError) Unwrap() error { return e.error }
+
+// transient reports whether a log read that ended with err may succeed if
+// tried again at the same offset.
+func transient(err error) bool {
+	var le linkError
+	switch {
+	case err == nil, errors.As(err, &le):
+		return false
+	case errors.Is(err, stream.ErrTruncated), errors.Is(err, stream.ErrAhead),
+		errors.Is(err, stream.ErrClosed), errors.Is(err, stream.ErrNoLog):
+		return false
+	}
+	return true
 }
 
 // endDB returns the database an entry leaves selected, counting from 0:
