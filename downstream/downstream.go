@@ -114,7 +114,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	links map[*link]struct{}
-	syncs atomic.Int64 // full resynchronizations served
+	syncs       atomic.Int64 // full resynchronizations served
+	partialErrs atomic.Int64 // of them, asked as partial (PSYNC with an ID)
 }
 
 var _ command.SyncProvider = (*Server)(nil)
@@ -197,8 +198,12 @@ func (s *Server) RequestAcks(offset uint64) {
 	}
 }
 
-// Syncs returns how many full resynchronizations the Server started.
-func (s *Server) Syncs() int64 { return s.syncs.Load() }
+// SyncStats implements command.SyncCounter: the full resynchronizations
+// the Server started, and how many of them a replica asked as partial ones
+// (PSYNC with its previous replication ID), which the Server never offers.
+func (s *Server) SyncStats() (full, partialErr int64) {
+	return s.syncs.Load(), s.partialErrs.Load()
+}
 
 // ServeSync implements command.SyncProvider: the RDB at a durable offset,
 // then the log after it, until the replica goes away, the log fails or
@@ -211,6 +216,9 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 	s.links[l] = struct{}{}
 	s.mu.Unlock()
 	s.syncs.Add(1)
+	if c.Request.PSYNC && !strings.HasPrefix(c.Request.ReplID, "?") {
+		s.partialErrs.Add(1)
+	}
 	defer func() {
 		s.mu.Lock()
 		delete(s.links, l)

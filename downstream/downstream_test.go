@@ -271,3 +271,27 @@ func TestLinkSurvivesAFailedRead(t *testing.T) {
 		t.Fatalf("reads started at %v, want [2 4]", lg.froms)
 	}
 }
+
+// TestSyncStats: every synchronization counts as a full one (INFO
+// sync_full); one asked as partial, with a replication ID, counts as a
+// failed partial one too (sync_partial_err), as in Redis. (INFO itself:
+// e2e TestRedisReplicaOf.)
+func TestSyncStats(t *testing.T) {
+	e := command.New(command.Config{})
+	lg := &memLog{end: fmt.Errorf("read: %w", stream.ErrTruncated)}
+	s, err := New(Config{Engine: e, Log: lg, Source: fixedSource{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []command.SyncRequest{
+		{},
+		{PSYNC: true, ReplID: "?", Offset: -1},
+		{PSYNC: true, ReplID: strings.Repeat("a", 40), Offset: 100},
+	} {
+		_, _, done := serve(t, s, req)
+		<-done
+	}
+	if full, partialErr := s.SyncStats(); full != 3 || partialErr != 1 {
+		t.Fatalf("SyncStats = %d, %d; want 3, 1", full, partialErr)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,6 +205,18 @@ func TestRedisReplicaOf(t *testing.T) {
 		}
 		if got := mustQuery(t, addr, "FCALL_RO", "richget", "1", "after:0"); got != bulk("10") {
 			t.Errorf("FCALL_RO on redis replica %s = %q", addr, got)
+		}
+	}
+	// INFO stats counts their full synchronizations: two of the master
+	// (more if one reconnected), one of the ferry replica.
+	for node, least := range map[string]int{maddr: 2, r.addr: 1} {
+		stats := mustQuery(t, node, "INFO", "stats")
+		m := regexp.MustCompile(`\r\nsync_full:(\d+)\r\n`).FindStringSubmatch(stats)
+		if m == nil {
+			t.Fatalf("INFO stats of %s has no sync_full: %q", node, stats)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < least {
+			t.Errorf("INFO stats of %s: sync_full:%d, want at least %d", node, n, least)
 		}
 	}
 	// INFO replication lists the Redis replicas beside ferry's (the master:

@@ -118,6 +118,22 @@ type SyncLister interface {
 	RequestAcks(offset uint64)
 }
 
+// SyncCounter is implemented by a SyncProvider that counts the
+// synchronizations it served, for INFO stats (sync_full and
+// sync_partial_err, as Redis counts them). Called with the engine lock
+// held.
+type SyncCounter interface {
+	SyncStats() (full, partialErr int64)
+}
+
+// syncStats returns the SyncProvider's counts, zeros without one.
+func (e *Engine) syncStats() (full, partialErr int64) {
+	if c, ok := e.cfg.Sync.(SyncCounter); ok {
+		return c.SyncStats()
+	}
+	return 0, 0
+}
+
 // syncReplicas lists the Redis replicas the node's SyncProvider feeds.
 func (e *Engine) syncReplicas() []SyncReplica {
 	if l, ok := e.cfg.Sync.(SyncLister); ok {
