@@ -46,8 +46,8 @@ func (l *Log) Append(ctx context.Context, data []byte, expectLast uint64) (uint6
 // itself, or for data larger than a message a reference to the object it
 // was first stored in (large.go), whose name it returns.
 func (l *Log) entryMsg(data []byte, expectLast uint64) (m *nats.Msg, object string, err error) {
-	if len(data) > l.cfg.MaxEntryBytes {
-		return nil, "", fmt.Errorf("append after %d: entry of %d bytes, larger than the log's %d", expectLast, len(data), l.cfg.MaxEntryBytes)
+	if len(data) > l.MaxEntry() {
+		return nil, "", fmt.Errorf("append after %d: entry of %d bytes, larger than the log's %d", expectLast, len(data), l.MaxEntry())
 	}
 	if l.inline(data) {
 		return l.newMsg(data, expectLast), "", nil

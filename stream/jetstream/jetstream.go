@@ -57,9 +57,10 @@ type Log struct {
 
 	// obs is the bucket of entries larger than one message (large.go),
 	// looked up or, with obsMade, created by the first entry that needs it.
-	objMu   sync.Mutex
-	obs     jetstream.ObjectStore
-	obsMade bool
+	objMu     sync.Mutex
+	obs       jetstream.ObjectStore
+	obsMade   bool
+	noObjects bool // a writer that could not make the bucket: MaxEntry is one message
 }
 
 var (
@@ -142,6 +143,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.ensureStream(ctx); err != nil {
 		nc.Close()
 		return nil, err
+	}
+	if !cfg.ReadOnly {
+		l.ensureBucket(ctx)
 	}
 	l.log.Info("log opened", "url", l.url, "subject", l.subject)
 	return l, nil

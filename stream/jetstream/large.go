@@ -56,8 +56,31 @@ const DefaultMaxEntryBytes = 512 << 20
 // larger than one NATS message.
 func BucketName(dataset string) string { return StreamName(dataset) + "_ENTRIES" }
 
-// MaxEntry is the most bytes one entry can hold (Config.MaxEntryBytes).
-func (l *Log) MaxEntry() int { return l.cfg.MaxEntryBytes }
+// MaxEntry is the most bytes one entry can hold: Config.MaxEntryBytes, or
+// what one message holds for a writer that could not make its bucket.
+func (l *Log) MaxEntry() int {
+	if l.noObjects {
+		return min(l.cfg.MaxEntryBytes, int(l.nc.MaxPayload())-headerRoom)
+	}
+	return l.cfg.MaxEntryBytes
+}
+
+// ensureBucket makes a writer's bucket when the log opens. A writer that
+// cannot (NATS permissions without the object store's subjects, an
+// account's stream limit) takes entries of one message only: its master
+// then refuses larger writes before they run, rather than failing an
+// append after applying them, which would stop it until it rebuilt its
+// keyspace, once per large write.
+func (l *Log) ensureBucket(ctx context.Context) {
+	// A denied request gets no answer: bound the wait.
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	if _, err := l.bucket(ctx, true); err != nil {
+		l.noObjects = true
+		l.log.Warn("no object store for entries larger than one message: writes are limited to one message",
+			"bucket", BucketName(l.cfg.Dataset), "max_entry", l.MaxEntry(), "err", err)
+	}
+}
 
 // inline reports whether data fits in one message.
 func (l *Log) inline(data []byte) bool {

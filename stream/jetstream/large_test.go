@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/stream"
@@ -289,5 +290,42 @@ func BenchmarkAppendLarge(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLargeEntriesWithoutBucket: a writer whose NATS user may not make the
+// object store's stream takes entries of one message only, and says so
+// through MaxEntry (its master then refuses larger writes before they
+// run); entries that fit still go through.
+func TestLargeEntriesWithoutBucket(t *testing.T) {
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+		MaxPayload: 64 << 10,
+		Users: []*server.User{{Username: "ferry", Password: "pw", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.API.STREAM.*.OBJ_" + ferryjs.BucketName("nobucket")}},
+		}}},
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	l := openLog(t, srv.ClientURL(), "nobucket", func(c *ferryjs.Config) {
+		c.User, c.Password = "ferry", "pw"
+		c.Timeout = 500 * time.Millisecond
+	})
+	if want := 63 << 10; l.MaxEntry() != want {
+		t.Fatalf("MaxEntry = %d, want one message's %d", l.MaxEntry(), want)
+	}
+	ctx := ctxTimeout(t, 10*time.Second)
+	if _, err := l.Append(ctx, make([]byte, 100<<10), 0); err == nil || !strings.Contains(err.Error(), "larger than the log's 64512") {
+		t.Fatalf("append of 100 KiB without a bucket: %v", err)
+	}
+	if off, err := l.Append(ctx, make([]byte, 60<<10), 0); err != nil || off != 1 {
+		t.Fatalf("append of 60 KiB: %d, %v", off, err)
 	}
 }
