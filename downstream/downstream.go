@@ -112,8 +112,8 @@ type Server struct {
 	cfg    Config
 	replid string // the replication ID +FULLRESYNC names: one per Server
 
-	mu    sync.Mutex
-	links map[*link]struct{}
+	mu          sync.Mutex
+	links       map[*link]struct{}
 	syncs       atomic.Int64 // full resynchronizations served
 	partialErrs atomic.Int64 // of them, asked as partial (PSYNC with an ID)
 }

@@ -109,6 +109,23 @@ func serve(t *testing.T, s *Server, req command.SyncRequest) (*bufio.Reader, net
 	return bufio.NewReader(cc), cc, done
 }
 
+// skipRDB reads SYNC's reply up to the end of its RDB bulk, keepalive
+// newlines included.
+func skipRDB(t *testing.T, br *bufio.Reader) {
+	t.Helper()
+	line, _ := br.ReadString('\n')
+	for line == "\n" {
+		line, _ = br.ReadString('\n')
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
+		t.Fatalf("SYNC's first line %q, want the bulk", line)
+	}
+	if _, err := io.ReadFull(br, make([]byte, n)); err != nil {
+		t.Fatalf("RDB bulk of %d bytes: %v", n, err)
+	}
+}
+
 // TestStream checks what follows the RDB: +FULLRESYNC with the cut's
 // offset, the bulk, then the entries after the offset with SELECT 0 where
 // an entry left another database selected, PINGs, REPLCONF ACKs read and
@@ -172,15 +189,7 @@ func TestPingAndTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	br, _, done := serve(t, s, command.SyncRequest{})
-	line, _ := br.ReadString('\n')
-	for line == "\n" {
-		line, _ = br.ReadString('\n')
-	}
-	var n int
-	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
-		t.Fatalf("SYNC's first line %q, want the bulk", line)
-	}
-	io.ReadFull(br, make([]byte, n))
+	skipRDB(t, br)
 	p := make([]byte, 3*len(ping))
 	if _, err := io.ReadFull(br, p); err != nil || string(p) != strings.Repeat(string(ping), 3) {
 		t.Fatalf("idle link sent %q, %v; want PINGs", p, err)
@@ -247,15 +256,7 @@ func TestLinkSurvivesAFailedRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	br, _, done := serve(t, s, command.SyncRequest{})
-	line, _ := br.ReadString('\n')
-	for line == "\n" {
-		line, _ = br.ReadString('\n')
-	}
-	var n int
-	if _, err := fmt.Sscanf(line, "$%d\r\n", &n); err != nil {
-		t.Fatalf("SYNC's first line %q, want the bulk", line)
-	}
-	io.ReadFull(br, make([]byte, n))
+	skipRDB(t, br)
 	got := make([]byte, want.Len())
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != want.String() {
 		t.Fatalf("stream %q, %v; want %q", got, err, want.String())

@@ -23,26 +23,38 @@ func (c *socketReader) Read(p []byte) (int, error) {
 // socket-sized reads.
 func BenchmarkReadLargeBulk(b *testing.B) {
 	const size = 20 << 20
-	req := []byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + strconv.Itoa(size) + "\r\n")
-	req = append(req, bytes.Repeat([]byte("v"), size)...)
-	req = append(req, "\r\n"...)
+	req := largeSet(size)
 	b.SetBytes(int64(len(req)))
 	for range b.N {
-		r := NewReader(&socketReader{req})
-		for {
-			args, err := r.Next(true)
-			if err != nil {
-				b.Fatal(err)
+		readLargeSet(b, NewReader(&socketReader{req}), size)
+	}
+}
+
+// largeSet is the request SET k <size bytes>.
+func largeSet(size int) []byte {
+	req := []byte(largeSetHead + strconv.Itoa(size) + "\r\n")
+	req = append(req, bytes.Repeat([]byte("v"), size)...)
+	return append(req, "\r\n"...)
+}
+
+const largeSetHead = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$"
+
+// readLargeSet reads largeSet(size) from r.
+func readLargeSet(tb testing.TB, r *Reader, size int) {
+	tb.Helper()
+	for {
+		args, err := r.Next(true)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if args != nil {
+			if len(args[2]) != size {
+				tb.Fatalf("value of %d bytes", len(args[2]))
 			}
-			if args != nil {
-				if len(args[2]) != size {
-					b.Fatalf("value of %d bytes", len(args[2]))
-				}
-				break
-			}
-			if err := r.Fill(); err != nil {
-				b.Fatal(err)
-			}
+			return
+		}
+		if err := r.Fill(); err != nil {
+			tb.Fatal(err)
 		}
 	}
 }
@@ -52,33 +64,16 @@ func BenchmarkReadLargeBulk(b *testing.B) {
 // sent gets a buffer in proportion to what did arrive, not its declared
 // size.
 func TestLargeBulkBuffer(t *testing.T) {
-	head := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$"
 	const size = 20 << 20
-	req := []byte(head + strconv.Itoa(size) + "\r\n")
-	req = append(req, bytes.Repeat([]byte("v"), size)...)
-	req = append(req, "\r\n"...)
+	req := largeSet(size)
 	r := NewReader(&socketReader{req})
-	for {
-		args, err := r.Next(true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if args != nil {
-			if len(args[2]) != size {
-				t.Fatalf("value of %d bytes", len(args[2]))
-			}
-			break
-		}
-		if err := r.Fill(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readLargeSet(t, r, size)
 	if got := len(r.buf); got != len(req) {
 		t.Fatalf("buffer of %d bytes for a request of %d", got, len(req))
 	}
 
 	// 500 MB declared, 1 MB sent.
-	part := []byte(head + "500000000\r\n")
+	part := []byte(largeSetHead + "500000000\r\n")
 	part = append(part, bytes.Repeat([]byte("v"), 1<<20)...)
 	r = NewReader(&socketReader{part})
 	for {
