@@ -565,12 +565,16 @@ func watchedExpiredIndex(cl *Client, dk dbKey) int {
 	return -1
 }
 
-// swapReady retries the clients blocked on a key of database a or b that
-// exists after the swap.
+// swapReady retries the clients blocked on a key of database a or b.
 func swapReady(e *Engine, a, b int) {
 	for dk := range e.blocked {
+		// Keys that are gone count too: a blocked XREADGROUP whose
+		// stream the swap took away ends (Redis's
+		// scanDatabaseForDeletedStreams); other waits go on waiting. A
+		// key stored but expired is not retried: the retry's lookup
+		// would delete it and log a DEL outside any command.
 		db := e.ks.DB(dk.db)
-		if (dk.db == a || dk.db == b) && db.Stored(dk.key) && !db.IsExpiredKey(dk.key) {
+		if (dk.db == a || dk.db == b) && (!db.Stored(dk.key) || !db.IsExpiredKey(dk.key)) {
 			e.signalReady(dk.db, dk.key)
 		}
 	}

@@ -112,6 +112,49 @@ func TestStreamBlocking(t *testing.T) {
 			0: XADD s 2-0 a 1
 			0: EXEC
 			1 read:`,
+		"xreadgroup-flushed": `
+			0: XGROUP CREATE s g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			2 noreply: XREAD BLOCK 0 STREAMS s $
+			sleep 50
+			0: FLUSHALL
+			1 read:
+			2 quiet:
+			0: XGROUP CREATE s g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			sleep 50
+			0: SELECT 1
+			0: FLUSHDB
+			1 quiet:
+			0: SELECT 0
+			0: FLUSHDB
+			1 read:
+			0: XADD s 1-0 a 1
+			2 read:`,
+		"xreadgroup-swapped": `
+			0: SELECT 9
+			0: XGROUP CREATE s g $ MKSTREAM
+			1: SELECT 9
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			sleep 50
+			0: SWAPDB 4 9
+			1 read:
+			0: SELECT 4
+			0: FLUSHDB
+			0: LPUSH s e1
+			0: SELECT 9
+			0: XGROUP CREATE s g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s >
+			sleep 50
+			0: SWAPDB 4 9
+			1 read:
+			0: XGROUP CREATE s2 g $ MKSTREAM
+			1 noreply: XREADGROUP GROUP g alice BLOCK 0 STREAMS s2 >
+			sleep 50
+			0: SWAPDB 0 1
+			1 quiet:
+			0: SWAPDB 2 3
+			1 quiet:`,
 		"xreadgroup-timeout": `
 			0: XGROUP CREATE s g $ MKSTREAM
 			1: XREADGROUP GROUP g alice BLOCK 50 STREAMS s >
