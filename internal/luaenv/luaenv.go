@@ -27,8 +27,10 @@ type Env struct {
 	// gives them.
 	Index *lua.LTable
 
-	protected map[*lua.LTable]bool
-	rng       lrand48
+	protected   map[*lua.LTable]bool
+	globalsMeta *lua.LTable // what getmetatable(_G) gives: a read-only view
+	stringMeta  *lua.LTable // what getmetatable('') gives: a read-only view
+	rng         lrand48
 }
 
 // removed lists globals gopher-lua defines that Redis's scripts do not
@@ -70,6 +72,8 @@ func New() *Env {
 	env.Globals.RawSetString("cmsgpack", newCmsgpack(L))
 	env.Globals.RawSetString("struct", newStruct(L))
 	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
+	env.Globals.RawSetString("setmetatable", env.refuseProtected(env.Globals.RawGetString("setmetatable").(*lua.LFunction)))
+	env.Globals.RawSetString("getmetatable", L.NewFunction(env.getmetatable))
 	for _, name := range []string{"load", "loadstring"} {
 		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
 	}
@@ -87,21 +91,71 @@ func (env *Env) Seal() {
 			env.Globals.RawSet(k, env.readonly(t, nil))
 		}
 	})
-	env.Proxy = env.readonly(nil, env.strictIndex(func() *lua.LTable {
+	// Strings' methods are the string library scripts see, as in Redis
+	// (getmetatable('').__index == string).
+	// Its metatable is read-only too, or a script could take the methods
+	// away from every later one.
+	if mt, ok := env.L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__index", env.Globals.RawGetString("string"))
+		env.stringMeta = env.readonly(mt, nil)
+	}
+	var mt *lua.LTable
+	env.Proxy, mt = env.readonlyProxy(nil, env.strictIndex(func() *lua.LTable {
 		if env.Index != nil {
 			return env.Index
 		}
 		return env.Globals
 	}))
+	// Redis's globals have a metatable (the one behind the nonexistent
+	// variable error), itself read-only: scripts see a read-only view.
+	env.globalsMeta = env.readonly(mt, nil)
 	env.Globals.RawSetString("_G", env.Proxy)
+}
+
+// getmetatable is the base library's getmetatable, showing protected
+// tables as Redis shows its read-only ones: the globals and strings with
+// a read-only view of their metatable, the others with none.
+func (env *Env) getmetatable(L *lua.LState) int {
+	if L.GetTop() == 0 {
+		// Lua 5.1's wording (gopher-lua's has no quotes).
+		L.RaiseError("bad argument #1 to 'getmetatable' (value expected)")
+	}
+	if _, ok := L.Get(1).(lua.LString); ok && env.stringMeta != nil {
+		L.Push(env.stringMeta)
+		return 1
+	}
+	if t, ok := L.Get(1).(*lua.LTable); ok && env.protected[t] {
+		if t == env.Proxy {
+			L.Push(env.globalsMeta)
+		} else {
+			L.Push(lua.LNil)
+		}
+		return 1
+	}
+	L.Push(L.GetMetaField(L.CheckAny(1), "__metatable"))
+	if L.Get(-1) == lua.LNil {
+		L.Pop(1)
+		L.Push(L.GetMetatable(L.Get(1)))
+	}
+	return 1
 }
 
 // readonly returns an empty table that reads through to t (or calls
 // index) and refuses writes.
 func (env *Env) readonly(t *lua.LTable, index *lua.LFunction) *lua.LTable {
+	proxy, _ := env.readonlyProxy(t, index)
+	return proxy
+}
+
+// readonlyProxy returns a protected empty table that reads through to t
+// (or calls index) and refuses writes, and its metatable. Scripts cannot
+// change the metatable, and getmetatable shows them none (see
+// getmetatable), as Redis's read-only tables have none.
+func (env *Env) readonlyProxy(t *lua.LTable, index *lua.LFunction) (proxy, mt *lua.LTable) {
 	L := env.L
-	proxy := L.NewTable()
-	mt := L.NewTable()
+	proxy = L.NewTable()
+	mt = L.NewTable()
+	mt.RawSetString("__metatable", lua.LFalse)
 	if index != nil {
 		mt.RawSetString("__index", index)
 	} else {
@@ -111,10 +165,31 @@ func (env *Env) readonly(t *lua.LTable, index *lua.LFunction) *lua.LTable {
 		L.RaiseError(ErrReadonly)
 		return 0
 	}))
-	mt.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(proxy, mt)
 	env.protected[proxy] = true
-	return proxy
+	return proxy, mt
+}
+
+// refuseProtected wraps a base function whose first argument is a table
+// it changes (setmetatable) so that it refuses protected tables, with the
+// read-only error raised as a C function raises it: without a position.
+func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
+	return env.L.NewFunction(func(L *lua.LState) int {
+		if _, ok := L.Get(1).(lua.LString); ok && env.stringMeta != nil {
+			L.Push(env.stringMeta)
+			return 1
+		}
+		if t, ok := L.Get(1).(*lua.LTable); ok && env.protected[t] {
+			L.Error(lua.LString(ErrReadonly), 0)
+		}
+		top := L.GetTop()
+		L.Push(fn)
+		for i := 1; i <= top; i++ {
+			L.Push(L.Get(i))
+		}
+		L.Call(top, lua.MultRet)
+		return L.GetTop() - top
+	})
 }
 
 // strictIndex returns an __index function that reads the table src
