@@ -451,10 +451,13 @@ func incrbyfloatCmd(c *Ctx) {
 	c.W.Bulk(s)
 }
 
-// checkStringLength replies ErrStringTooLong when a string would grow past
-// proto-max-bulk-len.
-func (c *Ctx) checkStringLength(size int64) bool {
-	if size > c.e.cfg.MaxBulkLen && !c.Client.Master {
+// checkStringLength replies ErrStringTooLong when a string of size bytes
+// growing by add would pass proto-max-bulk-len.
+func (c *Ctx) checkStringLength(size, add int64) bool {
+	total := size + add
+	// A sum that overflows (SETRANGE at an offset near 2^63) is refused
+	// even from the master, as Redis refuses it: it could not be stored.
+	if total < size || total < add || total > c.e.cfg.MaxBulkLen && !c.Client.Master {
 		c.Error(ErrStringTooLong)
 		return false
 	}
@@ -472,7 +475,7 @@ func appendCmd(c *Ctx) {
 		c.DB.SetString(key, c.Args[2], false)
 		n = len(c.Args[2])
 	} else {
-		if !c.checkStringLength(int64(len(o.Str())) + int64(len(c.Args[2]))) {
+		if !c.checkStringLength(int64(len(o.Str())), int64(len(c.Args[2]))) {
 			return
 		}
 		o.SetStrOwned(append(o.Str(), c.Args[2]...))
@@ -551,7 +554,7 @@ func setrangeCmd(c *Ctx) {
 			c.W.Int(0)
 			return
 		}
-		if !c.checkStringLength(offset + int64(len(val))) {
+		if !c.checkStringLength(offset, int64(len(val))) {
 			return
 		}
 		o = c.DB.SetString(key, nil, false)
@@ -560,7 +563,7 @@ func setrangeCmd(c *Ctx) {
 			c.W.Int(int64(len(o.Str())))
 			return
 		}
-		if !c.checkStringLength(offset + int64(len(val))) {
+		if !c.checkStringLength(offset, int64(len(val))) {
 			return
 		}
 	}
