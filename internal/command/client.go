@@ -30,6 +30,7 @@ type Client struct {
 	killed          bool
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
+	busyDiscard     bool // an EXEC got EXECABORT while a script was busy: discard at the next command
 	multiBytes      int  // request bytes of the writes queued (Engine.SetMaxWriteBytes)
 	monitor         bool // MONITOR: receives every command run
 	lua             bool // runs a script's redis.call

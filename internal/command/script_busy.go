@@ -36,6 +36,7 @@ type busyState struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc // stops the running script
 	fn     busyFunction       // the running function (FCALL); name "" for a script
+	ended  chan struct{}      // closed when the running script ends; made for a waiter
 }
 
 // busyFunction is what FUNCTION STATS says of a running function.
@@ -61,7 +62,34 @@ func (b *busyState) end() {
 	b.mu.Lock()
 	b.cancel = nil
 	b.fn = busyFunction{}
+	if b.ended != nil {
+		close(b.ended)
+		b.ended = nil
+	}
 	b.mu.Unlock()
+}
+
+// wait returns, while a script runs, a channel closed when it ends and how
+// long until it is busy (0 or less: it never will be); ok is false when no
+// script runs.
+func (b *busyState) wait() (ended <-chan struct{}, untilBusy time.Duration, ok bool) {
+	start := b.start.Load()
+	if start == 0 {
+		return nil, 0, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cancel == nil {
+		return nil, 0, false
+	}
+	if b.ended == nil {
+		b.ended = make(chan struct{})
+	}
+	limit := time.Duration(b.threshold.Load()) * time.Millisecond
+	if limit <= 0 {
+		return b.ended, 0, true
+	}
+	return b.ended, max(limit-time.Since(time.Unix(0, start)), time.Nanosecond), true
 }
 
 // setFunction marks the script begun as a function (function.go).
@@ -106,6 +134,34 @@ func (b *busyState) kill(fn bool) string {
 // waiting for the lock. It does not need the lock.
 func (e *Engine) ScriptBusy() bool { return e.busy.busy() }
 
+// AwaitScript waits, when a script runs, until it ends or becomes busy,
+// and reports whether it is busy. The server calls it before taking the
+// lock, so that a command that arrived while a script ran gets BUSY (or
+// stops the script: SCRIPT KILL) at busy-reply-threshold, as in Redis,
+// rather than waiting on the lock for as long as the script runs. It does
+// not need the lock.
+func (e *Engine) AwaitScript() bool {
+	for {
+		if e.busy.busy() {
+			return true
+		}
+		ended, untilBusy, ok := e.busy.wait()
+		if !ok {
+			return false
+		}
+		if untilBusy <= 0 {
+			<-ended
+			continue
+		}
+		t := time.NewTimer(untilBusy)
+		select {
+		case <-ended:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
 // BusyReply answers one command while a script is busy, without the
 // engine lock: SCRIPT KILL stops the script, anything else gets BUSY.
 func (e *Engine) BusyReply(cl *Client, args [][]byte) {
@@ -134,10 +190,24 @@ func (e *Engine) BusyReply(cl *Client, args [][]byte) {
 		e.busy.mu.Lock()
 		fn := e.busy.fn.name != ""
 		e.busy.mu.Unlock()
+		msg := errBusy
 		if fn {
-			cl.W.Error(errFnBusy)
-		} else {
-			cl.W.Error(errBusy)
+			msg = errFnBusy
+		}
+		// As Redis's rejectCommand: a rejected command fails the
+		// transaction it was meant for, and a rejected EXEC aborts it.
+		// Only this connection's goroutine touches these fields.
+		switch {
+		case strings.EqualFold(view(args[0]), "exec"):
+			if cl.multi != nil {
+				cl.busyDiscard = true
+			}
+			cl.W.Error("EXECABORT Transaction discarded because of: " + msg)
+		default:
+			if cl.multi != nil && !cl.busyDiscard {
+				cl.multiErr = true
+			}
+			cl.W.Error(msg)
 		}
 	}
 }

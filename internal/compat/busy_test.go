@@ -67,3 +67,82 @@ return 'done'`, "0"))
 		})
 	}
 }
+
+// A command sent while a script runs but before busy-reply-threshold gets
+// its answer at the threshold, as in Redis, not when the script ends: a
+// SCRIPT KILL sent early stops a script that would never end. A client in
+// MULTI whose queued command got BUSY has its transaction fail: EXEC
+// while busy gets EXECABORT, and so does EXEC after the script, with
+// nothing of the transaction run.
+func TestBusyScriptEarlyCommands(t *testing.T) {
+	redisAddr := redistest.Redis(t)
+	_, ferryAddr := redistest.Ferry(t, command.Config{})
+	for name, addr := range map[string]string{"ferry": ferryAddr, "redis": redisAddr} {
+		t.Run(name, func(t *testing.T) {
+			admin := redistest.Dial(t, addr)
+			if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "300"); got != "+OK\r\n" {
+				t.Fatalf("CONFIG SET: %q", got)
+			}
+			defer admin.Do("CONFIG", "SET", "busy-reply-threshold", "5000")
+			runner := redistest.Dial(t, addr)
+			other := redistest.Dial(t, addr)
+			tx := redistest.Dial(t, addr)
+			admin.Do("SET", "xx", "1")
+
+			// A transaction whose second command arrives while busy.
+			if got := tx.Do("MULTI"); got != "+OK\r\n" {
+				t.Fatalf("MULTI: %q", got)
+			}
+			if got := tx.Do("INCR", "xx"); got != "+QUEUED\r\n" {
+				t.Fatalf("INCR queued: %q", got)
+			}
+			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+				t.Fatalf("SCRIPT KILL sent before the threshold: %q", got)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("SCRIPT KILL answered after %s", d)
+			}
+			if got, err := runner.ReadTimeout(5 * time.Second); err != nil || !strings.HasPrefix(got, "-ERR Script killed by user with SCRIPT KILL... script: ") {
+				t.Fatalf("killed script's reply: %q, %v", got, err)
+			}
+
+			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+			time.Sleep(400 * time.Millisecond)
+			if got := tx.Do("INCR", "xx"); !strings.HasPrefix(got, "-BUSY ") {
+				t.Fatalf("INCR in MULTI while busy: %q", got)
+			}
+			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+				t.Fatalf("SCRIPT KILL: %q", got)
+			}
+			runner.ReadTimeout(5 * time.Second)
+			if got := tx.Do("EXEC"); got != "-EXECABORT Transaction discarded because of previous errors.\r\n" {
+				t.Fatalf("EXEC after a BUSY in the transaction: %q", got)
+			}
+			if got := admin.Do("GET", "xx"); got != "$1\r\n1\r\n" {
+				t.Fatalf("GET xx: %q, want nothing of the transaction run", got)
+			}
+
+			// EXEC itself while busy.
+			tx.Do("MULTI")
+			tx.Do("INCR", "xx")
+			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+			time.Sleep(400 * time.Millisecond)
+			if got := tx.Do("EXEC"); got != "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n" {
+				t.Fatalf("EXEC while busy: %q", got)
+			}
+			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+				t.Fatalf("SCRIPT KILL: %q", got)
+			}
+			runner.ReadTimeout(5 * time.Second)
+			if got := tx.Do("PING"); got != "+PONG\r\n" {
+				t.Fatalf("PING after the aborted EXEC: %q (still in MULTI?)", got)
+			}
+			if got := admin.Do("GET", "xx"); got != "$1\r\n1\r\n" {
+				t.Fatalf("GET xx: %q", got)
+			}
+		})
+	}
+}

@@ -356,7 +356,7 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
 	e := c.s.e
 	cl := c.cl
-	if e.ScriptBusy() {
+	if e.AwaitScript() {
 		return c.busyBatch(), false, nil, nil
 	}
 	e.Lock()
