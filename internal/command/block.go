@@ -191,6 +191,8 @@ func (e *Engine) Poke() {
 // serveReady retries the clients blocked on keys that were created, in
 // FIFO order, until a key runs out or its waiters are all served. Serving a
 // client may create keys (BLMOVE), which are handled in the same loop.
+// Meanwhile the client served is the running one for tracking
+// (trackingServing): the invalidations it causes itself follow its reply.
 func (e *Engine) serveReady() {
 	for len(e.ready) > 0 {
 		dk := e.ready[0]
@@ -205,11 +207,14 @@ func (e *Engine) serveReady() {
 			c := Ctx{e: e, Client: cl, Args: bs.args, W: e.replyWriter(cl), DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 			bs.ready = dk.key
 			before := len(cl.W.Buf)
+			e.trackingServing(cl, bs)
 			if !bs.retry(&c) {
+				e.trackingServed(cl)
 				e.eff.reset()
 				continue
 			}
 			e.commitUnit()
+			e.trackingServed(cl)
 			e.unblocked(cl, bs.cmd, bs.args, before, false)
 			e.unblock(cl)
 		}

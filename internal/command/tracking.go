@@ -45,6 +45,14 @@ type tracking struct {
 	dirty    bool                          // a bcastPrefix has keys to send
 	pending  []*string                     // invalidations for the running client, after its reply (nil: flush)
 	flushing bool                          // a flush sends one null instead of a key each
+	// served is the blocked client being served (block.go), the running
+	// one meanwhile, as blocked.c makes it Redis's current_client.
+	served *Client
+	// quiet, with quietKey, is a list a blocked client is being served
+	// from: Redis signals no change of it (the push that woke the client
+	// did), unless the client also pushes onto it (BLMOVE l l).
+	quiet    bool
+	quietKey string
 }
 
 // bcastPrefix is a BCAST prefix: its clients and the keys changed since the
@@ -148,17 +156,36 @@ func (e *Engine) trackRead(cl *Client, cmd *Command, args [][]byte) {
 	}
 }
 
+// trackingCurrent is the client whose command runs, as Redis's
+// server.current_client: a blocked client while it is served, else e.cur
+// (nil outside commands).
+func (e *Engine) trackingCurrent() *Client {
+	if e.trk.served != nil {
+		return e.trk.served
+	}
+	return e.cur
+}
+
 // invalidateKey is Redis's trackingInvalidateKey: key changed (by the
-// running client, e.cur, if any). bcast also queues it for BCAST clients.
+// running client, if any). bcast also queues it for BCAST clients.
 func (e *Engine) invalidateKey(key string, bcast bool) {
 	t := &e.trk
-	if t.flushing {
+	if t.flushing || (t.quiet && key == t.quietKey) {
 		return
 	}
+	e.invalidateKeyBy(key, bcast, e.trackingCurrent())
+}
+
+// invalidateKeyBy invalidates key as changed by cur: a NOLOOP client is
+// not told of its own changes, and is told of them, after its reply, by
+// trackingAfterCommand or trackingServed. cur nil is a change of no client
+// (a key evicted from the table).
+func (e *Engine) invalidateKeyBy(key string, bcast bool, cur *Client) {
+	t := &e.trk
 	if bcast && len(t.prefixes) > 0 {
 		for p, bp := range t.prefixes {
 			if strings.HasPrefix(key, p) {
-				bp.keys[key] = e.cur
+				bp.keys[key] = cur
 				t.dirty = true
 			}
 		}
@@ -174,10 +201,10 @@ func (e *Engine) invalidateKey(key string, bcast bool) {
 		if target == nil || !target.trk.on || target.trk.bcast {
 			continue
 		}
-		if target.trk.noloop && target == e.cur {
+		if target.trk.noloop && target == cur {
 			continue
 		}
-		if target == e.cur {
+		if target == cur {
 			k := key
 			t.pending = append(t.pending, &k)
 			continue
@@ -253,7 +280,7 @@ func (e *Engine) trackingFlush() {
 			if cl == nil || !cl.trk.on {
 				continue // or disconnected by an earlier message's output
 			}
-			if cl == e.cur {
+			if cl == e.trackingCurrent() {
 				t.pending = append(t.pending, nil)
 				continue
 			}
@@ -269,36 +296,73 @@ func (e *Engine) trackingFlush() {
 // trackingAfterCommand runs after a top-level command of cl (Redis's
 // afterCommand and resetClient): the invalidations cl caused for itself
 // follow its reply, and CLIENT CACHING lasts one command or transaction.
+// The keys evicted for tracking-table-max-keys follow them (Redis evicts
+// before the next command or in serverCron).
 func (e *Engine) trackingAfterCommand(cl *Client, args [][]byte) {
 	t := &e.trk
+	e.sendPending(cl)
 	if t.maxKeys > 0 && int64(len(t.table)) > t.maxKeys {
 		e.trackingLimit()
-	}
-	if len(t.pending) > 0 {
-		pending := t.pending
-		t.pending = nil
-		for _, k := range pending {
-			if k == nil {
-				e.sendTracking(cl, nullFor(cl))
-			} else {
-				e.sendTracking(cl, keyArray([]string{*k}))
-			}
-		}
 	}
 	if cl.trk.caching && cl.multi == nil && !strings.EqualFold(string(args[0]), "client") {
 		cl.trk.caching = false
 	}
 }
 
+// sendPending sends cl the invalidations its command caused itself, held
+// until its reply was written (Redis's
+// trackingHandlePendingKeyInvalidations).
+func (e *Engine) sendPending(cl *Client) {
+	t := &e.trk
+	if len(t.pending) == 0 {
+		return
+	}
+	pending := t.pending
+	t.pending = nil
+	if e.clients[cl.ID] != cl {
+		return // disconnected meanwhile
+	}
+	for _, k := range pending {
+		if k == nil {
+			e.sendTracking(cl, nullFor(cl))
+		} else {
+			e.sendTracking(cl, keyArray([]string{*k}))
+		}
+	}
+}
+
+// trackingServing makes cl, a blocked client about to be served from the
+// key bs.ready, the running client for tracking until trackingServed, as
+// Redis's blocked.c makes it server.current_client: its own changes reach
+// it after its reply, and NOLOOP leaves them out. A list it pops from is
+// quiet meanwhile (serveClientBlockedOnList signals no change of it),
+// unless the command also pushes onto it.
+func (e *Engine) trackingServing(cl *Client, bs *blockState) {
+	t := &e.trk
+	t.served = cl
+	t.quiet = bs.cmd != nil && bs.cmd.Group == "list" &&
+		!((bs.cmd.Name == "blmove" || bs.cmd.Name == "brpoplpush") && string(bs.args[2]) == bs.ready)
+	t.quietKey = bs.ready
+}
+
+// trackingServed ends trackingServing: cl gets the invalidations it
+// caused itself, after its reply when it was served (a retry that did not
+// serve it may still have deleted an expired key).
+func (e *Engine) trackingServed(cl *Client) {
+	e.trk.served, e.trk.quiet, e.trk.quietKey = nil, false, ""
+	e.sendPending(cl)
+}
+
 // trackingLimit evicts keys from the table, as if they changed, until it
-// holds at most tracking-table-max-keys.
+// holds at most tracking-table-max-keys. An eviction is no client's
+// change: NOLOOP does not hide it (Redis's trackingLimitUsedSlots).
 func (e *Engine) trackingLimit() {
 	t := &e.trk
 	for key := range t.table {
 		if int64(len(t.table)) <= t.maxKeys {
 			return
 		}
-		e.invalidateKey(key, false)
+		e.invalidateKeyBy(key, false, nil)
 	}
 }
 
