@@ -54,7 +54,7 @@ func newBit(L *lua.LState) *lua.LTable {
 	L.SetField(t, "tohex", L.NewFunction(func(L *lua.LState) int {
 		x := checkBit(L, 1)
 		n := int32(8)
-		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+		if L.GetTop() >= 2 { // nil is not a count: LuaBitOp tests for none
 			n = int32(checkBit(L, 2))
 		}
 		digits := "0123456789abcdef"
@@ -74,10 +74,10 @@ func newBit(L *lua.LState) *lua.LTable {
 	return t
 }
 
-// checkBit reads argument i as LuaBitOp does: the number rounded to an
-// integer and taken modulo 2^32.
+// checkBit reads argument i as LuaBitOp does: a number (or a string that
+// reads as one) rounded to an integer and taken modulo 2^32.
 func checkBit(L *lua.LState, i int) uint32 {
-	f := float64(L.CheckNumber(i))
+	f := float64(numberArg(L, i))
 	f = math.Mod(math.RoundToEven(f), 1<<32)
 	if f < 0 {
 		f += 1 << 32

@@ -64,8 +64,11 @@ func optNumber(L *lua.LState, n int, fname string, def float64) float64 {
 }
 
 // str2number is Lua 5.1's luaO_str2d: strtod over the whole string but for
-// surrounding white space.
+// surrounding white space. Lua reads the string as C does, up to a NUL.
 func str2number(s string) (float64, bool) {
+	if z := strings.IndexByte(s, 0); z >= 0 {
+		s = s[:z]
+	}
 	n := strtodLen(s)
 	if n == 0 {
 		return 0, false

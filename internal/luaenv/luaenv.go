@@ -64,6 +64,7 @@ func New() *Env {
 	for _, name := range removed {
 		env.Globals.RawSetString(name, lua.LNil)
 	}
+	fixArgs(L, env.Globals)
 	math := env.Globals.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(env.random))
 	math.RawSetString("randomseed", L.NewFunction(env.randomseed))

@@ -34,25 +34,25 @@ func (env *Env) random(L *lua.LState) int {
 	case 0:
 		L.Push(lua.LNumber(r))
 	case 1:
-		u := L.CheckInt(1)
+		u := intArg(L, 1)
 		if u < 1 {
-			L.RaiseError("bad argument #1 to 'random' (interval is empty)")
+			badArg(L, 1, "interval is empty")
 		}
 		L.Push(lua.LNumber(math.Floor(r*float64(u)) + 1))
 	case 2:
-		l, u := L.CheckInt(1), L.CheckInt(2)
+		l, u := intArg(L, 1), intArg(L, 2)
 		if l > u {
-			L.RaiseError("bad argument #2 to 'random' (interval is empty)")
+			badArg(L, 2, "interval is empty")
 		}
 		L.Push(lua.LNumber(math.Floor(r*float64(u-l+1)) + float64(l)))
 	default:
-		L.RaiseError("wrong number of arguments")
+		raise(L, "wrong number of arguments")
 	}
 	return 1
 }
 
 // randomseed is math.randomseed.
 func (env *Env) randomseed(L *lua.LState) int {
-	env.rng.seed(int32(L.CheckInt(1)))
+	env.rng.seed(intArg(L, 1))
 	return 0
 }
