@@ -335,7 +335,11 @@ func infoMemory(e *Engine, b *infoBuf) {
 	b.int("used_memory_vm_eval", 0)
 	b.str("used_memory_lua_human", "0B")
 	b.int("used_memory_scripts_eval", 0)
-	b.int("number_of_cached_scripts", 0)
+	cached := 0
+	if e.lua != nil {
+		cached = len(e.lua.scripts)
+	}
+	b.int("number_of_cached_scripts", int64(cached))
 	libs, funcs := e.functionCounts()
 	b.int("number_of_functions", int64(funcs))
 	b.int("number_of_libraries", int64(libs))

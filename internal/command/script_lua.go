@@ -130,9 +130,25 @@ func replyTable(L *lua.LState, field string) int {
 		return 1
 	}
 	t := L.NewTable()
+	if field == "err" {
+		s = lua.LString(errorReplyText(string(s)))
+	}
 	t.RawSetString(field, s)
 	L.Push(t)
 	return 1
+}
+
+// errorReplyText is the error redis.error_reply makes of msg, as Redis's
+// luaPushErrorBuff does: one leading '-' is dropped; a message with no
+// space gets the code ERR; CR and LF are trimmed from the text after the
+// code.
+func errorReplyText(msg string) string {
+	msg = strings.TrimPrefix(msg, "-")
+	code, text, ok := strings.Cut(msg, " ")
+	if !ok {
+		code, text = "ERR", msg
+	}
+	return code + " " + strings.Trim(text, "\r\n")
 }
 
 // raise raises an "ERR msg" error table from a redis.* function, as Redis

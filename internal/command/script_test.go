@@ -193,3 +193,34 @@ func TestScriptWritesLargerThanAnEntry(t *testing.T) {
 		t.Fatalf("SET after the script: %q", got)
 	}
 }
+
+// TestCachedScriptsInInfo: INFO memory counts the scripts in the cache
+// (number_of_cached_scripts), loaded or run, until SCRIPT FLUSH.
+func TestCachedScriptsInInfo(t *testing.T) {
+	e := command.New(command.Config{})
+	e.Lock()
+	cl := e.NewClient("c", "")
+	e.Unlock()
+	count := func() string {
+		info := exec(e, cl, "INFO", "memory")
+		i := strings.Index(info, "number_of_cached_scripts:")
+		if i < 0 {
+			t.Fatalf("INFO memory: %q", info)
+		}
+		return info[i : i+strings.Index(info[i:], "\r\n")]
+	}
+	if got := count(); got != "number_of_cached_scripts:0" {
+		t.Fatalf("before any script: %s", got)
+	}
+	exec(e, cl, "SCRIPT", "LOAD", "return 1")
+	exec(e, cl, "SCRIPT", "LOAD", "return 2")
+	exec(e, cl, "EVAL", "return 3", "0")
+	exec(e, cl, "SCRIPT", "LOAD", "return 1")
+	if got := count(); got != "number_of_cached_scripts:3" {
+		t.Fatalf("after three scripts: %s", got)
+	}
+	exec(e, cl, "SCRIPT", "FLUSH")
+	if got := count(); got != "number_of_cached_scripts:0" {
+		t.Fatalf("after SCRIPT FLUSH: %s", got)
+	}
+}

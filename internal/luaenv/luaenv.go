@@ -171,16 +171,23 @@ func (env *Env) readonlyProxy(t *lua.LTable, index *lua.LFunction) (proxy, mt *l
 	return proxy, mt
 }
 
-// refuseProtected wraps a base function whose first argument is a table
-// it changes (setmetatable) so that it refuses protected tables, with the
-// read-only error raised as a C function raises it: without a position.
+// refuseProtected wraps setmetatable: its arguments are checked as Lua
+// 5.1 checks them, and a protected table is refused with the read-only
+// error raised as a C function raises it: without a position.
 func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
 	return env.L.NewFunction(func(L *lua.LState) int {
-		if _, ok := L.Get(1).(lua.LString); ok && env.stringMeta != nil {
-			L.Push(env.stringMeta)
-			return 1
+		t, ok := L.Get(1).(*lua.LTable)
+		if !ok {
+			// Lua 5.1's check: gopher-lua's would set the metatable of
+			// every string (or number...) for every later script.
+			argError(L, 1, "setmetatable", "table expected, got "+argTypeName(L, 1))
 		}
-		if t, ok := L.Get(1).(*lua.LTable); ok && env.protected[t] {
+		if mt := L.Get(2); mt != lua.LNil {
+			if _, ok := mt.(*lua.LTable); !ok {
+				argError(L, 2, "setmetatable", "nil or table expected")
+			}
+		}
+		if env.protected[t] {
 			L.Error(lua.LString(ErrReadonly), 0)
 		}
 		top := L.GetTop()
