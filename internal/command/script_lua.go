@@ -10,6 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/ferrydb/ferry/internal/luaenv"
 	"github.com/ferrydb/ferry/internal/resp"
 )
 
@@ -47,7 +48,7 @@ func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 			if L.GetTop() < 2 {
 				raise(L, "redis.log() requires two arguments or more.")
 			}
-			level, ok := L.Get(1).(lua.LNumber)
+			level, ok := luaenv.ToNumber(L.Get(1))
 			if !ok {
 				raise(L, "First argument must be a number (log level).")
 			}
@@ -72,7 +73,10 @@ func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 			if L.GetTop() != 1 {
 				raise(L, "redis.setresp() requires one argument.")
 			}
-			v := L.CheckInt(1)
+			// lua_tonumber, as Redis reads it: a numeric string counts,
+			// anything else is 0.
+			f, _ := luaenv.ToNumber(L.Get(1))
+			v := int(f)
 			if v != 2 && v != 3 {
 				raise(L, "RESP version must be 2 or 3.")
 			}
@@ -89,7 +93,7 @@ func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 			if L.GetTop() != 1 {
 				raise(L, "redis.set_repl() requires one argument.")
 			}
-			if v := L.CheckInt(1); v < 0 || v > 3 {
+			if f, _ := luaenv.ToNumber(L.Get(1)); int(f) < 0 || int(f) > 3 {
 				raise(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
 			}
 			return 0

@@ -197,3 +197,15 @@ func strtod(s string) float64 {
 	}
 	return f
 }
+
+// ToNumber is lua_tonumber: a number, or a string that reads as one in
+// Lua 5.1's syntax; ok is false for anything else.
+func ToNumber(v lua.LValue) (n float64, ok bool) {
+	switch v := v.(type) {
+	case lua.LNumber:
+		return float64(v), true
+	case lua.LString:
+		return str2number(string(v))
+	}
+	return 0, false
+}
