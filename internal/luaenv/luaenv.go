@@ -75,6 +75,7 @@ func New() *Env {
 	env.Globals.RawSetString("rawset", L.NewFunction(env.rawset))
 	env.Globals.RawSetString("setmetatable", env.refuseProtected(env.Globals.RawGetString("setmetatable").(*lua.LFunction)))
 	env.Globals.RawSetString("getmetatable", L.NewFunction(env.getmetatable))
+	env.Globals.RawSetString("tostring", numbersAsLua(L, env.Globals.RawGetString("tostring").(*lua.LFunction)))
 	for _, name := range []string{"load", "loadstring"} {
 		env.Globals.RawSetString(name, env.inEnv(env.Globals.RawGetString(name).(*lua.LFunction)))
 	}
@@ -192,6 +193,29 @@ func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
 		}
 		top := L.GetTop()
 		L.Push(fn)
+		for i := 1; i <= top; i++ {
+			L.Push(L.Get(i))
+		}
+		L.Call(top, lua.MultRet)
+		return L.GetTop() - top
+	})
+}
+
+// numbersAsLua wraps tostring so that a number is written as Lua 5.1
+// writes it ("%.14g": 0.33333333333333, inf), where gopher-lua uses Go's
+// shortest form; anything else goes to tostring itself. (Concatenation
+// with .. is the VM's own and keeps Go's form.)
+func numbersAsLua(L *lua.LState, tostring *lua.LFunction) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		if L.GetTop() == 0 {
+			argError(L, 1, "tostring", "value expected")
+		}
+		if n, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(lua.LString(formatG(float64(n), 14)))
+			return 1
+		}
+		top := L.GetTop()
+		L.Push(tostring)
 		for i := 1; i <= top; i++ {
 			L.Push(L.Get(i))
 		}
