@@ -65,6 +65,7 @@ func New() *Env {
 		env.Globals.RawSetString(name, lua.LNil)
 	}
 	fixArgs(L, env.Globals)
+	addCompat51(L, env.Globals)
 	math := env.Globals.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(env.random))
 	math.RawSetString("randomseed", L.NewFunction(env.randomseed))
