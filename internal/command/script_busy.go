@@ -163,17 +163,22 @@ func (e *Engine) AwaitScript() bool {
 }
 
 // BusyReply answers one command while a script is busy, without the
-// engine lock: SCRIPT KILL stops the script, anything else gets BUSY.
-func (e *Engine) BusyReply(cl *Client, args [][]byte) {
+// engine lock: SCRIPT KILL stops the script, QUIT ends the connection (it
+// reports true: close once the reply is written), anything else gets BUSY.
+func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
 	e.stats.Commands.Add(1)
 	switch {
+	case strings.EqualFold(view(args[0]), "quit"):
+		// Allowed while busy and before AUTH, as in Redis.
+		cl.W.OK()
+		return true
 	case !cl.Authed:
 		cl.W.Error(ErrNoAuth)
 	case len(args) == 2 && strings.EqualFold(view(args[1]), "kill") &&
 		(strings.EqualFold(view(args[0]), "script") || strings.EqualFold(view(args[0]), "function")):
 		if msg := e.busy.kill(strings.EqualFold(view(args[0]), "function")); msg != "" {
 			cl.W.Error(msg)
-			return
+			return false
 		}
 		cl.W.OK()
 	case len(args) == 2 && strings.EqualFold(view(args[0]), "function") && strings.EqualFold(view(args[1]), "stats"):
@@ -183,7 +188,7 @@ func (e *Engine) BusyReply(cl *Client, args [][]byte) {
 		b.mu.Unlock()
 		if fn.name == "" {
 			cl.W.Error(errBusy)
-			return
+			return false
 		}
 		writeFunctionStats(&cl.W, fn.name, fn.args, time.Since(time.Unix(0, start)).Milliseconds(), fn.libs, fn.funcs)
 	default:
@@ -210,4 +215,5 @@ func (e *Engine) BusyReply(cl *Client, args [][]byte) {
 			cl.W.Error(msg)
 		}
 	}
+	return false
 }

@@ -140,6 +140,20 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 			if got := tx.Do("PING"); got != "+PONG\r\n" {
 				t.Fatalf("PING after the aborted EXEC: %q (still in MULTI?)", got)
 			}
+
+			// QUIT is answered while busy, and the connection ends.
+			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+			time.Sleep(400 * time.Millisecond)
+			if got := tx.Do("QUIT"); got != "+OK\r\n" {
+				t.Fatalf("QUIT while busy: %q", got)
+			}
+			if got, err := tx.ReadTimeout(2 * time.Second); err == nil {
+				t.Fatalf("the connection is still open after QUIT: %q", got)
+			}
+			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+				t.Fatalf("SCRIPT KILL: %q", got)
+			}
+			runner.ReadTimeout(5 * time.Second)
 			if got := admin.Do("GET", "xx"); got != "$1\r\n1\r\n" {
 				t.Fatalf("GET xx: %q", got)
 			}

@@ -456,8 +456,11 @@ func (c *conn) busyBatch() (closeAfter bool) {
 			return false
 		}
 		mark := c.cl.W.Len()
-		c.s.e.BusyReply(c.cl, args)
+		quit := c.s.e.BusyReply(c.cl, args)
 		c.cl.MutedReply(mark) // CLIENT REPLY OFF or SKIP
+		if quit {
+			return true
+		}
 	}
 }
 
