@@ -18,11 +18,7 @@ func TestBusyScript(t *testing.T) {
 	_, ferryAddr := redistest.Ferry(t, command.Config{})
 	for name, addr := range map[string]string{"ferry": ferryAddr, "redis": redisAddr} {
 		t.Run(name, func(t *testing.T) {
-			admin := redistest.Dial(t, addr)
-			if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "100"); got != "+OK\r\n" {
-				t.Fatalf("CONFIG SET: %q", got)
-			}
-			defer admin.Do("CONFIG", "SET", "busy-reply-threshold", "5000")
+			admin := busyAfter(t, addr, "100")
 			runner := redistest.Dial(t, addr)
 
 			// A script that only reads loops until it is killed.
@@ -79,11 +75,7 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 	_, ferryAddr := redistest.Ferry(t, command.Config{})
 	for name, addr := range map[string]string{"ferry": ferryAddr, "redis": redisAddr} {
 		t.Run(name, func(t *testing.T) {
-			admin := redistest.Dial(t, addr)
-			if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "300"); got != "+OK\r\n" {
-				t.Fatalf("CONFIG SET: %q", got)
-			}
-			defer admin.Do("CONFIG", "SET", "busy-reply-threshold", "5000")
+			admin := busyAfter(t, addr, "300")
 			runner := redistest.Dial(t, addr)
 			other := redistest.Dial(t, addr)
 			tx := redistest.Dial(t, addr)
@@ -159,4 +151,16 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// busyAfter connects to addr and sets busy-reply-threshold to ms until the
+// test ends; it returns the connection.
+func busyAfter(t *testing.T, addr, ms string) *redistest.Conn {
+	t.Helper()
+	admin := redistest.Dial(t, addr)
+	if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", ms); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET: %q", got)
+	}
+	t.Cleanup(func() { admin.Do("CONFIG", "SET", "busy-reply-threshold", "5000") })
+	return admin
 }

@@ -265,21 +265,9 @@ func TestTrackingEvictionNoloop(t *testing.T) {
 			}
 			return oneOf(msg, "*1\r\n")
 		}},
-		{"only one", func(s *side) string {
-			msg, err := s.red.ReadTimeout(300 * time.Millisecond)
-			if err == nil {
-				return msg
-			}
-			return "nothing"
-		}},
+		{"only one", func(s *side) string { return nothingFrom(s.red) }},
 		{"own write still hidden", func(s *side) string { return s.r.Do("MSET", "key1", "3", "key2", "4") }},
-		{"nothing for it", func(s *side) string {
-			msg, err := s.red.ReadTimeout(300 * time.Millisecond)
-			if err == nil {
-				return msg
-			}
-			return "nothing"
-		}},
+		{"nothing for it", func(s *side) string { return nothingFrom(s.red) }},
 		// RESP3 without redirection: the tracking client itself gets the
 		// push, after the reply to its CONFIG SET.
 		{"resp3", func(s *side) string {
@@ -308,4 +296,14 @@ func TestTrackingEvictionNoloop(t *testing.T) {
 			t.Fatalf("%s:\n ferry: %q\n redis: %q", st.name, got, want)
 		}
 	}
+}
+
+// nothingFrom reads what c receives within 300 ms: "nothing", or the
+// message, for the step to compare.
+func nothingFrom(c *redistest.Conn) string {
+	msg, err := c.ReadTimeout(300 * time.Millisecond)
+	if err == nil {
+		return msg
+	}
+	return "nothing"
 }

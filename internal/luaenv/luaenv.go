@@ -192,13 +192,7 @@ func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
 		if env.protected[t] {
 			L.Error(lua.LString(ErrReadonly), 0)
 		}
-		top := L.GetTop()
-		L.Push(fn)
-		for i := 1; i <= top; i++ {
-			L.Push(L.Get(i))
-		}
-		L.Call(top, lua.MultRet)
-		return L.GetTop() - top
+		return callThrough(L, fn)
 	})
 }
 
@@ -215,14 +209,20 @@ func numbersAsLua(L *lua.LState, tostring *lua.LFunction) *lua.LFunction {
 			L.Push(lua.LString(formatG(float64(n), 14)))
 			return 1
 		}
-		top := L.GetTop()
-		L.Push(tostring)
-		for i := 1; i <= top; i++ {
-			L.Push(L.Get(i))
-		}
-		L.Call(top, lua.MultRet)
-		return L.GetTop() - top
+		return callThrough(L, tostring)
 	})
+}
+
+// callThrough calls fn with the current function's arguments and returns
+// what it returns, for wrappers that hand a call on.
+func callThrough(L *lua.LState, fn *lua.LFunction) int {
+	top := L.GetTop()
+	L.Push(fn)
+	for i := 1; i <= top; i++ {
+		L.Push(L.Get(i))
+	}
+	L.Call(top, lua.MultRet)
+	return L.GetTop() - top
 }
 
 // strictIndex returns an __index function that reads the table src
