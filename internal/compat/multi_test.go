@@ -155,6 +155,7 @@ func runScenario(t *testing.T, s sessions, script string) {
 // name starts with "resp2-" or "resp3-") with nconn connections per server.
 func scenarioTest(t *testing.T, nconn int, scenarios map[string]string, redisArgs ...string) {
 	p := newWirePair(t, command.Config{}, redisArgs...)
+	ctl := []*redistest.Conn{redistest.Dial(t, p.ferry), redistest.Dial(t, p.redis)}
 	for name, script := range scenarios {
 		for _, proto := range []int{2, 3} {
 			if (strings.HasPrefix(name, "resp2-") && proto != 2) || (strings.HasPrefix(name, "resp3-") && proto != 3) {
@@ -163,7 +164,32 @@ func scenarioTest(t *testing.T, nconn int, scenarios map[string]string, redisArg
 			t.Run(name+"/resp"+strconv.Itoa(proto), func(t *testing.T) {
 				runScenario(t, openSessions(t, p.ferry, p.redis, nconn, proto), script)
 			})
+			// The scenario's connections are closed; wait until each
+			// server has let them go, or a subscription one left would
+			// count in the next scenario's PUBLISH (a server sees a
+			// close when it next reads, a moment later).
+			for _, c := range ctl {
+				waitClients(t, c, 1)
+			}
 		}
+	}
+}
+
+// waitClients waits up to 5 s until the server c is connected to counts n
+// connected clients (INFO clients), c included.
+func waitClients(t *testing.T, c *redistest.Conn, n int) {
+	t.Helper()
+	want := "\r\nconnected_clients:" + strconv.Itoa(n) + "\r\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info := c.Do("INFO", "clients")
+		if strings.Contains(info, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connections of the last scenario still open after 5 s: %q", info)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
