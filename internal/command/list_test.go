@@ -85,19 +85,7 @@ func (s *listScene) close(name string) {
 // waitBlocked polls INFO clients until blocked_clients is n.
 func (s *listScene) waitBlocked(n int) {
 	s.t.Helper()
-	ctl := s.conn("ctl")
-	want := "blocked_clients:" + strconv.Itoa(n) + "\r\n"
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		info := ctl.Do("INFO", "clients")
-		if strings.Contains(info, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("blocked clients never reached %d: %q", n, info)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	s.conn("ctl").WaitInfo("clients", "blocked_clients", strconv.Itoa(n))
 }
 
 // listScenarios are run against ferry and redis-server, in RESP2 and RESP3.

@@ -80,6 +80,18 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 			other := redistest.Dial(t, addr)
 			tx := redistest.Dial(t, addr)
 			admin.Do("SET", "xx", "1")
+			// busy starts a script that never ends and waits past the
+			// threshold; kill stops it and takes its reply.
+			busy := func() {
+				runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+				time.Sleep(400 * time.Millisecond)
+			}
+			kill := func() {
+				if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+					t.Fatalf("SCRIPT KILL: %q", got)
+				}
+				runner.ReadTimeout(5 * time.Second)
+			}
 
 			// A transaction whose second command arrives while busy.
 			if got := tx.Do("MULTI"); got != "+OK\r\n" {
@@ -101,15 +113,11 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 				t.Fatalf("killed script's reply: %q, %v", got, err)
 			}
 
-			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
-			time.Sleep(400 * time.Millisecond)
+			busy()
 			if got := tx.Do("INCR", "xx"); !strings.HasPrefix(got, "-BUSY ") {
 				t.Fatalf("INCR in MULTI while busy: %q", got)
 			}
-			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
-				t.Fatalf("SCRIPT KILL: %q", got)
-			}
-			runner.ReadTimeout(5 * time.Second)
+			kill()
 			if got := tx.Do("EXEC"); got != "-EXECABORT Transaction discarded because of previous errors.\r\n" {
 				t.Fatalf("EXEC after a BUSY in the transaction: %q", got)
 			}
@@ -120,32 +128,24 @@ func TestBusyScriptEarlyCommands(t *testing.T) {
 			// EXEC itself while busy.
 			tx.Do("MULTI")
 			tx.Do("INCR", "xx")
-			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
-			time.Sleep(400 * time.Millisecond)
+			busy()
 			if got := tx.Do("EXEC"); got != "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n" {
 				t.Fatalf("EXEC while busy: %q", got)
 			}
-			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
-				t.Fatalf("SCRIPT KILL: %q", got)
-			}
-			runner.ReadTimeout(5 * time.Second)
+			kill()
 			if got := tx.Do("PING"); got != "+PONG\r\n" {
 				t.Fatalf("PING after the aborted EXEC: %q (still in MULTI?)", got)
 			}
 
 			// QUIT is answered while busy, and the connection ends.
-			runner.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
-			time.Sleep(400 * time.Millisecond)
+			busy()
 			if got := tx.Do("QUIT"); got != "+OK\r\n" {
 				t.Fatalf("QUIT while busy: %q", got)
 			}
 			if got, err := tx.ReadTimeout(2 * time.Second); err == nil {
 				t.Fatalf("the connection is still open after QUIT: %q", got)
 			}
-			if got := other.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
-				t.Fatalf("SCRIPT KILL: %q", got)
-			}
-			runner.ReadTimeout(5 * time.Second)
+			kill()
 			if got := admin.Do("GET", "xx"); got != "$1\r\n1\r\n" {
 				t.Fatalf("GET xx: %q", got)
 			}

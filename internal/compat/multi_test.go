@@ -169,27 +169,9 @@ func scenarioTest(t *testing.T, nconn int, scenarios map[string]string, redisArg
 			// count in the next scenario's PUBLISH (a server sees a
 			// close when it next reads, a moment later).
 			for _, c := range ctl {
-				waitClients(t, c, 1)
+				c.WaitInfo("clients", "connected_clients", "1")
 			}
 		}
-	}
-}
-
-// waitClients waits up to 5 s until the server c is connected to counts n
-// connected clients (INFO clients), c included.
-func waitClients(t *testing.T, c *redistest.Conn, n int) {
-	t.Helper()
-	want := "\r\nconnected_clients:" + strconv.Itoa(n) + "\r\n"
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		info := c.Do("INFO", "clients")
-		if strings.Contains(info, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connections of the last scenario still open after 5 s: %q", info)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

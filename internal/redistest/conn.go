@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -165,4 +166,22 @@ func join(s []string) string {
 		b.WriteString(x)
 	}
 	return b.String()
+}
+
+// WaitInfo polls INFO section on c, up to 5 s, until it holds the line
+// field:value; the test fails after that.
+func (c *Conn) WaitInfo(section, field, value string) {
+	c.tb.Helper()
+	want := "\r\n" + field + ":" + value + "\r\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info := c.Do("INFO", section)
+		if strings.Contains(info, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.tb.Fatalf("INFO %s: no %s:%s after 5 s: %q", section, field, value, info)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

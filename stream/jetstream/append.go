@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,6 +58,7 @@ func (l *Log) entryMsg(data []byte, expectLast uint64) (m *nats.Msg, object stri
 	}
 	m = l.newMsg(nil, expectLast)
 	m.Header.Set(objectHeader, object)
+	m.Header.Set(objectSizeHeader, strconv.Itoa(len(data)))
 	return m, object, nil
 }
 

@@ -312,10 +312,12 @@ func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 		return stream.Entry{}, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
 	}
 	data := m.Data
-	if name := m.Header.Get(objectHeader); name != "" {
-		if data, err = l.objectData(ctx, offset, name); err != nil {
-			return stream.Entry{}, err
-		}
+	obj, ok, err := l.objectData(ctx, offset, m.Header)
+	if err != nil {
+		return stream.Entry{}, err
+	}
+	if ok {
+		data = obj
 	}
 	return stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/stream"
@@ -34,8 +35,12 @@ import (
 // fenced is deleted at once; one whose append had an unknown outcome stays
 // until Trim or the age limit removes it.
 
-// objectHeader names the object that holds a message's entry.
-const objectHeader = "Ferry-Object"
+// objectHeader names the object that holds a message's entry, and
+// objectSizeHeader gives its size, which bounds the object's transfer.
+const (
+	objectHeader     = "Ferry-Object"
+	objectSizeHeader = "Ferry-Object-Size"
+)
 
 // objectAgeMargin is how much longer than the log's entries the bucket
 // keeps objects: an object is stored just before the message that
@@ -172,29 +177,34 @@ func (l *Log) transferTimeout(n int) time.Duration {
 	return l.cfg.Timeout * time.Duration(1+n>>22)
 }
 
-// objectData returns the data of the entry at offset held in object name.
-// An object that is gone (or a bucket that was never made) means the entry
-// is: stream.ErrTruncated.
-func (l *Log) objectData(ctx context.Context, offset uint64, name string) ([]byte, error) {
+// objectData returns the data of the entry at offset whose message has
+// header h, when that names an object (ok false: the entry is the message
+// body). An object that is gone (or a bucket that was never made) means
+// the entry is: stream.ErrTruncated.
+func (l *Log) objectData(ctx context.Context, offset uint64, h nats.Header) (data []byte, ok bool, err error) {
+	name := h.Get(objectHeader)
+	if name == "" {
+		return nil, false, nil
+	}
+	size, err := strconv.Atoi(h.Get(objectSizeHeader))
+	if err != nil {
+		size = l.cfg.MaxEntryBytes
+	}
 	obs, err := l.bucket(ctx, false)
 	if err == nil {
-		var info *jetstream.ObjectInfo
-		if info, err = obs.GetInfo(ctx, name); err == nil {
-			// Without a deadline of its own, the whole transfer would
-			// get the library's default timeout.
-			getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(int(info.Size)))
-			var data []byte
-			data, err = obs.GetBytes(getCtx, name)
-			cancel()
-			if err == nil {
-				return data, nil
-			}
+		// Without a deadline of its own, the whole transfer would get
+		// the library's default timeout.
+		getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(size))
+		data, err = obs.GetBytes(getCtx, name)
+		cancel()
+		if err == nil {
+			return data, true, nil
 		}
 	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("read at %d: the entry's object %s in bucket %s is gone: %w", offset, name, BucketName(l.cfg.Dataset), stream.ErrTruncated)
+		return nil, true, fmt.Errorf("read at %d: the entry's object %s in bucket %s is gone: %w", offset, name, BucketName(l.cfg.Dataset), stream.ErrTruncated)
 	}
-	return nil, fmt.Errorf("read at %d: object %s in bucket %s: %w", offset, name, BucketName(l.cfg.Dataset), l.mapErr(err))
+	return nil, true, fmt.Errorf("read at %d: object %s in bucket %s: %w", offset, name, BucketName(l.cfg.Dataset), l.mapErr(err))
 }
 
 // deleteObject removes an object and its metadata for good. The object

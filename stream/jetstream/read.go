@@ -110,12 +110,13 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 			return
 		}
 		data := msg.Data()
-		if name := msg.Headers().Get(objectHeader); name != "" {
-			var err error
-			if data, err = l.objectData(ctx, next, name); err != nil {
-				finish(err)
-				return
-			}
+		obj, ok, err := l.objectData(ctx, next, msg.Headers())
+		if err != nil {
+			finish(err)
+			return
+		}
+		if ok {
+			data = obj
 		}
 		if err := fn(stream.Entry{Offset: next, Data: data, Time: time.Unix(0, ts)}); err != nil {
 			finish(err)
