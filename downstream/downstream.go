@@ -11,8 +11,14 @@
 // entries from N+1 exactly as a ferry replica reads them: only durable
 // data goes downstream, never a master's writes the log has not
 // acknowledged. A log gap or read error ends the link (the Redis replica
-// reconnects and syncs in full again); nothing is ever skipped. PSYNC
-// always gets a full resynchronization.
+// reconnects and syncs in full again); nothing is ever skipped.
+//
+// Each link has its own replication ID. When a link ends because the
+// replica went away, the Server keeps where each piece of its stream
+// ended (from the replica's last acknowledgement on) for backlogTTL, so
+// that the replica's next PSYNC continues from its offset (+CONTINUE),
+// reading the log again from there, as Redis's partial resynchronization
+// does from its backlog.
 //
 // The package sits beside snapshot and stream: it uses both and the
 // engine, and master and replica import it (never the reverse).
@@ -109,13 +115,29 @@ func (c *Config) Validate() error {
 
 // Server serves SYNC and PSYNC for one node.
 type Server struct {
-	cfg    Config
-	replid string // the replication ID +FULLRESYNC names: one per Server
+	cfg Config
 
 	mu          sync.Mutex
 	links       map[*link]struct{}
-	syncs       atomic.Int64 // full resynchronizations served
-	partialErrs atomic.Int64 // of them, asked as partial (PSYNC with an ID)
+	backlogs    map[string]*backlog // links that ended, by replication ID
+	syncs       atomic.Int64        // full resynchronizations served
+	partialOK   atomic.Int64        // partial ones (+CONTINUE)
+	partialErrs atomic.Int64        // full ones asked as partial (PSYNC with an ID)
+}
+
+// backlogTTL is how long a link that ended stays resumable (Redis's
+// repl-backlog-ttl), and maxBacklogs how many are kept at most.
+const (
+	backlogTTL  = time.Hour
+	maxBacklogs = 16
+)
+
+// backlog is what a link leaves for its replica to continue from: the
+// replication offset its stream counts from and the stream's pieces.
+type backlog struct {
+	base   int64
+	pieces []piece
+	ended  time.Time
 }
 
 var _ command.SyncProvider = (*Server)(nil)
@@ -125,13 +147,90 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var id [20]byte
-	rand.Read(id[:])
-	return &Server{cfg: cfg, replid: hex.EncodeToString(id[:]), links: make(map[*link]struct{})}, nil
+	return &Server{cfg: cfg, links: make(map[*link]struct{}), backlogs: make(map[string]*backlog)}, nil
 }
 
-// ReplID returns the replication ID the Server announces in +FULLRESYNC.
-func (s *Server) ReplID() string { return s.replid }
+// newReplID returns a new replication ID: 40 hexadecimal digits.
+func newReplID() string {
+	var id [20]byte
+	rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
+
+// keep records the pieces of a link that ended, for its replica's next
+// PSYNC; expired backlogs go, and the oldest when there are too many.
+func (s *Server) keep(replid string, base int64, pieces []piece) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	oldest := ""
+	for id, b := range s.backlogs {
+		if now.Sub(b.ended) > backlogTTL {
+			delete(s.backlogs, id)
+		} else if oldest == "" || b.ended.Before(s.backlogs[oldest].ended) {
+			oldest = id
+		}
+	}
+	if len(s.backlogs) >= maxBacklogs {
+		delete(s.backlogs, oldest)
+	}
+	s.backlogs[replid] = &backlog{base: base, pieces: pieces, ended: now}
+}
+
+// resume takes the backlog a PSYNC names and returns where its stream
+// continues and the replication offset it counts from: ok only if the
+// replica's offset is one the stream reached and the log still holds the
+// entries after it. A backlog is used once: a failed attempt leaves a
+// full resynchronization for next time.
+func (s *Server) resume(ctx context.Context, req command.SyncRequest) (at resumeAt, base int64, ok bool) {
+	s.mu.Lock()
+	b := s.backlogs[req.ReplID]
+	delete(s.backlogs, req.ReplID)
+	s.mu.Unlock()
+	if b == nil || time.Since(b.ended) > backlogTTL {
+		return resumeAt{}, 0, false
+	}
+	// PSYNC names the first byte the replica lacks, counted from 1.
+	if at, ok = resumePoint(b.pieces, req.Offset-1-b.base); !ok {
+		return resumeAt{}, 0, false
+	}
+	first, err := s.cfg.Log.First(ctx)
+	if err != nil || at.from < first {
+		return resumeAt{}, 0, false
+	}
+	if at.skip > 0 {
+		// The replica stopped inside an entry: only between two of its
+		// commands can it have.
+		data, err := s.entryAt(ctx, at.from)
+		if err != nil {
+			return resumeAt{}, 0, false
+		}
+		var pre []byte
+		if at.db != 0 {
+			pre = selectZero
+		}
+		if _, err := tail(append(slices.Clip(pre), data...), at.skip); err != nil {
+			return resumeAt{}, 0, false
+		}
+	}
+	return at, b.base, true
+}
+
+// entryAt reads the log's entry at offset, waiting at most the Timeout.
+func (s *Server) entryAt(ctx context.Context, offset uint64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	var data []byte
+	errGot := errors.New("got it")
+	err := s.cfg.Log.Read(ctx, offset, func(en stream.Entry) error {
+		data = en.Data
+		return errGot
+	})
+	if !errors.Is(err, errGot) {
+		return nil, err
+	}
+	return data, nil
+}
 
 // Replica is a Redis replica attached to the node.
 type Replica struct {
@@ -199,10 +298,11 @@ func (s *Server) RequestAcks(offset uint64) {
 }
 
 // SyncStats implements command.SyncCounter: the full resynchronizations
-// the Server started, and how many of them a replica asked as partial ones
-// (PSYNC with its previous replication ID), which the Server never offers.
-func (s *Server) SyncStats() (full, partialErr int64) {
-	return s.syncs.Load(), s.partialErrs.Load()
+// the Server started, the partial ones, and how many of the full ones a
+// replica asked as partial (PSYNC with a replication ID it could not
+// continue).
+func (s *Server) SyncStats() (full, partialOK, partialErr int64) {
+	return s.syncs.Load(), s.partialOK.Load(), s.partialErrs.Load()
 }
 
 // ServeSync implements command.SyncProvider: the RDB at a durable offset,
@@ -215,10 +315,6 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 	s.mu.Lock()
 	s.links[l] = struct{}{}
 	s.mu.Unlock()
-	s.syncs.Add(1)
-	if c.Request.PSYNC && !strings.HasPrefix(c.Request.ReplID, "?") {
-		s.partialErrs.Add(1)
-	}
 	defer func() {
 		s.mu.Lock()
 		delete(s.links, l)
@@ -241,7 +337,7 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
-	log.Info("redis replica link closed", "offset", l.sent.Load(), "err", err)
+	log.Info("redis replica link closed", "offset", l.sent.Load(), "replid", l.replid, "err", err)
 	return err
 }
 
@@ -250,6 +346,7 @@ type link struct {
 	s      *Server
 	c      command.SyncConn
 	addr   string
+	replid string       // the link's replication ID
 	state  atomic.Value // string, as Replica.State
 	sent   atomic.Uint64
 	lastIO atomic.Int64 // unix ns of the last bytes the replica sent
@@ -269,7 +366,7 @@ type link struct {
 }
 
 func newLink(s *Server, c command.SyncConn) *link {
-	l := &link{s: s, c: c, addr: c.Client.Addr, getAck: make(chan struct{}, 1)}
+	l := &link{s: s, c: c, addr: c.Client.Addr, replid: newReplID(), getAck: make(chan struct{}, 1)}
 	if r := c.Request; r.ListeningPort > 0 {
 		host := r.IPAddress
 		if host == "" {
@@ -373,9 +470,19 @@ func (l *link) keepalive(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// run is the link's life: the cut, the RDB, then the stream.
+// run is the link's life: the cut, the RDB, then the stream; or, for a
+// PSYNC the Server can continue, the stream from the replica's offset.
 func (l *link) run(ctx context.Context) error {
 	req := l.c.Request
+	if req.PSYNC && !req.RDBOnly && !req.Filtered {
+		if at, base, ok := l.s.resume(ctx, req); ok {
+			return l.resume(ctx, at, base)
+		}
+	}
+	l.s.syncs.Add(1)
+	if req.PSYNC && !strings.HasPrefix(req.ReplID, "?") {
+		l.s.partialErrs.Add(1)
+	}
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go l.keepalive(stop, stopped)
 	halt := func() {
@@ -402,14 +509,14 @@ func (l *link) run(ctx context.Context) error {
 		f.Close()
 		os.Remove(f.Name())
 	}()
-	sp, err := l.s.begin(ctx, f, req)
+	sp, err := l.s.begin(ctx, f, req, l.replid)
 	if err != nil {
 		return refuse(err)
 	}
 	if req.PSYNC {
 		// The cut fixed the offset: the reply names it while the RDB is
 		// still being written, as Redis's does at BGSAVE's start.
-		line := "+FULLRESYNC " + l.s.replid + " " + strconv.FormatUint(sp.offset, 10) + "\r\n"
+		line := "+FULLRESYNC " + l.replid + " " + strconv.FormatUint(sp.offset, 10) + "\r\n"
 		if err := l.write([]byte(line)); err != nil {
 			sp.abandon()
 			return err
@@ -442,7 +549,27 @@ func (l *link) run(ctx context.Context) error {
 		return nil
 	}
 	l.state.Store("online")
-	return l.stream(ctx, sp.offset+1)
+	return l.stream(ctx, resumeAt{from: sp.offset + 1, pieces: []piece{{offset: sp.offset}}})
+}
+
+// resume continues the stream of the link that ended with the replica's
+// replication ID: +CONTINUE (naming the ID, to a replica that announced
+// psync2), then the rest of the stream from the replica's offset.
+func (l *link) resume(ctx context.Context, at resumeAt, base int64) error {
+	l.replid = l.c.Request.ReplID
+	line := "+CONTINUE\r\n"
+	if l.c.Request.CapaPSYNC2 {
+		line = "+CONTINUE " + l.replid + "\r\n"
+	}
+	if err := l.write([]byte(line)); err != nil {
+		return err
+	}
+	l.s.partialOK.Add(1)
+	l.s.cfg.Logger.Info("redis replica continues", "replica", l.addr, "replid", l.replid, "offset", at.from-1, "skip", at.skip)
+	l.base.Store(base)
+	l.sent.Store(at.from - 1)
+	l.state.Store("online")
+	return l.stream(ctx, at)
 }
 
 // oneLine keeps an error reply on one line.
@@ -517,7 +644,7 @@ type spooler struct {
 // begin takes the cut: it waits for the node's cut lock, then, under the
 // engine lock, asks the Source for the offset and starts the RDB with the
 // function libraries and the cut of the keyspace.
-func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest) (*spooler, error) {
+func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest, replid string) (*spooler, error) {
 	sp := &spooler{s: s}
 	keys := !req.Filtered
 	if keys {
@@ -545,7 +672,7 @@ func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest
 	}
 	sp.offset, sp.wait = offset, wait
 	meta := rdb.Meta{Offset: offset, Generation: s.cfg.Generation, Dataset: s.cfg.Dataset, Created: time.Now(),
-		Aux: map[string]string{"repl-stream-db": "0", "repl-id": s.replid, "repl-offset": strconv.FormatUint(offset, 10)}}
+		Aux: map[string]string{"repl-stream-db": "0", "repl-id": replid, "repl-offset": strconv.FormatUint(offset, 10)}}
 	if !req.Filtered || req.FunctionsOnly {
 		meta.Functions = e.FunctionLibraries()
 	}

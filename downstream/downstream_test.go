@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -152,8 +153,8 @@ func TestStream(t *testing.T) {
 	br, cc, done := serve(t, s, command.SyncRequest{PSYNC: true, ReplID: "?", Offset: -1})
 	cc.Write([]byte("REPLCONF ACK 0\r\n"))
 	line, _ := br.ReadString('\n')
-	if want := "+FULLRESYNC " + s.ReplID() + " 1\r\n"; line != want {
-		t.Fatalf("first line %q, want %q", line, want)
+	if !regexp.MustCompile(`^\+FULLRESYNC [0-9a-f]{40} 1\r\n$`).MatchString(line) {
+		t.Fatalf("first line %q, want +FULLRESYNC <replid> 1", line)
 	}
 	for line == "\n" || strings.HasPrefix(line, "+") {
 		line, _ = br.ReadString('\n')
@@ -273,9 +274,9 @@ func TestLinkSurvivesAFailedRead(t *testing.T) {
 	}
 }
 
-// TestSyncStats: every synchronization counts as a full one (INFO
-// sync_full); one asked as partial, with a replication ID, counts as a
-// failed partial one too (sync_partial_err), as in Redis. (INFO itself:
+// TestSyncStats: every synchronization the Server cannot continue counts
+// as a full one (INFO sync_full); one asked as partial, with a replication
+// ID, counts as a failed partial one too (sync_partial_err), as in Redis. (INFO itself:
 // e2e TestRedisReplicaOf.)
 func TestSyncStats(t *testing.T) {
 	e := command.New(command.Config{})
@@ -292,7 +293,98 @@ func TestSyncStats(t *testing.T) {
 		_, _, done := serve(t, s, req)
 		<-done
 	}
-	if full, partialErr := s.SyncStats(); full != 3 || partialErr != 1 {
-		t.Fatalf("SyncStats = %d, %d; want 3, 1", full, partialErr)
+	if full, partialOK, partialErr := s.SyncStats(); full != 3 || partialOK != 0 || partialErr != 1 {
+		t.Fatalf("SyncStats = %d, %d, %d; want 3, 0, 1", full, partialOK, partialErr)
 	}
+}
+
+// TestPartialResync: a replica that reconnects with the replication ID and
+// offset of a link that ended continues from there (+CONTINUE), inside an
+// entry of several commands too, and again after the continued link ends;
+// an offset the stream never stopped at gets a full resynchronization.
+func TestPartialResync(t *testing.T) {
+	e := command.New(command.Config{})
+	cmd := func(args ...string) string { return string(resp.AppendCommand(nil, toBytes(args)...)) }
+	setAB := cmd("SET", "a", "b")
+	entries := []string{
+		cmd("SET", "k", "v"), // in the RDB
+		cmd("SELECT", "3") + cmd("SET", "k", "v") + cmd("INCR", "n"), // leaves 3 selected
+		setAB + cmd("SET", "c", "d"),
+		cmd("SET", "e", "f"),
+		cmd("INCR", "x") + cmd("INCR", "y"),
+	}
+	lg := &memLog{}
+	for i, en := range entries {
+		lg.entries = append(lg.entries, stream.Entry{Offset: uint64(i + 1), Data: []byte(en)})
+	}
+	full := entries[1] + string(selectZero) + entries[2] + entries[3] + entries[4]
+	s, err := New(Config{Engine: e, Log: lg, Source: fixedSource{1}, PingPeriod: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	br, cc, done := serve(t, s, command.SyncRequest{PSYNC: true, ReplID: "?", Offset: -1, CapaPSYNC2: true})
+	line, _ := br.ReadString('\n')
+	var replid string
+	if _, err := fmt.Sscanf(line, "+FULLRESYNC %s 1\r\n", &replid); err != nil {
+		t.Fatalf("first line %q", line)
+	}
+	skipRDB(t, br)
+	got := make([]byte, len(full))
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != full {
+		t.Fatalf("stream %q, %v; want %q", got, err, full)
+	}
+	cc.Close()
+	<-done
+
+	// continueAt asks to continue after the replica processed pos bytes of
+	// the stream, and returns the first line and the connection.
+	continueAt := func(pos int) (string, *bufio.Reader, net.Conn, <-chan error) {
+		t.Helper()
+		br, cc, done := serve(t, s, command.SyncRequest{PSYNC: true, ReplID: replid, Offset: int64(1 + pos + 1), CapaPSYNC2: true})
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("PSYNC at %d: %v", pos, err)
+		}
+		return line, br, cc, done
+	}
+	// Inside entry 3, after its first command (and the SELECT 0 before it).
+	pos := len(entries[1]) + len(selectZero) + len(setAB)
+	line, br, cc, done = continueAt(pos)
+	if want := "+CONTINUE " + replid + "\r\n"; line != want {
+		t.Fatalf("PSYNC inside entry 3: %q, want %q", line, want)
+	}
+	got = make([]byte, len(full)-pos)
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != full[pos:] {
+		t.Fatalf("continued stream %q, %v; want %q", got, err, full[pos:])
+	}
+	cc.Close()
+	<-done
+
+	// The continued link left its own backlog: the end of the stream.
+	line, _, cc, done = continueAt(len(full))
+	if want := "+CONTINUE " + replid + "\r\n"; line != want {
+		t.Fatalf("PSYNC at the end: %q, want %q", line, want)
+	}
+	cc.Close()
+	<-done
+
+	// Inside a command: not a place the replica can have stopped at.
+	line, _, cc, done = continueAt(pos + 3)
+	if strings.HasPrefix(line, "+CONTINUE") || !strings.HasPrefix(line, "+FULLRESYNC ") || strings.Contains(line, replid) {
+		t.Fatalf("PSYNC inside a command: %q, want a full resynchronization with a new ID", line)
+	}
+	cc.Close()
+	<-done
+	if full, partialOK, partialErr := s.SyncStats(); full != 2 || partialOK != 2 || partialErr != 1 {
+		t.Fatalf("SyncStats = %d, %d, %d; want 2, 2, 1", full, partialOK, partialErr)
+	}
+}
+
+func toBytes(args []string) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		out[i] = []byte(a)
+	}
+	return out
 }

@@ -2,9 +2,11 @@ package downstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,16 +22,22 @@ var (
 	getAck     = []byte("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n")
 )
 
-// maxMarks bounds the marks an outbox keeps for a replica that does not
-// acknowledge: past it the newest mark moves forward instead of a new one
-// being added, which only delays credit, never gives too much.
-const maxMarks = 1024
+// maxPieces bounds the pieces an outbox keeps for a replica that does not
+// acknowledge: past it the oldest quarter is dropped. An acknowledgement
+// of bytes before the oldest kept piece then credits nothing (never too
+// much), and a replica that reconnects from there syncs in full.
+const maxPieces = 1 << 17
 
-// mark says that once the replica processed the stream up to byte end, it
-// applied every entry up to log offset offset.
-type mark struct {
+// piece says where one piece of the replication stream (an entry, with the
+// SELECT before it, or a PING or GETACK) ends: once the replica processed
+// the stream up to byte end, it applied every log entry up to offset and
+// has database db selected. entry is true for an entry's piece (it holds
+// the entry at offset), false for the fixed commands and the RDB's place.
+type piece struct {
 	end    int64
 	offset uint64
+	db     int
+	entry  bool
 }
 
 // outboxHigh is how many bytes of entries may wait for the replica: the
@@ -38,43 +46,56 @@ type mark struct {
 const outboxHigh = 4 << 20
 
 // outbox carries entries from the log reader to the link's writer, and
-// maps the replica's acknowledged stream bytes back to log offsets.
+// records the stream's pieces from the replica's last acknowledgement on:
+// they map acknowledged bytes back to log offsets, and let a replica that
+// reconnects continue from where it stopped (Server.resume).
 type outbox struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	buf    []byte
-	last   uint64 // offset of the last entry in buf
+	last   uint64 // offset of the last entry put
+	db     int    // database selected after the last entry put
 	closed bool
 	ready  chan struct{} // signalled when buf gains bytes
 	total  int64         // stream bytes put so far
-	marks  []mark        // entries put and not yet acknowledged, in order
+	pieces []piece       // in order; the first one is at or before the last ack
 }
 
-func newOutbox() *outbox {
-	o := &outbox{ready: make(chan struct{}, 1)}
+// newOutbox returns an outbox whose stream starts after the pieces put
+// before (at least one: the RDB's place, at byte 0, for a new link) and
+// skip bytes of the next entry's piece, which the replica already has.
+func newOutbox(pieces []piece, skip int64) *outbox {
+	p := pieces[len(pieces)-1]
+	o := &outbox{ready: make(chan struct{}, 1), pieces: pieces, total: p.end + skip, last: p.offset, db: p.db}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
 
 // ack takes the replica's processed stream bytes and returns the last log
-// offset they cover whole (0: none yet).
+// offset they cover whole (0: none known), dropping the pieces before the
+// one that covers it.
 func (o *outbox) ack(processed int64) uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var off uint64
-	i := 0
-	for ; i < len(o.marks) && o.marks[i].end <= processed; i++ {
-		off = o.marks[i].offset
+	i, found := slices.BinarySearchFunc(o.pieces, processed, func(p piece, n int64) int { return cmp.Compare(p.end, n) })
+	if found {
+		i++
 	}
-	o.marks = o.marks[:copy(o.marks, o.marks[i:])]
+	if i == 0 {
+		return 0
+	}
+	off := o.pieces[i-1].offset
+	o.pieces = o.pieces[:copy(o.pieces, o.pieces[i-1:])]
 	return off
 }
 
-// put appends an entry (and the SELECT before it), waiting while the
-// replica is behind by more than outboxHigh; false once the link closed.
-// Offset 0 (a PING, put by the writer itself) never waits: the writer is
-// the one that empties the outbox.
-func (o *outbox) put(offset uint64, parts ...[]byte) bool {
+// put appends the entry at offset, parts being the SELECT before it and
+// its commands, and db the database it leaves selected; offset 0 is a
+// fixed command (a PING or GETACK, put by the writer itself), which never
+// waits: the writer is the one that empties the outbox. An entry waits
+// while the replica is behind by more than outboxHigh. put reports false
+// once the link closed.
+func (o *outbox) put(offset uint64, db int, parts ...[]byte) bool {
 	o.mu.Lock()
 	for offset > 0 && len(o.buf) > outboxHigh && !o.closed {
 		o.cond.Wait()
@@ -88,14 +109,12 @@ func (o *outbox) put(offset uint64, parts ...[]byte) bool {
 		o.total += int64(len(p))
 	}
 	if offset > 0 {
-		o.last = offset
-		m := mark{end: o.total, offset: offset}
-		if len(o.marks) < maxMarks {
-			o.marks = append(o.marks, m)
-		} else {
-			o.marks[len(o.marks)-1] = m
-		}
+		o.last, o.db = offset, db
 	}
+	if len(o.pieces) >= maxPieces {
+		o.pieces = o.pieces[:copy(o.pieces, o.pieces[maxPieces/4:])]
+	}
+	o.pieces = append(o.pieces, piece{end: o.total, offset: o.last, db: o.db, entry: offset > 0})
 	o.mu.Unlock()
 	select {
 	case o.ready <- struct{}{}:
@@ -115,30 +134,59 @@ func (o *outbox) take(spare []byte) ([]byte, uint64) {
 	return b, o.last
 }
 
-func (o *outbox) close() {
+// close ends the outbox and returns its pieces, which a later link may
+// continue from.
+func (o *outbox) close() []piece {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.closed = true
 	o.cond.Broadcast()
-	o.mu.Unlock()
+	return o.pieces
 }
 
-// stream forwards the log's entries from offset from on, each as the RESP
+// resumeAt is where a stream starts: with the entry at offset from, the
+// database db selected before it, and skip bytes of that entry's piece
+// already sent (a replica that stopped inside an entry of several
+// commands), after the pieces sent before.
+type resumeAt struct {
+	from   uint64
+	db     int
+	skip   int64
+	pieces []piece
+}
+
+// resumePoint finds where a stream whose pieces are these continues for a
+// replica that processed its first pos bytes: at the end of a piece, or
+// inside an entry's piece. ok is false when pos is outside them.
+func resumePoint(pieces []piece, pos int64) (resumeAt, bool) {
+	i, found := slices.BinarySearchFunc(pieces, pos, func(p piece, n int64) int { return cmp.Compare(p.end, n) })
+	if found {
+		p := pieces[i]
+		return resumeAt{from: p.offset + 1, db: p.db, pieces: pieces[:i+1]}, true
+	}
+	if i == 0 || i == len(pieces) || !pieces[i].entry {
+		return resumeAt{}, false
+	}
+	p := pieces[i-1]
+	return resumeAt{from: p.offset + 1, db: p.db, skip: pos - p.end, pieces: pieces[:i]}, true
+}
+
+// stream forwards the log's entries from at.from on, each as the RESP
 // commands it holds, with a SELECT 0 before an entry when the one before
 // it left another database selected: an entry is applied starting in
 // database 0, while a Redis replica keeps the database its master
-// selected. A PING goes out every PingPeriod.
-func (l *link) stream(ctx context.Context, from uint64) error {
-	ob := newOutbox()
-	// The replica holds the RDB's offset once it acknowledges the
-	// stream's first byte.
-	ob.marks = append(ob.marks, mark{end: 0, offset: from - 1})
+// selected. A PING goes out every PingPeriod. When the link ends for any
+// reason but the log's, its pieces are kept for the replica to continue
+// from.
+func (l *link) stream(ctx context.Context, at resumeAt) (err error) {
+	ob := newOutbox(at.pieces, at.skip)
 	l.ob.Store(ob)
 	readCtx, stopRead := context.WithCancel(ctx)
 	readErr := make(chan error, 1)
 	go func() {
-		db := 0
+		db, skip := at.db, at.skip
 		var args [][]byte
-		next := from
+		next := at.from
 		forward := func(en stream.Entry) error {
 			if en.Offset != next {
 				// The log promises no gaps and no repeats; never forward
@@ -153,7 +201,15 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			if db, args, err = endDB(en.Data, args); err != nil {
 				return linkError{fmt.Errorf("log entry %d: %w", en.Offset, err)}
 			}
-			if !ob.put(en.Offset, pre, en.Data) {
+			parts := [][]byte{pre, en.Data}
+			if skip > 0 {
+				rest, err := tail(append(slices.Clip(pre), en.Data...), skip)
+				if err != nil {
+					return linkError{fmt.Errorf("continue inside log entry %d: %w", en.Offset, err)}
+				}
+				parts, skip = [][]byte{rest}, 0
+			}
+			if !ob.put(en.Offset, db, parts...) {
 				return linkError{errors.New("link closed")}
 			}
 			next++
@@ -181,10 +237,14 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			}
 		}
 	}()
+	logFailed := false
 	defer func() {
 		stopRead()
-		ob.close()
+		pieces := ob.close()
 		<-readErr
+		if !logFailed {
+			l.s.keep(l.replid, l.base.Load(), pieces)
+		}
 	}()
 
 	t := time.NewTicker(l.s.cfg.PingPeriod)
@@ -197,7 +257,7 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			return context.Cause(ctx)
 		case <-ob.ready:
 		case <-t.C:
-			ob.put(0, ping)
+			ob.put(0, 0, ping)
 			continue
 		case <-l.getAck:
 		case rerr = <-readErr:
@@ -212,15 +272,28 @@ func (l *link) stream(ctx context.Context, from uint64) error {
 			l.sent.Store(last)
 		}
 		if want := l.ackWant.Load(); want > 0 && l.sent.Load() >= want && l.ackWant.CompareAndSwap(want, 0) {
-			ob.put(0, getAck)
+			ob.put(0, 0, getAck)
 		}
 		if rerr != nil {
+			logFailed = true
 			if errors.Is(rerr, stream.ErrTruncated) {
 				return fmt.Errorf("the log no longer holds offset %d: %w", l.sent.Load()+1, rerr)
 			}
 			return fmt.Errorf("read the log: %w", rerr)
 		}
 	}
+}
+
+// tail returns b after its first n bytes, which must be whole commands:
+// where a replica that stopped inside an entry continues.
+func tail(b []byte, n int64) ([]byte, error) {
+	if n <= 0 || n >= int64(len(b)) {
+		return nil, fmt.Errorf("byte %d of %d", n, len(b))
+	}
+	if _, err := resp.ParseCommands(b[:n], nil, func([][]byte) error { return nil }); err != nil {
+		return nil, fmt.Errorf("byte %d of %d is not between two commands", n, len(b))
+	}
+	return b[n:], nil
 }
 
 // linkError is an error of the link itself while it forwards entries:

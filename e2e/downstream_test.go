@@ -592,3 +592,71 @@ func sendUnanswered(t *testing.T, addr string, args ...string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRedisReplicaPartialResync: a redis-server replica of a ferry master,
+// and one of a ferry replica, lose their links several times while
+// clients write (CLIENT KILL TYPE master on the redis-server: it keeps its
+// replication ID and offset and reconnects with PSYNC). Every reconnection
+// continues the stream (+CONTINUE): each node counts one full
+// synchronization and one partial one per kill, the redis replicas keep
+// their replication IDs, and they end with the master's digest.
+func TestRedisReplicaPartialResync(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "partial", nil)
+	r := startReplica(t, ns.URL(), "partial", true)
+	replicas := map[string]string{m.addr: startRedisReplica(t, m.addr), r.addr: startRedisReplica(t, r.addr)}
+	linked := func(addr string) func() error {
+		return func() error {
+			if info := mustQuery(t, addr, "INFO", "replication"); !strings.Contains(info, "master_link_status:up") {
+				return fmt.Errorf("redis replica %s not linked:\n%s", addr, info)
+			}
+			return nil
+		}
+	}
+	replid := map[string]string{}
+	for _, rr := range replicas {
+		checkFor(t, 10*time.Second, 20*time.Millisecond, linked(rr))
+		replid[rr] = infoField(t, rr, "replication", "master_replid")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	done := make(chan int, 1)
+	go func() { done <- runWorkload(t, m.addr, seed, 3, 20, 1<<20, 4*time.Second, true, true) }()
+	const kills = 3
+	for range kills {
+		time.Sleep(700 * time.Millisecond)
+		for _, rr := range replicas {
+			if got := mustQuery(t, rr, "CLIENT", "KILL", "TYPE", "master"); got != ":1\r\n" {
+				t.Fatalf("CLIENT KILL TYPE master on %s = %q", rr, got)
+			}
+		}
+		for _, rr := range replicas {
+			checkFor(t, 10*time.Second, 20*time.Millisecond, linked(rr))
+		}
+	}
+	n := <-done
+	t.Logf("%d commands, log offset %d", n, m.Offset())
+	waitCaughtUp(t, m, r, 20*time.Second)
+	for node, rr := range replicas {
+		waitSameDigest(t, m.addr, rr, 20*time.Second)
+		if got := infoField(t, rr, "replication", "master_replid"); got != replid[rr] {
+			t.Errorf("redis replica of %s: master_replid %s, was %s: it synchronized in full", node, got, replid[rr])
+		}
+		full, ok := infoField(t, node, "stats", "sync_full"), infoField(t, node, "stats", "sync_partial_ok")
+		if full != "1" || ok != strconv.Itoa(kills) {
+			t.Errorf("INFO stats of %s: sync_full:%s sync_partial_ok:%s, want 1 and %d", node, full, ok, kills)
+		}
+	}
+}
+
+// infoField returns one field of addr's INFO section.
+func infoField(t *testing.T, addr, section, field string) string {
+	t.Helper()
+	info := mustQuery(t, addr, "INFO", section)
+	m := regexp.MustCompile(`\r\n` + field + `:([^\r]*)\r\n`).FindStringSubmatch(info)
+	if m == nil {
+		t.Fatalf("INFO %s of %s has no %s: %q", section, addr, field, info)
+	}
+	return m[1]
+}

@@ -35,7 +35,7 @@ func registerSync(t *Table) {
 		&Command{Name: "sync", Arity: 1, Flags: Admin | NoScript | NoMulti, Group: "server", Since: "1.0.0",
 			Summary: "Makes the connection a replica: sends the dataset as RDB, then the replication stream.", ACL: acl, Handler: syncCmd},
 		&Command{Name: "psync", Arity: -3, Flags: Admin | NoScript | NoMulti, Group: "server", Since: "2.8.0",
-			Summary: "Makes the connection a replica, always with a full resynchronization.", ACL: acl, Handler: syncCmd},
+			Summary: "Makes the connection a replica: continues its replication stream, or sends the dataset in full first.", ACL: acl, Handler: syncCmd},
 		&Command{Name: "replconf", Arity: -1, Flags: Admin | NoScript | Loading | Stale | AllowBusy, Group: "server", Since: "3.0.0",
 			Summary: "Records a replica's options before SYNC or PSYNC.", ACL: acl, Handler: replconfCmd},
 	)
@@ -119,19 +119,19 @@ type SyncLister interface {
 }
 
 // SyncCounter is implemented by a SyncProvider that counts the
-// synchronizations it served, for INFO stats (sync_full and
-// sync_partial_err, as Redis counts them). Called with the engine lock
+// synchronizations it served, for INFO stats (sync_full, sync_partial_ok
+// and sync_partial_err, as Redis counts them). Called with the engine lock
 // held.
 type SyncCounter interface {
-	SyncStats() (full, partialErr int64)
+	SyncStats() (full, partialOK, partialErr int64)
 }
 
 // syncStats returns the SyncProvider's counts, zeros without one.
-func (e *Engine) syncStats() (full, partialErr int64) {
+func (e *Engine) syncStats() (full, partialOK, partialErr int64) {
 	if c, ok := e.cfg.Sync.(SyncCounter); ok {
 		return c.SyncStats()
 	}
-	return 0, 0
+	return 0, 0, 0
 }
 
 // syncReplicas lists the Redis replicas the node's SyncProvider feeds.
