@@ -66,6 +66,12 @@
 #   LARGE_MB     MB written per large run             (200)
 #   PROFILE_TEST, PROFILE_P, PROFILE_ACK, PROFILE_SECONDS  (set, 1, durable, 8)
 #   NATS_SERVER  a nats-server binary to use instead of building one
+#   FERRY_NATS   where the ferry masters' logs live: "shared" (the one
+#                nats-server process; its CPU counts for both setups) or
+#                "embedded" (each master runs its own NATS server in-process,
+#                --nats embedded, its replica connects to it over TCP, and
+#                its CPU is the master's; the catch-up part still uses the
+#                shared server)                        (shared)
 #   STRICT       1: exit 1 when a target is missed    (0)
 #
 # Results go to bench/results/ (gitignored): replication-<stamp>.md, .csv
@@ -95,6 +101,8 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-8}
 LARGE_SIZES=${LARGE_SIZES:-500000 2000000 20000000}
 LARGE_MB=${LARGE_MB:-200}
 STRICT=${STRICT:-0}
+FERRY_NATS=${FERRY_NATS:-shared}
+case $FERRY_NATS in shared | embedded) ;; *) echo "bench: FERRY_NATS is shared or embedded, not $FERRY_NATS" >&2; exit 2 ;; esac
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 
 
@@ -122,15 +130,22 @@ echo "kind,entries,effects_per_entry,entries_per_s,effects_per_s,noise_pct" >"$c
 info=$(machine_info)
 notes=()
 SETUPS=(redis durable async)
-declare -A MPORT RPORT PIDS
+declare -A MPORT RPORT PIDS DSNATS
 
 # start_ferry_master ACK DATASET [BINARY] starts a ferry master on the NATS
-# server; sets FERRY_PORT and FERRY_PID.
+# server (FERRY_NATS=embedded: on its own, in-process; DSNATS[DATASET] is
+# then its URL); sets FERRY_PORT and FERRY_PID.
 start_ferry_master() {
-  local bin=${3:-$TMP/ferry} try port pid
+  local bin=${3:-$TMP/ferry} try port pid nport nats
   for ((try = 0; try < 5; try++)); do
     port=$(pick_port)
-    "$bin" master --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$2" --ack "$1" --new-dataset \
+    nats=(--nats "$NATS_URL")
+    if [ "$FERRY_NATS" = embedded ]; then
+      nport=$(pick_port)
+      nats=(--nats embedded --nats-port "$nport" --data-dir "$TMP/embedded-$2")
+      DSNATS[$2]=nats://127.0.0.1:$nport
+    fi
+    "$bin" master --addr "127.0.0.1:$port" "${nats[@]}" --dataset "$2" --ack "$1" --new-dataset \
       --log-level error 2>>"$TMP/ferry-$2.log" &
     pid=$!
     if wait_ping "$port" "$pid"; then
@@ -152,7 +167,7 @@ start_ferry_replica() {
   local bin=${2:-$TMP/ferry} try port pid
   for ((try = 0; try < 5; try++)); do
     port=$(pick_port)
-    "$bin" replica --addr "127.0.0.1:$port" --nats "$NATS_URL" --dataset "$1" \
+    "$bin" replica --addr "127.0.0.1:$port" --nats "${DSNATS[$1]:-$NATS_URL}" --dataset "$1" \
       --log-level error 2>>"$TMP/ferry-replica-$1.log" &
     pid=$!
     if wait_ping "$port" "$pid"; then
@@ -205,6 +220,8 @@ NATS_WITH_PPROF=1 start_nats
 start_server redis
 start_redis_replica
 MPORT[redis]=$REDIS_PORT RPORT[redis]=$REPLICA_PORT PIDS[redis]="$REDIS_PID $REPLICA_PID"
+# With FERRY_NATS=embedded the NATS server is inside the master, so the
+# setup's third process is the shared, idle nats-server.
 start_ferry_master durable bench
 start_ferry_replica bench
 MPORT[durable]=$FERRY_PORT RPORT[durable]=$REPLICA_PORT PIDS[durable]="$FERRY_PID $REPLICA_PID $NATS_PID"
@@ -631,6 +648,9 @@ elapsed=$((SECONDS - started))
   echo
   echo "$info"
   echo "- nats-server: $("$NATS_BIN" --version 2>&1 | head -n 1), JetStream file store on $TMP (loopback)"
+  if [ "$FERRY_NATS" = embedded ]; then
+    echo "- FERRY_NATS=embedded: each ferry master runs its own NATS server in-process (--nats embedded; its own connection skips the sockets), its replica connects over TCP; the nats CPU column is the shared, idle server, the log's CPU is in the master's"
+  fi
   echo "- parts: $PARTS; ${elapsed}s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [ ${#tp_rows[@]} -gt 0 ]; then
     echo

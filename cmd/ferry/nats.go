@@ -64,7 +64,13 @@ func (n *natsFlags) open(ctx context.Context, readOnly bool, logger *slog.Logger
 		logger.Info("embedded NATS server running", "url", url, "dir", srv.Dir())
 	}
 	n.resolved = url
-	lg, err := jetstream.Open(ctx, n.config(url, readOnly, logger))
+	cfg := n.config(url, readOnly, logger)
+	if srv != nil {
+		// The process's own connection skips the loopback sockets: with
+		// --ack durable, 25-30% more writes/s (bench/README.md).
+		cfg.InProcess = srv
+	}
+	lg, err := jetstream.Open(ctx, cfg)
 	if err != nil {
 		if srv != nil {
 			srv.Shutdown()

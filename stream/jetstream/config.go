@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Defaults for the zero values of Config.
@@ -69,6 +71,10 @@ type Config struct {
 	TLSCert string
 	TLSKey  string
 
+	// InProcess, when set, connects to a NATS server running in this
+	// process without the network (natsserver.Server); URL is then
+	// only what logs and errors name.
+	InProcess nats.InProcessConnProvider
 	// Name is the connection name the server shows (default "ferry").
 	Name string
 	// Logger receives connection events (disconnects, reconnects). Nil

@@ -123,6 +123,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	opts = append(opts, authOpts...)
+	if cfg.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(cfg.InProcess))
+	}
 
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {

@@ -462,11 +462,23 @@ func TestAppendAsyncPipeline(t *testing.T) {
 // TestAppendsWhileServerRestarts restarts NATS under a writer that uses both
 // Append and AppendAsync, with a reader following along. Every append that
 // reported success must be in the log at its offset; every failure must be
-// reported; the reader must see every offset once, in order.
+// reported; the reader must see every offset once, in order. It runs over
+// TCP and over the in-process connection a process that embeds the server
+// uses (which must follow the restart to the new server).
 func TestAppendsWhileServerRestarts(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { appendsWhileServerRestarts(t, false) })
+	t.Run("in-process", func(t *testing.T) { appendsWhileServerRestarts(t, true) })
+}
+
+func appendsWhileServerRestarts(t *testing.T, inProcess bool) {
 	s := startServer(t)
-	w := openLog(t, s.URL(), "restart", func(c *ferryjs.Config) { c.Timeout = 2 * time.Second })
-	r := openLog(t, s.URL(), "restart")
+	local := func(c *ferryjs.Config) {
+		if inProcess {
+			c.InProcess = s
+		}
+	}
+	w := openLog(t, s.URL(), "restart", local, func(c *ferryjs.Config) { c.Timeout = 2 * time.Second })
+	r := openLog(t, s.URL(), "restart", local)
 
 	type attempt struct {
 		data []byte

@@ -150,6 +150,20 @@ func (s *Server) Port() int {
 	return s.port
 }
 
+// InProcessConn returns a connection to the running server that does not
+// go through the network (nats.InProcessServer takes the Server): the
+// process's own clients skip the loopback sockets' system calls. It
+// follows Restart: a client that reconnects gets the new server.
+func (s *Server) InProcessConn() (net.Conn, error) {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil, errors.New("natsserver: the server is stopped")
+	}
+	return srv.InProcessConn()
+}
+
 // Dir returns the JetStream storage directory.
 func (s *Server) Dir() string { return s.dir }
 

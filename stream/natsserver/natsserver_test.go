@@ -84,3 +84,53 @@ func TestGivenPortInUse(t *testing.T) {
 		t.Fatalf("took %s to report a busy port", d)
 	}
 }
+
+// TestInProcessConn: a client on the in-process connection reaches the
+// server without a socket, and reconnects to the new server after Restart
+// (over the same path, never over TCP).
+func TestInProcessConn(t *testing.T) {
+	s, err := natsserver.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	nc, err := nats.Connect(s.URL(), nats.InProcessServer(s), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	inProcess := func() {
+		t.Helper()
+		if addr := nc.ConnectedAddr(); addr != "pipe" {
+			t.Fatalf("connected to %q, want the in-process pipe", addr)
+		}
+	}
+	inProcess()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for !nc.IsConnected() {
+		if ctx.Err() != nil {
+			t.Fatal("client did not reconnect")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	inProcess()
+	if _, err := js.Publish(ctx, "t", []byte("after")); err != nil {
+		t.Fatalf("publish after restart: %v", err)
+	}
+
+	s.Shutdown()
+	if _, err := s.InProcessConn(); err == nil {
+		t.Fatal("InProcessConn on a stopped server succeeded")
+	}
+}
