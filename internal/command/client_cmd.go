@@ -392,11 +392,20 @@ func clientUnblockCmd(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
+	// Redis counts the command once, as failed whichever the reason
+	// (updateStatsOnUnblock with had_errors set), and the error reply in
+	// errorstats; like a timeout, it is not logged in the slow log.
+	bs := target.block
 	if withError {
+		before := len(target.W.Buf)
 		target.W.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+		c.e.unblocked(target, bs.cmd, bs.args, before, true)
 		c.e.unblock(target)
 	} else {
 		c.e.TimeoutBlocked(target)
+	}
+	if bs.cmd != nil {
+		bs.cmd.stats.failed++
 	}
 	c.W.Int(1)
 }
