@@ -66,10 +66,10 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 	b = append(b, ' ')
 	b = append(b, cl.Addr...)
 	b = append(b, ']')
-	from, to := redacted(cmd.Name, args)
+	hide := redacted(cmd.Name, args)
 	for i, a := range args {
 		b = append(b, ' ')
-		if i >= from && i < to {
+		if hide != nil && hide[i] {
 			b = append(b, `"(redacted)"`...)
 			continue
 		}
@@ -81,20 +81,50 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 	}
 }
 
-// redacted returns the range of arguments a monitor must not see: AUTH's,
-// and the user name and password after HELLO's AUTH.
-func redacted(name string, args [][]byte) (from, to int) {
+// redacted marks the arguments a monitor must not see (nil: none): AUTH's,
+// the user name and password after HELLO's AUTH, and MIGRATE's AUTH and
+// AUTH2 credentials, which Redis's migrateCommand redacts as it parses its
+// options, up to KEYS or the first it does not know.
+func redacted(name string, args [][]byte) []bool {
 	switch name {
 	case "auth":
-		return 1, len(args)
+		return redactFrom(nil, args, 1, len(args))
 	case "hello":
 		for i := 2; i < len(args); i++ {
 			if strings.EqualFold(view(args[i]), "auth") {
-				return i + 1, i + 3
+				return redactFrom(nil, args, i+1, i+3)
 			}
 		}
+	case "migrate":
+		var hide []bool
+		for j := 6; j < len(args); j++ {
+			more := len(args) - 1 - j
+			switch a := view(args[j]); {
+			case strings.EqualFold(a, "copy"), strings.EqualFold(a, "replace"):
+			case strings.EqualFold(a, "auth") && more >= 1:
+				hide = redactFrom(hide, args, j+1, j+2)
+				j++
+			case strings.EqualFold(a, "auth2") && more >= 2:
+				hide = redactFrom(hide, args, j+1, j+3)
+				j += 2
+			default:
+				return hide
+			}
+		}
+		return hide
 	}
-	return 0, 0
+	return nil
+}
+
+// redactFrom marks args[from:to] (within args) in hide, made as needed.
+func redactFrom(hide []bool, args [][]byte, from, to int) []bool {
+	if hide == nil {
+		hide = make([]bool, len(args))
+	}
+	for i := from; i < to && i < len(args); i++ {
+		hide[i] = true
+	}
+	return hide
 }
 
 // appendRepr appends s quoted the way Redis's sdscatrepr does: printable

@@ -280,13 +280,13 @@ func (o *observer) pushSlow(e *Engine, cl *Client, cmd *Command, args [][]byte, 
 		// Redis's script client has no connection.
 		ent.peer = "?:0"
 	}
-	from, to := slowRedacted(cmd.Name, args)
+	hide := slowRedacted(cmd.Name, args)
 	for j := 0; j < n; j++ {
 		a := args[j]
 		switch {
 		case n != len(args) && j == n-1:
 			a = []byte("... (" + strconv.Itoa(len(args)-n+1) + " more arguments)")
-		case j >= from && j < to:
+		case hide != nil && hide[j]:
 			a = []byte("(redacted)")
 		case len(a) > slowMaxBytes:
 			a = append(append([]byte(nil), a[:slowMaxBytes]...), "... ("+strconv.Itoa(len(a)-slowMaxBytes)+" more bytes)"...)
@@ -298,16 +298,20 @@ func (o *observer) pushSlow(e *Engine, cl *Client, cmd *Command, args [][]byte, 
 	o.slow = append(o.slow, ent)
 }
 
-// slowRedacted returns the arguments the slow log hides: MONITOR's (AUTH's,
-// HELLO's credentials) and the value of CONFIG SET requirepass.
-func slowRedacted(name string, args [][]byte) (from, to int) {
+// slowRedacted marks the arguments the slow log hides (nil: none):
+// MONITOR's (AUTH's, HELLO's and MIGRATE's credentials) and the values
+// CONFIG SET gives Redis's sensitive settings (requirepass, masterauth,
+// masteruser), every one of them as in Redis.
+func slowRedacted(name string, args [][]byte) []bool {
 	if name == "config|set" {
+		var hide []bool
 		for i := 2; i+1 < len(args); i += 2 {
-			if strings.EqualFold(view(args[i]), "requirepass") || strings.EqualFold(view(args[i]), "masterauth") {
-				return i + 1, i + 2
+			switch n := view(args[i]); {
+			case strings.EqualFold(n, "requirepass"), strings.EqualFold(n, "masterauth"), strings.EqualFold(n, "masteruser"):
+				hide = redactFrom(hide, args, i+1, i+2)
 			}
 		}
-		return 0, 0
+		return hide
 	}
 	return redacted(name, args)
 }
