@@ -82,13 +82,18 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 }
 
 // redacted marks the arguments a monitor must not see (nil: none): AUTH's,
-// the user name and password after HELLO's AUTH, and MIGRATE's AUTH and
-// AUTH2 credentials, which Redis's migrateCommand redacts as it parses its
-// options, up to KEYS or the first it does not know.
+// ACL SETUSER's, the user name and password after HELLO's AUTH, and
+// MIGRATE's AUTH and AUTH2 credentials, which Redis's migrateCommand
+// redacts as it parses its options, up to KEYS or the first it does not
+// know.
 func redacted(name string, args [][]byte) []bool {
 	switch name {
 	case "auth":
 		return redactFrom(nil, args, 1, len(args))
+	case "acl|setuser":
+		// All of it, the user name too (ferry refuses the command, but
+		// its rules may hold passwords).
+		return redactFrom(nil, args, 2, len(args))
 	case "hello":
 		for i := 2; i < len(args); i++ {
 			if strings.EqualFold(view(args[i]), "auth") {

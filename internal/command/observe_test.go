@@ -64,6 +64,7 @@ func TestSlowRedacted(t *testing.T) {
 		{"config|set", args("CONFIG", "SET", "hz", "10"), nil},
 		{"migrate", args("MIGRATE", "h", "1", "", "0", "5", "AUTH", "p", "COPY", "AUTH2", "u", "p", "KEYS", "AUTH", "x"), []int{7, 10, 11}},
 		{"migrate", args("MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u"), nil},
+		{"acl|setuser", args("ACL", "SETUSER", "u", "on", ">secret"), []int{2, 3, 4}},
 		{"get", args("GET", "k"), nil},
 	} {
 		var got []int

@@ -28,7 +28,8 @@ var migrateRedacted = [][]string{
 // MIGRATE commands with credentials, and of CONFIG SET with several
 // sensitive settings, with redis-server's (found by Redis's 'SLOWLOG -
 // Some commands can redact sensitive fields' test: ferry showed MIGRATE's
-// passwords, and only the first of CONFIG SET's sensitive values).
+// passwords, and only the first of CONFIG SET's sensitive values, and ACL
+// SETUSER's arguments).
 func TestMigrateRedacted(t *testing.T) {
 	redisAddr := redistest.Redis(t)
 	_, ferryAddr := redistest.Ferry(t, command.Config{})
@@ -52,10 +53,12 @@ func TestMigrateRedacted(t *testing.T) {
 	}
 
 	// CONFIG SET redacts every sensitive value, whatever the reply (ferry
-	// has no masteruser: the error differs, the entry does not).
+	// has no masteruser: the error differs, the entry does not), ACL
+	// SETUSER every argument after SETUSER (ferry refuses it).
 	cmds := append(migrateRedacted[:len(migrateRedacted):len(migrateRedacted)],
 		[]string{"CONFIG", "SET", "requirepass", "", "masteruser", "mu"},
 		[]string{"CONFIG", "SET", "masteruser", "mu", "hz", "10", "requirepass", ""},
+		[]string{"ACL", "SETUSER", "someone", "on", ">secret", "+get"},
 	)
 	gotSlow, wantSlow := slowlogSession(t, ferryAddr, cmds), slowlogSession(t, redisAddr, cmds)
 	if gotSlow != wantSlow {
