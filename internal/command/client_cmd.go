@@ -64,6 +64,8 @@ func (cl *Client) clientType() int {
 	switch {
 	case cl.Master:
 		return clientMaster
+	case cl.syncReplica():
+		return clientReplica
 	case cl.SubCount() > 0:
 		return clientPubSub
 	}
@@ -153,6 +155,8 @@ func (cl *Client) clientFlags() string {
 	var f []byte
 	if cl.monitor {
 		f = append(f, 'O')
+	} else if cl.syncReplica() {
+		f = append(f, 'S')
 	}
 	if cl.Master {
 		f = append(f, 'M')

@@ -215,7 +215,13 @@ func infoClients(e *Engine, b *infoBuf) {
 			}
 		}
 	}
-	b.int("connected_clients", int64(len(e.clients)))
+	clients := int64(len(e.clients))
+	for _, cl := range e.clients {
+		if cl.syncReplica() {
+			clients-- // Redis counts its replicas apart
+		}
+	}
+	b.int("connected_clients", clients)
 	b.int("cluster_connections", 0)
 	b.int("maxclients", int64(e.MaxClients()))
 	b.int("client_recent_max_input_buffer", 0)

@@ -189,6 +189,14 @@ func (cl *Client) SyncRequested() *SyncRequest {
 	return &cl.repl.req
 }
 
+// syncReplica reports whether cl is a Redis replica's link: its SYNC or
+// PSYNC was accepted. CLIENT LIST shows it with flag S and type replica
+// (CLIENT KILL TYPE replica ends it), and INFO's connected_clients leaves
+// it out, as Redis does with its replicas.
+func (cl *Client) syncReplica() bool {
+	return cl.repl != nil && cl.repl.handover
+}
+
 func (cl *Client) replConf() *replState {
 	if cl.repl == nil {
 		cl.repl = &replState{}
