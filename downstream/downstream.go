@@ -126,10 +126,12 @@ type Server struct {
 }
 
 // backlogTTL is how long a link that ended stays resumable (Redis's
-// repl-backlog-ttl), and maxBacklogs how many are kept at most.
+// repl-backlog-ttl), maxBacklogs how many are kept at most, and
+// oldLinkWait how long a PSYNC waits for the link it continues to end.
 const (
 	backlogTTL  = time.Hour
 	maxBacklogs = 16
+	oldLinkWait = 2 * time.Second
 )
 
 // backlog is what a link leaves for its replica to continue from: the
@@ -183,6 +185,23 @@ func (s *Server) keep(replid string, base int64, pieces []piece) {
 // entries after it. A backlog is used once: a failed attempt leaves a
 // full resynchronization for next time.
 func (s *Server) resume(ctx context.Context, req command.SyncRequest) (at resumeAt, base int64, ok bool) {
+	// A replica may reconnect before the node noticed that its last link
+	// broke: wait a little for that link to end and leave its backlog.
+	s.mu.Lock()
+	var old *link
+	for l := range s.links {
+		if l.replid == req.ReplID {
+			old = l
+		}
+	}
+	s.mu.Unlock()
+	if old != nil {
+		select {
+		case <-old.done:
+		case <-ctx.Done():
+		case <-time.After(oldLinkWait):
+		}
+	}
 	s.mu.Lock()
 	b := s.backlogs[req.ReplID]
 	delete(s.backlogs, req.ReplID)
@@ -190,27 +209,36 @@ func (s *Server) resume(ctx context.Context, req command.SyncRequest) (at resume
 	if b == nil || time.Since(b.ended) > backlogTTL {
 		return resumeAt{}, 0, false
 	}
-	// PSYNC names the first byte the replica lacks, counted from 1.
-	if at, ok = resumePoint(b.pieces, req.Offset-1-b.base); !ok {
+	why := func(format string, args ...any) (resumeAt, int64, bool) {
+		s.cfg.Logger.Info("redis replica cannot continue: full resynchronization", "replid", req.ReplID,
+			"offset", req.Offset, "why", fmt.Sprintf(format, args...))
 		return resumeAt{}, 0, false
 	}
+	// PSYNC names the first byte the replica lacks, counted from 1.
+	pos := req.Offset - 1 - b.base
+	if at, ok = resumePoint(b.pieces, pos); !ok {
+		return why("byte %d of the stream is not one it stopped at (kept: %d to %d)", pos, b.pieces[0].end, b.pieces[len(b.pieces)-1].end)
+	}
 	first, err := s.cfg.Log.First(ctx)
-	if err != nil || at.from < first {
-		return resumeAt{}, 0, false
+	if err != nil {
+		return why("the log: %v", err)
+	}
+	if at.from < first {
+		return why("the log no longer holds offset %d", at.from)
 	}
 	if at.skip > 0 {
 		// The replica stopped inside an entry: only between two of its
 		// commands can it have.
 		data, err := s.entryAt(ctx, at.from)
 		if err != nil {
-			return resumeAt{}, 0, false
+			return why("read entry %d: %v", at.from, err)
 		}
 		var pre []byte
 		if at.db != 0 {
 			pre = selectZero
 		}
 		if _, err := tail(append(slices.Clip(pre), data...), at.skip); err != nil {
-			return resumeAt{}, 0, false
+			return why("inside entry %d: %v", at.from, err)
 		}
 	}
 	return at, b.base, true
@@ -319,6 +347,7 @@ func (s *Server) ServeSync(ctx context.Context, c command.SyncConn) error {
 		s.mu.Lock()
 		delete(s.links, l)
 		s.mu.Unlock()
+		close(l.done)
 	}()
 	// The replica's REPLCONF ACKs are read as they come; its going away
 	// ends the link at any stage.
@@ -346,8 +375,9 @@ type link struct {
 	s      *Server
 	c      command.SyncConn
 	addr   string
-	replid string       // the link's replication ID
-	state  atomic.Value // string, as Replica.State
+	replid string        // the link's replication ID; written under s.mu
+	done   chan struct{} // closed once the link ended (its backlog kept)
+	state  atomic.Value  // string, as Replica.State
 	sent   atomic.Uint64
 	lastIO atomic.Int64 // unix ns of the last bytes the replica sent
 
@@ -366,7 +396,7 @@ type link struct {
 }
 
 func newLink(s *Server, c command.SyncConn) *link {
-	l := &link{s: s, c: c, addr: c.Client.Addr, replid: newReplID(), getAck: make(chan struct{}, 1)}
+	l := &link{s: s, c: c, addr: c.Client.Addr, replid: newReplID(), getAck: make(chan struct{}, 1), done: make(chan struct{})}
 	if r := c.Request; r.ListeningPort > 0 {
 		host := r.IPAddress
 		if host == "" {
@@ -556,7 +586,9 @@ func (l *link) run(ctx context.Context) error {
 // replication ID: +CONTINUE (naming the ID, to a replica that announced
 // psync2), then the rest of the stream from the replica's offset.
 func (l *link) resume(ctx context.Context, at resumeAt, base int64) error {
+	l.s.mu.Lock()
 	l.replid = l.c.Request.ReplID
+	l.s.mu.Unlock()
 	line := "+CONTINUE\r\n"
 	if l.c.Request.CapaPSYNC2 {
 		line = "+CONTINUE " + l.replid + "\r\n"

@@ -301,7 +301,8 @@ func TestSyncStats(t *testing.T) {
 // TestPartialResync: a replica that reconnects with the replication ID and
 // offset of a link that ended continues from there (+CONTINUE), inside an
 // entry of several commands too, and again after the continued link ends;
-// an offset the stream never stopped at gets a full resynchronization.
+// an offset the stream never stopped at gets a full resynchronization. The
+// first reconnection comes before the broken link has ended.
 func TestPartialResync(t *testing.T) {
 	e := command.New(command.Config{})
 	cmd := func(args ...string) string { return string(resp.AppendCommand(nil, toBytes(args)...)) }
@@ -334,8 +335,13 @@ func TestPartialResync(t *testing.T) {
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != full {
 		t.Fatalf("stream %q, %v; want %q", got, err, full)
 	}
-	cc.Close()
-	<-done
+	// The replica reconnects before the node noticed the link broke: the
+	// PSYNC waits for the old link to end.
+	first, firstConn := done, cc
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		firstConn.Close()
+	}()
 
 	// continueAt asks to continue after the replica processed pos bytes of
 	// the stream, and returns the first line and the connection.
@@ -354,6 +360,7 @@ func TestPartialResync(t *testing.T) {
 	if want := "+CONTINUE " + replid + "\r\n"; line != want {
 		t.Fatalf("PSYNC inside entry 3: %q, want %q", line, want)
 	}
+	<-first
 	got = make([]byte, len(full)-pos)
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != full[pos:] {
 		t.Fatalf("continued stream %q, %v; want %q", got, err, full[pos:])

@@ -275,6 +275,11 @@ func (l *link) stream(ctx context.Context, at resumeAt) (err error) {
 			ob.put(0, 0, getAck)
 		}
 		if rerr != nil {
+			if ctx.Err() != nil {
+				// The read ended because the link did (the replica went
+				// away): not the log's failure.
+				return context.Cause(ctx)
+			}
 			logFailed = true
 			if errors.Is(rerr, stream.ErrTruncated) {
 				return fmt.Errorf("the log no longer holds offset %d: %w", l.sent.Load()+1, rerr)
