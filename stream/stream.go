@@ -25,7 +25,9 @@ type Entry struct {
 	Offset uint64
 	// Data is the message body. It belongs to the receiver.
 	Data []byte
-	// Time is when the log stored the entry (the backend's clock).
+	// Time is when the log stored the entry (the backend's clock), zero
+	// when the read did not say: ferry's JetStream log reads a backlog in
+	// bulk without it.
 	Time time.Time
 }
 

@@ -49,6 +49,11 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	closed atomic.Bool
+	// noDirect is set once a catch-up read got no reply (direct.go):
+	// later reads go through the consumer only.
+	noDirect atomic.Bool
+	// directEntries counts the entries catch-up reads delivered.
+	directEntries atomic.Int64
 
 	// inflight maps each unconfirmed AppendAsync message to its outcome;
 	// the library's ack and error callbacks resolve them.

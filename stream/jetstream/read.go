@@ -42,7 +42,9 @@ const readerInactive = time.Minute
 // offset turns out to be gone (retention overtook the reader), Read returns
 // stream.ErrTruncated. Lost connections and server restarts are not errors:
 // the ordered consumer underneath is re-created after the last delivered
-// offset. Read returns stream.ErrClosed when the Log is closed.
+// offset. Read returns stream.ErrClosed when the Log is closed. A reader
+// more than directMin entries behind reads the backlog in batches of
+// direct gets first (direct.go); those entries have no Time.
 func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
 	if from == 0 {
 		from = 1
@@ -56,6 +58,9 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 	}
 	if from > last+1 {
 		return fmt.Errorf("read from %d: last offset is %d: %w", from, last, stream.ErrAhead)
+	}
+	if from, err = l.readDirect(ctx, from, last, fn); err != nil {
+		return err
 	}
 
 	cons, err := l.js.OrderedConsumer(ctx, l.name, jetstream.OrderedConsumerConfig{

@@ -1,0 +1,168 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ferrydb/ferry/stream"
+)
+
+// Catch-up reads. A reader far behind the log reads its backlog with
+// JetStream's batched direct gets ($JS.API.DIRECT.GET.<stream> with
+// "batch" and "no_hdr") before it follows the log through the ordered
+// consumer: the server then sends each entry's body alone, without the
+// acknowledgement subject a consumer's delivery carries and without the
+// Nats-Expected-Last-Sequence fence header every entry is stored with,
+// which nats.go would parse into a map per message. Measured on 2 cores,
+// 1,000,000 one-command entries: 270k-340k entries/s through the
+// consumer, 530k-800k/s this way.
+//
+// A batch carries no offsets: they are counted from the request's, and
+// the reply's end-of-batch status names the last offset sent, which must
+// be the count's. Anything else (a gap, no reply within the timeout,
+// direct gets not allowed or not permitted, a follower of a clustered
+// stream that is behind) ends the catch-up early, and the consumer reads
+// on from the first entry not delivered, reporting what is wrong if
+// anything is. Entries read this way have no Time.
+const (
+	// directMin is how far behind a reader must be for a catch-up read.
+	directMin = 1024
+	// directBatch is the most entries one request asks for.
+	directBatch = 4096
+)
+
+// directGetRequest is the body of a batched direct get.
+type directGetRequest struct {
+	Seq       uint64 `json:"seq"`
+	Batch     int    `json:"batch"`
+	MaxBytes  int    `json:"max_bytes"`
+	NoHeaders bool   `json:"no_hdr"`
+}
+
+// directBatchReply is one direct get's reply: the bodies of the entries
+// from offset from on, or why the reply cannot be used.
+type directBatchReply struct {
+	from uint64
+	data [][]byte
+	err  error
+}
+
+// readDirect calls fn with the entries from offset from to last and
+// returns the offset after the last one it delivered. An error is fn's,
+// ctx's or a closed Log's (stream.ErrClosed), or the failure to read a
+// large entry's object; a catch-up that cannot go on returns a nil error
+// and leaves the rest to the consumer.
+func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func(stream.Entry) error) (uint64, error) {
+	next := from
+	if l.noDirect.Load() || last < from || last-from+1 < directMin {
+		return next, nil
+	}
+	subject := "$JS.API.DIRECT.GET." + l.name
+	maxBytes := max(readRequestBytes, 2*int(l.nc.MaxPayload()))
+	inbox := nats.NewInbox()
+	replies := make(chan directBatchReply, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	request := func(seq uint64) error {
+		body, err := json.Marshal(directGetRequest{Seq: seq, Batch: int(min(directBatch, last-seq+1)), MaxBytes: maxBytes, NoHeaders: true})
+		if err != nil {
+			return err
+		}
+		return l.nc.PublishRequest(subject, inbox, body)
+	}
+	deliver := func(r directBatchReply) bool {
+		select {
+		case replies <- r:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	// The callback collects a batch and, at its end-of-batch status,
+	// asks for the next one before handing it over, so the server sends
+	// while fn applies. At most three batches are held: one applied, one
+	// handed over, one arriving.
+	cur := directBatchReply{from: from}
+	sub, err := l.nc.Subscribe(inbox, func(m *nats.Msg) {
+		status := ""
+		if m.Header != nil {
+			status = m.Header.Get("Status")
+		}
+		if status == "" {
+			cur.data = append(cur.data, m.Data)
+			return
+		}
+		b := cur
+		n := uint64(len(b.data))
+		if status != "204" {
+			deliver(directBatchReply{err: fmt.Errorf("direct get from %d: status %s %s", b.from, status, m.Header.Get("Description"))})
+			return
+		}
+		lseq, err := strconv.ParseUint(m.Header.Get("Nats-Last-Sequence"), 10, 64)
+		if err != nil || n == 0 || lseq != b.from+n-1 {
+			deliver(directBatchReply{err: fmt.Errorf("direct get from %d: %d entries, the last one said to be %q", b.from, n, m.Header.Get("Nats-Last-Sequence"))})
+			return
+		}
+		cur = directBatchReply{from: b.from + n}
+		var rerr error
+		if cur.from <= last {
+			rerr = request(cur.from)
+		}
+		if deliver(b) && rerr != nil {
+			deliver(directBatchReply{err: fmt.Errorf("direct get from %d: %w", cur.from, rerr)})
+		}
+	})
+	if err != nil {
+		return next, nil
+	}
+	defer sub.Unsubscribe()
+	if err := request(from); err != nil {
+		return next, nil
+	}
+	timer := time.NewTimer(l.cfg.Timeout)
+	defer timer.Stop()
+	for next <= last {
+		timer.Reset(l.cfg.Timeout)
+		var r directBatchReply
+		select {
+		case <-ctx.Done():
+			return next, ctx.Err()
+		case <-timer.C:
+			// No reply at all: most likely direct gets are not permitted
+			// to this user; this Log stops trying them.
+			l.noDirect.Store(true)
+			l.log.Warn("catch-up read got no reply: reading through the consumer", "offset", next, "timeout", l.cfg.Timeout)
+			return next, nil
+		case r = <-replies:
+		}
+		if l.closed.Load() {
+			return next, fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
+		}
+		if r.err != nil || r.from != next {
+			l.log.Debug("catch-up read ends early: reading through the consumer", "offset", next, "err", r.err)
+			return next, nil
+		}
+		for _, data := range r.data {
+			if len(data) == 0 {
+				// A large entry: its message's headers, which no_hdr left
+				// out, name the object that holds it.
+				en, err := l.Get(ctx, next)
+				if err != nil {
+					return next, fmt.Errorf("read at %d: %w", next, err)
+				}
+				data = en.Data
+			}
+			if err := fn(stream.Entry{Offset: next, Data: data}); err != nil {
+				return next, err
+			}
+			l.directEntries.Add(1)
+			next++
+		}
+	}
+	return next, nil
+}

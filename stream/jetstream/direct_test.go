@@ -1,0 +1,158 @@
+package jetstream_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/stream"
+	ferryjs "github.com/ferrydb/ferry/stream/jetstream"
+)
+
+// appendMany appends entries (pipelined, 256 in flight) after the log's
+// current end.
+func appendMany(tb testing.TB, l *ferryjs.Log, entries [][]byte) {
+	tb.Helper()
+	ctx := ctxTimeout(tb, 30*time.Second)
+	last, err := l.Last(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < len(entries); start += 256 {
+		var pend []stream.Pending
+		for i := start; i < min(start+256, len(entries)); i++ {
+			p, err := l.AppendAsync(entries[i], last+uint64(i))
+			if err != nil {
+				tb.Fatalf("append %d: %v", i, err)
+			}
+			pend = append(pend, p)
+		}
+		for i, p := range pend {
+			if off, err := p.Offset(); err != nil || off != last+uint64(start+i)+1 {
+				tb.Fatalf("append %d: offset %d, %v", start+i, off, err)
+			}
+		}
+	}
+}
+
+// TestCatchUpRead: a reader far behind reads the backlog in batches of
+// direct gets, large entries (in the object store) among them, then
+// follows new entries through the consumer: every offset once, in order,
+// with its data; only the followed entries carry a Time.
+func TestCatchUpRead(t *testing.T) {
+	s := smallServer(t)
+	w := openLog(t, s.URL(), "catchup")
+	const n = 6000
+	entries := make([][]byte, n)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	for _, at := range []int{1999, 4499} {
+		entries[at] = append([]byte("*1\r\n$100000\r\n"), append(randomBytes(uint64(at), 100000), "\r\n"...)...)
+	}
+	appendMany(t, w, entries)
+
+	for _, from := range []uint64{1, 3000} {
+		r := openLog(t, s.URL(), "catchup", func(c *ferryjs.Config) { c.ReadOnly = true })
+		live := [][]byte{payload(n + 1), payload(n + 2)}
+		ctx := ctxTimeout(t, 30*time.Second)
+		var got []stream.Entry
+		done := errors.New("done")
+		appended := make(chan error, 1)
+		err := r.Read(ctx, from, func(e stream.Entry) error {
+			got = append(got, e)
+			if e.Offset == n && from == 1 {
+				// Caught up: what comes next is followed live.
+				go func() {
+					for i, d := range live {
+						if _, err := w.Append(ctx, d, n+uint64(i)); err != nil {
+							appended <- err
+							return
+						}
+					}
+					appended <- nil
+				}()
+			}
+			if e.Offset == n+uint64(len(live)) || from != 1 && e.Offset == n {
+				return done
+			}
+			return nil
+		})
+		if !errors.Is(err, done) {
+			t.Fatalf("read from %d: %v after %d entries", from, err, len(got))
+		}
+		if from == 1 {
+			if err := <-appended; err != nil {
+				t.Fatalf("append while following: %v", err)
+			}
+		}
+		checkContiguous(t, got, from)
+		all := append(entries, live...)
+		for _, e := range got {
+			if !bytes.Equal(e.Data, all[e.Offset-1]) {
+				t.Fatalf("read from %d: entry %d differs (%d bytes, want %d)", from, e.Offset, len(e.Data), len(all[e.Offset-1]))
+			}
+			if e.Offset > n && e.Time.IsZero() {
+				t.Errorf("followed entry %d has no Time", e.Offset)
+			}
+		}
+		if d := ferryjs.DirectEntries(r); d < 2000 {
+			t.Errorf("read from %d: %d entries came by catch-up reads, want most of them", from, d)
+		}
+	}
+}
+
+// TestCatchUpReadGap: an entry removed from the middle of the backlog is
+// reported (stream.ErrTruncated) after the entries before it, never
+// skipped, although a batch of direct gets steps over it.
+func TestCatchUpReadGap(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "gap")
+	entries := make([][]byte, 5000)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	appendMany(t, w, entries)
+	ctx := ctxTimeout(t, 10*time.Second)
+	if err := rawStream(t, s.URL(), "gap").DeleteMsg(ctx, 3000); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readUntil(t, w, 1, 5000)
+	if !errors.Is(err, stream.ErrTruncated) {
+		t.Fatalf("read over a removed entry: %v after %d entries, want ErrTruncated", err, len(got))
+	}
+	checkContiguous(t, got, 1)
+	if len(got) != 2999 {
+		t.Fatalf("%d entries before the gap, want 2999", len(got))
+	}
+}
+
+// TestCatchUpReadWithoutDirect: on a stream that does not allow direct
+// gets, a reader far behind reads everything through the consumer.
+func TestCatchUpReadWithoutDirect(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "nodirect")
+	entries := make([][]byte, 3000)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	appendMany(t, w, entries)
+	ctx := ctxTimeout(t, 10*time.Second)
+	js := rawJS(t, s.URL())
+	st := rawStream(t, s.URL(), "nodirect")
+	cfg := st.CachedInfo().Config
+	cfg.AllowDirect = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := openLog(t, s.URL(), "nodirect", func(c *ferryjs.Config) { c.ReadOnly = true })
+	got, err := readUntil(t, r, 1, len(entries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContiguous(t, got, 1)
+	if d := ferryjs.DirectEntries(r); d != 0 {
+		t.Fatalf("%d entries by direct gets on a stream that does not allow them", d)
+	}
+}
