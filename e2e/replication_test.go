@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
 	"github.com/ferrydb/ferry/stream/natsserver"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -883,5 +885,55 @@ func TestLargeValueOnEmbeddedNATS(t *testing.T) {
 	waitCaughtUp(t, m, r, 20*time.Second)
 	if got := mustQuery(t, r.addr, "STRLEN", "huge"); got != ":9437184\r\n" {
 		t.Fatalf("STRLEN huge on the replica = %q", got)
+	}
+}
+
+// heldLog holds a replica's first Read until gate is closed.
+type heldLog struct {
+	*jetstream.Log
+	gate chan struct{}
+}
+
+func (g heldLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Log.Read(ctx, from, fn)
+}
+
+// TestReplicaBorrowsCoresUntilCaughtUp: a replica on one Go processor
+// (ferry's --procs default) uses every core while it loads and catches
+// up, when it serves no reads, and gives them back once it serves.
+func TestReplicaBorrowsCoresUntilCaughtUp(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: nothing to borrow")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "cores", nil)
+	for i := range 3000 {
+		mustQuery(t, m.addr, "SET", fmt.Sprintf("k%d", i), "v")
+	}
+	lg := heldLog{Log: openLog(t, ns.URL(), "cores", true), gate: make(chan struct{})}
+	r, err := replica.New(replica.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: "cores", Logger: testLogger("replica")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Close()
+	if n := runtime.GOMAXPROCS(0); n != runtime.NumCPU() {
+		t.Fatalf("loading replica runs on %d processors, want %d", n, runtime.NumCPU())
+	}
+	close(lg.gate)
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if state, off, _ := r.Status(); state != replica.StateStreaming || off < m.Offset() {
+			return fmt.Errorf("replica %s at offset %d of %d", state, off, m.Offset())
+		}
+		return nil
+	})
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Fatalf("serving replica runs on %d processors, want 1 (--procs)", n)
 	}
 }

@@ -112,6 +112,7 @@ type Replica struct {
 	lastLoad     SnapshotLoad
 	advanced     chan struct{} // made by WaitOffset, closed when offset or state moves
 	serving      atomic.Bool   // loading has ended (it never starts again)
+	coresBack    func()        // gives back the cores borrowed until loading ends
 	downSince    time.Time     // when the replica last stopped streaming (zero: streaming, or never did)
 
 	ctx    context.Context
@@ -192,9 +193,15 @@ func (r *Replica) Serve(ctx context.Context) error {
 // Start follows the log in the background without serving RESP (a Lambda
 // replica answers through its own handler); Serve calls it. Call it once.
 func (r *Replica) Start() {
+	// Until it has caught up the replica serves no reads (-LOADING): all
+	// cores go to loading the snapshot and applying the log, so that
+	// reading the log overlaps applying it. Measured on 2 cores, 1M
+	// entries: 2.5-2.7 s instead of 3.4 s with --procs 1.
+	r.coresBack = sync.OnceFunc(snapshot.BorrowCores())
 	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
+		defer r.coresBack()
 		r.follow()
 	}()
 	go func() {
@@ -365,6 +372,7 @@ func (r *Replica) caughtUp() {
 		r.engine.SetLoading(false)
 		r.engine.Unlock()
 		r.serving.Store(true)
+		r.coresBack()
 	}
 	r.mu.Lock()
 	if r.state == StateLoading || r.state == StateLinkDown {

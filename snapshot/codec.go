@@ -16,11 +16,11 @@ import (
 // Write streams a snapshot into st: encode writes the plain RDB bytes, which
 // are compressed with zstd on their way into st.Put, without a temporary
 // file and without holding the whole snapshot in memory. While it runs the
-// process may use every core (see borrowCores). It returns what
+// process may use every core (see BorrowCores). It returns what
 // Put returns. If encode fails, the upload is abandoned and nothing becomes
 // visible; the error is encode's.
 func Write(ctx context.Context, st Store, info Info, encode func(w io.Writer) error) (Info, error) {
-	defer borrowCores()()
+	defer BorrowCores()()
 	pr, pw := io.Pipe()
 	encErr := make(chan error, 1)
 	go func() {
@@ -61,7 +61,7 @@ var errUploadEnded = errors.New("snapshot: upload ended")
 // is verified: Read returns nil only when decode succeeded and the object
 // was intact (a damaged one gives an error wrapping ErrChecksum).
 func Read(ctx context.Context, st Store, info Info, decode func(r io.Reader) error) error {
-	defer borrowCores()()
+	defer BorrowCores()()
 	rc, err := st.Open(ctx, info)
 	if err != nil {
 		return err
