@@ -273,12 +273,13 @@ func (r *Replica) follow() {
 	target, err := r.catchUpTarget(ctx)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if err == nil {
-			from := r.Offset() + 1
-			err = r.cfg.Log.Read(ctx, from, func(en stream.Entry) error {
-				if want := r.Offset() + 1; en.Offset != want {
+			// Only this loop moves the offset while it reads.
+			next := r.Offset() + 1
+			err = r.cfg.Log.Read(ctx, next, func(en stream.Entry) error {
+				if en.Offset != next {
 					// The log promises no gaps and no repeats; never apply
 					// out of order if it broke that promise.
-					return &applyError{offset: en.Offset, err: fmt.Errorf("expected offset %d", want)}
+					return &applyError{offset: en.Offset, err: fmt.Errorf("expected offset %d", next)}
 				}
 				// The offset moves under the engine lock with the entry's
 				// effects: a reader never sees them with the offset before.
@@ -295,6 +296,7 @@ func (r *Replica) follow() {
 				if err != nil {
 					return &applyError{offset: en.Offset, err: err}
 				}
+				next++
 				if en.Offset >= target {
 					r.caughtUp()
 				}
