@@ -888,7 +888,7 @@ func TestLargeValueOnEmbeddedNATS(t *testing.T) {
 	}
 }
 
-// heldLog holds a replica's first Read until gate is closed.
+// heldLog holds a replica's reads until gate is closed.
 type heldLog struct {
 	*jetstream.Log
 	gate chan struct{}
@@ -901,6 +901,15 @@ func (g heldLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) er
 		return ctx.Err()
 	}
 	return g.Log.Read(ctx, from, fn)
+}
+
+func (g heldLog) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry) error) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Log.ReadRuns(ctx, from, fn)
 }
 
 // TestReplicaBorrowsCoresUntilCaughtUp: a replica on one Go processor

@@ -46,6 +46,16 @@ type gatedLog struct {
 var errPaused = errors.New("test: log paused")
 
 func (g *gatedLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
+	return g.gated(ctx, from, func(ctx context.Context) error { return g.Log.Read(ctx, from, fn) })
+}
+
+// ReadRuns is gated as Read is (the replica reads runs when the log can).
+func (g *gatedLog) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry) error) error {
+	return g.gated(ctx, from, func(ctx context.Context) error { return g.Log.ReadRuns(ctx, from, fn) })
+}
+
+// gated runs read, a read of the log from offset from, unless paused.
+func (g *gatedLog) gated(ctx context.Context, from uint64, read func(context.Context) error) error {
 	g.mu.Lock()
 	if g.paused {
 		g.mu.Unlock()
@@ -66,7 +76,7 @@ func (g *gatedLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) 
 		g.mu.Unlock()
 		cancel()
 	}()
-	err := g.Log.Read(ctx, from, fn)
+	err := read(ctx)
 	g.mu.Lock()
 	paused := g.paused
 	g.mu.Unlock()

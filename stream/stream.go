@@ -61,6 +61,17 @@ var (
 	ErrNoLog = errors.New("stream: the dataset has no log")
 )
 
+// RunReader is implemented by logs that can hand a reader several entries
+// at once when they have them together (a catch-up read of a backlog).
+// Readers prefer it to Read, so a wrapper of a log that changes Read must
+// change ReadRuns too.
+type RunReader interface {
+	// ReadRuns is Reader.Read with fn called for runs of one or more
+	// consecutive entries, in order. fn may keep the entries' Data, not
+	// the slice.
+	ReadRuns(ctx context.Context, from uint64, fn func([]Entry) error) error
+}
+
 // Reader reads the log. Its methods are safe for concurrent use.
 type Reader interface {
 	// First returns the offset of the first retained entry. When the log

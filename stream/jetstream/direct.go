@@ -52,12 +52,13 @@ type directBatchReply struct {
 	err  error
 }
 
-// readDirect calls fn with the entries from offset from to last and
-// returns the offset after the last one it delivered. An error is fn's,
+// readDirect calls fn with the entries from offset from to last, a
+// batch at a time, and returns the offset after the last one it
+// delivered. An error is fn's,
 // ctx's or a closed Log's (stream.ErrClosed), or the failure to read a
 // large entry's object; a catch-up that cannot go on returns a nil error
 // and leaves the rest to the consumer.
-func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func(stream.Entry) error) (uint64, error) {
+func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]stream.Entry) error) (uint64, error) {
 	next := from
 	if l.noDirect.Load() || last < from || last-from+1 < directMin {
 		return next, nil
@@ -126,6 +127,7 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func(stream.
 	}
 	timer := time.NewTimer(l.cfg.Timeout)
 	defer timer.Stop()
+	var run []stream.Entry
 	for next <= last {
 		timer.Reset(l.cfg.Timeout)
 		var r directBatchReply
@@ -147,21 +149,31 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func(stream.
 			l.log.Debug("catch-up read ends early: reading through the consumer", "offset", next, "err", r.err)
 			return next, nil
 		}
-		for _, data := range r.data {
+		run = run[:0]
+		var getErr error
+		for i, data := range r.data {
+			off := next + uint64(i)
 			if len(data) == 0 {
 				// A large entry: its message's headers, which no_hdr left
 				// out, name the object that holds it.
-				en, err := l.Get(ctx, next)
+				en, err := l.Get(ctx, off)
 				if err != nil {
-					return next, fmt.Errorf("read at %d: %w", next, err)
+					getErr = fmt.Errorf("read at %d: %w", off, err)
+					break
 				}
 				data = en.Data
 			}
-			if err := fn(stream.Entry{Offset: next, Data: data}); err != nil {
+			run = append(run, stream.Entry{Offset: off, Data: data})
+		}
+		if len(run) > 0 {
+			l.directEntries.Add(int64(len(run)))
+			if err := fn(run); err != nil {
 				return next, err
 			}
-			l.directEntries.Add(1)
-			next++
+			next += uint64(len(run))
+		}
+		if getErr != nil {
+			return next, getErr
 		}
 	}
 	return next, nil

@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -154,5 +155,50 @@ func TestCatchUpReadWithoutDirect(t *testing.T) {
 	checkContiguous(t, got, 1)
 	if d := ferryjs.DirectEntries(r); d != 0 {
 		t.Fatalf("%d entries by direct gets on a stream that does not allow them", d)
+	}
+}
+
+// TestReadRuns: a catch-up hands over batches of consecutive entries, the
+// consumer then one entry at a time, in order, without gaps or repeats.
+func TestReadRuns(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "runs")
+	entries := make([][]byte, 5000)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	appendMany(t, w, entries)
+	ctx := ctxTimeout(t, 20*time.Second)
+	next, longest := uint64(1), 0
+	done := errors.New("done")
+	err := w.ReadRuns(ctx, 1, func(run []stream.Entry) error {
+		longest = max(longest, len(run))
+		for _, e := range run {
+			if e.Offset != next {
+				return fmt.Errorf("entry %d where %d was expected", e.Offset, next)
+			}
+			if int(e.Offset) <= len(entries) && !bytes.Equal(e.Data, entries[e.Offset-1]) {
+				return fmt.Errorf("entry %d differs", e.Offset)
+			}
+			next++
+		}
+		if next == 5001 {
+			if _, err := w.Append(ctx, payload(5001), 5000); err != nil {
+				return err
+			}
+		}
+		if next == 5002 {
+			if len(run) != 1 || run[0].Time.IsZero() {
+				return fmt.Errorf("the followed entry came in a run of %d, time %v", len(run), run[0].Time)
+			}
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) {
+		t.Fatalf("ReadRuns: %v at %d", err, next)
+	}
+	if longest < 2 || longest > 4096 {
+		t.Fatalf("longest run %d, want a batch (2 to 4096)", longest)
 	}
 }

@@ -52,7 +52,7 @@ type Log struct {
 	// noDirect is set once a catch-up read got no reply (direct.go):
 	// later reads go through the consumer only.
 	noDirect atomic.Bool
-	// directEntries counts the entries catch-up reads delivered.
+	// directEntries counts the entries catch-up reads handed over.
 	directEntries atomic.Int64
 
 	// inflight maps each unconfirmed AppendAsync message to its outcome;

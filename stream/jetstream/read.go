@@ -46,6 +46,22 @@ const readerInactive = time.Minute
 // more than directMin entries behind reads the backlog in batches of
 // direct gets first (direct.go); those entries have no Time.
 func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
+	return l.ReadRuns(ctx, from, func(run []stream.Entry) error {
+		for _, en := range run {
+			if err := fn(en); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ stream.RunReader = (*Log)(nil)
+
+// ReadRuns is Read with fn called for runs of entries: a catch-up read
+// hands over each batch it got (up to directBatch entries), the consumer
+// one entry at a time.
+func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry) error) error {
 	if from == 0 {
 		from = 1
 	}
@@ -80,6 +96,7 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 	// callback holds mu; after done is closed fn is never called again.
 	var (
 		mu     sync.Mutex
+		one    [1]stream.Entry // the run handed to fn, under mu
 		next   = from
 		done   = make(chan struct{})
 		once   sync.Once
@@ -123,7 +140,8 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error
 		if ok {
 			data = obj
 		}
-		if err := fn(stream.Entry{Offset: next, Data: data, Time: time.Unix(0, ts)}); err != nil {
+		one[0] = stream.Entry{Offset: next, Data: data, Time: time.Unix(0, ts)}
+		if err := fn(one[:]); err != nil {
 			finish(err)
 			return
 		}

@@ -1,0 +1,56 @@
+package command_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/resp"
+)
+
+// TestApplyRun: a run of entries is applied in order, each starting in
+// database 0, then called back by index; an entry that fails stops the run
+// with the entries before it applied and called back, and none after.
+func TestApplyRun(t *testing.T) {
+	e := command.New(command.Config{})
+	ap := e.NewApplier()
+	cmd := func(args ...string) []byte {
+		var b [][]byte
+		for _, a := range args {
+			b = append(b, []byte(a))
+		}
+		return resp.AppendCommand(nil, b...)
+	}
+	run := [][]byte{
+		cmd("SET", "a", "1"),
+		append(cmd("SELECT", "3"), cmd("SET", "b", "2")...),
+		cmd("SET", "c", "3"), // database 0 again
+		cmd("INCR", "a"),
+		cmd("NOSUCHCOMMAND"),
+		cmd("SET", "d", "4"),
+	}
+	var called []int
+	n, err := ap.ApplyRun(run, func(i int) { called = append(called, i) })
+	if n != 4 || err == nil || !strings.Contains(err.Error(), "NOSUCHCOMMAND") {
+		t.Fatalf("ApplyRun = %d, %v; want 4 and the unknown command's error", n, err)
+	}
+	if len(called) != 4 || called[3] != 3 {
+		t.Fatalf("called back for %v, want 0 to 3", called)
+	}
+	e.Lock()
+	defer e.Unlock()
+	ks := e.Keyspace()
+	for _, c := range []struct {
+		db   int
+		key  string
+		want string
+	}{{0, "a", "2"}, {3, "b", "2"}, {0, "c", "3"}, {0, "d", ""}, {3, "c", ""}} {
+		got := ""
+		if o := ks.DB(c.db).Get(c.key); o != nil {
+			got = string(o.Str())
+		}
+		if got != c.want {
+			t.Errorf("db %d key %s = %q, want %q", c.db, c.key, got, c.want)
+		}
+	}
+}
