@@ -248,6 +248,10 @@ func (s *Server) resume(ctx context.Context, req command.SyncRequest) (at resume
 func (s *Server) entryAt(ctx context.Context, offset uint64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	if g, ok := s.cfg.Log.(stream.Getter); ok {
+		en, err := g.Get(ctx, offset)
+		return en.Data, err
+	}
 	var data []byte
 	errGot := errors.New("got it")
 	err := s.cfg.Log.Read(ctx, offset, func(en stream.Entry) error {

@@ -134,14 +134,14 @@ func (o *outbox) take(spare []byte) ([]byte, uint64) {
 	return b, o.last
 }
 
-// close ends the outbox and returns its pieces, which a later link may
-// continue from.
+// close ends the outbox and returns a copy of its pieces (acknowledgements
+// may still arrive and trim them), which a later link may continue from.
 func (o *outbox) close() []piece {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
 	o.cond.Broadcast()
-	return o.pieces
+	return slices.Clone(o.pieces)
 }
 
 // resumeAt is where a stream starts: with the entry at offset from, the

@@ -277,7 +277,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
 			}
 			if replayed == 0 {
-				if t := entryTime(ctx, lg, en); !t.IsZero() {
+				if t := stream.TimeOf(ctx, lg, en); !t.IsZero() {
 					unsavedSince = t
 				}
 			}
@@ -631,21 +631,4 @@ func (m *Master) WriteOffset() uint64 {
 		return 0
 	}
 	return m.pub.assigned()
-}
-
-// entryTime returns when the log stored en: its Time, or, from a read that
-// did not say (a catch-up read in bulk), the Time of the same entry
-// fetched alone when the log can do that. The zero time if neither.
-func entryTime(ctx context.Context, lg Log, en stream.Entry) time.Time {
-	if !en.Time.IsZero() {
-		return en.Time
-	}
-	if g, ok := lg.(interface {
-		Get(context.Context, uint64) (stream.Entry, error)
-	}); ok {
-		if got, err := g.Get(ctx, en.Offset); err == nil {
-			return got.Time
-		}
-	}
-	return time.Time{}
 }

@@ -72,6 +72,26 @@ type RunReader interface {
 	ReadRuns(ctx context.Context, from uint64, fn func([]Entry) error) error
 }
 
+// Getter is implemented by logs that can read one entry by its offset.
+type Getter interface {
+	Get(ctx context.Context, offset uint64) (Entry, error)
+}
+
+// TimeOf returns when the log stored en: its Time, or, for an entry read
+// without one (in bulk), the Time of the same entry fetched alone when lg
+// is a Getter. The zero time if neither says.
+func TimeOf(ctx context.Context, lg Reader, en Entry) time.Time {
+	if !en.Time.IsZero() {
+		return en.Time
+	}
+	if g, ok := lg.(Getter); ok {
+		if got, err := g.Get(ctx, en.Offset); err == nil {
+			return got.Time
+		}
+	}
+	return time.Time{}
+}
+
 // Reader reads the log. Its methods are safe for concurrent use.
 type Reader interface {
 	// First returns the offset of the first retained entry. When the log

@@ -136,13 +136,14 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		ap := e.NewApplier()
 		prog := startProgress(progressOutput(os.Stderr), fmt.Sprintf("replaying %d..%d", from, target), "entries")
 		errDone := errors.New("done")
+		var replayed stream.Entry // the last entry replayed
 		err = lg.Read(ctx, from, func(en stream.Entry) error {
 			if err := ap.Apply(en.Data); err != nil {
 				return fmt.Errorf("entry %d: %w", en.Offset, err)
 			}
 			prog.bytes.Add(int64(len(en.Data)))
 			prog.Add(1)
-			created = en.Time
+			replayed = en
 			if en.Offset >= target {
 				return errDone
 			}
@@ -151,6 +152,8 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		prog.Done()
 		switch {
 		case errors.Is(err, errDone):
+			// A bulk read carries no times: TimeOf asks for it.
+			created = stream.TimeOf(ctx, lg, replayed)
 		case errors.Is(err, stream.ErrTruncated):
 			return fmt.Errorf("restore: %w", truncated(base, target, streamName, 0, err))
 		default:

@@ -310,3 +310,32 @@ func natsURL(t *testing.T) string {
 	t.Helper()
 	return startNATS(t).URL()
 }
+
+// TestRestoreCtimeAfterBulkRead: the dump's ctime is when the log stored
+// the target entry, also when the replay read the log in bulk (a backlog
+// of 1,024 entries or more comes without entry times).
+func TestRestoreCtimeAfterBulkRead(t *testing.T) {
+	const n = 2000
+	srv := startNATS(t)
+	lg := openLog(t, srv.URL(), "ctime")
+	ctx := context.Background()
+	for i := range n {
+		cmd := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%d\r\n", len(fmt.Sprint(i)), i)
+		if _, err := lg.Append(ctx, []byte(cmd), uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	en, err := lg.Get(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // a ctime of the restore's own time would differ
+	path := filepath.Join(t.TempDir(), "dump.rdb")
+	if _, err := restore("--nats", srv.URL(), "--dataset", "ctime", "--offset", fmt.Sprint(n), "--out", path); err != nil {
+		t.Fatal(err)
+	}
+	_, meta := loadDump(t, path)
+	if d := meta.Created.Sub(en.Time.Truncate(time.Second)); d < 0 || d >= time.Second {
+		t.Fatalf("dump ctime %v, entry %d stored at %v", meta.Created, n, en.Time)
+	}
+}

@@ -3,8 +3,10 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,12 +30,18 @@ import (
 // direct gets not allowed or not permitted, a follower of a clustered
 // stream that is behind) ends the catch-up early, and the consumer reads
 // on from the first entry not delivered, reporting what is wrong if
-// anything is. Entries read this way have no Time.
+// anything is. Only a permissions violation turns catch-up reads off for
+// good (for the Log). Entries read this way have no Time.
 const (
 	// directMin is how far behind a reader must be for a catch-up read.
 	directMin = 1024
-	// directBatch is the most entries one request asks for.
+	// directBatch is the most entries one request asks for, and
+	// directBytes the most bytes (the server sends at least one entry).
 	directBatch = 4096
+	directBytes = 4 << 20
+	// directPoll is how often a reader waiting for a batch checks whether
+	// the Log was closed or catch-up reads were turned off.
+	directPoll = 50 * time.Millisecond
 )
 
 // directGetRequest is the body of a batched direct get.
@@ -63,14 +71,13 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 	if l.noDirect.Load() || last < from || last-from+1 < directMin {
 		return next, nil
 	}
-	subject := "$JS.API.DIRECT.GET." + l.name
-	maxBytes := max(readRequestBytes, 2*int(l.nc.MaxPayload()))
+	subject := directSubject(l.name)
 	inbox := nats.NewInbox()
 	replies := make(chan directBatchReply, 1)
 	stop := make(chan struct{})
 	defer close(stop)
 	request := func(seq uint64) error {
-		body, err := json.Marshal(directGetRequest{Seq: seq, Batch: int(min(directBatch, last-seq+1)), MaxBytes: maxBytes, NoHeaders: true})
+		body, err := json.Marshal(directGetRequest{Seq: seq, Batch: int(min(directBatch, last-seq+1)), MaxBytes: directBytes, NoHeaders: true})
 		if err != nil {
 			return err
 		}
@@ -86,8 +93,9 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 	}
 	// The callback collects a batch and, at its end-of-batch status,
 	// asks for the next one before handing it over, so the server sends
-	// while fn applies. At most three batches are held: one applied, one
-	// handed over, one arriving.
+	// while fn applies. At most four batches are held: one applied, one
+	// handed over, one in the callback waiting to hand it over, and the
+	// next one arriving.
 	cur := directBatchReply{from: from}
 	sub, err := l.nc.Subscribe(inbox, func(m *nats.Msg) {
 		status := ""
@@ -122,25 +130,47 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 		return next, nil
 	}
 	defer sub.Unsubscribe()
+	// Asking for one batch at a time bounds what waits in the
+	// subscription; the library's limits would drop a batch of large
+	// entries.
+	sub.SetPendingLimits(-1, -1)
 	if err := request(from); err != nil {
 		return next, nil
 	}
-	timer := time.NewTimer(l.cfg.Timeout)
-	defer timer.Stop()
+	poll := time.NewTicker(directPoll)
+	defer poll.Stop()
+	reconnects := l.nc.Stats().Reconnects
 	var run []stream.Entry
 	for next <= last {
-		timer.Reset(l.cfg.Timeout)
+		deadline := time.Now().Add(l.cfg.Timeout)
 		var r directBatchReply
-		select {
-		case <-ctx.Done():
-			return next, ctx.Err()
-		case <-timer.C:
-			// No reply at all: most likely direct gets are not permitted
-			// to this user; this Log stops trying them.
-			l.noDirect.Store(true)
-			l.log.Warn("catch-up read got no reply: reading through the consumer", "offset", next, "timeout", l.cfg.Timeout)
-			return next, nil
-		case r = <-replies:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return next, ctx.Err()
+			case <-poll.C:
+				switch {
+				case l.closed.Load():
+					return next, fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
+				case l.noDirect.Load():
+					return next, nil
+				case !l.nc.IsConnected():
+					// Wait for the connection rather than for the batch.
+					deadline = time.Now().Add(l.cfg.Timeout)
+				case l.nc.Stats().Reconnects != reconnects:
+					// The request may have been lost with the connection:
+					// the consumer reads on, now that there is one.
+					return next, nil
+				case time.Now().After(deadline):
+					// No reply (a lost connection, a server that does not
+					// answer): the consumer reads on.
+					l.log.Info("catch-up read got no reply: reading through the consumer", "offset", next, "timeout", l.cfg.Timeout)
+					return next, nil
+				}
+			case r = <-replies:
+				break wait
+			}
 		}
 		if l.closed.Load() {
 			return next, fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
@@ -177,4 +207,15 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 		}
 	}
 	return next, nil
+}
+
+// directSubject is the subject of the direct gets of stream name.
+func directSubject(name string) string { return "$JS.API.DIRECT.GET." + name }
+
+// noteAsyncError turns catch-up reads off for good when the server says
+// this user may not make direct gets on the log's stream.
+func (l *Log) noteAsyncError(err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), directSubject(l.name)) && !l.noDirect.Swap(true) {
+		l.log.Warn("direct gets not permitted: catch-up reads go through the consumer", "err", err)
+	}
 }

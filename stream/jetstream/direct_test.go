@@ -106,26 +106,105 @@ func TestCatchUpRead(t *testing.T) {
 
 // TestCatchUpReadGap: an entry removed from the middle of the backlog is
 // reported (stream.ErrTruncated) after the entries before it, never
-// skipped, although a batch of direct gets steps over it.
+// skipped, although a batch of direct gets steps over it: the first
+// batch comes by catch-up read, the one with the gap does not.
 func TestCatchUpReadGap(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "gap")
-	entries := make([][]byte, 5000)
+	entries := make([][]byte, 9000)
 	for i := range entries {
 		entries[i] = payload(i + 1)
 	}
 	appendMany(t, w, entries)
 	ctx := ctxTimeout(t, 10*time.Second)
-	if err := rawStream(t, s.URL(), "gap").DeleteMsg(ctx, 3000); err != nil {
+	if err := rawStream(t, s.URL(), "gap").DeleteMsg(ctx, 6000); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readUntil(t, w, 1, 5000)
+	got, err := readUntil(t, w, 1, len(entries))
 	if !errors.Is(err, stream.ErrTruncated) {
 		t.Fatalf("read over a removed entry: %v after %d entries, want ErrTruncated", err, len(got))
 	}
 	checkContiguous(t, got, 1)
-	if len(got) != 2999 {
-		t.Fatalf("%d entries before the gap, want 2999", len(got))
+	if len(got) != 5999 {
+		t.Fatalf("%d entries before the gap, want 5999", len(got))
+	}
+	if d := ferryjs.DirectEntries(w); d != 4096 {
+		t.Fatalf("%d entries by catch-up reads, want the first batch's 4096", d)
+	}
+}
+
+// TestCatchUpReadServerRestart: NATS restarting in the middle of a
+// catch-up loses and repeats nothing, and the next catch-up reads in
+// batches again.
+func TestCatchUpReadServerRestart(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "restart")
+	entries := make([][]byte, 30000)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	appendMany(t, w, entries)
+	r := openLog(t, s.URL(), "restart", func(c *ferryjs.Config) { c.ReadOnly = true })
+	ctx := ctxTimeout(t, 60*time.Second)
+	next := uint64(1)
+	done := errors.New("done")
+	err := r.Read(ctx, 1, func(e stream.Entry) error {
+		if e.Offset != next || !bytes.Equal(e.Data, entries[e.Offset-1]) {
+			return fmt.Errorf("entry %d where %d was expected, or with other data", e.Offset, next)
+		}
+		next++
+		if e.Offset == 5000 {
+			if err := s.Restart(); err != nil {
+				return err
+			}
+		}
+		if e.Offset == uint64(len(entries)) {
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) {
+		t.Fatalf("read across a restart: %v at %d", err, next)
+	}
+	before := ferryjs.DirectEntries(r)
+	if _, err := readUntil(t, r, 1, len(entries)); err != nil {
+		t.Fatal(err)
+	}
+	if after := ferryjs.DirectEntries(r); after-before < 4096 {
+		t.Fatalf("a catch-up after the restart read %d entries in batches, want them all", after-before)
+	}
+}
+
+// TestCloseDuringCatchUp: a Log closed while a catch-up read waits for a
+// batch that will not come (NATS is gone) ends the read at once with
+// stream.ErrClosed, not after the request timeout.
+func TestCloseDuringCatchUp(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "close")
+	entries := make([][]byte, 20000)
+	for i := range entries {
+		entries[i] = payload(i + 1)
+	}
+	appendMany(t, w, entries)
+	r := openLog(t, s.URL(), "close", func(c *ferryjs.Config) { c.ReadOnly = true; c.Timeout = 30 * time.Second })
+	ctx := ctxTimeout(t, 60*time.Second)
+	var closed time.Time
+	err := r.Read(ctx, 1, func(e stream.Entry) error {
+		if e.Offset == 10 {
+			s.Shutdown()
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				closed = time.Now()
+				r.Close()
+			}()
+		}
+		return nil
+	})
+	if !errors.Is(err, stream.ErrClosed) {
+		t.Fatalf("Read = %v, want ErrClosed", err)
+	}
+	if d := time.Since(closed); closed.IsZero() || d > 2*time.Second {
+		t.Fatalf("Read returned %v after Close, want at once", d)
 	}
 }
 

@@ -49,8 +49,8 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	closed atomic.Bool
-	// noDirect is set once a catch-up read got no reply (direct.go):
-	// later reads go through the consumer only.
+	// noDirect is set once the server refused a direct get for want of
+	// permission (direct.go): later reads go through the consumer only.
 	noDirect atomic.Bool
 	// directEntries counts the entries catch-up reads handed over.
 	directEntries atomic.Int64
@@ -121,6 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 				subj = sub.Subject
 			}
 			l.log.Warn("nats async error", "subject", subj, "err", err)
+			l.noteAsyncError(err)
 		}),
 	}
 	authOpts, err := cfg.authOptions()

@@ -78,6 +78,12 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 	if from, err = l.readDirect(ctx, from, last, fn); err != nil {
 		return err
 	}
+	// A catch-up read that ended with the connection lost leaves the
+	// consumer to be made once it is back: a lost connection is not an
+	// error of Read's.
+	if err := l.awaitConnection(ctx); err != nil {
+		return fmt.Errorf("read from %d: %w", from, err)
+	}
 
 	cons, err := l.js.OrderedConsumer(ctx, l.name, jetstream.OrderedConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -211,4 +217,20 @@ func replyPosition(reply string) (seq uint64, ts int64, ok bool) {
 		return 0, 0, false
 	}
 	return seq, ts, true
+}
+
+// awaitConnection returns once the connection to NATS is up, or with
+// stream.ErrClosed or ctx's error.
+func (l *Log) awaitConnection(ctx context.Context) error {
+	for !l.nc.IsConnected() {
+		if l.closed.Load() || l.nc.IsClosed() {
+			return stream.ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(directPoll):
+		}
+	}
+	return nil
 }

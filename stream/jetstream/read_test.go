@@ -1,6 +1,12 @@
 package jetstream
 
-import "testing"
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
 
 func TestReplyPosition(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,5 +29,25 @@ func TestReplyPosition(t *testing.T) {
 		if seq != tc.seq || ts != tc.ts || ok != tc.ok {
 			t.Errorf("replyPosition(%q) = %d, %d, %v; want %d, %d, %v", tc.reply, seq, ts, ok, tc.seq, tc.ts, tc.ok)
 		}
+	}
+}
+
+// TestNoteAsyncError: only a permissions violation on the log's own direct
+// gets turns catch-up reads off.
+func TestNoteAsyncError(t *testing.T) {
+	l := &Log{name: "FERRY_SHOP", log: slog.New(slog.DiscardHandler)}
+	for _, err := range []error{
+		fmt.Errorf("%w: %s", nats.ErrPermissionViolation, `Permissions Violation for Publish to "$JS.API.STREAM.INFO.FERRY_SHOP"`),
+		fmt.Errorf("%w: %s", nats.ErrPermissionViolation, `Permissions Violation for Publish to "$JS.API.DIRECT.GET.FERRY_OTHER"`),
+		nats.ErrSlowConsumer,
+	} {
+		l.noteAsyncError(err)
+		if l.noDirect.Load() {
+			t.Fatalf("%v turned catch-up reads off", err)
+		}
+	}
+	l.noteAsyncError(fmt.Errorf("%w: %s", nats.ErrPermissionViolation, `Permissions Violation for Publish to "$JS.API.DIRECT.GET.FERRY_SHOP"`))
+	if !l.noDirect.Load() {
+		t.Fatal("a refused direct get left catch-up reads on")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -59,6 +60,9 @@ type Server struct {
 	mu   sync.Mutex
 	srv  *server.Server // nil while stopped
 	port int            // fixed after the first start
+	// cur is srv for InProcessConn, which must not wait for a Restart
+	// (nats.go calls it with its connection's lock held).
+	cur atomic.Pointer[server.Server]
 }
 
 // Start runs a NATS server with JetStream on dir, listening on 127.0.0.1,
@@ -132,6 +136,7 @@ func (s *Server) startLocked() error {
 	}
 	s.port = addr.Port
 	s.srv = srv
+	s.cur.Store(srv)
 	return nil
 }
 
@@ -155,9 +160,7 @@ func (s *Server) Port() int {
 // process's own clients skip the loopback sockets' system calls. It
 // follows Restart: a client that reconnects gets the new server.
 func (s *Server) InProcessConn() (net.Conn, error) {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
+	srv := s.cur.Load()
 	if srv == nil {
 		return nil, errors.New("natsserver: the server is stopped")
 	}
@@ -187,6 +190,7 @@ func (s *Server) shutdownLocked() {
 	if s.srv == nil {
 		return
 	}
+	s.cur.Store(nil)
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
 	s.srv = nil
