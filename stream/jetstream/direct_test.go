@@ -37,6 +37,23 @@ func appendMany(tb testing.TB, l *ferryjs.Log, entries [][]byte) {
 	}
 }
 
+// payloads returns the data of entries 1 to n.
+func payloads(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = payload(i + 1)
+	}
+	return out
+}
+
+// fill appends entries 1 to n to an empty log and returns their data.
+func fill(tb testing.TB, l *ferryjs.Log, n int) [][]byte {
+	tb.Helper()
+	entries := payloads(n)
+	appendMany(tb, l, entries)
+	return entries
+}
+
 // TestCatchUpRead: a reader far behind reads the backlog in batches of
 // direct gets, large entries (in the object store) among them, then
 // follows new entries through the consumer: every offset once, in order,
@@ -45,10 +62,7 @@ func TestCatchUpRead(t *testing.T) {
 	s := smallServer(t)
 	w := openLog(t, s.URL(), "catchup")
 	const n = 6000
-	entries := make([][]byte, n)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
+	entries := payloads(n)
 	for _, at := range []int{1999, 4499} {
 		entries[at] = append([]byte("*1\r\n$100000\r\n"), append(randomBytes(uint64(at), 100000), "\r\n"...)...)
 	}
@@ -111,11 +125,7 @@ func TestCatchUpRead(t *testing.T) {
 func TestCatchUpReadGap(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "gap")
-	entries := make([][]byte, 9000)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
-	appendMany(t, w, entries)
+	entries := fill(t, w, 9000)
 	ctx := ctxTimeout(t, 10*time.Second)
 	if err := rawStream(t, s.URL(), "gap").DeleteMsg(ctx, 6000); err != nil {
 		t.Fatal(err)
@@ -139,11 +149,7 @@ func TestCatchUpReadGap(t *testing.T) {
 func TestCatchUpReadServerRestart(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "restart")
-	entries := make([][]byte, 30000)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
-	appendMany(t, w, entries)
+	entries := fill(t, w, 30000)
 	r := openLog(t, s.URL(), "restart", func(c *ferryjs.Config) { c.ReadOnly = true })
 	ctx := ctxTimeout(t, 60*time.Second)
 	next := uint64(1)
@@ -181,11 +187,7 @@ func TestCatchUpReadServerRestart(t *testing.T) {
 func TestCloseDuringCatchUp(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "close")
-	entries := make([][]byte, 20000)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
-	appendMany(t, w, entries)
+	fill(t, w, 20000)
 	r := openLog(t, s.URL(), "close", func(c *ferryjs.Config) { c.ReadOnly = true; c.Timeout = 30 * time.Second })
 	ctx := ctxTimeout(t, 60*time.Second)
 	var closed time.Time
@@ -213,11 +215,7 @@ func TestCloseDuringCatchUp(t *testing.T) {
 func TestCatchUpReadWithoutDirect(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "nodirect")
-	entries := make([][]byte, 3000)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
-	appendMany(t, w, entries)
+	entries := fill(t, w, 3000)
 	ctx := ctxTimeout(t, 10*time.Second)
 	js := rawJS(t, s.URL())
 	st := rawStream(t, s.URL(), "nodirect")
@@ -242,11 +240,7 @@ func TestCatchUpReadWithoutDirect(t *testing.T) {
 func TestReadRuns(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "runs")
-	entries := make([][]byte, 5000)
-	for i := range entries {
-		entries[i] = payload(i + 1)
-	}
-	appendMany(t, w, entries)
+	entries := fill(t, w, 5000)
 	ctx := ctxTimeout(t, 20*time.Second)
 	next, longest := uint64(1), 0
 	done := errors.New("done")
