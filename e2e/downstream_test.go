@@ -660,3 +660,37 @@ func infoField(t *testing.T, addr, section, field string) string {
 	}
 	return m[1]
 }
+
+// TestRedisReplicaRestartContinues: a redis-server replica of a ferry
+// master that shuts down with SAVE and starts again from its dump.rdb
+// (which keeps its replication ID and offset) continues the stream
+// (+CONTINUE) instead of syncing in full, and gets the writes it missed.
+func TestRedisReplicaRestartContinues(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "restart", nil)
+	host, port, _ := net.SplitHostPort(m.addr)
+	dir := t.TempDir()
+	rr := redistest.Redis(t, "--dir", dir, "--replicaof", host, port)
+	for i := range 200 {
+		mustQuery(t, m.addr, "SET", fmt.Sprintf("k%d", i), "v")
+	}
+	waitSameDigest(t, m.addr, rr, 20*time.Second)
+	replid := infoField(t, rr, "replication", "master_replid")
+	// SHUTDOWN closes the connection without a reply.
+	query(rr, "SHUTDOWN", "SAVE")
+	for i := 200; i < 300; i++ {
+		mustQuery(t, m.addr, "SET", fmt.Sprintf("k%d", i), "v")
+	}
+	rr = redistest.Redis(t, "--dir", dir, "--replicaof", host, port)
+	waitSameDigest(t, m.addr, rr, 20*time.Second)
+	if got := mustQuery(t, rr, "DBSIZE"); got != ":300\r\n" {
+		t.Errorf("DBSIZE of the restarted redis replica = %q", got)
+	}
+	if got := infoField(t, rr, "replication", "master_replid"); got != replid {
+		t.Errorf("restarted redis replica: master_replid %s, was %s: it synchronized in full", got, replid)
+	}
+	if full, ok := infoField(t, m.addr, "stats", "sync_full"), infoField(t, m.addr, "stats", "sync_partial_ok"); full != "1" || ok != "1" {
+		t.Errorf("INFO stats of the master: sync_full:%s sync_partial_ok:%s, want 1 and 1", full, ok)
+	}
+}
