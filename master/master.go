@@ -272,21 +272,34 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	unsavedSince := m.started // when the first of them was written
 	if last >= from && last > 0 {
 		errDone := errors.New("done")
-		err = lg.Read(ctx, from, func(en stream.Entry) error {
-			if err := m.apply.Apply(en.Data); err != nil {
-				return fmt.Errorf("master: entry %d: %w", en.Offset, err)
-			}
-			if replayed == 0 {
-				if t := stream.TimeOf(ctx, lg, en); !t.IsZero() {
+		var data [][]byte
+		replay := func(run []stream.Entry) error {
+			if replayed == 0 && len(run) > 0 {
+				if t := stream.TimeOf(ctx, lg, run[0]); !t.IsZero() {
 					unsavedSince = t
 				}
 			}
-			replayed += int64(len(en.Data)) + logEntryOverhead
-			if en.Offset >= last {
+			data = data[:0]
+			for _, en := range run {
+				if en.Offset > last {
+					break
+				}
+				data = append(data, en.Data)
+				replayed += int64(len(en.Data)) + logEntryOverhead
+			}
+			if n, err := m.apply.ApplyRun(data, nil); err != nil {
+				return fmt.Errorf("master: entry %d: %w", run[n].Offset, err)
+			}
+			if len(data) < len(run) || run[len(run)-1].Offset == last {
 				return errDone
 			}
 			return nil
-		})
+		}
+		if rr, ok := lg.(stream.RunReader); ok {
+			err = rr.ReadRuns(ctx, from, replay)
+		} else {
+			err = lg.Read(ctx, from, func(en stream.Entry) error { return replay([]stream.Entry{en}) })
+		}
 		if !errors.Is(err, errDone) {
 			return 0, fmt.Errorf("master: replay the log of dataset %q: %w", m.cfg.Dataset, err)
 		}

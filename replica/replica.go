@@ -287,16 +287,7 @@ func (r *Replica) follow() {
 				return err
 			}
 			if rr, ok := r.cfg.Log.(stream.RunReader); ok {
-				err = rr.ReadRuns(ctx, next, func(run []stream.Entry) error {
-					for len(run) > 0 {
-						k := min(len(run), maxApplyRun)
-						if err := apply(run[:k]); err != nil {
-							return err
-						}
-						run = run[k:]
-					}
-					return nil
-				})
+				err = rr.ReadRuns(ctx, next, apply)
 			} else {
 				var one [1]stream.Entry
 				err = r.cfg.Log.Read(ctx, next, func(en stream.Entry) error {
@@ -364,13 +355,8 @@ func (r *Replica) catchUpTarget(ctx context.Context) (uint64, error) {
 	return last, nil
 }
 
-// maxApplyRun is the most entries applied under one hold of the engine
-// lock (a catch-up hands over batches of up to 4,096): readers wait at
-// most ~0.5 ms for a run.
-const maxApplyRun = 256
-
-// applyRun applies run, whose first entry must be at offset next, under
-// one hold of the engine lock, moving the offset with each entry's
+// applyRun applies run, whose first entry must be at offset next, a few
+// hundred entries per hold of the engine lock, moving the offset with each entry's
 // effects (a reader never sees an entry's effects with the offset before
 // it). It returns how many entries it applied, and an *applyError for the
 // first one it could not apply or that is not where it should be.

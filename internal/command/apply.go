@@ -57,12 +57,26 @@ func (a *Applier) ApplyThen(data []byte, then func()) error {
 	return nil
 }
 
-// ApplyRun applies a run of entries under one acquisition of the lock
-// (one reading of the clock): each as ApplyThen, then(i) after entry i.
-// It stops at the first entry that fails and returns how many entries it
-// applied whole, with the error. Readers wait for the whole run, so a
-// caller keeps runs short.
+// maxRunHold is the most entries ApplyRun applies under one hold of the
+// lock: readers wait at most ~0.5 ms for a run.
+const maxRunHold = 256
+
+// ApplyRun applies a run of entries, each as ApplyThen, then(i) after
+// entry i, taking the lock once per maxRunHold entries (one reading of
+// the clock) rather than once per entry. It stops at the first entry that
+// fails and returns how many entries it applied whole, with the error.
 func (a *Applier) ApplyRun(entries [][]byte, then func(i int)) (int, error) {
+	for start := 0; start < len(entries); start += maxRunHold {
+		if n, err := a.applyHold(entries[start:min(start+maxRunHold, len(entries))], start, then); err != nil {
+			return start + n, err
+		}
+	}
+	return len(entries), nil
+}
+
+// applyHold applies entries under one hold of the lock; then gets each
+// one's index in the run, which starts at base.
+func (a *Applier) applyHold(entries [][]byte, base int, then func(i int)) (int, error) {
 	e := a.e
 	e.Lock()
 	defer e.Unlock()
@@ -72,7 +86,7 @@ func (a *Applier) ApplyRun(entries [][]byte, then func(i int)) (int, error) {
 			return i, err
 		}
 		if then != nil {
-			then(i)
+			then(base + i)
 		}
 	}
 	return len(entries), nil

@@ -54,3 +54,32 @@ func TestApplyRun(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRunLong: a run longer than one hold of the lock is applied in
+// order across holds, indexes counted over the whole run, and stops at
+// its failing entry.
+func TestApplyRunLong(t *testing.T) {
+	e := command.New(command.Config{})
+	ap := e.NewApplier()
+	incr := resp.AppendCommand(nil, []byte("INCR"), []byte("n"))
+	run := make([][]byte, 700)
+	for i := range run {
+		run[i] = incr
+	}
+	run[600] = resp.AppendCommand(nil, []byte("NOSUCHCOMMAND"))
+	next := 0
+	n, err := ap.ApplyRun(run, func(i int) {
+		if i != next {
+			t.Errorf("called back for %d, want %d", i, next)
+		}
+		next++
+	})
+	if n != 600 || err == nil || next != 600 {
+		t.Fatalf("ApplyRun = %d, %v after %d callbacks; want 600 and an error", n, err, next)
+	}
+	e.Lock()
+	defer e.Unlock()
+	if o := e.Keyspace().DB(0).Get("n"); o == nil || string(o.Str()) != "600" {
+		t.Fatalf("n after the run: %v, want 600", o)
+	}
+}
