@@ -233,11 +233,7 @@ func (s *Server) resume(ctx context.Context, req command.SyncRequest) (at resume
 		if err != nil {
 			return why("read entry %d: %v", at.from, err)
 		}
-		var pre []byte
-		if at.db != 0 {
-			pre = selectZero
-		}
-		if _, err := tail(append(slices.Clip(pre), data...), at.skip); err != nil {
+		if _, err := entryTail(at.db, data, at.skip); err != nil {
 			return why("inside entry %d: %v", at.from, err)
 		}
 	}

@@ -178,7 +178,7 @@ func resumePoint(pieces []piece, pos int64) (resumeAt, bool) {
 // selected. A PING goes out every PingPeriod. When the link ends for any
 // reason but the log's, its pieces are kept for the replica to continue
 // from.
-func (l *link) stream(ctx context.Context, at resumeAt) (err error) {
+func (l *link) stream(ctx context.Context, at resumeAt) error {
 	ob := newOutbox(at.pieces, at.skip)
 	l.ob.Store(ob)
 	readCtx, stopRead := context.WithCancel(ctx)
@@ -193,17 +193,14 @@ func (l *link) stream(ctx context.Context, at resumeAt) (err error) {
 				// out of order if it broke that promise.
 				return linkError{fmt.Errorf("log entry %d where %d was expected", en.Offset, next)}
 			}
-			var pre []byte
-			if db != 0 {
-				pre = selectZero
-			}
+			before := db
 			var err error
 			if db, args, err = endDB(en.Data, args); err != nil {
 				return linkError{fmt.Errorf("log entry %d: %w", en.Offset, err)}
 			}
-			parts := [][]byte{pre, en.Data}
+			parts := [][]byte{selectBefore(before), en.Data}
 			if skip > 0 {
-				rest, err := tail(append(slices.Clip(pre), en.Data...), skip)
+				rest, err := entryTail(before, en.Data, skip)
 				if err != nil {
 					return linkError{fmt.Errorf("continue inside log entry %d: %w", en.Offset, err)}
 				}
@@ -289,8 +286,23 @@ func (l *link) stream(ctx context.Context, at resumeAt) (err error) {
 	}
 }
 
-// tail returns b after its first n bytes, which must be whole commands:
-// where a replica that stopped inside an entry continues.
+// selectBefore is what the stream sends before an entry when the one
+// before it left database db selected.
+func selectBefore(db int) []byte {
+	if db != 0 {
+		return selectZero
+	}
+	return nil
+}
+
+// entryTail returns an entry's piece of the stream (its SELECT, when the
+// entry before it left database db selected, and its commands) after its
+// first skip bytes: where a replica that stopped inside it continues.
+func entryTail(db int, data []byte, skip int64) ([]byte, error) {
+	return tail(append(slices.Clip(selectBefore(db)), data...), skip)
+}
+
+// tail returns b after its first n bytes, which must be whole commands.
 func tail(b []byte, n int64) ([]byte, error) {
 	if n <= 0 || n >= int64(len(b)) {
 		return nil, fmt.Errorf("byte %d of %d", n, len(b))

@@ -295,11 +295,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 			}
 			return nil
 		}
-		if rr, ok := lg.(stream.RunReader); ok {
-			err = rr.ReadRuns(ctx, from, replay)
-		} else {
-			err = lg.Read(ctx, from, func(en stream.Entry) error { return replay([]stream.Entry{en}) })
-		}
+		err = stream.ReadRuns(ctx, lg, from, replay)
 		if !errors.Is(err, errDone) {
 			return 0, fmt.Errorf("master: replay the log of dataset %q: %w", m.cfg.Dataset, err)
 		}

@@ -113,6 +113,7 @@ type Replica struct {
 	advanced     chan struct{} // made by WaitOffset, closed when offset or state moves
 	serving      atomic.Bool   // loading has ended (it never starts again)
 	coresBack    func()        // gives back the cores borrowed until loading ends
+	runData      [][]byte      // applyRun's scratch (the follow loop's only)
 	downSince    time.Time     // when the replica last stopped streaming (zero: streaming, or never did)
 
 	ctx    context.Context
@@ -286,15 +287,7 @@ func (r *Replica) follow() {
 				}
 				return err
 			}
-			if rr, ok := r.cfg.Log.(stream.RunReader); ok {
-				err = rr.ReadRuns(ctx, next, apply)
-			} else {
-				var one [1]stream.Entry
-				err = r.cfg.Log.Read(ctx, next, func(en stream.Entry) error {
-					one[0] = en
-					return apply(one[:])
-				})
-			}
+			err = stream.ReadRuns(ctx, r.cfg.Log, next, apply)
 		}
 		var ae *applyError
 		switch {
@@ -361,7 +354,11 @@ func (r *Replica) catchUpTarget(ctx context.Context) (uint64, error) {
 // it). It returns how many entries it applied, and an *applyError for the
 // first one it could not apply or that is not where it should be.
 func (r *Replica) applyRun(run []stream.Entry, next uint64) (int, error) {
-	data := make([][]byte, 0, len(run))
+	data := r.runData[:0]
+	defer func() {
+		clear(data) // keep no entry alive
+		r.runData = data[:0]
+	}()
 	var gap error
 	for i, en := range run {
 		if en.Offset != next+uint64(i) {

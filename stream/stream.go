@@ -72,6 +72,19 @@ type RunReader interface {
 	ReadRuns(ctx context.Context, from uint64, fn func([]Entry) error) error
 }
 
+// ReadRuns reads lg from offset from in runs: with lg's own ReadRuns when
+// it is a RunReader, else with Read, one entry per run.
+func ReadRuns(ctx context.Context, lg Reader, from uint64, fn func([]Entry) error) error {
+	if rr, ok := lg.(RunReader); ok {
+		return rr.ReadRuns(ctx, from, fn)
+	}
+	var one [1]Entry
+	return lg.Read(ctx, from, func(en Entry) error {
+		one[0] = en
+		return fn(one[:])
+	})
+}
+
 // Getter is implemented by logs that can read one entry by its offset.
 type Getter interface {
 	Get(ctx context.Context, offset uint64) (Entry, error)

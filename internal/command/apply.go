@@ -38,32 +38,23 @@ func (e *Engine) NewApplier() *Applier {
 // allowed whatever the engine's role. An entry that does not parse, or a
 // command the engine rejects, stops Apply with an error naming it; the
 // commands before it stay applied.
-func (a *Applier) Apply(data []byte) error { return a.ApplyThen(data, nil) }
-
-// ApplyThen is Apply, and then, on success, calls then before it releases
-// the engine lock: a replica records the entry's offset there, so that no
-// reader sees the entry's effects with the offset before it.
-func (a *Applier) ApplyThen(data []byte, then func()) error {
+func (a *Applier) Apply(data []byte) error {
 	e := a.e
 	e.Lock()
 	defer e.Unlock()
 	defer a.applying()()
-	if err := a.applyLocked(data); err != nil {
-		return err
-	}
-	if then != nil {
-		then()
-	}
-	return nil
+	return a.applyLocked(data)
 }
 
 // maxRunHold is the most entries ApplyRun applies under one hold of the
 // lock: readers wait at most ~0.5 ms for a run.
 const maxRunHold = 256
 
-// ApplyRun applies a run of entries, each as ApplyThen, then(i) after
-// entry i, taking the lock once per maxRunHold entries (one reading of
-// the clock) rather than once per entry. It stops at the first entry that
+// ApplyRun applies a run of entries, each as Apply, taking the lock once
+// per maxRunHold entries (one reading of the clock) rather than once per
+// entry. then(i) runs after entry i, before the lock is released: a
+// replica records the entry's offset there, so that no reader sees the
+// entry's effects with the offset before it. It stops at the first entry that
 // fails and returns how many entries it applied whole, with the error.
 func (a *Applier) ApplyRun(entries [][]byte, then func(i int)) (int, error) {
 	for start := 0; start < len(entries); start += maxRunHold {

@@ -60,12 +60,11 @@ type directBatchReply struct {
 	err  error
 }
 
-// readDirect calls fn with the entries from offset from to last, a
-// batch at a time, and returns the offset after the last one it
-// delivered. An error is fn's,
-// ctx's or a closed Log's (stream.ErrClosed), or the failure to read a
-// large entry's object; a catch-up that cannot go on returns a nil error
-// and leaves the rest to the consumer.
+// readDirect calls fn with the entries from offset from to last, a batch
+// at a time, and returns the offset after the last one it delivered. An
+// error is fn's, ctx's or a closed Log's (stream.ErrClosed), or the
+// failure to read a large entry's object; a catch-up that cannot go on
+// returns a nil error and leaves the rest to the consumer.
 func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]stream.Entry) error) (uint64, error) {
 	next := from
 	if l.noDirect.Load() || last < from || last-from+1 < directMin {
