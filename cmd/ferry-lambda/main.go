@@ -26,6 +26,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,12 +44,32 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("FERRY_LOG_LEVEL"))}))
+	if limit := memoryLimit(os.Getenv); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	fn, err := start(context.Background(), os.Getenv, logger)
 	if err != nil {
 		logger.Error("ferry-lambda: cannot start", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(fn.invoke)
+}
+
+// memoryLimit is the Go memory limit for a function of
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE MiB: 90% of it, so that the collector
+// works harder as the heap nears the function's memory rather than the
+// function being killed (a snapshot load turns the proportional trigger
+// off, and a catch-up lets the heap grow by snapshot.GCHeadroom). 0 when
+// GOMEMLIMIT is set (the runtime applied it) or the size is unknown.
+func memoryLimit(env func(string) string) int64 {
+	if env("GOMEMLIMIT") != "" {
+		return 0
+	}
+	mib, err := strconv.ParseInt(env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
+	if err != nil || mib <= 0 {
+		return 0
+	}
+	return mib << 20 * 9 / 10
 }
 
 func logLevel(s string) slog.Level {
