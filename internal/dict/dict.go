@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strings"
+	"unsafe"
 )
 
 const (
@@ -26,6 +27,61 @@ type node[V any] struct {
 	key  string
 	next *node[V]
 	val  V
+}
+
+// newNode returns a node holding a copy of key. A short key's bytes share
+// the node's allocation, right after it: a lookup that reaches the node
+// compares the key without another cache miss, and a new key costs one
+// allocation. (The bytes are never written again; the string keeps the
+// whole node alive, as any pointer into it does.)
+func newNode[V any](key string) *node[V] {
+	switch n := len(key); {
+	case n == 0:
+		return &node[V]{}
+	case n <= 8:
+		p := new(struct {
+			n node[V]
+			b [8]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	case n <= 16:
+		p := new(struct {
+			n node[V]
+			b [16]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	case n <= 24:
+		p := new(struct {
+			n node[V]
+			b [24]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	case n <= 32:
+		p := new(struct {
+			n node[V]
+			b [32]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	case n <= 48:
+		p := new(struct {
+			n node[V]
+			b [48]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	case n <= 64:
+		p := new(struct {
+			n node[V]
+			b [64]byte
+		})
+		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
+		return &p.n
+	}
+	return &node[V]{key: strings.Clone(key)}
 }
 
 type table[V any] struct {
@@ -115,10 +171,12 @@ func (d *Dict[V]) put(key string, clone bool) (v *V, created bool) {
 	if d.rehashing() {
 		t = &d.t[1]
 	}
+	var n *node[V]
 	if clone {
-		key = strings.Clone(key)
+		n = newNode[V](key)
+	} else {
+		n = &node[V]{key: key}
 	}
-	n := &node[V]{key: key}
 	i := h & t.mask()
 	n.next = t.buckets[i]
 	t.buckets[i] = n

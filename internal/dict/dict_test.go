@@ -1,8 +1,12 @@
 package dict
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestReserve(t *testing.T) {
@@ -65,6 +69,79 @@ func TestRandomIsFair(t *testing.T) {
 		}
 		if len(counts) != len(keys) || chi >= 40 {
 			t.Errorf("rehashing %v: counts %v, chi-square %.1f", rehash, counts, chi)
+		}
+	}
+}
+
+// TestPutCopiesKeys stores keys of every length around the sizes whose
+// bytes share the node's allocation: each is found, listed and deleted by
+// its value, and changing the caller's bytes afterwards changes nothing.
+func TestPutCopiesKeys(t *testing.T) {
+	d := New[int]()
+	buf := make([]byte, 0, 100)
+	for n := range 100 {
+		buf = buf[:n]
+		for i := range buf {
+			buf[i] = byte('a' + (n+i)%26)
+		}
+		key := unsafe.String(unsafe.SliceData(buf), n) // a view of buf, as the engine passes
+		v, created := d.Put(key)
+		if !created {
+			t.Fatalf("Put of the %d-byte key: exists already", n)
+		}
+		*v = n
+		for i := range buf {
+			buf[i] = '#'
+		}
+	}
+	if d.Len() != 100 {
+		t.Fatalf("Len = %d, want 100", d.Len())
+	}
+	seen := 0
+	d.Range(func(key string, v *int) bool {
+		if len(key) != *v || strings.Contains(key, "#") {
+			t.Errorf("listed key %q with value %d", key, *v)
+		}
+		seen++
+		return true
+	})
+	if seen != 100 {
+		t.Fatalf("Range listed %d keys, want 100", seen)
+	}
+	for n := range 100 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + (n+i)%26)
+		}
+		if v := d.Get(string(b)); v == nil || *v != n {
+			t.Fatalf("Get of the %d-byte key = %v", n, v)
+		}
+		if _, ok := d.Delete(string(b)); !ok {
+			t.Fatalf("Delete of the %d-byte key: not found", n)
+		}
+	}
+	if d.Len() != 0 {
+		t.Fatalf("Len after deleting every key = %d", d.Len())
+	}
+}
+
+// BenchmarkGet looks up random keys among 100,000 of 16 bytes (as
+// redis-benchmark's key:__rand_int__).
+func BenchmarkGet(b *testing.B) {
+	d := New[[56]byte]()
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%012d", i)
+		d.Put(keys[i])
+	}
+	q := make([]string, 1<<20)
+	for i := range q {
+		q[i] = strings.Clone(keys[rand.IntN(len(keys))])
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if d.Get(q[i&(len(q)-1)]) == nil {
+			b.Fatal("missing")
 		}
 	}
 }
