@@ -217,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		m.pub = newPublisher(cfg.Log, last, cfg.MaxEntryBytes, cfg.MaxUnacked, cfg.Ack == AckAsync, m.onLogFailure)
 		e.SetLog(m.pub)
 		m.followers = make(map[string]command.Follower)
-		e.SetFollowers(m.followerState)
+		e.SetFollowers(m.followerState, m.requestAcks)
 		if err := m.serveRedisReplicas(); err != nil {
 			m.cancel()
 			return nil, err
@@ -501,6 +501,16 @@ func (m *Master) followerState() (uint64, []command.Follower) {
 	}
 	slices.SortFunc(out, func(a, b command.Follower) int { return strings.Compare(a.ID, b.ID) })
 	return off, out
+}
+
+// requestAcks asks the replicas to acknowledge as soon as they have applied
+// offset (WAIT), so that WAIT does not wait for their next periodic report.
+func (m *Master) requestAcks(offset uint64) {
+	if w, ok := m.cfg.Log.(stream.AckWatcher); ok {
+		if err := w.RequestAcks(offset); err != nil {
+			m.log.Debug("cannot ask the replicas for acknowledgements", "offset", offset, "err", err)
+		}
+	}
 }
 
 // onAck records a replica's acknowledgement and wakes WAIT.

@@ -18,6 +18,10 @@ type Ack struct {
 type AckReporter interface {
 	// ReportOffset sends a without waiting for anyone to receive it.
 	ReportOffset(a Ack) error
+	// WatchAckRequests calls fn with the offset of every request for
+	// acknowledgements (a master's WAIT, like Redis's REPLCONF GETACK)
+	// until ctx ends; fn runs on one goroutine and must not block.
+	WatchAckRequests(ctx context.Context, fn func(offset uint64)) error
 }
 
 // AckWatcher delivers replicas' acknowledgements to a master.
@@ -25,4 +29,7 @@ type AckWatcher interface {
 	// WatchOffsets calls fn with every acknowledgement until ctx ends; fn
 	// runs on one goroutine and must not block for long.
 	WatchOffsets(ctx context.Context, fn func(Ack)) error
+	// RequestAcks asks every replica to acknowledge as soon as it has
+	// applied offset, without waiting for anyone to receive the request.
+	RequestAcks(offset uint64) error
 }

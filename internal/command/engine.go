@@ -90,6 +90,8 @@ type Engine struct {
 	keyless    []*Client // blocked on no key (WAIT): retried by Poke
 	// followers lists the replicas and the master's offset (SetFollowers).
 	followers func() (uint64, []Follower)
+	// requestAcks asks the replicas for acknowledgements (SetFollowers).
+	requestAcks func(offset uint64)
 	readySet  map[dbKey]struct{}
 	channels  map[string]map[*Client]struct{}
 	patterns  map[string]map[*Client]struct{}

@@ -148,11 +148,14 @@ type Follower struct {
 
 // SetFollowers installs the function that lists the replicas following
 // this master and the log offset the master's writes have reached (for
-// WAIT, INFO replication and ROLE). fn is called with the engine lock held
-// and must not take it.
-func (e *Engine) SetFollowers(fn func() (offset uint64, followers []Follower)) {
+// WAIT, INFO replication and ROLE), and the one that asks them to
+// acknowledge as soon as they have applied an offset (a WAIT that must
+// wait; nil: none). Both are called with the engine lock held and must
+// neither take it nor block.
+func (e *Engine) SetFollowers(fn func() (offset uint64, followers []Follower), requestAcks func(offset uint64)) {
 	e.mu.Lock()
 	e.followers = fn
+	e.requestAcks = requestAcks
 	e.mu.Unlock()
 }
 
@@ -196,6 +199,9 @@ func waitCmd(c *Ctx) {
 		return
 	}
 	c.e.requestSyncAcks(target)
+	if c.e.requestAcks != nil {
+		c.e.requestAcks(target)
+	}
 	count := func(c *Ctx) int64 {
 		_, fs := c.e.followerState()
 		return ackedBy(fs, target) + c.e.syncAcked(target)

@@ -68,7 +68,7 @@ func TestFailoverRoles(t *testing.T) {
 	wantReply(t, m, mc, "-ERR FAILOVER requires connected replicas.\r\n", "FAILOVER")
 	m.SetFollowers(func() (uint64, []command.Follower) {
 		return 10, []command.Follower{{ID: "r1", Addr: "127.0.0.1:7202", Offset: 10}}
-	})
+	}, nil)
 	refused := "-ERR ferry: FAILOVER is not supported: start `ferry master` on this dataset where the new master should run; it takes the log over and fences this one\r\n"
 	wantReply(t, m, mc, refused, "FAILOVER")
 	wantReply(t, m, mc, refused, "FAILOVER", "TO", "127.0.0.1", "7202", "TIMEOUT", "100")

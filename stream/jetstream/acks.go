@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 
@@ -12,7 +13,9 @@ import (
 // Replicas acknowledge the offsets they applied on a core NATS subject
 // beside the log, ferry.<dataset>.acks (not stored: an acknowledgement is
 // only worth its latest value), the way Redis replicas send REPLCONF ACK.
-// The master counts them for WAIT and INFO replication.
+// The master counts them for WAIT and INFO replication. A WAIT asks for
+// them on ferry.<dataset>.getack (the offset in decimal), as Redis's
+// REPLCONF GETACK does.
 
 var (
 	_ stream.AckReporter = (*Log)(nil)
@@ -20,6 +23,8 @@ var (
 )
 
 func acksSubject(dataset string) string { return "ferry." + dataset + ".acks" }
+
+func getAckSubject(dataset string) string { return "ferry." + dataset + ".getack" }
 
 // ReportOffset publishes a replica's acknowledgement. It does not wait for
 // anyone to receive it.
@@ -38,6 +43,31 @@ func (l *Log) WatchOffsets(ctx context.Context, fn func(stream.Ack)) error {
 		var a stream.Ack
 		if json.Unmarshal(m.Data, &a) == nil && a.ID != "" {
 			fn(a)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		sub.Unsubscribe()
+	}()
+	return nil
+}
+
+// RequestAcks publishes a request for acknowledgements once offset is
+// applied. It does not wait for anyone to receive it.
+func (l *Log) RequestAcks(offset uint64) error {
+	return l.nc.Publish(getAckSubject(l.cfg.Dataset), strconv.AppendUint(nil, offset, 10))
+}
+
+// WatchAckRequests calls fn with the offset of every request for
+// acknowledgements until ctx ends (a request that does not parse is
+// ignored). fn runs on one goroutine and must not block.
+func (l *Log) WatchAckRequests(ctx context.Context, fn func(offset uint64)) error {
+	sub, err := l.nc.Subscribe(getAckSubject(l.cfg.Dataset), func(m *nats.Msg) {
+		if off, err := strconv.ParseUint(string(m.Data), 10, 64); err == nil {
+			fn(off)
 		}
 	})
 	if err != nil {
