@@ -92,10 +92,10 @@ type Engine struct {
 	followers func() (uint64, []Follower)
 	// requestAcks asks the replicas for acknowledgements (SetFollowers).
 	requestAcks func(offset uint64)
-	readySet  map[dbKey]struct{}
-	channels  map[string]map[*Client]struct{}
-	patterns  map[string]map[*Client]struct{}
-	shards    map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
+	readySet    map[dbKey]struct{}
+	channels    map[string]map[*Client]struct{}
+	patterns    map[string]map[*Client]struct{}
+	shards      map[string]map[*Client]struct{} // shard channels (SSUBSCRIBE); made on first use
 
 	srvOnce  sync.Once
 	srvState *serverState // INFO, CONFIG and CLIENT state (server.go)
