@@ -330,12 +330,13 @@ func TestRedisCli(t *testing.T) {
 
 	t.Run("latency-history", func(t *testing.T) {
 		sample := regexp.MustCompile(`^\d+ \d+ \d+\.\d\d (\d+)$`)
+		rangeLine := regexp.MustCompile(`^ -- \d+\.\d\d seconds range$`)
 		s := streamCli(t, ferry, "--latency-history", "-i", "0.2", "--raw")
 		want := 1
 		ranges := 0
 		for ranges < 2 {
 			l := s.next(t, s.out, 5*time.Second)
-			if ok, _ := regexp.MatchString(`^ -- \d+\.\d\d seconds range$`, l); ok && want > 1 {
+			if rangeLine.MatchString(l) && want > 1 {
 				ranges++
 				want = 1
 				continue
@@ -506,6 +507,7 @@ return {redis.call('HGETALL', 'small:hash'), {double=2.5}, {map={a={1, 2}}}, red
 		// are in the protocol. A ferry replica streams its master's
 		// writes as the master does.
 		r := startReplica(t, ns.URL(), "rediscli", true)
+		waitCaughtUp(t, m, r, 20*time.Second)
 		head := regexp.MustCompile(`^SYNC with master, discarding (\d+ bytes of bulk transfer|bytes of bulk transfer until EOF marker)\.\.\.$`)
 		done := regexp.MustCompile(`^SYNC done( after \d+ bytes)?\. Logging commands from master\.$`)
 		nodes := []struct{ name, addr, write string }{{"ferry", ferry, ferry}, {"ferry replica", r.addr, ferry}, {"redis", redis, redis}}
