@@ -527,6 +527,14 @@ return {redis.call('HGETALL', 'small:hash'), {double=2.5}, {map={a={1, 2}}}, red
 					t.Fatalf("--replica of %s: stderr line %q, want %q", addr, l, want)
 				}
 			}
+			// Commands in capitals: redis-server passes a plain SET on as the
+			// client spelled it, ferry's log holds the effect "SET" (and
+			// SET's NX/XX/GET are dropped, SETNX becomes SET): equivalent
+			// for a replica, spelled differently. The writes change
+			// database between entries: ferry sends a SELECT 0 after each
+			// entry that left another database selected (an entry applies
+			// from database 0), which consecutive entries in database 2
+			// would show and redis-server would not.
 			c := redistest.Dial(t, n.write)
 			cmds := [][]string{
 				{"SET", "rk", "v"}, {"RPUSH", "rl", "a", "b"}, {"SELECT", "2"}, {"INCR", "rc"}, {"SELECT", "0"},
