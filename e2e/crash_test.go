@@ -29,7 +29,7 @@ func TestMasterKilledKeepsAckedWrites(t *testing.T) {
 		args := []string{"--nats", ns.URL(), "--dataset", "crash",
 			"--store", "file://" + t.TempDir(), "--snapshot-after-writes", "3000"}
 		var r *replicaNode
-		addr := killAndRestart(t, args, `msg="snapshot loaded"`, func() { r = startReplica(t, ns.URL(), "crash", true) })
+		addr := killAndRestart(t, args, `msg="snapshot written"`, `msg="snapshot loaded"`, func() { r = startReplica(t, ns.URL(), "crash", true) })
 		checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 			md, err := digest(addr)
 			if err != nil {
@@ -46,22 +46,25 @@ func TestMasterKilledKeepsAckedWrites(t *testing.T) {
 		})
 	})
 	t.Run("embedded NATS", func(t *testing.T) {
-		killAndRestart(t, []string{"--nats", "embedded", "--nats-port", "0", "--data-dir", t.TempDir(), "--dataset", "crash"}, `msg="keyspace rebuilt"`, nil)
+		killAndRestart(t, []string{"--nats", "embedded", "--nats-port", "0", "--data-dir", t.TempDir(), "--dataset", "crash"}, "", `msg="keyspace rebuilt"`, nil)
 	})
 }
 
 // killAndRestart runs `ferry master args...` under eight ackWriters, kills
 // it with SIGKILL three times and starts it again each time, then checks
 // every acknowledged write on the last one, which it leaves running (until
-// the test ends); it returns that master's address. Some restart must log
+// the test ends); it returns that master's address. Before each kill the
+// master must have logged written, if not empty; some restart must log
 // restarted (how it recovered); started, if not nil, runs once the first
 // master serves.
-func killAndRestart(t *testing.T, args []string, restarted string, started func()) string {
+func killAndRestart(t *testing.T, args []string, written, restarted string, started func()) string {
 	t.Helper()
 	addr := freeAddr(t)
 	args = append([]string{"master", "--addr", addr, "--log-level", "debug"}, args...)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	proc := startMasterProcess(t, append(args, "--new-dataset"))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	proc := startMasterProcess(t, addr, append(args, "--new-dataset"))
 	if started != nil {
 		started()
 	}
@@ -69,13 +72,21 @@ func killAndRestart(t *testing.T, args []string, restarted string, started func(
 	recovered := 0
 	for kill := 1; kill <= 3; kill++ {
 		ws.waitMore(t, 2000, 60*time.Second)
+		if written != "" {
+			checkFor(t, 60*time.Second, 10*time.Millisecond, func() error {
+				if !strings.Contains(proc.out.String(), written) {
+					return fmt.Errorf("the master has not logged %s yet", written)
+				}
+				return nil
+			})
+		}
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		before := ws.total.Load()
 		proc.kill(t)
 		t.Logf("kill %d: SIGKILL after %d acknowledged writes", kill, before)
 		// --new-dataset is left out: a master that found nothing to
 		// recover here would start empty, which this test must catch.
-		proc = startMasterProcess(t, args)
+		proc = startMasterProcess(t, addr, args)
 		if strings.Contains(proc.out.String(), restarted) {
 			recovered++
 		}
@@ -100,9 +111,9 @@ type masterProcess struct {
 }
 
 // startMasterProcess starts `ferry args...` and waits until it answers
-// PING (a master that is still rebuilding answers LOADING; that is not yet
-// up). The process is killed when the test ends.
-func startMasterProcess(t *testing.T, args []string) *masterProcess {
+// PING on addr (a master that is still rebuilding answers LOADING; that is
+// not yet up). The process is killed when the test ends.
+func startMasterProcess(t *testing.T, addr string, args []string) *masterProcess {
 	t.Helper()
 	cmd := exec.Command(buildFerry(t), args...)
 	p := &masterProcess{cmd: cmd, out: &redistest.Buffer{}, exited: make(chan struct{})}
@@ -117,7 +128,6 @@ func startMasterProcess(t *testing.T, args []string) *masterProcess {
 			t.Logf("ferry master output (last 8 KB):\n%s", lastBytes(p.out.String(), 8<<10))
 		}
 	})
-	addr := args[2]
 	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
 		select {
 		case <-p.exited:

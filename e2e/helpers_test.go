@@ -207,11 +207,22 @@ type replicaNode struct {
 // and serves until the test ends.
 func startReplica(tb testing.TB, url, dataset string, serveStale bool) *replicaNode {
 	tb.Helper()
+	return startReplicaWith(tb, url, dataset, serveStale, nil)
+}
+
+// startReplicaWith is startReplica with the configuration changed by mod
+// (nil: as is).
+func startReplicaWith(tb testing.TB, url, dataset string, serveStale bool, mod func(*replica.Config)) *replicaNode {
+	tb.Helper()
 	lg := openLog(tb, url, dataset, true)
-	r, err := replica.New(replica.Config{
+	cfg := replica.Config{
 		Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "e2e",
 		ServeStaleData: serveStale, Logger: testLogger("replica"),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := replica.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

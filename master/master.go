@@ -176,6 +176,8 @@ type Master struct {
 	fmu       sync.Mutex
 	followers map[string]command.Follower
 	failures  atomic.Int64
+	ackWant   atomic.Uint64 // highest offset a WAIT asked the replicas about
+	askAcks   chan struct{} // wakes sendAckRequests
 
 	snaps   *snapshots // nil without a store
 	cuts    sync.Mutex // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
@@ -191,7 +193,7 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		return nil, err
 	}
 	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Values: rdb.Values{}})
-	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), gen: newGeneration(), started: time.Now()}
+	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), gen: newGeneration(), started: time.Now(), askAcks: make(chan struct{}, 1)}
 	if cfg.Store != nil {
 		m.snaps = newSnapshots(m)
 		e.SetSnapshots(m.snaps)
@@ -505,11 +507,42 @@ func (m *Master) followerState() (uint64, []command.Follower) {
 
 // requestAcks asks the replicas to acknowledge as soon as they have applied
 // offset (WAIT), so that WAIT does not wait for their next periodic report.
+// It runs under the engine lock, so it only records the offset for
+// sendAckRequests: a publish can block (nats.go holds its connection's
+// lock through a reconnection attempt).
 func (m *Master) requestAcks(offset uint64) {
-	if w, ok := m.cfg.Log.(stream.AckWatcher); ok {
-		if err := w.RequestAcks(offset); err != nil {
-			m.log.Debug("cannot ask the replicas for acknowledgements", "offset", offset, "err", err)
+	for {
+		cur := m.ackWant.Load()
+		if offset <= cur || m.ackWant.CompareAndSwap(cur, offset) {
+			break
 		}
+	}
+	select {
+	case m.askAcks <- struct{}{}:
+	default:
+	}
+}
+
+// sendAckRequests publishes the replicas' acknowledgement requests that
+// requestAcks records, the highest offset asked for since the last one
+// (a burst of WAITs makes one request), until ctx ends.
+func (m *Master) sendAckRequests(ctx context.Context, w stream.AckWatcher) {
+	var sent uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.askAcks:
+		}
+		off := m.ackWant.Load()
+		if off == sent {
+			continue
+		}
+		if err := w.RequestAcks(off); err != nil {
+			m.log.Debug("cannot ask the replicas for acknowledgements", "offset", off, "err", err)
+			continue
+		}
+		sent = off
 	}
 }
 
@@ -527,6 +560,7 @@ func (m *Master) Serve(ctx context.Context) error {
 		if err := w.WatchOffsets(m.ctx, m.onAck); err != nil {
 			m.log.Warn("cannot watch replica acknowledgements: WAIT will time out", "err", err)
 		}
+		m.spawn(func() { m.sendAckRequests(m.ctx, w) })
 	}
 	if m.pub != nil {
 		m.spawn(func() { m.pub.run(m.ctx) })

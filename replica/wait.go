@@ -10,9 +10,7 @@ import (
 func (r *Replica) setOffsetLocked(off uint64) {
 	r.offset = off
 	r.wakeLocked()
-	if r.ackWant != 0 && off >= r.ackWant {
-		r.askAckLocked()
-	}
+	r.ackReachedLocked()
 }
 
 // wakeLocked wakes the WaitOffset calls waiting. The channel is made only

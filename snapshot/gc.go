@@ -73,8 +73,8 @@ func RelaxGC() (restore func()) {
 // percent for the new state. The caller holds gcState.mu.
 func beginGCLocked(n *int) {
 	if gcState.pauses+gcState.relaxed == 0 {
-		gcState.base = debug.SetGCPercent(-1)
-		gcState.percent = -1
+		gcState.base = gcPercent()
+		gcState.percent = gcState.base
 	}
 	*n++
 	setGCLocked()
@@ -110,12 +110,14 @@ func setGCLocked() {
 
 // relaxedPercent is the GC percent that puts the heap goal at least
 // GCHeadroom past live bytes: base when that does already, or when base is
-// off (negative).
+// off (negative). Live heaps under 4 MiB count as 4 MiB, the runtime's
+// smallest heap goal at GOGC=100, which it scales by GOGC: the goal stays
+// at most GCHeadroom plus that.
 func relaxedPercent(base int, live uint64) int {
 	if base < 0 {
 		return base
 	}
-	live = max(live, 1<<20)
+	live = max(live, 4<<20)
 	return max(base, int(GCHeadroom*100/live))
 }
 
@@ -139,8 +141,15 @@ func followLiveHeap(stop <-chan struct{}) {
 }
 
 // liveHeap returns the bytes the last collection found live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+func liveHeap() uint64 { return readMetric("/gc/heap/live:bytes") }
+
+// gcPercent returns the GC percent in effect (-1: off), without setting it
+// (debug.SetGCPercent(-1) would wait for a running collection to finish).
+func gcPercent() int { return int(int64(readMetric("/gc/gogc:percent"))) }
+
+// readMetric returns a uint64 runtime metric (0 if there is none).
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0

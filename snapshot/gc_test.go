@@ -39,6 +39,11 @@ func TestRelaxGCFollowsTheLiveHeap(t *testing.T) {
 	if first <= 100 || first > GCHeadroom*100/(16<<20) {
 		t.Fatalf("GC percent relaxed with %d bytes live = %d, want above 100 and at most %d", liveHeap(), first, GCHeadroom*100/(16<<20))
 	}
+	// The heap goal is the live heap plus the headroom (stacks and
+	// globals count toward it too: a little more).
+	if goal, live := readMetric("/gc/heap/goal:bytes"), liveHeap(); goal < live+GCHeadroom || goal > live+GCHeadroom+4<<20 {
+		t.Fatalf("heap goal %d with %d bytes live, want %d plus up to 4 MiB", goal, live, live+GCHeadroom)
+	}
 
 	// A heap that grows is followed: with 4x as much live the percent
 	// falls to about a quarter (never under GOGC's).
@@ -96,7 +101,8 @@ func TestRelaxedPercent(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{100, 0, GCHeadroom * 100 / (1 << 20)}, // nothing measured yet: as if 1 MiB
+		{100, 0, 1600},       // nothing measured yet: as if 4 MiB
+		{100, 1 << 20, 1600}, // under 4 MiB: as 4 MiB
 		{100, 16 << 20, 400},
 		{100, 64 << 20, 100},
 		{100, 1 << 30, 100},
@@ -110,8 +116,4 @@ func TestRelaxedPercent(t *testing.T) {
 }
 
 // currentGCPercent reads the GC percent without changing it.
-func currentGCPercent() int {
-	p := debug.SetGCPercent(-1)
-	debug.SetGCPercent(p)
-	return p
-}
+func currentGCPercent() int { return gcPercent() }

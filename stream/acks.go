@@ -14,7 +14,8 @@ type Ack struct {
 	Offset uint64 `json:"offset"`
 }
 
-// AckReporter publishes a replica's acknowledgements.
+// AckReporter is a replica's side of acknowledgements: it publishes them,
+// and hears the master's requests for them.
 type AckReporter interface {
 	// ReportOffset sends a without waiting for anyone to receive it.
 	ReportOffset(a Ack) error
@@ -24,7 +25,8 @@ type AckReporter interface {
 	WatchAckRequests(ctx context.Context, fn func(offset uint64)) error
 }
 
-// AckWatcher delivers replicas' acknowledgements to a master.
+// AckWatcher is a master's side: it delivers replicas' acknowledgements,
+// and asks for them.
 type AckWatcher interface {
 	// WatchOffsets calls fn with every acknowledgement until ctx ends; fn
 	// runs on one goroutine and must not block for long.

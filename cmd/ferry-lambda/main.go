@@ -59,7 +59,7 @@ func main() {
 // AWS_LAMBDA_FUNCTION_MEMORY_SIZE MiB: 90% of it, so that the collector
 // works harder as the heap nears the function's memory rather than the
 // function being killed (a snapshot load turns the proportional trigger
-// off, and a catch-up lets the heap grow by snapshot.GCHeadroom). 0 when
+// off, and the first catch-up lets the heap grow by snapshot.GCHeadroom). 0 when
 // GOMEMLIMIT is set (the runtime applied it) or the size is unknown.
 func memoryLimit(env func(string) string) int64 {
 	if env("GOMEMLIMIT") != "" {
@@ -69,7 +69,7 @@ func memoryLimit(env func(string) string) int64 {
 	if err != nil || mib <= 0 {
 		return 0
 	}
-	return mib << 20 * 9 / 10
+	return (mib << 20) * 9 / 10
 }
 
 func logLevel(s string) slog.Level {

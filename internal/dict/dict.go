@@ -30,58 +30,84 @@ type node[V any] struct {
 }
 
 // newNode returns a node holding a copy of key. A short key's bytes share
-// the node's allocation, right after it: a lookup that reaches the node
+// the node's allocation, right after it, when that takes no more memory
+// than two allocations would (embed): a lookup that reaches the node then
 // compares the key without another cache miss, and a new key costs one
 // allocation. (The bytes are never written again; the string keeps the
 // whole node alive, as any pointer into it does.)
-func newNode[V any](key string) *node[V] {
-	switch n := len(key); {
-	case n == 0:
-		return &node[V]{}
-	case n <= 8:
-		p := new(struct {
-			n node[V]
-			b [8]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
-	case n <= 16:
-		p := new(struct {
-			n node[V]
-			b [16]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
-	case n <= 24:
-		p := new(struct {
-			n node[V]
-			b [24]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
-	case n <= 32:
-		p := new(struct {
-			n node[V]
-			b [32]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
-	case n <= 48:
-		p := new(struct {
-			n node[V]
-			b [48]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
-	case n <= 64:
-		p := new(struct {
-			n node[V]
-			b [64]byte
-		})
-		p.n.key = unsafe.String(&p.b[0], copy(p.b[:], key))
-		return &p.n
+func (d *Dict[V]) newNode(key string) *node[V] {
+	n := len(key)
+	if n == 0 || n > maxEmbedded || d.embed&(1<<(n-1)) == 0 {
+		return &node[V]{key: strings.Clone(key)}
 	}
-	return &node[V]{key: strings.Clone(key)}
+	switch {
+	case n <= 8:
+		return embedded[V, [8]byte](key)
+	case n <= 16:
+		return embedded[V, [16]byte](key)
+	case n <= 24:
+		return embedded[V, [24]byte](key)
+	case n <= 32:
+		return embedded[V, [32]byte](key)
+	case n <= 48:
+		return embedded[V, [48]byte](key)
+	}
+	return embedded[V, [64]byte](key)
+}
+
+// embedded allocates a node followed by a buffer of type B (a byte array)
+// holding key.
+func embedded[V, B any](key string) *node[V] {
+	p := new(struct {
+		n node[V]
+		b B
+	})
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&p.b)), unsafe.Sizeof(p.b))
+	p.n.key = unsafe.String(&b[0], copy(b, key))
+	return &p.n
+}
+
+// maxEmbedded is the longest key whose bytes can share its node's
+// allocation.
+const maxEmbedded = 64
+
+// embedBuf is the buffer an embedded key of n bytes gets.
+func embedBuf(n int) uintptr {
+	for _, b := range [...]uintptr{8, 16, 24, 32, 48} {
+		if uintptr(n) <= b {
+			return b
+		}
+	}
+	return 64
+}
+
+// embedMask returns the key lengths (bit n-1 for n bytes) whose node with
+// the key's bytes after it falls in a size class no larger than the node's
+// and the key's separate ones together.
+func embedMask(nodeSize uintptr) uint64 {
+	var m uint64
+	for n := 1; n <= maxEmbedded; n++ {
+		if sizeClass(nodeSize+embedBuf(n)) <= sizeClass(nodeSize)+sizeClass(uintptr(n)) {
+			m |= 1 << (n - 1)
+		}
+	}
+	return m
+}
+
+// smallSizes are the Go runtime's allocation size classes up to 512 bytes
+// (runtime/sizeclasses.go). Should they change, the choice embedMask makes
+// costs or saves a little memory; nothing else depends on it.
+var smallSizes = [...]uintptr{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512}
+
+// sizeClass returns the bytes an allocation of n bytes takes (n itself
+// past 512: never smaller than any sum it is compared with here).
+func sizeClass(n uintptr) uintptr {
+	for _, c := range smallSizes {
+		if n <= c {
+			return c
+		}
+	}
+	return n
 }
 
 type table[V any] struct {
@@ -95,12 +121,13 @@ func (t *table[V]) mask() uint64 { return uint64(len(t.buckets) - 1) }
 type Dict[V any] struct {
 	seed      maphash.Seed
 	t         [2]table[V]
-	rehashIdx int // -1 when not rehashing
+	rehashIdx int    // -1 when not rehashing
+	embed     uint64 // the key lengths kept in their node's allocation (embedMask)
 }
 
 // New returns an empty Dict.
 func New[V any]() *Dict[V] {
-	return &Dict[V]{seed: maphash.MakeSeed(), rehashIdx: -1}
+	return &Dict[V]{seed: maphash.MakeSeed(), rehashIdx: -1, embed: embedMask(unsafe.Sizeof(node[V]{}))}
 }
 
 // Len returns the number of keys.
@@ -173,7 +200,7 @@ func (d *Dict[V]) put(key string, clone bool) (v *V, created bool) {
 	}
 	var n *node[V]
 	if clone {
-		n = newNode[V](key)
+		n = d.newNode(key)
 	} else {
 		n = &node[V]{key: key}
 	}
@@ -210,6 +237,10 @@ func (d *Dict[V]) Delete(key string) (V, bool) {
 				}
 				t.used--
 				v := n.val
+				// A key string held elsewhere keeps the node alive: not
+				// its value. (next stays: a Range may be on the node.)
+				var zero V
+				n.val = zero
 				d.shrinkIfNeeded()
 				return v, true
 			}

@@ -145,3 +145,21 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 }
+
+// TestEmbedMask checks which key lengths share their node's allocation for
+// an 80-byte node (the keyspace's): only those that take no more memory
+// than a separate copy (1-8 and 17-24 bytes would take 8 more).
+func TestEmbedMask(t *testing.T) {
+	m := embedMask(80)
+	for n := 1; n <= maxEmbedded; n++ {
+		want := !(n <= 8 || n > 16 && n <= 24)
+		if got := m&(1<<(n-1)) != 0; got != want {
+			t.Errorf("80-byte node, %d-byte key: embedded %v, want %v", n, got, want)
+		}
+	}
+	for _, c := range []struct{ n, class uintptr }{{1, 8}, {8, 8}, {9, 16}, {33, 48}, {81, 96}, {257, 288}, {512, 512}, {600, 600}} {
+		if got := sizeClass(c.n); got != c.class {
+			t.Errorf("sizeClass(%d) = %d, want %d", c.n, got, c.class)
+		}
+	}
+}

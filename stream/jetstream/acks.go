@@ -73,9 +73,12 @@ func (l *Log) WatchAckRequests(ctx context.Context, fn func(offset uint64)) erro
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		sub.Unsubscribe()
-	}()
+	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
+	// The server knows the subscription once it answered a ping sent
+	// after it (not waited for while disconnected: the subscription is
+	// sent again on reconnecting).
+	if l.nc.IsConnected() {
+		return l.nc.FlushTimeout(l.cfg.Timeout)
+	}
 	return nil
 }
