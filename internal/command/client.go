@@ -30,7 +30,6 @@ type Client struct {
 	killed          bool
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
-	busyDiscard     bool // an EXEC got EXECABORT while a script was busy: discard at the next command
 	multiBytes      int  // request bytes of the writes queued (Engine.SetMaxWriteBytes)
 	monitor         bool // MONITOR: receives every command run
 	lua             bool // runs a script's redis.call
@@ -100,8 +99,13 @@ func (e *Engine) PrepareClient(addr, laddr string) *Client {
 }
 
 // RegisterClient makes a prepared client known (CLIENT LIST, INFO). The
-// caller holds the lock.
+// caller holds the lock (or the busy gate: BusyReply registers a client
+// whose first command comes while a script is busy, and a second call
+// changes nothing).
 func (e *Engine) RegisterClient(cl *Client) {
+	if e.clients[cl.ID] == cl {
+		return
+	}
 	cl.Authed = e.cfg.RequirePass == ""
 	e.clients[cl.ID] = cl
 	e.stats.Connections.Add(1)

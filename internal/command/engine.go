@@ -433,12 +433,6 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 		return false
 	}
 	e.stats.Commands.Add(1)
-	if cl.busyDiscard {
-		// The transaction an EXEC aborted while a script was busy ends
-		// now that the lock is held (BusyReply runs without it).
-		cl.busyDiscard = false
-		e.discardMulti(cl)
-	}
 	if !e.ticked {
 		// Reading the clock costs as much as parsing a command on some
 		// machines: once per batch is enough.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferrydb/ferry/internal/resp"
 )
 
 // A script holds the engine lock while it runs. Past busy-reply-threshold
@@ -17,12 +19,16 @@ import (
 // script runs before other clients get BUSY.
 const DefaultBusyReplyThreshold = 5 * time.Second
 
-// Busy-script errors, as Redis 7.0 words them (ferry has no SHUTDOWN
-// NOSAVE while a script runs: UNKILLABLE says what to do instead).
+// Busy-script errors, as Redis 7.0 words them (UNKILLABLE says what to do
+// instead of SHUTDOWN NOSAVE, which ferry refuses for a script that
+// wrote).
 const (
 	errBusy       = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	errUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or stop the server: nothing the script wrote is in the log yet."
 	errKilled     = "ERR Script killed by user with SCRIPT KILL..."
+	// errShutdownWrote refuses SHUTDOWN NOSAVE while a script that wrote
+	// runs (ferry's own error).
+	errShutdownWrote = "ERR ferry: SHUTDOWN NOSAVE cannot stop a script that already wrote to the dataset (its writes would reach the log without the rest of it). You can either wait the script termination or stop the process: nothing the script wrote is in the log yet."
 )
 
 // busyState is the running script as other connections see it, without
@@ -33,9 +39,16 @@ type busyState struct {
 	wrote     atomic.Bool  // the running script called a write command
 	killed    atomic.Bool  // SCRIPT KILL stopped it
 
+	// gate is held by each command a running script calls and by a
+	// command answered while the script is busy (BusyReply): those run
+	// between the script's calls, as in Redis, where a busy script's Lua
+	// hook serves the other clients.
+	gate sync.Mutex
+
 	mu     sync.Mutex
 	cancel context.CancelFunc // stops the running script
 	fn     busyFunction       // the running function (FCALL); name "" for a script
+	wasFn  bool               // the last script begun was a function (BUSY's wording)
 	ended  chan struct{}      // closed when the running script ends; made for a waiter
 }
 
@@ -50,15 +63,19 @@ type busyFunction struct {
 func (b *busyState) begin(cancel context.CancelFunc) {
 	b.mu.Lock()
 	b.cancel = cancel
+	b.wasFn = false
 	b.mu.Unlock()
 	b.wrote.Store(false)
 	b.killed.Store(false)
 	b.start.Store(time.Now().UnixNano())
 }
 
-// end marks the script as done.
+// end marks the script as done, once a busy command under way (BusyReply)
+// is over.
 func (b *busyState) end() {
+	b.gate.Lock()
 	b.start.Store(0)
+	b.gate.Unlock()
 	b.mu.Lock()
 	b.cancel = nil
 	b.fn = busyFunction{}
@@ -96,6 +113,7 @@ func (b *busyState) wait() (ended <-chan struct{}, untilBusy time.Duration, ok b
 func (b *busyState) setFunction(name string, args [][]byte, libs, funcs int) {
 	b.mu.Lock()
 	b.fn = busyFunction{name: name, args: cloneArgs(args), libs: libs, funcs: funcs}
+	b.wasFn = true
 	b.mu.Unlock()
 }
 
@@ -123,6 +141,25 @@ func (b *busyState) kill(fn bool) string {
 		return errFnBusy
 	case fn && b.fn.name == "":
 		return errBusy
+	}
+	b.killed.Store(true)
+	b.cancel()
+	return ""
+}
+
+// stopForShutdown stops the running script for SHUTDOWN NOSAVE, whatever
+// it is (EVAL or FCALL), returning the error reply when it cannot: a
+// script that wrote cannot be stopped, as its writes would reach the log
+// without the rest of it (Redis exits with the script half run, and its
+// writes are lost with the process).
+func (b *busyState) stopForShutdown() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.cancel == nil:
+		return ""
+	case b.wrote.Load():
+		return errShutdownWrote
 	}
 	b.killed.Store(true)
 	b.cancel()
@@ -163,57 +200,227 @@ func (e *Engine) AwaitScript() bool {
 }
 
 // BusyReply answers one command while a script is busy, without the
-// engine lock: SCRIPT KILL stops the script, QUIT ends the connection (it
-// reports true: close once the reply is written), anything else gets BUSY.
+// engine lock, as Redis's processCommand does then: the checks that come
+// first in Redis (unknown command, arity, NOAUTH, a command MULTI does
+// not take, the Pub/Sub context, READONLY, MASTERDOWN, LOADING) answer as
+// usual; a command not flagged allow-busy gets BUSY (EXECABORT for EXEC,
+// which ends the transaction); inside MULTI an allowed command is queued
+// unless it controls the transaction; the rest run now: MULTI, DISCARD,
+// WATCH, UNWATCH, AUTH, HELLO, RESET, QUIT, REPLCONF, SCRIPT KILL,
+// FUNCTION KILL and FUNCTION STATS, and SHUTDOWN (refused with BUSY
+// unless NOSAVE; see busyShutdown). It reports whether the connection
+// must close once the reply is written.
+//
+// It runs between the script's redis.call calls: the busy gate, which
+// each call holds, keeps it from running at the same time as a command of
+// the script, and the script's end waits for it, so that whoever takes
+// the lock next sees what it changed.
 func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
-	e.stats.Commands.Add(1)
-	switch {
-	case strings.EqualFold(view(args[0]), "quit"):
-		// Allowed while busy and before AUTH, as in Redis.
-		cl.W.OK()
-		return true
-	case !cl.Authed:
-		cl.W.Error(ErrNoAuth)
-	case len(args) == 2 && strings.EqualFold(view(args[1]), "kill") &&
-		(strings.EqualFold(view(args[0]), "script") || strings.EqualFold(view(args[0]), "function")):
-		if msg := e.busy.kill(strings.EqualFold(view(args[0]), "function")); msg != "" {
-			cl.W.Error(msg)
+	mark := len(cl.W.Buf)
+	b := &e.busy
+	b.gate.Lock()
+	if b.start.Load() == 0 {
+		// The script ended after AwaitScript: the lock is to be had.
+		b.gate.Unlock()
+		closeAfter = e.busyLate(cl, args)
+	} else {
+		e.stats.Commands.Add(1)
+		e.RegisterClient(cl)
+		cl.LastInteraction = e.ks.Now()
+		closeAfter = e.busyDispatch(cl, args, false)
+		b.gate.Unlock()
+	}
+	if cl.asyncOut.Load() {
+		// A writer owns the connection's output (a subscriber's): the
+		// reply goes after the messages queued before it, unless replies
+		// are off.
+		if !cl.muted() && len(cl.W.Buf) > mark {
+			cl.Push(cl.W.Buf[mark:])
+		}
+		cl.W.Buf = cl.W.Buf[:mark]
+	}
+	return closeAfter
+}
+
+// busyLate answers a command read with the others that came while a
+// script was busy, when the script has ended since: as if it were still
+// busy (redis-server answers the requests it reads together in one go),
+// but under the engine lock; a command allowed while busy runs as usual.
+func (e *Engine) busyLate(cl *Client, args [][]byte) (closeAfter bool) {
+	e.Lock()
+	defer e.Unlock()
+	e.RegisterClient(cl)
+	return e.busyDispatch(cl, args, true)
+}
+
+// busyDispatch is BusyReply's processCommand; late: the script has ended
+// and the caller holds the engine lock (an allowed command runs through
+// Exec). Otherwise the caller holds the busy gate. It reports whether the
+// connection must close.
+func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter bool) {
+	cmd := e.tab.Lookup(args[0])
+	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
+		sub := cmd.Sub[strings.ToLower(string(args[1]))]
+		if sub == nil {
+			e.busyReject(cl, nil, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
 			return false
 		}
-		cl.W.OK()
-	case len(args) == 2 && strings.EqualFold(view(args[0]), "function") && strings.EqualFold(view(args[1]), "stats"):
+		cmd = sub
+	}
+	var msg string
+	switch {
+	case cmd == nil:
+		msg = unknownCommand(args)
+	case (cmd.Arity > 0 && cmd.Arity != len(args)) || len(args) < -cmd.Arity:
+		msg = "ERR wrong number of arguments for '" + cmd.Name + "' command"
+	case !cl.Authed && cmd.Flags&NoAuth == 0:
+		msg = ErrNoAuth
+	case cl.multi != nil && cmd.Flags&NoMulti != 0:
+		msg = ErrNotAllowedMulti
+	case cl.W.Proto == 2 && cl.SubCount() > 0 && cmd.Flags&SubContext == 0:
+		msg = "ERR Can't execute '" + cmd.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+	case cmd.Flags&Write != 0 && e.cfg.Role != "master":
+		msg = ErrReadOnly
+	case cmd.Flags&Write != 0 && e.writeErr != "":
+		msg = e.writeErr
+	case e.masterDn && cmd.Flags&Stale == 0:
+		msg = ErrMasterDown
+	case e.loading && cmd.Flags&Loading == 0:
+		msg = ErrLoading
+	case cmd.Flags&AllowBusy == 0:
+		msg = e.busy.reply()
+	}
+	if msg != "" {
+		e.busyReject(cl, cmd, msg)
+		return false
+	}
+	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
+		// Queued as usual: SCRIPT KILL inside MULTI runs at EXEC.
+		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
+		e.replyWriter(cl).Status("QUEUED")
+		return false
+	}
+	if late {
+		return !e.Exec(cl, args)
+	}
+	w := e.replyWriter(cl)
+	switch cmd.Name {
+	case "script|kill", "function|kill":
+		if msg := e.busy.kill(cmd.Name == "function|kill"); msg != "" {
+			e.busyError(cmd, w, msg)
+			return false
+		}
+		cmd.stats.calls++
+		w.OK()
+		return false
+	case "function|stats":
 		b := &e.busy
 		b.mu.Lock()
 		fn, start := b.fn, b.start.Load()
 		b.mu.Unlock()
 		if fn.name == "" {
-			cl.W.Error(errBusy)
+			e.busyError(cmd, w, errBusy)
 			return false
 		}
-		writeFunctionStats(&cl.W, fn.name, fn.args, time.Since(time.Unix(0, start)).Milliseconds(), fn.libs, fn.funcs)
-	default:
-		e.busy.mu.Lock()
-		fn := e.busy.fn.name != ""
-		e.busy.mu.Unlock()
-		msg := errBusy
-		if fn {
-			msg = errFnBusy
+		cmd.stats.calls++
+		writeFunctionStats(w, fn.name, fn.args, time.Since(time.Unix(0, start)).Milliseconds(), fn.libs, fn.funcs)
+		return false
+	case "shutdown":
+		msg := e.busyShutdown(args)
+		if msg == "" && e.Shutdown != nil {
+			msg = e.busy.stopForShutdown()
 		}
-		// As Redis's rejectCommand: a rejected command fails the
-		// transaction it was meant for, and a rejected EXEC aborts it.
-		// Only this connection's goroutine touches these fields.
-		switch {
-		case strings.EqualFold(view(args[0]), "exec"):
-			if cl.multi != nil {
-				cl.busyDiscard = true
-			}
-			cl.W.Error("EXECABORT Transaction discarded because of: " + msg)
-		default:
-			if cl.multi != nil && !cl.busyDiscard {
-				cl.multiErr = true
-			}
-			cl.W.Error(msg)
+		if msg != "" {
+			e.busyError(cmd, w, msg)
+			return false
 		}
 	}
-	return false
+	// The script's caller is the engine's current client; the command
+	// runs as a nested call would.
+	cur := e.cur
+	e.cur = cl
+	e.call(cl, cmd, args)
+	e.cur = cur
+	if cmd.Name == "shutdown" && cl.closeAfterReply && cur != nil && cur.Kill != nil {
+		// The script's caller gets no reply, as from a redis-server
+		// that exits.
+		cur.Kill()
+	}
+	return cl.closeAfterReply
+}
+
+// busyShutdown is SHUTDOWN's error while a script is busy, as Redis
+// words it, or "" for SHUTDOWN NOSAVE, which stops the script
+// (stopForShutdown) and then runs.
+func (e *Engine) busyShutdown(args [][]byte) string {
+	var nosave, save, abort, flags bool
+	for _, a := range args[1:] {
+		switch {
+		case strings.EqualFold(view(a), "nosave"):
+			nosave, flags = true, true
+		case strings.EqualFold(view(a), "save"):
+			save, flags = true, true
+		case strings.EqualFold(view(a), "now"), strings.EqualFold(view(a), "force"):
+			flags = true
+		case strings.EqualFold(view(a), "abort"):
+			abort = true
+		default:
+			return ErrSyntax
+		}
+	}
+	switch {
+	case (abort && flags) || (nosave && save):
+		return ErrSyntax
+	case abort:
+		return "ERR No shutdown in progress."
+	case !nosave:
+		return e.busy.reply()
+	}
+	return ""
+}
+
+// busyError writes the error reply of a command allowed while busy
+// that ran (INFO commandstats and errorstats count it).
+func (e *Engine) busyError(cmd *Command, w *resp.Writer, msg string) {
+	before := len(w.Buf)
+	w.Error(msg)
+	cmd.stats.calls++
+	cmd.stats.failed++
+	e.stats.ErrorReplies++
+	if len(w.Buf) > before {
+		e.obs.countError(w.Buf[before+1:])
+	}
+}
+
+// busyReject refuses a command while a script is busy, as Redis's
+// rejectCommand: the transaction the command was meant for fails, and a
+// refused EXEC gets EXECABORT and ends it.
+func (e *Engine) busyReject(cl *Client, cmd *Command, msg string) {
+	e.stats.Rejected.Add(1)
+	e.stats.ErrorReplies++
+	if cmd != nil {
+		cmd.stats.rejected++
+	}
+	if cmd != nil && cmd.Name == "exec" {
+		e.discardMulti(cl)
+		msg = "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+	} else if cl.multi != nil {
+		cl.multiErr = true
+	}
+	before := len(cl.W.Buf)
+	cl.W.Error(msg)
+	if len(cl.W.Buf) > before {
+		e.obs.countError(cl.W.Buf[before+1:])
+	}
+}
+
+// reply is the BUSY error for the running script: EVAL's or a
+// function's wording.
+func (b *busyState) reply() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wasFn {
+		return errFnBusy
+	}
+	return errBusy
 }

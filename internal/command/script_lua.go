@@ -181,6 +181,15 @@ func fail(L *lua.LState, raise bool, msg string) int {
 
 // call is redis.call (raise) and redis.pcall.
 func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
+	// Commands answered while the script is busy run between its calls
+	// (script_busy.go).
+	e.busy.gate.Lock()
+	defer e.busy.gate.Unlock()
+	if e.busy.killed.Load() {
+		// Stopped by SCRIPT KILL while it waited for the gate: the VM
+		// ends it at its next instruction, and the command must not run.
+		return fail(L, true, errKilled)
+	}
 	n := L.GetTop()
 	if n == 0 {
 		return fail(L, raise, errScriptNoArgs)
