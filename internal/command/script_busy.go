@@ -250,6 +250,7 @@ func (e *Engine) busyLate(cl *Client, args [][]byte) (closeAfter bool) {
 	e.Lock()
 	defer e.Unlock()
 	e.RegisterClient(cl)
+	e.stats.Commands.Add(1) // Exec counts it again if it runs it
 	return e.busyDispatch(cl, args, true)
 }
 
@@ -301,6 +302,7 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 		return false
 	}
 	if late {
+		e.stats.Commands.Add(-1)
 		return !e.Exec(cl, args)
 	}
 	w := e.replyWriter(cl)

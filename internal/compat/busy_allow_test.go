@@ -252,6 +252,29 @@ func TestBusyShutdownNoSave(t *testing.T) {
 	}
 }
 
+// ferry refuses SHUTDOWN NOSAVE while a script that wrote is busy (a
+// deliberate difference: Redis exits, losing the script's writes with the
+// process, while ferry would have to log half the script or stop it
+// without a trace of writes it made in memory), and the script then ends
+// as usual with its writes.
+func TestBusyShutdownNoSaveWrote(t *testing.T) {
+	_, addr := redistest.Ferry(t, command.Config{})
+	admin := busyAfter(t, addr, "100")
+	runner := redistest.Dial(t, addr)
+	other := redistest.Dial(t, addr)
+	runner.WriteRaw(redistest.Encode("EVAL", strings.Trim(busyLoop, `"`), "1", "w", "0", "800"))
+	time.Sleep(400 * time.Millisecond)
+	if got := other.Do("SHUTDOWN", "NOSAVE"); !strings.HasPrefix(got, "-ERR ferry: SHUTDOWN NOSAVE cannot stop a script that already wrote") {
+		t.Fatalf("SHUTDOWN NOSAVE: %q", got)
+	}
+	if got, err := runner.ReadTimeout(5 * time.Second); err != nil || got != "$4\r\ndone\r\n" {
+		t.Fatalf("the script's reply: %q, %v", got, err)
+	}
+	if got := admin.Do("GET", "w"); got != "$6\r\nscript\r\n" {
+		t.Fatalf("GET w: %q", got)
+	}
+}
+
 // closed reports whether a read failed because the connection was closed
 // (not because nothing came in time).
 func closed(err error) bool {
