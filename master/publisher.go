@@ -1,8 +1,10 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,6 +55,11 @@ type publisher struct {
 	gone     [][2]uint64 // ranges of units the log never stored (first, last)
 	wake     chan struct{}
 	done     chan struct{}
+	// waiters are the WaitDurable calls waiting for units to be stored,
+	// by the unit they need: a confirmation wakes only those it serves
+	// (waking all, ~25 connections at -P 1 durable, sent half of them
+	// back to sleep every entry).
+	waiters []durableWaiter
 
 	entries, bytes uint64 // stored so far, for stats
 	lastLatency    time.Duration
@@ -62,6 +69,11 @@ type publisher struct {
 type entry struct {
 	data []byte
 	seq  uint64 // last unit in the entry
+}
+
+type durableWaiter struct {
+	need uint64
+	ch   chan struct{} // closed to wake it
 }
 
 type flight struct {
@@ -162,6 +174,7 @@ func (p *publisher) run(ctx context.Context) {
 		p.mu.Lock()
 		close(p.done)
 		p.cond.Broadcast()
+		p.wakeWaitersLocked(true)
 		p.mu.Unlock()
 	}()
 	for {
@@ -169,6 +182,7 @@ func (p *publisher) run(ctx context.Context) {
 		case <-ctx.Done():
 			p.mu.Lock()
 			p.cond.Broadcast()
+			p.wakeWaitersLocked(true)
 			p.mu.Unlock()
 			return
 		case <-p.wake:
@@ -267,6 +281,7 @@ func (p *publisher) confirmLoop(ctx context.Context, acks chan struct{}) {
 			p.latency.Observe(p.lastLatency.Seconds())
 		}
 		p.cond.Broadcast()
+		p.wakeWaitersLocked(p.err != nil)
 		p.mu.Unlock()
 		select {
 		case p.wake <- struct{}{}:
@@ -284,6 +299,7 @@ func (p *publisher) failLocked(err error) {
 	p.ready = nil
 	p.unsent = 0
 	p.cond.Broadcast()
+	p.wakeWaitersLocked(true)
 	if p.onFail != nil {
 		go p.onFail(err)
 	}
@@ -322,8 +338,31 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 			return errNotStored
 		default:
 		}
-		p.cond.Wait()
+		if sentOnly {
+			p.cond.Wait()
+			continue
+		}
+		w := durableWaiter{need: need, ch: make(chan struct{})}
+		i, _ := slices.BinarySearchFunc(p.waiters, need, func(w durableWaiter, need uint64) int { return cmp.Compare(w.need, need) })
+		p.waiters = slices.Insert(p.waiters, i, w)
+		p.mu.Unlock()
+		<-w.ch
+		p.mu.Lock()
 	}
+}
+
+// wakeWaitersLocked wakes the WaitDurable calls whose units are stored,
+// or every one (all) when something else changed for them: a failure, a
+// reset, the fence, the end. The caller holds p.mu.
+func (p *publisher) wakeWaitersLocked(all bool) {
+	n := len(p.waiters)
+	if !all {
+		n, _ = slices.BinarySearchFunc(p.waiters, p.durable+1, func(w durableWaiter, need uint64) int { return cmp.Compare(w.need, need) })
+	}
+	for _, w := range p.waiters[:n] {
+		close(w.ch)
+	}
+	p.waiters = slices.Delete(p.waiters, 0, n)
 }
 
 // drained waits until no entry is in flight or being sent (after a
@@ -360,6 +399,7 @@ func (p *publisher) reset(last uint64) {
 	p.offset = last
 	p.next = last + 1
 	p.cond.Broadcast()
+	p.wakeWaitersLocked(true)
 	p.mu.Unlock()
 }
 
@@ -384,6 +424,7 @@ func (p *publisher) fence() {
 	p.settleLocked()
 	p.fenced = true
 	p.cond.Broadcast()
+	p.wakeWaitersLocked(true)
 	p.mu.Unlock()
 }
 
