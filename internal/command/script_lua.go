@@ -112,7 +112,32 @@ func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 	}
 	t.RawSetString("REDIS_VERSION", lua.LString(e.cfg.Version))
 	t.RawSetString("REDIS_VERSION_NUM", lua.LNumber(versionNum(e.cfg.Version)))
+	// Redis replaces the global pcall along with the redis table.
+	if pcall, ok := L.G.Global.RawGetString("pcall").(*lua.LFunction); ok {
+		L.G.Global.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int { return pcallMessage(L, pcall) }))
+	}
 	return t
+}
+
+// pcallMessage is Lua's pcall as Redis 7.0 gives it to scripts: an error
+// table with an err field (a redis.call error) comes back as that
+// message, as errors were strings before Redis 7, so that
+// pcall(redis.call, ...) returns false and the error's text.
+func pcallMessage(L *lua.LState, pcall *lua.LFunction) int {
+	if L.GetTop() == 0 {
+		L.ArgError(1, "value expected") // named pcall, as before
+	}
+	L.Insert(pcall, 1)
+	L.Call(L.GetTop()-1, lua.MultRet)
+	if L.Get(1) == lua.LFalse {
+		if t, ok := L.Get(2).(*lua.LTable); ok {
+			switch msg := L.GetField(t, "err").(type) {
+			case lua.LString, lua.LNumber:
+				L.Replace(2, msg)
+			}
+		}
+	}
+	return L.GetTop()
 }
 
 // versionNum is Redis's 0x00MMmmpp version number.
@@ -179,6 +204,26 @@ func fail(L *lua.LState, raise bool, msg string) int {
 	return 1
 }
 
+// reject fails a call that the script's checks refused (cmd nil: an
+// unknown command), as Redis's scriptCall does: the error counts at once
+// in INFO errorstats and total_error_replies, and in the command's
+// rejected_calls, and its table is marked counted, so that a script
+// that returns or raises it does not count it again.
+func reject(L *lua.LState, e *Engine, raise bool, cmd *Command, msg string) int {
+	e.stats.ErrorReplies++
+	e.obs.countError([]byte(msg))
+	if cmd != nil {
+		cmd.stats.rejected++
+	}
+	t := errTable(L, msg)
+	markCounted(t)
+	if raise {
+		L.Error(t, 0)
+	}
+	L.Push(t)
+	return 1
+}
+
 // call is redis.call (raise) and redis.pcall.
 func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 	// Commands answered while the script is busy run between its calls
@@ -215,35 +260,35 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 	}
 	switch {
 	case cmd == nil:
-		return fail(L, raise, errScriptUnknown)
+		return reject(L, e, raise, nil, errScriptUnknown)
 	case (cmd.Arity > 0 && cmd.Arity != len(args)) || len(args) < -cmd.Arity:
-		return fail(L, raise, errScriptArity)
+		return reject(L, e, raise, cmd, errScriptArity)
 	case cmd.Flags&NoScript != 0:
-		return fail(L, raise, errScriptNoScript)
+		return reject(L, e, raise, cmd, errScriptNoScript)
 	case e.masterDn && cmd.Flags&Stale == 0 && !run.caller.Master:
 		// A replica whose link is down, with replica-serve-stale-data no:
 		// a script flagged allow-stale runs there, but only calls commands
 		// allowed on a stale replica, as in Redis.
 		if run.allowStale {
-			return fail(L, raise, errScriptStale)
+			return reject(L, e, raise, cmd, errScriptStale)
 		}
-		return fail(L, raise, ErrMasterDown)
+		return reject(L, e, raise, cmd, ErrMasterDown)
 	}
 	if cmd.Flags&MayReplicate != 0 && run.readOnly && !run.caller.Master {
-		return fail(L, raise, errScriptNoWrites)
+		return reject(L, e, raise, cmd, errScriptNoWrites)
 	}
 	if cmd.Flags&Write != 0 && !run.caller.Master {
 		switch {
 		case run.readOnly:
-			return fail(L, raise, errScriptNoWrites)
+			return reject(L, e, raise, cmd, errScriptNoWrites)
 		case e.cfg.Role != "master":
-			return fail(L, raise, ErrReadOnly)
+			return reject(L, e, raise, cmd, ErrReadOnly)
 		case e.writeErr != "":
-			return fail(L, raise, e.writeErr)
+			return reject(L, e, raise, cmd, e.writeErr)
 		case e.maxWrite > 0 && len(e.eff.buf)+requestBytes(args) > e.maxWrite:
 			// Everything a script writes is one unit, and one log entry
 			// must hold it.
-			return fail(L, raise, e.tooLargeForEntry("the script's writes are more than "+itoa(len(e.eff.buf))+" bytes"))
+			return reject(L, e, raise, cmd, e.tooLargeForEntry("the script's writes are more than "+itoa(len(e.eff.buf))+" bytes"))
 		}
 	}
 	if cmd.Flags&Write != 0 {
