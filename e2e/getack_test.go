@@ -96,3 +96,44 @@ func TestReplicaAcksAreRationed(t *testing.T) {
 		t.Fatalf("%d of %d acknowledgements showed the replica further on: want at least 2 (it follows)", moved, n)
 	}
 }
+
+// TestWaitCountsTheClientsOwnWrites checks WAIT's target as Redis sets it:
+// the client's own last write. A client whose write the replica applied
+// before it stopped counts the replica even after another client wrote
+// more; the other client does not (its WAIT times out with 0); a client
+// that never wrote counts every replica at once.
+func TestWaitCountsTheClientsOwnWrites(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "ownwrites", nil)
+	r := startReplica(t, ns.URL(), "ownwrites", true)
+	a, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	replies, err := a.pipeline([][]string{{"SET", "a", "1"}, {"WAIT", "1", "20000"}})
+	if err != nil || replies[1] != ":1\r\n" {
+		t.Fatalf("SET then WAIT 1 20000: %q, %v", replies, err)
+	}
+	r.stop(t) // the master remembers its last acknowledgement for 30 s
+
+	b, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	if got, err := b.pipeline([][]string{{"SET", "b", "2"}, {"WAIT", "1", "300"}}); err != nil || got[1] != ":0\r\n" {
+		t.Fatalf("another client's SET then WAIT 1 300 with the replica gone: %q, %v", got, err)
+	}
+	if got, err := a.do("WAIT", "1", "20000"); err != nil || got != ":1\r\n" {
+		t.Fatalf("WAIT 1 20000 of the client whose write the replica applied: %q, %v (want :1 at once: its own write is applied)", got, err)
+	}
+	c, err := dial(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if got, err := c.do("WAIT", "1", "20000"); err != nil || got != ":1\r\n" {
+		t.Fatalf("WAIT 1 20000 of a client that never wrote: %q, %v", got, err)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/ferrydb/ferry/stream"
 )
 
+var _ command.OffsetLog = (*publisher)(nil)
+
 // selectZero ends an entry's unit that left another database selected, so
 // that the next unit starts in database 0 as units assume.
 var selectZero = []byte("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
@@ -106,7 +108,12 @@ func newPublisher(w stream.Writer, last uint64, maxEntry, maxInflight int, async
 // Append takes one unit; the engine calls it with its lock held, in apply
 // order. After a failure units are dropped: the master rebuilds its
 // keyspace from the log, which never got them.
-func (p *publisher) Append(u command.Unit) {
+func (p *publisher) Append(u command.Unit) { p.AppendAt(u) }
+
+// AppendAt is Append returning the offset of the entry that holds, or will
+// hold, the unit (the offset the log would give the next entry, when the
+// unit is dropped).
+func (p *publisher) AppendAt(u command.Unit) (offset uint64) {
 	p.mu.Lock()
 	p.unitSeq++
 	if p.fenced {
@@ -133,6 +140,8 @@ func (p *publisher) Append(u command.Unit) {
 		p.unsent += len(u.Data)
 		p.openDB = u.EndDB
 	}
+	// The open entry is sent after the sealed ones.
+	offset = p.next + uint64(len(p.ready))
 	// Waking the sender when it may not send would cost a goroutine switch
 	// per command under load; confirmLoop wakes it when an entry is stored.
 	canSend := p.canSendLocked()
@@ -143,6 +152,7 @@ func (p *publisher) Append(u command.Unit) {
 		default:
 		}
 	}
+	return offset
 }
 
 // canSendLocked reports whether sendReady would send an entry now.

@@ -180,7 +180,7 @@ func (e *Engine) Poke() {
 		c := Ctx{e: e, Client: cl, Args: bs.args, W: e.replyWriter(cl), DB: e.ks.DB(bs.db), Cmd: bs.cmd}
 		before := len(cl.W.Buf)
 		if bs.retry(&c) {
-			e.commitUnit()
+			e.commitUnit(cl)
 			e.unblocked(cl, bs.cmd, bs.args, before, false)
 			e.unblock(cl)
 		}
@@ -213,7 +213,7 @@ func (e *Engine) serveReady() {
 				e.eff.reset()
 				continue
 			}
-			e.commitUnit()
+			e.commitUnit(cl)
 			e.trackingServed(cl)
 			e.unblocked(cl, bs.cmd, bs.args, before, false)
 			e.unblock(cl)

@@ -30,9 +30,10 @@ type Client struct {
 	killed          bool
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
-	multiBytes      int  // request bytes of the writes queued (Engine.SetMaxWriteBytes)
-	monitor         bool // MONITOR: receives every command run
-	lua             bool // runs a script's redis.call
+	multiBytes      int    // request bytes of the writes queued (Engine.SetMaxWriteBytes)
+	woff            uint64 // log offset of the entry holding its last write (WAIT)
+	monitor         bool   // MONITOR: receives every command run
+	lua             bool   // runs a script's redis.call
 	watched         []dbKey
 	watchedExpired  []dbKey // watched keys that were already expired when WATCHed
 	dirtyCAS        bool

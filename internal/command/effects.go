@@ -23,6 +23,16 @@ type Log interface {
 	Append(u Unit)
 }
 
+// OffsetLog is a Log that knows the log offset of the entry each unit goes
+// to: WAIT then waits for the replicas to apply the client's own last
+// write, as Redis's WAIT does, rather than the newest one.
+type OffsetLog interface {
+	Log
+	// AppendAt is Append returning the offset of the entry that holds,
+	// or will hold, u.
+	AppendAt(u Unit) uint64
+}
+
 // effects accumulates the current unit.
 type effects struct {
 	buf   []byte

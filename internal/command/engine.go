@@ -66,7 +66,8 @@ type Engine struct {
 	ks  *keyspace.Keyspace
 	cfg Config
 	tab Table
-	log Log
+	log    Log
+	offLog OffsetLog // log, when it tells units' offsets
 
 	clients    map[int64]*Client
 	maxClients int // 0: DefaultMaxClients
@@ -194,6 +195,7 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 // SetLog sets where effects go. Call before serving.
 func (e *Engine) SetLog(l Log) {
 	e.log = l
+	e.offLog, _ = l.(OffsetLog)
 	e.eff.count = l == nil
 }
 
@@ -247,7 +249,7 @@ func (e *Engine) ActiveExpire() int {
 	e.eff.reset()
 	e.eff.multi = false // Redis propagates each expired key's DEL on its own
 	n := e.ks.ActiveExpireCycle(20000)
-	e.commitUnit()
+	e.commitUnit(nil)
 	return n
 }
 
@@ -263,7 +265,7 @@ func (e *Engine) onExpire(db int, key string) {
 	e.eff.addExpired(db, key)
 	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
 		multi := e.eff.multi // the active cycle's units are not wrapped
-		e.commitUnit()
+		e.commitUnit(nil)
 		e.eff.multi = multi
 	}
 }
@@ -304,11 +306,19 @@ func (e *Engine) signalReady(db int, key string) {
 	e.ready = append(e.ready, k)
 }
 
-// commitUnit hands the current unit's effects to the log.
-func (e *Engine) commitUnit() {
+// commitUnit hands the current unit's effects to the log. cl, if not nil,
+// is the client whose command made them: its WAIT waits for their offset.
+func (e *Engine) commitUnit(cl *Client) {
 	if u, ok := e.eff.finish(); ok {
 		e.stats.Dirty += int64(e.eff.real)
-		if e.log != nil {
+		switch {
+		case e.offLog != nil:
+			e.unitSeq++
+			off := e.offLog.AppendAt(u)
+			if cl != nil {
+				cl.woff = off
+			}
+		case e.log != nil:
 			e.unitSeq++
 			e.log.Append(u)
 		}
@@ -456,7 +466,7 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 		e.rejectMark = -1
 	}
 	e.obs.rejCmd = nil
-	e.commitUnit()
+	e.commitUnit(cl)
 	held := cl.isHeld()
 	if !held && (e.trk.clients > 0 || len(e.trk.pending) > 0) {
 		e.trackingAfterCommand(cl, args)

@@ -192,8 +192,13 @@ func waitCmd(c *Ctx) {
 		return
 	}
 	// ferry replicas and stock Redis replicas (SYNC/PSYNC) both count,
-	// each by the log offset it acknowledged.
+	// each by the log offset it acknowledged. As in Redis, a client waits
+	// for its own last write (when the log tells writes' offsets), not for
+	// other clients' later ones.
 	target, fs := c.e.followerState()
+	if c.e.offLog != nil {
+		target = c.Client.woff
+	}
 	if n := ackedBy(fs, target) + c.e.syncAcked(target); n >= want || c.Client.multi != nil {
 		c.W.Int(n)
 		return
