@@ -62,10 +62,10 @@ type Stats struct {
 
 // Engine executes commands against a keyspace.
 type Engine struct {
-	mu  sync.Mutex
-	ks  *keyspace.Keyspace
-	cfg Config
-	tab Table
+	mu     sync.Mutex
+	ks     *keyspace.Keyspace
+	cfg    Config
+	tab    Table
 	log    Log
 	offLog OffsetLog // log, when it tells units' offsets
 
