@@ -216,42 +216,61 @@ func (e *Engine) AwaitScript() bool {
 // the script, and the script's end waits for it, so that whoever takes
 // the lock next sees what it changed.
 func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
+	return e.busyAnswer(cl, func(late bool) bool {
+		if late {
+			e.stats.Commands.Add(1) // Exec counts it again if it runs it
+		} else {
+			e.stats.Commands.Add(1)
+			cl.LastInteraction = e.ks.Now()
+		}
+		return e.busyDispatch(cl, args, late)
+	})
+}
+
+// BusyError answers a request that does not parse, read while a script is
+// busy, with msg (the connection then closes).
+func (e *Engine) BusyError(cl *Client, msg string) {
+	e.busyAnswer(cl, func(bool) bool {
+		cl.W.Error(msg)
+		return true
+	})
+}
+
+// busyAnswer runs answer, which writes a reply to cl.W, under the busy
+// gate while the script is busy, or under the engine lock when it has
+// ended since AwaitScript (late: a request read with the others that
+// came while it was busy is answered as if it still were, as
+// redis-server answers the requests it reads together in one go; a
+// command allowed while busy then runs as usual). A client whose output a
+// writer owns (a subscriber's) gets the reply handed over under the same
+// lock: Pub/Sub messages delivered meanwhile (the script's PUBLISH, or
+// another client's once the script ended) are appended to cl.W behind it.
+func (e *Engine) busyAnswer(cl *Client, answer func(late bool) bool) (closeAfter bool) {
+	// For a client with a writer, W is empty here (deliver appends to it
+	// only while it holds a reply): mark does not move until the reply.
 	mark := len(cl.W.Buf)
 	b := &e.busy
 	b.gate.Lock()
-	if b.start.Load() == 0 {
+	late := b.start.Load() == 0
+	if late {
 		// The script ended after AwaitScript: the lock is to be had.
 		b.gate.Unlock()
-		closeAfter = e.busyLate(cl, args)
+		e.Lock()
+		defer e.Unlock()
 	} else {
-		e.stats.Commands.Add(1)
-		e.RegisterClient(cl)
-		cl.LastInteraction = e.ks.Now()
-		closeAfter = e.busyDispatch(cl, args, false)
-		b.gate.Unlock()
+		defer b.gate.Unlock()
 	}
+	e.RegisterClient(cl)
+	closeAfter = answer(late)
 	if cl.asyncOut.Load() {
-		// A writer owns the connection's output (a subscriber's): the
-		// reply goes after the messages queued before it, unless replies
-		// are off.
+		// The reply goes after the messages queued before it, unless
+		// replies are off.
 		if !cl.muted() && len(cl.W.Buf) > mark {
 			cl.Push(cl.W.Buf[mark:])
 		}
 		cl.W.Buf = cl.W.Buf[:mark]
 	}
 	return closeAfter
-}
-
-// busyLate answers a command read with the others that came while a
-// script was busy, when the script has ended since: as if it were still
-// busy (redis-server answers the requests it reads together in one go),
-// but under the engine lock; a command allowed while busy runs as usual.
-func (e *Engine) busyLate(cl *Client, args [][]byte) (closeAfter bool) {
-	e.Lock()
-	defer e.Unlock()
-	e.RegisterClient(cl)
-	e.stats.Commands.Add(1) // Exec counts it again if it runs it
-	return e.busyDispatch(cl, args, true)
 }
 
 // busyDispatch is BusyReply's processCommand; late: the script has ended

@@ -447,7 +447,7 @@ func (c *conn) busyBatch() (closeAfter bool) {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
 				mark := c.cl.W.Len()
-				c.cl.W.Error(pe.Error())
+				c.s.e.BusyError(c.cl, pe.Error())
 				c.cl.MutedReply(mark)
 			}
 			return true

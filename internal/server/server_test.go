@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,107 @@ func TestPausedConnections(t *testing.T) {
 		if got := ctl.Do("EXISTS", key); got != want {
 			t.Errorf("EXISTS %s: %q, want %q", key, got, want)
 		}
+	}
+}
+
+// TestBusyReplyToSubscriber has a RESP2 subscriber send PINGs while a busy
+// script publishes to its channel: each PING gets BUSY, and the subscriber
+// receives every message the script published, once. The BUSY reply and
+// the messages share the subscriber's output buffer; the reply was handed
+// over without a lock, losing messages (go test -race reports it).
+func TestBusyReplyToSubscriber(t *testing.T) {
+	addr := start(t)
+	admin := redistest.Dial(t, addr)
+	if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "50"); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET: %q", got)
+	}
+	sub := redistest.Dial(t, addr)
+	if got := sub.Do("SUBSCRIBE", "ch"); !strings.HasPrefix(got, "*3\r\n$9\r\nsubscribe\r\n") {
+		t.Fatalf("SUBSCRIBE: %q", got)
+	}
+	runner := redistest.Dial(t, addr)
+	script := `local n = 0
+local t0 = redis.call('time')
+local stop = t0[1] * 1000000 + t0[2] + 1000000
+while true do
+  local t = redis.call('time')
+  if t[1] * 1000000 + t[2] >= stop then return n end
+  redis.call('publish', 'ch', 'm')
+  n = n + 1
+end`
+	// Busy first, then PINGs while the script runs. (A command that comes
+	// just as a script starts, before it counts as running, waits for its
+	// end instead of getting BUSY: then the script is run again.)
+	for attempt := 1; ; attempt++ {
+		runner.WriteRaw(redistest.Encode("EVAL", script, "0"))
+		time.Sleep(100 * time.Millisecond)
+		got := admin.Do("GET", "x")
+		if strings.HasPrefix(got, "-BUSY ") {
+			break
+		}
+		r, err := runner.ReadTimeout(5 * time.Second)
+		if got != "$-1\r\n" || err != nil || attempt == 3 {
+			t.Fatalf("attempt %d: GET while the script runs: %q (EVAL: %q, %v)", attempt, got, r, err)
+		}
+		// A new subscriber, without that run's messages.
+		sub = redistest.Dial(t, addr)
+		if got := sub.Do("SUBSCRIBE", "ch"); !strings.HasPrefix(got, "*3\r\n$9\r\nsubscribe\r\n") {
+			t.Fatalf("SUBSCRIBE: %q", got)
+		}
+	}
+	busy := 0
+	sub.Net().SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(sub.Net())
+	messages, pings := 0, 0
+	for busy < 20 {
+		sub.WriteRaw([]byte("PING\r\n"))
+		pings++
+		for answered := false; !answered; {
+			r, err := redistest.ReadReply(br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch s := string(r); {
+			case s == "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nm\r\n":
+				messages++
+			case strings.HasPrefix(s, "-BUSY "):
+				busy++
+				answered = true
+			case s == "*2\r\n$4\r\npong\r\n$0\r\n\r\n":
+				answered = true
+			default:
+				t.Fatalf("subscriber got %q", s)
+			}
+		}
+	}
+	if busy < 20 {
+		t.Fatalf("%d of %d PINGs sent while the script was busy got BUSY", busy, pings)
+	}
+	n, err := runner.ReadTimeout(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(n, ":")))
+	// The messages still on their way, then a PING to know they all came.
+	sub.WriteRaw([]byte("PING\r\n"))
+	for {
+		r, err := redistest.ReadReply(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(r)
+		if s == "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nm\r\n" {
+			messages++
+			continue
+		}
+		if s != "*2\r\n$4\r\npong\r\n$0\r\n\r\n" && !strings.HasPrefix(s, "-BUSY ") {
+			t.Fatalf("subscriber got %q", s)
+		}
+		if s == "*2\r\n$4\r\npong\r\n$0\r\n\r\n" {
+			break
+		}
+	}
+	if published == 0 || messages != published {
+		t.Fatalf("the script published %d messages (reply %q), the subscriber got %d (%d PINGs, %d BUSY)", published, n, messages, pings, busy)
 	}
 }
