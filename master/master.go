@@ -379,6 +379,7 @@ func (m *Master) recoverFromLog() {
 				// every later reply's wait past them.
 				m.engine.Lock()
 				m.pub.reset(last)
+				m.engine.ForgetWritesAfter(last)
 				m.engine.Barrier()
 				m.engine.SetWriteError("")
 				m.engine.SetLoading(false)
@@ -455,10 +456,11 @@ func (m *Master) fence(ctx context.Context, at uint64) {
 	m.engine.Unlock()
 	m.log.Error("fenced: another master appended to the dataset; read-only from now on", "dataset", m.cfg.Dataset, "offset", at)
 	for {
-		_, err := m.rebuild(ctx)
+		last, err := m.rebuild(ctx)
 		if err == nil {
 			m.engine.Lock()
 			m.pub.fence()
+			m.engine.ForgetWritesAfter(last)
 			m.engine.Barrier()
 			m.engine.SetLoading(false)
 			m.engine.Unlock()

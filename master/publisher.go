@@ -120,11 +120,13 @@ func (p *publisher) AppendAt(u command.Unit) (offset uint64) {
 		// A fenced master takes no writes; what it still produces (expired
 		// keys' DELs) goes nowhere and nobody waits for it.
 		p.durable, p.sentSeq = p.unitSeq, p.unitSeq
+		p.wakeWaitersLocked(false)
 	}
 	if len(u.Data) == 0 {
 		// A barrier (Engine.Barrier): durable as soon as everything before it is.
 		if len(p.open) == 0 && len(p.ready) == 0 && len(p.inflight) == 0 && p.err == nil {
 			p.durable, p.sentSeq = p.unitSeq, p.unitSeq
+			p.wakeWaitersLocked(false)
 		}
 	} else if p.err == nil {
 		if len(p.open) > 0 && len(p.open)+len(u.Data) > p.maxEntry {

@@ -213,3 +213,50 @@ func TestWaitEndsWhenThePublisherStops(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAtOffsets follows the offsets AppendAt gives units (the entry
+// that will hold each, for WAIT) as entries are sent, grouped and sealed,
+// and checks that a stored entry wakes only the waiters whose units it
+// holds.
+func TestAppendAtOffsets(t *testing.T) {
+	p, l := startPublisher(t, false, 1<<10, 1)
+	if off := p.AppendAt(command.Unit{Data: []byte("a;")}); off != 1 {
+		t.Fatalf("first unit: offset %d, want 1", off)
+	}
+	l.waitSent(t) // entry 1 = a; in flight, one allowed
+	for _, d := range []string{"b;", "c;"} {
+		if off := p.AppendAt(command.Unit{Data: []byte(d)}); off != 2 {
+			t.Fatalf("unit %s while entry 1 is in flight: offset %d, want 2", d, off)
+		}
+	}
+	if _, off, err := p.cut(); err != nil || off != 2 {
+		t.Fatalf("cut: offset %d, %v; want 2", off, err)
+	}
+	if off := p.AppendAt(command.Unit{Data: []byte("d;")}); off != 3 {
+		t.Fatalf("unit after the entry was sealed: offset %d, want 3", off)
+	}
+	late := waitResult(p, 4, false) // unit 4 (d;) is in entry 3
+	early := waitResult(p, 3, false)
+	l.confirm() // entry 1 stored
+	l.waitSent(t)
+	expectPending(t, early, "unit 3 (entry 2) after entry 1 was stored")
+	l.confirm() // entry 2 stored
+	expectDone(t, early, "unit 3 once entry 2 is stored")
+	l.waitSent(t)
+	expectPending(t, late, "unit 4 (entry 3) after entry 2 was stored")
+	l.confirm()
+	expectDone(t, late, "unit 4 once entry 3 is stored")
+	if got := l.entry(t, 1) + "|" + l.entry(t, 2); got != "b;c;|d;" {
+		t.Fatalf("entries 2 and 3 = %q, want b;c;|d;", got)
+	}
+}
+
+// expectPending fails if ch has a result within 50 ms.
+func expectPending(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("%s: done (%v), want still waiting", what, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

@@ -32,6 +32,7 @@ type Client struct {
 	multiErr        bool
 	multiBytes      int    // request bytes of the writes queued (Engine.SetMaxWriteBytes)
 	woff            uint64 // log offset of the entry holding its last write (WAIT)
+	wlost           bool   // that write never reached the log (ForgetWritesAfter)
 	monitor         bool   // MONITOR: receives every command run
 	lua             bool   // runs a script's redis.call
 	watched         []dbKey

@@ -265,7 +265,7 @@ func (e *Engine) onExpire(db int, key string) {
 	e.eff.addExpired(db, key)
 	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
 		multi := e.eff.multi // the active cycle's units are not wrapped
-		e.commitUnit(nil)
+		e.commitUnit(e.cur)  // nil in the active cycle
 		e.eff.multi = multi
 	}
 }
@@ -316,7 +316,7 @@ func (e *Engine) commitUnit(cl *Client) {
 			e.unitSeq++
 			off := e.offLog.AppendAt(u)
 			if cl != nil {
-				cl.woff = off
+				cl.woff, cl.wlost = off, false
 			}
 		case e.log != nil:
 			e.unitSeq++

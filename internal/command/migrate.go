@@ -305,7 +305,7 @@ func (e *Engine) migrateDone(cl *Client, bs *blockState, job *migrateJob, res mi
 	if waiting || gone {
 		e.migrateApply(&c, job, res)
 	}
-	e.commitUnit(nil)
+	e.commitUnit(cl)
 	if waiting {
 		e.unblocked(cl, bs.cmd, bs.args, before, false)
 		e.unblock(cl)

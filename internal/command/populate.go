@@ -108,7 +108,7 @@ func debugPopulate(c *Ctx) {
 			c.PropagateArgs(setrangeCmd, kb, strconv.AppendInt(nil, size-1, 10), zero)
 		}
 		if split && len(c.e.eff.buf) >= populateUnitBytes {
-			c.e.commitUnit(nil)
+			c.e.commitUnit(c.Client)
 		}
 	}
 	c.W.OK()

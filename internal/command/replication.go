@@ -146,6 +146,19 @@ type Follower struct {
 	LastAck time.Time
 }
 
+// ForgetWritesAfter marks the clients whose last write went to an entry
+// past last as having lost it: a master that rebuilt from its log up to
+// last after a failure calls it, since the entries it had numbered after
+// last were never stored and the offsets go to new entries. Their WAIT
+// counts no replica until they write again. The caller holds the lock.
+func (e *Engine) ForgetWritesAfter(last uint64) {
+	for _, cl := range e.clients {
+		if cl.woff > last {
+			cl.wlost = true
+		}
+	}
+}
+
 // SetFollowers installs the function that lists the replicas following
 // this master and the log offset the master's writes have reached (for
 // WAIT, INFO replication and ROLE), and the one that asks them to
@@ -195,21 +208,29 @@ func waitCmd(c *Ctx) {
 	// each by the log offset it acknowledged. As in Redis, a client waits
 	// for its own last write (when the log tells writes' offsets), not for
 	// other clients' later ones.
-	target, fs := c.e.followerState()
+	// A write the log lost (acknowledged with --ack async before a log
+	// failure) is on no replica: such a WAIT counts none.
+	target, _ := c.e.followerState()
+	lost := false
 	if c.e.offLog != nil {
-		target = c.Client.woff
+		target, lost = c.Client.woff, c.Client.wlost
 	}
-	if n := ackedBy(fs, target) + c.e.syncAcked(target); n >= want || c.Client.multi != nil {
+	count := func(c *Ctx) int64 {
+		if lost {
+			return 0
+		}
+		_, fs := c.e.followerState()
+		return ackedBy(fs, target) + c.e.syncAcked(target)
+	}
+	if n := count(c); n >= want || c.Client.multi != nil {
 		c.W.Int(n)
 		return
 	}
-	c.e.requestSyncAcks(target)
-	if c.e.requestAcks != nil {
-		c.e.requestAcks(target)
-	}
-	count := func(c *Ctx) int64 {
-		_, fs := c.e.followerState()
-		return ackedBy(fs, target) + c.e.syncAcked(target)
+	if !lost {
+		c.e.requestSyncAcks(target)
+		if c.e.requestAcks != nil {
+			c.e.requestAcks(target)
+		}
 	}
 	c.Block(nil, time.Duration(ms)*time.Millisecond,
 		func(c *Ctx) bool {
