@@ -103,13 +103,13 @@ func TestBusyAllowed(t *testing.T) {
 			0: CONFIG SET busy-reply-threshold 100
 			0: SET w 1
 			0: SET other 1
-			0 noreply: EVAL $LOOP 1 w 800 1400
+			0 noreply: EVAL $LOOP 1 w 1500 3000
 			sleep 400
 			1: WATCH w
 			2: WATCH other
 			3: WATCH w
 			3: UNWATCH
-			sleep 600
+			sleep 1600
 			# ferry's UNKILLABLE says what stops such a script in ferry.
 			1 type: SCRIPT KILL
 			1: GET w
@@ -262,8 +262,14 @@ func TestBusyShutdownNoSaveWrote(t *testing.T) {
 	admin := busyAfter(t, addr, "100")
 	runner := redistest.Dial(t, addr)
 	other := redistest.Dial(t, addr)
-	runner.WriteRaw(redistest.Encode("EVAL", strings.Trim(busyLoop, `"`), "1", "w", "0", "800"))
-	time.Sleep(400 * time.Millisecond)
+	runner.WriteRaw(redistest.Encode("EVAL", strings.Trim(busyLoop, `"`), "1", "w", "0", "2000"))
+	// Past the script's start (a command that comes just as it starts
+	// waits for its end), then busy: a SHUTDOWN NOSAVE after the script's
+	// end would really shut the server down.
+	time.Sleep(150 * time.Millisecond)
+	if got := admin.Do("GET", "x"); !strings.HasPrefix(got, "-BUSY ") {
+		t.Fatalf("GET while the script runs: %q, want BUSY", got)
+	}
 	if got := other.Do("SHUTDOWN", "NOSAVE"); !strings.HasPrefix(got, "-ERR ferry: SHUTDOWN NOSAVE cannot stop a script that already wrote") {
 		t.Fatalf("SHUTDOWN NOSAVE: %q", got)
 	}
