@@ -355,12 +355,18 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 			continue
 		}
 		w := durableWaiter{need: need, ch: make(chan struct{})}
-		i, _ := slices.BinarySearchFunc(p.waiters, need, func(w durableWaiter, need uint64) int { return cmp.Compare(w.need, need) })
-		p.waiters = slices.Insert(p.waiters, i, w)
+		p.waiters = slices.Insert(p.waiters, p.waitersBefore(need), w)
 		p.mu.Unlock()
 		<-w.ch
 		p.mu.Lock()
 	}
+}
+
+// waitersBefore returns how many waiters need a unit below need (waiters
+// are kept in the order of the unit they need). The caller holds p.mu.
+func (p *publisher) waitersBefore(need uint64) int {
+	i, _ := slices.BinarySearchFunc(p.waiters, need, func(w durableWaiter, need uint64) int { return cmp.Compare(w.need, need) })
+	return i
 }
 
 // wakeWaitersLocked wakes the WaitDurable calls whose units are stored,
@@ -369,7 +375,7 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 func (p *publisher) wakeWaitersLocked(all bool) {
 	n := len(p.waiters)
 	if !all {
-		n, _ = slices.BinarySearchFunc(p.waiters, p.durable+1, func(w durableWaiter, need uint64) int { return cmp.Compare(w.need, need) })
+		n = p.waitersBefore(p.durable + 1)
 	}
 	for _, w := range p.waiters[:n] {
 		close(w.ch)

@@ -312,12 +312,9 @@ func (e *Engine) commitUnit(cl *Client) {
 	if u, ok := e.eff.finish(); ok {
 		e.stats.Dirty += int64(e.eff.real)
 		switch {
-		case e.offLog != nil:
+		case e.offLog != nil && cl != nil:
 			e.unitSeq++
-			off := e.offLog.AppendAt(u)
-			if cl != nil {
-				cl.woff, cl.wlost = off, false
-			}
+			cl.woff, cl.wlost = e.offLog.AppendAt(u), false
 		case e.log != nil:
 			e.unitSeq++
 			e.log.Append(u)

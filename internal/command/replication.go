@@ -207,13 +207,12 @@ func waitCmd(c *Ctx) {
 	// ferry replicas and stock Redis replicas (SYNC/PSYNC) both count,
 	// each by the log offset it acknowledged. As in Redis, a client waits
 	// for its own last write (when the log tells writes' offsets), not for
-	// other clients' later ones.
-	// A write the log lost (acknowledged with --ack async before a log
-	// failure) is on no replica: such a WAIT counts none.
-	target, _ := c.e.followerState()
-	lost := false
-	if c.e.offLog != nil {
-		target, lost = c.Client.woff, c.Client.wlost
+	// other clients' later ones. A write the log lost (acknowledged with
+	// --ack async before a log failure) is on no replica: such a WAIT
+	// counts none.
+	target, lost := c.Client.woff, c.Client.wlost
+	if c.e.offLog == nil {
+		target, _ = c.e.followerState()
 	}
 	count := func(c *Ctx) int64 {
 		if lost {

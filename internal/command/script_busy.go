@@ -217,10 +217,8 @@ func (e *Engine) AwaitScript() bool {
 // the lock next sees what it changed.
 func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
 	return e.busyAnswer(cl, func(late bool) bool {
-		if late {
-			e.stats.Commands.Add(1) // Exec counts it again if it runs it
-		} else {
-			e.stats.Commands.Add(1)
+		e.stats.Commands.Add(1) // late, Exec counts it again if it runs it
+		if !late {
 			cl.LastInteraction = e.ks.Now()
 		}
 		return e.busyDispatch(cl, args, late)

@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -81,6 +82,20 @@ func embedBuf(n int) uintptr {
 	return 64
 }
 
+// embedMasks memoizes embedMask by node size: a Dict is made for every
+// large collection, and working the mask out takes about a microsecond.
+var embedMasks sync.Map // uintptr -> uint64
+
+// embedMaskOf is embedMask, worked out once per node size.
+func embedMaskOf(nodeSize uintptr) uint64 {
+	if m, ok := embedMasks.Load(nodeSize); ok {
+		return m.(uint64)
+	}
+	m := embedMask(nodeSize)
+	embedMasks.Store(nodeSize, m)
+	return m
+}
+
 // embedMask returns the key lengths (bit n-1 for n bytes) whose node with
 // the key's bytes after it falls in a size class no larger than the node's
 // and the key's separate ones together.
@@ -127,7 +142,7 @@ type Dict[V any] struct {
 
 // New returns an empty Dict.
 func New[V any]() *Dict[V] {
-	return &Dict[V]{seed: maphash.MakeSeed(), rehashIdx: -1, embed: embedMask(unsafe.Sizeof(node[V]{}))}
+	return &Dict[V]{seed: maphash.MakeSeed(), rehashIdx: -1, embed: embedMaskOf(unsafe.Sizeof(node[V]{}))}
 }
 
 // Len returns the number of keys.

@@ -48,10 +48,7 @@ func (l *Log) WatchOffsets(ctx context.Context, fn func(stream.Ack)) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		sub.Unsubscribe()
-	}()
+	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
 	return nil
 }
 
