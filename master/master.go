@@ -53,6 +53,10 @@ const (
 type Config struct {
 	// Addr is the RESP listen address.
 	Addr string
+	// AnnounceAddr is the address the master tells its replicas it serves
+	// on (their INFO master_host and master_port, and ROLE); empty: the
+	// listen address (server.AdvertisedAddr).
+	AnnounceAddr string
 	// RequirePass, when set, requires AUTH.
 	RequirePass string
 	// Version is ferry's version, for INFO.
@@ -548,6 +552,34 @@ func (m *Master) sendAckRequests(ctx context.Context, w stream.AckWatcher) {
 	}
 }
 
+// announceEvery is how often a master tells its replicas where it serves
+// (a Redis master pings its replicas every 10 seconds, by default).
+const announceEvery = time.Second
+
+// announce tells the replicas where the master serves, at once and every
+// announceEvery until ctx ends; a fenced master, which another replaced,
+// stays silent.
+func (m *Master) announce(ctx context.Context, a stream.Announcer) {
+	msg := stream.Announcement{Addr: m.cfg.AnnounceAddr}
+	if msg.Addr == "" {
+		msg.Addr = server.AdvertisedAddr(m.srv.Addr())
+	}
+	t := time.NewTicker(announceEvery)
+	defer t.Stop()
+	for {
+		if !m.pub.isFenced() {
+			if err := a.Announce(msg); err != nil {
+				m.log.Debug("cannot announce the master to its replicas", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // onAck records a replica's acknowledgement and wakes WAIT.
 func (m *Master) onAck(a stream.Ack) {
 	m.fmu.Lock()
@@ -566,6 +598,9 @@ func (m *Master) Serve(ctx context.Context) error {
 	}
 	if m.pub != nil {
 		m.spawn(func() { m.pub.run(m.ctx) })
+		if a, ok := m.cfg.Log.(stream.Announcer); ok {
+			m.spawn(func() { m.announce(m.ctx, a) })
+		}
 	}
 	if m.snaps != nil {
 		m.spawn(func() { m.snaps.schedule(m.ctx) })

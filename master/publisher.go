@@ -446,6 +446,13 @@ func (p *publisher) fence() {
 	p.mu.Unlock()
 }
 
+// isFenced reports whether fence settled the publisher.
+func (p *publisher) isFenced() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fenced
+}
+
 // stats returns the offset of the last stored entry and counters.
 func (p *publisher) stats() (offset, entries, bytes uint64, latency time.Duration, failed error) {
 	p.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,10 @@ const (
 type Config struct {
 	// Addr is the RESP listen address.
 	Addr string
+	// AnnounceAddr is the address the replica reports to its master with
+	// its acknowledgements (the master's INFO slaveN and ROLE); empty:
+	// the listen address (server.AdvertisedAddr).
+	AnnounceAddr string
 	// RequirePass, when set, requires AUTH.
 	RequirePass string
 	// Version is ferry's version, for INFO.
@@ -130,6 +135,9 @@ type Replica struct {
 	loaded       func()        // gives back the cores and GC headroom borrowed until loading ends
 	runData      [][]byte      // applyRun's scratch (the follow loop's only)
 	downSince    time.Time     // when the replica last stopped streaming (zero: streaming, or never did)
+	masterAddr   string        // where the master last announced it serves
+	heard        time.Time     // when the master last announced itself
+	upSince      time.Time     // when the replica last started streaming
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,7 +159,18 @@ func New(cfg Config) (*Replica, error) {
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince}
+		rep := command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince}
+		if host, port, err := net.SplitHostPort(r.masterAddr); err == nil {
+			rep.MasterHost = host
+			rep.MasterPort, _ = strconv.Atoi(port)
+		}
+		// Heard since the link came up: an entry or an announcement.
+		if last := later(r.lastIO, r.heard); last.After(r.upSince) {
+			rep.LastIO = last
+		} else if rep.LinkUp {
+			rep.LastIO = r.upSince
+		}
+		return rep
 	})
 	if err := r.serveRedisReplicas(); err != nil {
 		return nil, err
@@ -228,6 +247,11 @@ func (r *Replica) Start() {
 			r.log.Warn("cannot watch for acknowledgement requests: the master's WAIT waits for periodic reports", "err", err)
 		}
 	}
+	if w, ok := r.cfg.Log.(stream.AnnouncementWatcher); ok {
+		if err := w.WatchAnnouncements(r.ctx, r.onAnnouncement); err != nil {
+			r.log.Warn("cannot watch for the master's announcements: INFO and ROLE will not name the master", "err", err)
+		}
+	}
 	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
@@ -278,6 +302,9 @@ func (r *Replica) setState(s State, err error) {
 func (r *Replica) moveLocked(s State) {
 	switch {
 	case s == StateStreaming:
+		if r.state != StateStreaming {
+			r.upSince = time.Now()
+		}
 		r.downSince = time.Time{}
 	case r.state == StateStreaming:
 		r.downSince = time.Now()
@@ -460,7 +487,10 @@ func (r *Replica) reportOffsets() {
 	}
 	var id [12]byte
 	rand.Read(id[:])
-	ack := stream.Ack{ID: hex.EncodeToString(id[:]), Addr: r.Addr().String()}
+	ack := stream.Ack{ID: hex.EncodeToString(id[:]), Addr: r.cfg.AnnounceAddr}
+	if ack.Addr == "" {
+		ack.Addr = server.AdvertisedAddr(r.Addr())
+	}
 	t := time.NewTicker(r.cfg.AckEvery)
 	defer t.Stop()
 	var sent time.Time
@@ -482,6 +512,25 @@ func (r *Replica) reportOffsets() {
 			sent = time.Now()
 		}
 	}
+}
+
+// onAnnouncement records where the master serves, and that it was heard.
+func (r *Replica) onAnnouncement(a stream.Announcement) {
+	r.mu.Lock()
+	if a.Addr != r.masterAddr {
+		r.log.Info("master announced", "dataset", r.cfg.Dataset, "addr", a.Addr)
+	}
+	r.masterAddr = a.Addr
+	r.heard = time.Now()
+	r.mu.Unlock()
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // onAckRequest takes a master's request for an acknowledgement once offset

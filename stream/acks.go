@@ -35,3 +35,25 @@ type AckWatcher interface {
 	// applied offset, without waiting for anyone to receive the request.
 	RequestAcks(offset uint64) error
 }
+
+// Announcement is a master's periodic word to its replicas, sent beside
+// the log like the PING a Redis master sends its replicas: where it serves,
+// so that a replica's INFO replication and ROLE name its master, and when
+// it was last heard from.
+type Announcement struct {
+	// Addr is where the master serves RESP (host:port).
+	Addr string `json:"addr"`
+}
+
+// Announcer is a master's side of announcements.
+type Announcer interface {
+	// Announce sends a without waiting for anyone to receive it.
+	Announce(a Announcement) error
+}
+
+// AnnouncementWatcher is a replica's side of announcements.
+type AnnouncementWatcher interface {
+	// WatchAnnouncements calls fn with every announcement until ctx ends;
+	// fn runs on one goroutine and must not block.
+	WatchAnnouncements(ctx context.Context, fn func(Announcement)) error
+}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +63,33 @@ func yesNo(name, v string) (bool, error) {
 
 func envName(flagName string) string {
 	return "FERRY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// addAnnounceFlag defines --announce-addr, the address a node gives
+// others (like Redis's replica-announce-ip and -port).
+func addAnnounceFlag(fs *flag.FlagSet, to string) *string {
+	return fs.String("announce-addr", "", "HOST:PORT "+to+" are told this node serves on (INFO replication, ROLE); "+
+		"empty: the listen address, or this machine's first network address for a wildcard one")
+}
+
+// checkAnnounce checks an --announce-addr value: empty, or HOST:PORT.
+func checkAnnounce(v string) error {
+	if v == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err == nil && host == "" {
+		err = errors.New("no host")
+	}
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+			err = errors.New("port must be 1 to 65535")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("--announce-addr %q: want HOST:PORT: %v", v, err)
+	}
+	return nil
 }
 
 // addProcsFlag defines --procs, the number of Go processors.

@@ -19,6 +19,7 @@ func runMaster(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
+	announce := addAnnounceFlag(fs, "replicas")
 	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
@@ -28,6 +29,9 @@ func runMaster(args []string) error {
 		return err
 	}
 	if err := hf.check(hf.addr); err != nil {
+		return err
+	}
+	if err := checkAnnounce(*announce); err != nil {
 		return err
 	}
 	// Checked before NATS is reached: a bad flag must not create a stream.
@@ -45,7 +49,7 @@ func runMaster(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cfg := master.Config{
-		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
+		Addr: *addr, AnnounceAddr: *announce, RequirePass: *pass, Version: version, Logger: logger,
 		Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
 		LogMaxAge: nf.maxAge, LogMaxBytes: nf.maxBytes,
 	}

@@ -16,6 +16,7 @@ func runReplica(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (empty: off)")
+	announce := addAnnounceFlag(fs, "the master")
 	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
@@ -24,6 +25,9 @@ func runReplica(args []string) error {
 		return err
 	}
 	if err := hf.check(hf.addr); err != nil {
+		return err
+	}
+	if err := checkAnnounce(*announce); err != nil {
 		return err
 	}
 	setProcs(fs, *procs)
@@ -53,7 +57,7 @@ func runReplica(args []string) error {
 	}
 	defer closeLog()
 	r, err := replica.New(replica.Config{
-		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger,
+		Addr: *addr, AnnounceAddr: *announce, RequirePass: *pass, Version: version, Logger: logger,
 		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
 	})
 	if err != nil {

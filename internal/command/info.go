@@ -470,6 +470,9 @@ func infoReplication(e *Engine, b *infoBuf) {
 		link, io := "down", int64(-1)
 		if r.LinkUp {
 			link, io = "up", 0
+			if !r.LastIO.IsZero() {
+				io = max(int64(time.Since(r.LastIO)/time.Second), 0)
+			}
 		}
 		b.str("role", "slave")
 		b.str("master_host", r.MasterHost)

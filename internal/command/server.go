@@ -119,6 +119,10 @@ type Replication struct {
 	MasterPort int
 	// LinkUp says whether a replica is receiving the master's writes.
 	LinkUp bool
+	// LastIO is when a replica last heard from its master: an entry, or
+	// the master's announcement (INFO master_last_io_seconds_ago); zero:
+	// not since its link came up.
+	LastIO time.Time
 	// SyncInProgress says a replica is loading a snapshot (INFO
 	// master_sync_in_progress).
 	SyncInProgress bool

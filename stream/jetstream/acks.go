@@ -15,16 +15,22 @@ import (
 // only worth its latest value), the way Redis replicas send REPLCONF ACK.
 // The master counts them for WAIT and INFO replication. A WAIT asks for
 // them on ferry.<dataset>.getack (the offset in decimal), as Redis's
-// REPLCONF GETACK does.
+// REPLCONF GETACK does. A master announces where it serves on
+// ferry.<dataset>.master every second, as a Redis master pings its
+// replicas.
 
 var (
-	_ stream.AckReporter = (*Log)(nil)
-	_ stream.AckWatcher  = (*Log)(nil)
+	_ stream.AckReporter         = (*Log)(nil)
+	_ stream.AckWatcher          = (*Log)(nil)
+	_ stream.Announcer           = (*Log)(nil)
+	_ stream.AnnouncementWatcher = (*Log)(nil)
 )
 
 func acksSubject(dataset string) string { return "ferry." + dataset + ".acks" }
 
 func getAckSubject(dataset string) string { return "ferry." + dataset + ".getack" }
+
+func masterSubject(dataset string) string { return "ferry." + dataset + ".master" }
 
 // ReportOffset publishes a replica's acknowledgement. It does not wait for
 // anyone to receive it.
@@ -77,5 +83,32 @@ func (l *Log) WatchAckRequests(ctx context.Context, fn func(offset uint64)) erro
 	if l.nc.IsConnected() {
 		return l.nc.FlushTimeout(l.cfg.Timeout)
 	}
+	return nil
+}
+
+// Announce publishes a master's announcement. It does not wait for anyone
+// to receive it.
+func (l *Log) Announce(a stream.Announcement) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return l.nc.Publish(masterSubject(l.cfg.Dataset), b)
+}
+
+// WatchAnnouncements calls fn with every master's announcement until ctx
+// ends (one that does not parse, or names no address, is ignored). fn runs
+// on one goroutine and must not block.
+func (l *Log) WatchAnnouncements(ctx context.Context, fn func(stream.Announcement)) error {
+	sub, err := l.nc.Subscribe(masterSubject(l.cfg.Dataset), func(m *nats.Msg) {
+		var a stream.Announcement
+		if json.Unmarshal(m.Data, &a) == nil && a.Addr != "" {
+			fn(a)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
 	return nil
 }
