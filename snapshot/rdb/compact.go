@@ -3,6 +3,7 @@ package rdb
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -62,23 +63,48 @@ func compactLen(b []byte, ziplist bool) int {
 
 // listpackEach checks a listpack and calls fn for each entry in order.
 func listpackEach(lp []byte, fn func(e elem) error) error {
+	_, err := walkListpack(lp, false, fn)
+	return err
+}
+
+// canonicalBacklens rewrites, in place, the back-lengths of lp's entries
+// that read as the right length but are not encoded as listpack.c encodes
+// them (see walkListpack). It reports whether it changed anything; it
+// changes nothing in a listpack that is malformed otherwise.
+func canonicalBacklens(lp []byte) bool {
+	fixed, err := walkListpack(lp, false, nil)
+	if err != nil || fixed == 0 {
+		return false
+	}
+	walkListpack(lp, true, nil)
+	return true
+}
+
+// walkListpack checks a listpack and calls fn (unless nil) for each entry
+// in order. A back-length is checked as listpack.c's lpValidateNext does:
+// it must read, right to left (lpDecodeBacklen), as the entry's length,
+// which a back-length that is not the canonical encoding may also do (a
+// 0x89 after a zero byte reads as 9, as 0x09 does). It returns the number
+// of such back-lengths, which it rewrites when fix is set.
+func walkListpack(lp []byte, fix bool, fn func(e elem) error) (int, error) {
+	fixed := 0
 	const header = 6
 	if len(lp) < header+1 {
-		return flaw(0, "listpack of %d bytes is too short", len(lp))
+		return fixed, flaw(0, "listpack of %d bytes is too short", len(lp))
 	}
 	if total := binary.LittleEndian.Uint32(lp); uint64(total) != uint64(len(lp)) {
-		return flaw(0, "listpack header says %d bytes, it has %d", total, len(lp))
+		return fixed, flaw(0, "listpack header says %d bytes, it has %d", total, len(lp))
 	}
 	count := int(binary.LittleEndian.Uint16(lp[4:]))
 	p, n := header, 0
 	for {
 		if p >= len(lp) {
-			return flaw(p, "listpack without end marker")
+			return fixed, flaw(p, "listpack without end marker")
 		}
 		b := lp[p]
 		if b == 0xff {
 			if p != len(lp)-1 {
-				return flaw(p, "listpack end marker before its end")
+				return fixed, flaw(p, "listpack end marker before its end")
 			}
 			break
 		}
@@ -97,13 +123,13 @@ func listpackEach(lp []byte, fn func(e elem) error) error {
 		case b&0xc0 == 0x80: // string up to 63 bytes
 			l := uint64(b & 0x3f)
 			if err := need(1 + l); err != nil {
-				return err
+				return fixed, err
 			}
 			e.s = lp[p+1 : p+1+int(l)]
 			p += 1 + int(l)
 		case b&0xe0 == 0xc0: // 13-bit signed integer
 			if err := need(2); err != nil {
-				return err
+				return fixed, err
 			}
 			v := int64(b&0x1f)<<8 | int64(lp[p+1])
 			if v >= 1<<12 {
@@ -113,52 +139,77 @@ func listpackEach(lp []byte, fn func(e elem) error) error {
 			p += 2
 		case b&0xf0 == 0xe0: // string up to 4095 bytes
 			if err := need(2); err != nil {
-				return err
+				return fixed, err
 			}
 			l := uint64(b&0x0f)<<8 | uint64(lp[p+1])
 			if err := need(2 + l); err != nil {
-				return err
+				return fixed, err
 			}
 			e.s = lp[p+2 : p+2+int(l)]
 			p += 2 + int(l)
 		case b == 0xf0: // string with a 32-bit length
 			if err := need(5); err != nil {
-				return err
+				return fixed, err
 			}
 			l := uint64(binary.LittleEndian.Uint32(lp[p+1:]))
 			if err := need(5 + l); err != nil {
-				return err
+				return fixed, err
 			}
 			e.s = lp[p+5 : p+5+int(l)]
 			p += 5 + int(l)
 		case b >= 0xf1 && b <= 0xf4: // 16, 24, 32, 64-bit integers
 			size := [...]int{2, 3, 4, 8}[b-0xf1]
 			if err := need(uint64(1 + size)); err != nil {
-				return err
+				return fixed, err
 			}
 			e = elem{n: leInt(lp[p+1 : p+1+size]), isInt: true}
 			p += 1 + size
 		default:
-			return flaw(p, "invalid listpack entry encoding 0x%02x", b)
+			return fixed, flaw(p, "invalid listpack entry encoding 0x%02x", b)
 		}
 		var back [5]byte
 		bl := lpBacklen(back[:], p-start)
 		if p+bl > len(lp)-1 {
-			return flaw(start, "listpack entry overflows the listpack")
+			return fixed, flaw(start, "listpack entry overflows the listpack")
 		}
 		if string(lp[p:p+bl]) != string(back[:bl]) {
-			return flaw(p, "listpack entry back-length does not match its length %d", p-start)
+			if lpDecodeBacklen(lp, p+bl-1) != uint64(p-start) {
+				return fixed, flaw(p, "listpack entry back-length does not match its length %d", p-start)
+			}
+			fixed++
+			if fix {
+				copy(lp[p:], back[:bl])
+			}
 		}
 		p += bl
 		n++
-		if err := fn(e); err != nil {
-			return err
+		if fn != nil {
+			if err := fn(e); err != nil {
+				return fixed, err
+			}
 		}
 	}
 	if count != 0xffff && count != n {
-		return flaw(4, "listpack header says %d entries, it has %d", count, n)
+		return fixed, flaw(4, "listpack header says %d entries, it has %d", count, n)
 	}
-	return nil
+	return fixed, nil
+}
+
+// lpDecodeBacklen reads the back-length whose last byte is lp[p] as
+// listpack.c's lpDecodeBacklen does: right to left, 7 bits a byte while
+// the high bit is set, up to 5 bytes (and 2^64-1 past them).
+func lpDecodeBacklen(lp []byte, p int) uint64 {
+	var v uint64
+	for shift := 0; p >= 0; p-- {
+		v |= uint64(lp[p]&127) << shift
+		if lp[p]&128 == 0 {
+			return v
+		}
+		if shift += 7; shift > 28 {
+			break
+		}
+	}
+	return math.MaxUint64
 }
 
 // lpBacklen encodes a listpack entry's length, read right to left, as

@@ -154,7 +154,6 @@ func TestBadInput(t *testing.T) {
 		{"database 16", rdbWith([]byte{opSelectDB, 16}), ErrUnsupported, "database 16 out of range"},
 		{"duplicate key", rdbWith([]byte{0}, str("k"), str("v"), []byte{0}, str("k"), str("w")), ErrCorrupt, `key "k" (db 0): duplicate key`},
 		{"bad length", rdbWith([]byte{typeList}, str("k"), []byte{0x82}), ErrCorrupt, "invalid length encoding 0x82"},
-		{"encoded length", rdbWith([]byte{typeList}, str("k"), []byte{0xc0}), ErrCorrupt, "invalid length encoding 0xc0"},
 		{"bad string encoding", rdbWith([]byte{0}, str("k"), []byte{0xc5}), ErrCorrupt, "invalid string encoding 5"},
 		{"huge LZF", rdbWith([]byte{0}, str("k"), []byte{0xc3, 1, 0x80, 0x10, 0, 0, 0, 0}), ErrCorrupt, "invalid LZF string"},
 		{"bad LZF", rdbWith([]byte{0}, str("k"), []byte{0xc3, 2, 3, 0x20, 0x05}), ErrCorrupt, "reference before the start"},
@@ -183,6 +182,22 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("error %q, want %v containing %q", err, tc.kind, tc.want)
 			}
 		})
+	}
+}
+
+// TestLengthByteEncoded: where a length is read, a byte that would start
+// a specially encoded string (0xc0-0xff) is the length in its low 6 bits,
+// as Redis's rdbLoadLen reads it.
+func TestLengthByteEncoded(t *testing.T) {
+	str := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+	ks, _, err := loadBytes(rdbWith([]byte{typeSet}, str("s"), []byte{0xc2}, str("a"), str("b"),
+		[]byte{typeList}, str("empty"), []byte{0xc0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ks.DB(0).Get("s")
+	if o == nil || o.Collection().Len() != 2 || ks.DB(0).Len() != 1 {
+		t.Fatalf("keys %d, s %v", ks.DB(0).Len(), o)
 	}
 }
 

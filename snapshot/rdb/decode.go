@@ -302,17 +302,13 @@ func (d *decoder) readAux(off int64) error {
 	return nil
 }
 
-// readLen reads an RDB length (not an encoded string header).
+// readLen reads an RDB length. A byte that would start a specially
+// encoded string (0xc0-0xff) is the length in its low 6 bits, as Redis's
+// rdbLoadLen reads it (redis-server restores a set whose count is 0xc2 as
+// one of 2 members).
 func (d *decoder) readLen() (uint64, error) {
-	off := d.r.offset()
-	n, enc, err := d.readLenEnc()
-	if err != nil {
-		return 0, err
-	}
-	if enc {
-		return 0, d.corrupt(off, "invalid length encoding 0x%02x", 0xc0|n)
-	}
-	return n, nil
+	n, _, err := d.readLenEnc()
+	return n, err
 }
 
 // readLenEnc reads a length, or the kind of a specially encoded string
@@ -383,6 +379,15 @@ func (d *decoder) readString(dst []byte) ([]byte, error) {
 		ulen, err := d.readLen()
 		if err != nil {
 			return dst, err
+		}
+		if ulen == 0 {
+			// lzf_decompress reports an error by returning 0, the length
+			// Redis then wants: it takes any compressed bytes, even none,
+			// as the empty string.
+			if d.lzf, err = d.r.readInto(d.lzf[:0], clen); err != nil {
+				return dst, d.readErr(err)
+			}
+			return dst, nil
 		}
 		if clen == 0 || (ulen+lzfMaxRatio-1)/lzfMaxRatio > clen || ulen > math.MaxInt32*4 {
 			return dst, d.corrupt(off, "invalid LZF string: %d bytes compressed to %d", ulen, clen)

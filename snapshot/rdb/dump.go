@@ -78,7 +78,14 @@ func (Values) Dump(dst []byte, o *keyspace.Object) ([]byte, error) {
 // Restore validates everything it reads, as redis-server does with
 // sanitize-dump-payload yes: a payload with duplicate hash fields, set or
 // sorted set members is refused, where 7.0's default (no) restores some of
-// them into corrupt values.
+// them into corrupt values. It reads what Redis reads leniently the same
+// way (a length byte of 0xc0-0xff as its low 6 bits, an LZF string of
+// length 0 whatever its data, a listpack back-length that decodes right
+// though not canonical), and refuses a few values that redis-server
+// restores even when sanitizing though they break its own invariants: a
+// sorted set listpack score that is not a number, a stream whose length,
+// node counts, entry order or last ID disagree with its entries, or whose
+// metadata holds a length byte that is not one.
 func (Values) Restore(payload []byte, lim keyspace.Limits) ([]byte, keyspace.Collection, error) {
 	if len(payload) < dumpFooter {
 		return nil, nil, command.ErrDumpPayload

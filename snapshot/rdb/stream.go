@@ -139,7 +139,15 @@ func (d *decoder) loadStream(t byte) (keyspace.Collection, error) {
 			return nil, err
 		}
 		if _, err := s.AddNode(master, lp); err != nil {
-			return nil, d.corrupt(off, "stream node %s: %v", master, err)
+			// Redis takes a back-length that reads as the entry's length
+			// though it is not encoded as it writes one; the keyspace
+			// wants the canonical bytes.
+			if !canonicalBacklens(lp) {
+				return nil, d.corrupt(off, "stream node %s: %v", master, err)
+			}
+			if _, err := s.AddNode(master, lp); err != nil {
+				return nil, d.corrupt(off, "stream node %s: %v", master, err)
+			}
 		}
 	}
 	off := d.r.offset()

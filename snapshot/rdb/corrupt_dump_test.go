@@ -1,0 +1,425 @@
+package rdb
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/keyspace"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+// Corrupt DUMP payloads, in the spirit of Redis's corrupt-dump-fuzzer:
+// values of every type and encoding are dumped by redis-server and by
+// ferry, corrupted (bytes flipped or overwritten, cut short, extended,
+// spliced, lengths nudged), and restored into a ferry master whose effects
+// a replica applies, and into a redis-server with sanitize-dump-payload
+// yes. Both must give the same reply; where both take the value, they must
+// hold the same value (DEBUG DIGEST-VALUE) and answer the same to
+// type-appropriate reads and writes on it; after every command the replica
+// has the master's DEBUG DIGEST. Nothing may panic or hang.
+
+// corruptSources fills c with one key of each type and encoding the
+// fuzzer corrupts.
+func corruptSources(t *testing.T, c *redistest.Conn) {
+	t.Helper()
+	var cmds [][]string
+	add := func(args ...string) { cmds = append(cmds, args) }
+	add("SET", "str:int", "12345")
+	add("SET", "str:neg", "-9000000000")
+	add("SET", "str:raw", "hello world")
+	add("SET", "str:lzf", strings.Repeat("abcabcab", 20))
+	add("RPUSH", "list:lp", "a", "1", "-70000", "5000000000", "", strings.Repeat("x", 70))
+	big := []string{"RPUSH", "list:nodes"}
+	for i := 0; i < 300; i++ {
+		big = append(big, fmt.Sprintf("e%d", i), strconv.Itoa(i*1000))
+	}
+	add(big...)
+	add("HSET", "hash:lp", "a", "1", "b", "-200", "c", "hello", "d", "5000000000")
+	hb := []string{"HSET", "hash:ht"}
+	for i := 0; i < 140; i++ {
+		hb = append(hb, fmt.Sprintf("f%d", i), strconv.Itoa(i))
+	}
+	add(hb...)
+	add("SADD", "set:int16", "1", "-2", "300")
+	add("SADD", "set:int64", "1", "5000000000", "-9223372036854775808")
+	add("SADD", "set:ht", "a", "b", "c", "1")
+	add("ZADD", "zset:lp", "1", "a", "1.5", "b", "-2.5", "c", "inf", "d", "7", "8")
+	zb := []string{"ZADD", "zset:sl"}
+	for i := 0; i < 140; i++ {
+		zb = append(zb, strconv.Itoa(i%17), fmt.Sprintf("m%d", i))
+	}
+	add(zb...)
+	for i := 1; i <= 12; i++ {
+		add("XADD", "stream", fmt.Sprintf("5-%d", i), "f", strconv.Itoa(i), "g", "v")
+	}
+	add("XADD", "stream", "6-1", "other", "fields", "here", "x")
+	add("XDEL", "stream", "5-3")
+	add("XGROUP", "CREATE", "stream", "g1", "0")
+	add("XGROUP", "CREATE", "stream", "g2", "5-5")
+	add("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", "stream", ">")
+	add("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "2", "STREAMS", "stream", ">")
+	add("XGROUP", "CREATECONSUMER", "stream", "g2", "carol")
+	add("XADD", "stream:small", "1-1", "a", "b")
+	add("XGROUP", "CREATE", "stream:empty", "g", "$", "MKSTREAM")
+	pipeline(t, c, cmds)
+	if r := c.Do("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "50"); strings.HasPrefix(r, "+") {
+		pipeline(t, c, [][]string{{"RPUSH", "list:plain", "small", strings.Repeat("P", 60), "tail"}})
+		c.Do("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1073741824")
+	}
+}
+
+// mutate corrupts a payload body (the value without its footer).
+func mutate(rng *rand.Rand, b []byte) []byte {
+	b = append([]byte(nil), b...)
+	for n := 1 + rng.IntN(3); n > 0; n-- {
+		if len(b) == 0 {
+			b = append(b, byte(rng.Uint32()))
+			continue
+		}
+		i := rng.IntN(len(b))
+		switch rng.IntN(8) {
+		case 0: // a bit flipped
+			b[i] ^= 1 << rng.IntN(8)
+		case 1: // a byte overwritten
+			b[i] = byte(rng.Uint32())
+		case 2: // a byte overwritten with an interesting value
+			b[i] = []byte{0, 1, 0x7f, 0x80, 0xfe, 0xff, 0x40, 0xc0}[rng.IntN(8)]
+		case 3: // a length or count nudged
+			b[i] += byte(rng.IntN(5)) - 2
+		case 4: // cut short
+			b = b[:i]
+		case 5: // extended
+			for k := rng.IntN(8) + 1; k > 0; k-- {
+				b = append(b, byte(rng.Uint32()))
+			}
+		case 6: // a range repeated
+			j := i + rng.IntN(len(b)-i+1)
+			b = append(b[:j:j], append(b[i:j:j], b[j:]...)...)
+		case 7: // a range removed
+			j := i + rng.IntN(min(len(b)-i, 16)+1)
+			b = append(b[:i:i], b[j:]...)
+		}
+	}
+	return b
+}
+
+// probes are commands run on a restored key of each type, on both
+// servers. A leading "sort:" or "sortpairs:" compares the replies sorted.
+var probes = map[string][][]string{
+	"string": {{"GET"}, {"STRLEN"}, {"GETRANGE", "0", "5"}, {"APPEND", "x"}, {"INCR"}, {"SETRANGE", "3", "zz"}, {"GET"}},
+	"list": {{"LLEN"}, {"LRANGE", "0", "-1"}, {"LINDEX", "-1"}, {"LPOS", "1"}, {"LPOP"}, {"RPOP", "2"},
+		{"RPUSH", "new", "12"}, {"LINSERT", "BEFORE", "a", "ins"}, {"LREM", "0", "1"}, {"LSET", "0", "set"},
+		{"LTRIM", "0", "20"}, {"LRANGE", "0", "-1"}},
+	"hash": {{"HLEN"}, {"sortpairs:HGETALL"}, {"HGET", "a"}, {"HSTRLEN", "b"}, {"HEXISTS", "f3"}, {"HINCRBY", "a", "5"},
+		{"HSET", "new", "v", "a", "1"}, {"HDEL", "b", "f7"}, {"sort:HKEYS"}, {"sort:HVALS"}, {"HINCRBYFLOAT", "d", "1.5"}},
+	"set": {{"SCARD"}, {"sort:SMEMBERS"}, {"SISMEMBER", "1"}, {"SMISMEMBER", "a", "300", "c"}, {"SADD", "9", "new"},
+		{"SREM", "1", "b"}, {"SINTERCARD", "1", "{k}"}, {"sort:SMEMBERS"}},
+	"zset": {{"ZCARD"}, {"ZRANGE", "0", "-1", "WITHSCORES"}, {"ZRANGEBYSCORE", "-inf", "+inf", "LIMIT", "1", "3"},
+		{"ZRANK", "a"}, {"ZSCORE", "b"}, {"ZMSCORE", "c", "m3"}, {"ZRANGEBYLEX", "-", "+"}, {"ZINCRBY", "2", "a"},
+		{"ZADD", "3", "new"}, {"ZREM", "b", "m5"}, {"ZPOPMIN"}, {"ZPOPMAX", "2"}, {"ZRANGE", "0", "-1", "WITHSCORES"}},
+	// Read-only probes first: the writes set delivery and seen times from
+	// each server's clock.
+	"stream": {{"XLEN"}, {"XRANGE", "-", "+"}, {"XREVRANGE", "+", "-", "COUNT", "3"}, {"XINFO", "STREAM", "{k}"},
+		{"XINFO", "STREAM", "{k}", "FULL"}, {"XINFO", "GROUPS", "{k}"}, {"XPENDING", "{k}", "g1"},
+		{"XADD", "{k}", "99999999999999-1", "f", "v"}, {"XDEL", "{k}", "5-2", "5-4"},
+		{"XACK", "{k}", "g1", "5-1", "5-2"}, {"XCLAIM", "{k}", "g1", "dave", "0", "5-4", "5-5", "JUSTID"},
+		{"XREADGROUP", "GROUP", "g1", "erin", "COUNT", "2", "STREAMS", "{k}", ">"},
+		{"XREADGROUP", "GROUP", "g2", "carol", "COUNT", "2", "STREAMS", "{k}", "0"},
+		{"XAUTOCLAIM", "{k}", "g1", "frank", "0", "0-0", "COUNT", "3", "JUSTID"},
+		{"XTRIM", "{k}", "MAXLEN", "4"}, {"XSETID", "{k}", "99999999999999-5"}, {"XINFO", "STREAM", "{k}"},
+		{"XINFO", "GROUPS", "{k}"}, {"XPENDING", "{k}", "g1"}},
+}
+
+const errBadFormat = "-ERR Bad data format\r\n"
+
+// stricter tells the payloads ferry refuses and redis-server 7.0 restores
+// even with sanitize-dump-payload yes, by ferry's error. Ferry keeps its
+// values consistent where Redis restores them as they come:
+//   - a sorted set listpack score that is not a number (Redis reads what
+//     strtod makes of it: 0 for "x", NaN for "nan");
+//   - a length byte that is not one (10xxxxxx but 0x80 and 0x81) in a
+//     stream's metadata, which Redis reads as 2^64-1 there;
+//   - a stream whose length is not the number of its entries, whose node
+//     header counts live and deleted entries other than its flags do,
+//     whose entries are out of order or below their node's ID, or whose
+//     last ID is below its last entry's (Redis would then add entries out
+//     of order), or a node whose entries all have flags Redis does not
+//     write.
+func stricter(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, s := range []string{"is not a number", "invalid length encoding", "is below its last entry's",
+		"its nodes hold", "stream node counts", "empty listpack inside stream"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortedZSet tells whether a ZRANGE WITHSCORES reply is in score then
+// member order: Redis keeps a sorted set listpack in the order it was
+// restored in, which ferry sorts.
+func sortedZSet(t *testing.T, reply string) bool {
+	els := bulks(t, reply)
+	for i := 2; i+1 < len(els); i += 2 {
+		a, _ := strconv.ParseFloat(els[i-1], 64)
+		b, _ := strconv.ParseFloat(els[i+1], 64)
+		if a > b || a == b && els[i-2] >= els[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// probe returns the command of a probe on key and how to compare it.
+func probe(p []string, key string) (args []string, sortMode string) {
+	name := p[0]
+	if m, rest, ok := strings.Cut(name, ":"); ok {
+		sortMode, name = m, rest
+	}
+	args = []string{name}
+	if !strings.Contains(strings.Join(p, " "), "{k}") {
+		args = append(args, key)
+	}
+	for _, a := range p[1:] {
+		args = append(args, strings.ReplaceAll(a, "{k}", key))
+	}
+	return args, sortMode
+}
+
+// TestCorruptDumpFuzz restores corrupted payloads into ferry and
+// redis-server (see the comment at the top of the file).
+// FERRY_CORRUPT_DUMP_N sets the number of payloads (default 1500) and
+// FERRY_CORRUPT_DUMP_SEED the seed (default random, logged).
+func TestCorruptDumpFuzz(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	n := 1500
+	if testing.Short() {
+		n = 300
+	}
+	if s, err := strconv.Atoi(os.Getenv("FERRY_CORRUPT_DUMP_N")); err == nil {
+		n = s
+	}
+	seed := rand.Uint64()
+	if s, err := strconv.ParseUint(os.Getenv("FERRY_CORRUPT_DUMP_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (FERRY_CORRUPT_DUMP_SEED), %d payloads", seed, n)
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	red := redistest.Dial(t, redistest.Redis(t, "--sanitize-dump-payload", "yes"))
+	corruptSources(t, red)
+	r := newReplicated(t)
+	r.now = time.Now()
+	var bodies [][]byte
+	for _, key := range bulks(t, red.Do("KEYS", "*")) {
+		p := status(t, red.Do("DUMP", key))
+		bodies = append(bodies, []byte(p[:len(p)-dumpFooter]))
+		// ferry's own serialization of the same value.
+		if reply, _ := r.do("RESTORE", key, "0", p); reply != "+OK\r\n" {
+			t.Fatalf("RESTORE of redis-server's %s: %q", key, reply)
+		}
+		d, _ := r.do("DUMP", key)
+		fp := status(t, d)
+		bodies = append(bodies, []byte(fp[:len(fp)-dumpFooter]))
+	}
+	red.Do("FLUSHALL")
+	r.do("FLUSHALL")
+
+	var accepted, rejected, refusedByFerry, unsorted, failures, done int
+	kinds := map[string]int{}
+	for i := 0; i < n && failures < 5; i++ {
+		done++
+		src := bodies[rng.IntN(len(bodies))]
+		body := mutate(rng, src)
+		payload := payloadOf(body, 10)
+		switch rng.IntN(20) {
+		case 0: // the footer of the original: a checksum mismatch, mostly
+			payload = string(body) + payloadOf(src, 10)[len(src):]
+		case 1: // an RDB version redis-server 7.0 does not restore
+			payload = payloadOf(body, uint16(11+rng.IntN(3)))
+		}
+		key := "k" + strconv.Itoa(i%4)
+		fail := func(format string, args ...any) {
+			t.Helper()
+			failures++
+			t.Errorf("%s\n(payload %s, restored as %s)", fmt.Sprintf(format, args...), hex.EncodeToString([]byte(payload)), key)
+		}
+		// redis-server may take seconds to refuse a payload that claims
+		// billions of elements (it tries to allocate for them first).
+		red.WriteRaw(redistest.Encode("RESTORE", key, "0", payload, "REPLACE"))
+		want, err := red.ReadTimeout(2 * time.Minute)
+		if err != nil {
+			t.Fatalf("redis-server: %v", err)
+		}
+		start := time.Now()
+		got, _ := r.do("RESTORE", key, "0", payload, "REPLACE")
+		if d := time.Since(start); d > 2*time.Second {
+			fail("RESTORE took %v in ferry", d)
+		}
+		if got != want {
+			_, _, err = (Values{}).Restore([]byte(payload), keyspace.DefaultLimits)
+			if got == errBadFormat && want == "+OK\r\n" && stricter(err) {
+				refusedByFerry++
+				red.Do("DEL", key)
+				continue
+			}
+			fail("RESTORE: ferry %q (%v), redis-server %q", got, err, want)
+			continue
+		}
+		if got != "+OK\r\n" {
+			rejected++
+			continue
+		}
+		accepted++
+		typ := status(t, red.Do("TYPE", key))
+		kinds[typ]++
+		if g, _ := r.do("TYPE", key); status(t, g) != typ {
+			fail("TYPE: ferry %q, redis-server %q", g, typ)
+			continue
+		}
+		if g, w := run(r.master, r.mc, "DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
+			fail("DEBUG DIGEST-VALUE: ferry %q, redis-server %q", g, w)
+			continue
+		}
+		if typ == "zset" && !sortedZSet(t, red.Do("ZRANGE", key, "0", "-1", "WITHSCORES")) {
+			unsorted++
+			continue
+		}
+		for _, p := range probes[typ] {
+			args, mode := probe(p, key)
+			w := red.Do(args...)
+			g, _ := r.do(args...)
+			if mode != "" {
+				w, g = redistest.SortReply(w, mode == "sortpairs"), redistest.SortReply(g, mode == "sortpairs")
+			}
+			if g != w {
+				fail("%q: ferry %q, redis-server %q", args, truncateKey(g), truncateKey(w))
+				break
+			}
+		}
+		if g, w := run(r.master, r.mc, "DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
+			fail("DEBUG DIGEST-VALUE after the probes: ferry %q, redis-server %q", g, w)
+		}
+	}
+	t.Logf("%d restored (%v; %d unsorted sorted sets), %d refused by both, %d by ferry only",
+		accepted, kinds, unsorted, rejected, refusedByFerry)
+	if done >= 300 && (accepted < done/20 || rejected < done/4) {
+		t.Errorf("%d payloads restored, %d refused: the mutations are not reaching both outcomes", accepted, rejected)
+	}
+}
+
+// TestRestoreOddPayloadsLikeRedis: payloads that are not what Redis
+// writes but that redis-server 7.0 restores with sanitize-dump-payload yes
+// are restored by ferry to the same value, and the payloads ferry refuses
+// on purpose (see stricter) are refused. Each was found by
+// TestCorruptDumpFuzz.
+func TestRestoreOddPayloadsLikeRedis(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	red := redistest.Dial(t, redistest.Redis(t, "--sanitize-dump-payload", "yes"))
+	r := newReplicated(t)
+	r.now = time.Now()
+	blob := func(t byte, parts ...[]byte) []byte {
+		var b rawRDB
+		b.WriteByte(t)
+		for _, p := range parts {
+			b.Write(p)
+		}
+		return bytes.Clone(b.Bytes())
+	}
+	str := func(s []byte) []byte {
+		var b rawRDB
+		b.str(s)
+		return bytes.Clone(b.Bytes())
+	}
+	// A back-length of 0x81 after an entry that is the integer 0 reads as
+	// 1 (the high bit takes the 0 before it), as the canonical 0x01 does.
+	oddBacklen := func(lp []byte) []byte {
+		i := bytes.Index(lp[6:], []byte{0x00, 0x01}) + 6
+		if i < 6 {
+			t.Fatalf("no integer 0 in % x", lp)
+		}
+		lp = bytes.Clone(lp)
+		lp[i+1] = 0x81
+		return lp
+	}
+	// A stream of one entry as redis-server dumps it, with the master
+	// entry's terminator given the odd back-length, and with its length
+	// set to n (-1: as it is).
+	red.Do("XADD", "src", "1-1", "a", "b")
+	dumped := status(t, red.Do("DUMP", "src"))
+	red.Do("DEL", "src")
+	stream := func(odd bool, length int) []byte {
+		b := []byte(dumped[:len(dumped)-dumpFooter])
+		if b[0] != typeStreamListpacks2 || b[1] != 1 || b[2] != 16 || b[19] >= 0x40 {
+			t.Fatalf("unexpected stream dump % x", b)
+		}
+		lpEnd := 20 + int(b[19])
+		b = bytes.Clone(b)
+		if odd {
+			copy(b[20:], oddBacklen(b[20:lpEnd]))
+		}
+		if length >= 0 {
+			b[lpEnd] = byte(length)
+		}
+		return b
+	}
+	quicklist := func(lp []byte) []byte {
+		return blob(typeListQuicklist2, []byte{1, 2}, str(lp))
+	}
+	for _, c := range []struct {
+		name    string
+		body    []byte
+		refused bool // by ferry, on purpose; redis-server restores it
+	}{
+		{"a count byte of 0xc2 reads as 2", blob(typeSet, []byte{0xc2}, str([]byte("a")), str([]byte("b"))), false},
+		{"a list count byte of 0xc1", blob(typeList, []byte{0xc1}, str([]byte("only"))), false},
+		{"LZF of length 0, data that does not decompress", blob(typeString, []byte{0xc3, 3, 0, 0xab, 0xcd, 0xef}), false},
+		{"LZF of length 0 and no data", blob(typeString, []byte{0xc3, 0, 0}), false},
+		{"hash listpack, odd back-length", blob(typeHashListpack, str(oddBacklen(buildListpack("f", int64(0), "g", "v")))), false},
+		{"quicklist node, odd back-length", quicklist(oddBacklen(buildListpack("x", int64(0), "y"))), false},
+		{"stream node, odd back-length", stream(true, -1), false},
+		{"sorted set listpack score not a number", blob(typeZSetListpack, str(buildListpack("m", "x1", "n", int64(2)))), true},
+		{"stream length above its entries", stream(false, 3), true},
+	} {
+		payload := payloadOf(c.body, 10)
+		want := red.Do("RESTORE", "k", "0", payload, "REPLACE")
+		got, _ := r.do("RESTORE", "k", "0", payload, "REPLACE")
+		if want != "+OK\r\n" {
+			t.Errorf("%s: redis-server replies %q", c.name, want)
+			continue
+		}
+		if c.refused {
+			if got != errBadFormat {
+				t.Errorf("%s: ferry replies %q, want %q", c.name, got, errBadFormat)
+			}
+			continue
+		}
+		if got != want {
+			t.Errorf("%s: ferry replies %q, redis-server %q", c.name, got, want)
+			continue
+		}
+		typ := status(t, red.Do("TYPE", "k"))
+		for _, p := range append([][]string{{"DEBUG", "DIGEST-VALUE", "{k}"}}, probes[typ]...) {
+			args, mode := probe(p, "k")
+			w := red.Do(args...)
+			g, _ := r.do(args...)
+			if mode != "" {
+				w, g = redistest.SortReply(w, mode == "sortpairs"), redistest.SortReply(g, mode == "sortpairs")
+			}
+			if g != w {
+				t.Errorf("%s: %q: ferry %q, redis-server %q", c.name, args, g, w)
+				break
+			}
+		}
+	}
+}
