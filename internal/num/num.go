@@ -3,6 +3,7 @@
 package num
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"strconv"
@@ -136,6 +137,12 @@ func ParseLongDouble(b []byte) (LongDouble, bool) {
 		return LongDouble{f}, true
 	}
 	if strings.Contains(low, "nan") {
+		return LongDouble{}, false
+	}
+	// strconv's syntax is strtold's: big.ParseFloat with base 0 also takes
+	// a binary exponent after decimal digits ("1p3") and 0b and 0o
+	// prefixes. Out of a double's range is fine here.
+	if _, err := strconv.ParseFloat(s, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
 		return LongDouble{}, false
 	}
 	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
