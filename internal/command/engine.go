@@ -657,6 +657,7 @@ func unknownCommand(args [][]byte) string {
 }
 
 func trunc(s string, n int) string {
+	s = cString(s) // C's %.*s stops at a NUL too
 	if n < 0 {
 		n = 0
 	}

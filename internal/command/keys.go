@@ -144,7 +144,7 @@ func parseExpireFlags(c *Ctx) (int, bool) {
 		case eqFold(a, "lt"):
 			flags |= expireLT
 		default:
-			c.Error("ERR Unsupported option " + a)
+			c.Error("ERR Unsupported option " + cString(a)) // %s in Redis: up to a NUL
 			return 0, false
 		}
 	}
