@@ -237,6 +237,18 @@ func (e *Engine) blockedRan(cl *Client, dur int64) {
 // unblocked accounts for a blocked command once it is served or timed out,
 // with the duration of its first run (before is where its reply starts).
 // As in Redis 7.0, one that timed out is counted but not logged.
+// ProtocolError answers a request that does not parse with msg (unless
+// the client turned replies off) and counts the error as Redis does:
+// total_error_replies and errorstat_ERR. The caller holds the lock, or the
+// busy gate (BusyError).
+func (e *Engine) ProtocolError(cl *Client, msg string) {
+	mark := cl.W.Len()
+	cl.W.Error(msg)
+	e.stats.ErrorReplies++
+	e.obs.countError(cl.W.Buf[mark+1:])
+	cl.MutedReply(mark) // CLIENT REPLY OFF
+}
+
 func (e *Engine) unblocked(cl *Client, cmd *Command, args [][]byte, before int, timedOut bool) {
 	dur := e.obs.blockedDur[cl]
 	delete(e.obs.blockedDur, cl)

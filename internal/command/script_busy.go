@@ -229,7 +229,7 @@ func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
 // busy, with msg (the connection then closes).
 func (e *Engine) BusyError(cl *Client, msg string) {
 	e.busyAnswer(cl, func(bool) bool {
-		cl.W.Error(msg)
+		e.ProtocolError(cl, msg)
 		return true
 	})
 }

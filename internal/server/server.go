@@ -377,10 +377,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
-				mark := cl.W.Len()
-				cl.W.Error(pe.Error())
-				cl.MutedReply(mark)      // CLIENT REPLY OFF
-				e.Stats().ErrorReplies++ // as Redis counts it
+				e.ProtocolError(cl, pe.Error())
 			}
 			closeAfter = true
 			break
@@ -451,9 +448,7 @@ func (c *conn) busyBatch() (closeAfter bool) {
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
-				mark := c.cl.W.Len()
 				c.s.e.BusyError(c.cl, pe.Error())
-				c.cl.MutedReply(mark)
 			}
 			return true
 		}
