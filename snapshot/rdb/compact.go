@@ -402,27 +402,40 @@ func intsetEach(is []byte, fn func(n int64) error) error {
 	return nil
 }
 
-// zipmapEach checks a zipmap (Redis 2.4's small hashes) and calls fn for
-// each field and value.
+// zipmapEach checks a zipmap (Redis 2.4's small hashes) as zipmap.c's
+// zipmapValidateIntegrity does and calls fn for each field and value. As
+// there, the entries end at the first end marker where an entry would
+// start (what follows it is ignored, though the last byte must be an end
+// marker too), a length byte of 254 or 255 is followed by a 32-bit
+// length (of at least 254), there must be an entry, and a header count other than 254
+// (unknown) must be the number of entries.
 func zipmapEach(zm []byte, fn func(field, value []byte) error) error {
 	if len(zm) < 2 {
 		return flaw(0, "zipmap of %d bytes is too short", len(zm))
 	}
+	if zm[len(zm)-1] != 0xff {
+		return flaw(len(zm)-1, "zipmap without end marker")
+	}
 	count := int(zm[0])
 	p, n := 1, 0
 	readLen := func() (uint64, error) {
-		if p >= len(zm) {
-			return 0, flaw(p, "zipmap without end marker")
+		if p >= len(zm)-1 {
+			return 0, flaw(p, "zipmap entry overflows the zipmap")
 		}
 		b := zm[p]
 		if b < 254 {
 			p++
 			return uint64(b), nil
 		}
-		if b == 255 || p+5 > len(zm) {
-			return 0, flaw(p, "invalid zipmap length")
+		if p+5 > len(zm)-1 {
+			return 0, flaw(p, "zipmap entry overflows the zipmap")
 		}
 		l := uint64(binary.LittleEndian.Uint32(zm[p+1:]))
+		if l < 254 {
+			// zipmap.c skips a length by the size of its canonical
+			// encoding: Redis reads this entry wrong and refuses the hash.
+			return 0, flaw(p, "zipmap length %d in 5 bytes", l)
+		}
 		p += 5
 		return l, nil
 	}
@@ -434,16 +447,7 @@ func zipmapEach(zm []byte, fn func(field, value []byte) error) error {
 		p += int(l)
 		return s, nil
 	}
-	for {
-		if p >= len(zm) {
-			return flaw(p, "zipmap without end marker")
-		}
-		if zm[p] == 0xff {
-			if p != len(zm)-1 {
-				return flaw(p, "zipmap end marker before its end")
-			}
-			break
-		}
+	for zm[p] != 0xff {
 		l, err := readLen()
 		if err != nil {
 			return err
@@ -455,7 +459,7 @@ func zipmapEach(zm []byte, fn func(field, value []byte) error) error {
 		if l, err = readLen(); err != nil {
 			return err
 		}
-		if p >= len(zm) {
+		if p >= len(zm)-1 {
 			return flaw(p, "zipmap entry overflows the zipmap")
 		}
 		free := uint64(zm[p])
@@ -472,7 +476,10 @@ func zipmapEach(zm []byte, fn func(field, value []byte) error) error {
 			return err
 		}
 	}
-	if count < 254 && count != n {
+	if n == 0 {
+		return flaw(0, "empty zipmap")
+	}
+	if count != 254 && count != n {
 		return flaw(0, "zipmap header says %d entries, it has %d", count, n)
 	}
 	return nil
