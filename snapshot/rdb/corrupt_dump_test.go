@@ -232,6 +232,48 @@ func probe(p []string, key string) (args []string, sortMode string) {
 	return args, sortMode
 }
 
+// ferryUnderTest returns how TestCorruptDumpFuzz runs commands on ferry,
+// and a function that checks the replica caught up with the same DEBUG
+// DIGEST. By default that is an engine in the test whose effects a
+// replica engine applies after each command (which checks the digest each
+// time). With FERRY_CORRUPT_DUMP_ADDR and FERRY_CORRUPT_DUMP_REPLICA (host:port
+// of a running ferry master and of its replica, such as ferry dev's), it
+// is those servers, over their effect log, the replica checked every 100
+// commands and at the end; the master's data is flushed.
+func ferryUnderTest(t *testing.T) (do func(args ...string) string, settle func()) {
+	addr, raddr := os.Getenv("FERRY_CORRUPT_DUMP_ADDR"), os.Getenv("FERRY_CORRUPT_DUMP_REPLICA")
+	if addr == "" || raddr == "" {
+		r := newReplicated(t)
+		r.now = time.Now()
+		return func(args ...string) string {
+			reply, _ := r.do(args...)
+			return reply
+		}, func() {}
+	}
+	m, rep := redistest.Dial(t, addr), redistest.Dial(t, raddr)
+	settle = func() {
+		t.Helper()
+		want := m.Do("DEBUG", "DIGEST")
+		deadline := time.Now().Add(10 * time.Second)
+		for got := rep.Do("DEBUG", "DIGEST"); got != want; got = rep.Do("DEBUG", "DIGEST") {
+			if m.Do("PING") != "+PONG\r\n" {
+				t.Fatalf("the master does not answer PING")
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica digest %q, master %q", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	n := 0
+	return func(args ...string) string {
+		if n++; n%100 == 0 {
+			settle()
+		}
+		return m.Do(args...)
+	}, settle
+}
+
 // TestCorruptDumpFuzz restores corrupted payloads into ferry and
 // redis-server (see the comment at the top of the file).
 // FERRY_CORRUPT_DUMP_N sets the number of payloads (default 1500) and
@@ -254,8 +296,7 @@ func TestCorruptDumpFuzz(t *testing.T) {
 
 	red := redistest.Dial(t, redistest.Redis(t, "--sanitize-dump-payload", "yes"))
 	corruptSources(t, red)
-	r := newReplicated(t)
-	r.now = time.Now()
+	do, settle := ferryUnderTest(t)
 	var bodies [][]byte
 	keys := bulks(t, red.Do("KEYS", "*"))
 	slices.Sort(keys) // for the seed to reproduce a run
@@ -263,16 +304,16 @@ func TestCorruptDumpFuzz(t *testing.T) {
 		p := status(t, red.Do("DUMP", key))
 		bodies = append(bodies, []byte(p[:len(p)-dumpFooter]))
 		// ferry's own serialization of the same value.
-		if reply, _ := r.do("RESTORE", key, "0", p); reply != "+OK\r\n" {
+		if reply := do("RESTORE", key, "0", p); reply != "+OK\r\n" {
 			t.Fatalf("RESTORE of redis-server's %s: %q", key, reply)
 		}
-		d, _ := r.do("DUMP", key)
+		d := do("DUMP", key)
 		fp := status(t, d)
 		bodies = append(bodies, []byte(fp[:len(fp)-dumpFooter]))
 	}
 	bodies = append(bodies, olderEncodings()...)
 	red.Do("FLUSHALL")
-	r.do("FLUSHALL")
+	do("FLUSHALL")
 
 	var accepted, rejected, refusedByFerry, unsorted, failures, done int
 	kinds := map[string]int{}
@@ -301,7 +342,7 @@ func TestCorruptDumpFuzz(t *testing.T) {
 			t.Fatalf("redis-server: %v", err)
 		}
 		start := time.Now()
-		got, _ := r.do("RESTORE", key, "0", payload, "REPLACE")
+		got := do("RESTORE", key, "0", payload, "REPLACE")
 		if d := time.Since(start); d > 2*time.Second {
 			fail("RESTORE took %v in ferry", d)
 		}
@@ -322,11 +363,11 @@ func TestCorruptDumpFuzz(t *testing.T) {
 		accepted++
 		typ := status(t, red.Do("TYPE", key))
 		kinds[typ]++
-		if g, _ := r.do("TYPE", key); status(t, g) != typ {
+		if g := do("TYPE", key); status(t, g) != typ {
 			fail("TYPE: ferry %q, redis-server %q", g, typ)
 			continue
 		}
-		if g, w := run(r.master, r.mc, "DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
+		if g, w := do("DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
 			fail("DEBUG DIGEST-VALUE: ferry %q, redis-server %q", g, w)
 			continue
 		}
@@ -337,7 +378,7 @@ func TestCorruptDumpFuzz(t *testing.T) {
 		for _, p := range probes[typ] {
 			args, mode := probe(p, key)
 			w := red.Do(args...)
-			g, _ := r.do(args...)
+			g := do(args...)
 			if mode != "" {
 				w, g = redistest.SortReply(w, mode == "sortpairs"), redistest.SortReply(g, mode == "sortpairs")
 			}
@@ -346,10 +387,11 @@ func TestCorruptDumpFuzz(t *testing.T) {
 				break
 			}
 		}
-		if g, w := run(r.master, r.mc, "DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
+		if g, w := do("DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key); g != w {
 			fail("DEBUG DIGEST-VALUE after the probes: ferry %q, redis-server %q", g, w)
 		}
 	}
+	settle()
 	t.Logf("%d restored (%v; %d unsorted sorted sets), %d refused by both, %d by ferry only",
 		accepted, kinds, unsorted, rejected, refusedByFerry)
 	if done >= 300 && (accepted < done/20 || rejected < done/4) {
