@@ -407,8 +407,8 @@ func intsetEach(is []byte, fn func(n int64) error) error {
 // there, the entries end at the first end marker where an entry would
 // start (what follows it is ignored, though the last byte must be an end
 // marker too), a length byte of 254 or 255 is followed by a 32-bit
-// length (of at least 254), there must be an entry, and a header count other than 254
-// (unknown) must be the number of entries.
+// length (of at least 254), there must be an entry, and a header count
+// other than 254 (unknown) must be the number of entries.
 func zipmapEach(zm []byte, fn func(field, value []byte) error) error {
 	if len(zm) < 2 {
 		return flaw(0, "zipmap of %d bytes is too short", len(zm))
