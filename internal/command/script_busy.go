@@ -46,6 +46,7 @@ type busyState struct {
 	gate sync.Mutex
 
 	mu     sync.Mutex
+	began  chan struct{}      // closed when a script begins; made for a waiter (LockOrBusy)
 	cancel context.CancelFunc // stops the running script
 	fn     busyFunction       // the running function (FCALL); name "" for a script
 	wasFn  bool               // the last script begun was a function (BUSY's wording)
@@ -61,13 +62,27 @@ type busyFunction struct {
 
 // begin marks a script as started; the caller holds the engine lock.
 func (b *busyState) begin(cancel context.CancelFunc) {
-	b.mu.Lock()
-	b.cancel = cancel
-	b.wasFn = false
-	b.mu.Unlock()
 	b.wrote.Store(false)
 	b.killed.Store(false)
 	b.start.Store(time.Now().UnixNano())
+	b.mu.Lock()
+	b.cancel = cancel
+	b.wasFn = false
+	if b.began != nil {
+		close(b.began)
+		b.began = nil
+	}
+	b.mu.Unlock()
+}
+
+// beginning returns a channel closed when the next script begins.
+func (b *busyState) beginning() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.began == nil {
+		b.began = make(chan struct{})
+	}
+	return b.began
 }
 
 // end marks the script as done, once a busy command under way (BusyReply)
@@ -171,32 +186,63 @@ func (b *busyState) stopForShutdown() string {
 // waiting for the lock. It does not need the lock.
 func (e *Engine) ScriptBusy() bool { return e.busy.busy() }
 
-// AwaitScript waits, when a script runs, until it ends or becomes busy,
-// and reports whether it is busy. The server calls it before taking the
-// lock, so that a command that arrived while a script ran gets BUSY (or
-// stops the script: SCRIPT KILL) at busy-reply-threshold, as in Redis,
-// rather than waiting on the lock for as long as the script runs. It does
-// not need the lock.
-func (e *Engine) AwaitScript() bool {
-	for {
-		if e.busy.busy() {
-			return true
+// LockOrBusy takes the engine lock, as Lock does, unless a script holds
+// it past busy-reply-threshold: then it reports false without the lock,
+// and the server answers with BusyReply, as Redis answers every client
+// once a script is busy, also to a connection that was already waiting for
+// the lock when the script began (behind the script's own connection's
+// earlier requests, say): such a connection used to wait for the whole
+// script.
+func (e *Engine) LockOrBusy() bool {
+	if e.mu.TryLock() {
+		e.ticked = false
+		return true
+	}
+	if e.busy.busy() {
+		return false
+	}
+	// Contended: wait for the lock on another goroutine, so that this one
+	// can stop waiting when a script becomes busy. The waiter hands the
+	// lock over, or gives it back at once if this one stopped waiting.
+	const waiting, handed, abandoned = 0, 1, 2
+	var state atomic.Int32
+	got := make(chan struct{})
+	go func() {
+		e.mu.Lock()
+		if !state.CompareAndSwap(waiting, handed) {
+			e.mu.Unlock()
+			return
 		}
-		ended, untilBusy, ok := e.busy.wait()
-		if !ok {
+		close(got)
+	}()
+	for {
+		if e.busy.busy() && state.CompareAndSwap(waiting, abandoned) {
 			return false
 		}
-		if untilBusy <= 0 {
-			<-ended
-			continue
+		if state.Load() == handed {
+			break
 		}
-		t := time.NewTimer(untilBusy)
+		// Until the lock comes, a script begins, or the running one
+		// becomes busy.
+		began := e.busy.beginning()
+		var t *time.Timer
+		var busyAt <-chan time.Time
+		if _, untilBusy, ok := e.busy.wait(); ok && untilBusy > 0 {
+			t = time.NewTimer(untilBusy)
+			busyAt = t.C
+		}
 		select {
-		case <-ended:
-		case <-t.C:
+		case <-got:
+		case <-began:
+		case <-busyAt:
 		}
-		t.Stop()
+		if t != nil {
+			t.Stop()
+		}
 	}
+	<-got
+	e.ticked = false
+	return true
 }
 
 // BusyReply answers one command while a script is busy, without the
@@ -236,7 +282,7 @@ func (e *Engine) BusyError(cl *Client, msg string) {
 
 // busyAnswer runs answer, which writes a reply to cl.W, under the busy
 // gate while the script is busy, or under the engine lock when it has
-// ended since AwaitScript (late: a request read with the others that
+// ended since LockOrBusy (late: a request read with the others that
 // came while it was busy is answered as if it still were, as
 // redis-server answers the requests it reads together in one go; a
 // command allowed while busy then runs as usual). A client whose output a
@@ -251,7 +297,7 @@ func (e *Engine) busyAnswer(cl *Client, answer func(late bool) bool) (closeAfter
 	b.gate.Lock()
 	late := b.start.Load() == 0
 	if late {
-		// The script ended after AwaitScript: the lock is to be had.
+		// The script ended after LockOrBusy: the lock is to be had.
 		b.gate.Unlock()
 		e.Lock()
 		defer e.Unlock()

@@ -42,7 +42,7 @@ while now() < stop do redis.call('incr', KEYS[1]) end
 return 'done'`, "1", "k")
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for !e.AwaitScript() {
+	for !e.ScriptBusy() {
 		if time.Now().After(deadline) {
 			t.Fatal("the script never became busy")
 		}

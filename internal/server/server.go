@@ -361,10 +361,9 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
 	e := c.s.e
 	cl := c.cl
-	if e.AwaitScript() {
+	if !e.LockOrBusy() {
 		return c.busyBatch(), false, nil, nil
 	}
-	e.Lock()
 	defer e.Unlock()
 	if !c.registered {
 		e.RegisterClient(cl)
