@@ -46,13 +46,13 @@ func lcsCmd(c *Ctx) {
 	var minLen int64
 	for j := 3; j < len(c.Args); j++ {
 		switch {
-		case c.Is(j, "idx"):
+		case c.isOpt(j, "idx"):
 			getIdx = true
-		case c.Is(j, "len"):
+		case c.isOpt(j, "len"):
 			getLen = true
-		case c.Is(j, "withmatchlen"):
+		case c.isOpt(j, "withmatchlen"):
 			withLen = true
-		case c.Is(j, "minmatchlen") && j < len(c.Args)-1:
+		case c.isOpt(j, "minmatchlen") && j < len(c.Args)-1:
 			n, ok := c.Int(j + 1)
 			if !ok {
 				return

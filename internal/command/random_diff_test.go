@@ -204,6 +204,18 @@ func (d *diff) number(lo, hi int) string {
 	return d.n(lo, hi)
 }
 
+// kw returns an option keyword as sent, or now and then in lower case,
+// or followed by a NUL and more bytes (Redis's strcasecmp stops at the NUL).
+func (d *diff) kw(word string) string {
+	switch d.r.IntN(12) {
+	case 0:
+		return strings.ToLower(word)
+	case 1:
+		return word + "\x00" + d.pick("", "x", "\x00")
+	}
+	return word
+}
+
 // oddTime returns an odd number for a relative time (EX, PX, EXPIRE...),
 // leaving out the small positive ones: a key that expires within the run
 // would be deleted by one server and not yet by the other, depending on

@@ -55,7 +55,7 @@ func keysStep(d *diff) {
 	k := key()
 	relative := false
 	var c []string
-	switch d.r.IntN(40) {
+	switch d.r.IntN(42) {
 	case 0, 1:
 		c = []string{"SET", k, d.pick("1", "v", "12345678901234567890", strings.Repeat("z", 50), "-0", "")}
 	case 2:
@@ -81,12 +81,12 @@ func keysStep(d *diff) {
 		for i := d.r.IntN(3); i > 0; i-- {
 			switch opt := d.pick("DB", "REPLACE", "db", "replace", "FOO"); opt {
 			case "DB", "db":
-				c = append(c, opt)
+				c = append(c, d.kw(opt))
 				if d.r.IntN(10) > 0 {
 					c = append(c, db())
 				}
 			default:
-				c = append(c, opt)
+				c = append(c, d.kw(opt))
 			}
 		}
 	case 14:
@@ -102,7 +102,7 @@ func keysStep(d *diff) {
 			c = append(c, abs(cmd == "PEXPIREAT"))
 		}
 		for i := d.r.IntN(3); i > 0; i-- {
-			c = append(c, d.pick("NX", "XX", "GT", "LT", "gt", "FOO", "F\r\nOO", "\x00x"))
+			c = append(c, d.kw(d.pick("NX", "XX", "GT", "LT", "gt", "FOO", "F\r\nOO", "\x00x")))
 		}
 	case 18:
 		c = []string{"PERSIST", k}
@@ -126,7 +126,7 @@ func keysStep(d *diff) {
 	case 32:
 		cmd := d.pick("DEL", "UNLINK", "EXISTS", "TYPE", "RENAME", "RENAMENX", "COPY", "MOVE", "EXPIRE", "PEXPIRE",
 			"EXPIREAT", "PEXPIREAT", "PERSIST", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "OBJECT", "DBSIZE",
-			"SELECT", "SWAPDB", "KEYS", "SCAN")
+			"SELECT", "SWAPDB", "KEYS")
 		c = []string{cmd}
 		for i := d.r.IntN(4); i > 0; i-- {
 			c = append(c, key())
@@ -135,9 +135,26 @@ func keysStep(d *diff) {
 		c = []string{"SET", k, "v", "EX", d.n(100000, 200000)}
 		relative = true
 	case 34:
-		c = []string{"SCAN", d.pick("abc", "-1", " 0", "0 ", "+0", "18446744073709551616", "1.5", ""), "COUNT", "5"}
+		// odd cursors; the MATCH matches no key, so that no expired
+		// key is deleted on the way (that depends on the hash table)
+		c = []string{"SCAN", d.pick("abc", "-1", " 0", "0 ", "+0", "18446744073709551616", "1.5", "", "0"), "MATCH", "\x01none", "COUNT", d.pick("5", "0", "x")}
+		if d.r.IntN(8) == 0 {
+			c = c[:1]
+		}
 	case 35:
 		c = []string{"GET", k}
+	case 36:
+		// stored, already expired: each command must treat it as Redis
+		// does (DBSIZE counts it, KEYS skips it, SCAN and lookups delete it)
+		c = []string{"SET", k, "old", d.pick("EXAT", "PXAT"), d.pick("1", strconv.FormatInt(d.now-100, 10))}
+	case 37:
+		c = []string{"FLUSHDB"}
+		if d.r.IntN(3) == 0 {
+			c = append(c, d.kw(d.pick("SYNC", "ASYNC", "FOO")))
+		}
+		if d.r.IntN(4) > 0 {
+			c = []string{"DBSIZE"}
+		}
 	default:
 		c = []string{"EXISTS", k}
 	}
@@ -178,11 +195,11 @@ func (d *diff) scan(pattern func() string) {
 	for i := d.r.IntN(4); i > 0; i-- {
 		switch opt := d.pick("MATCH", "COUNT", "TYPE", "match", "type", "FOO"); opt {
 		case "MATCH", "match":
-			opts = append(opts, opt, pattern())
+			opts = append(opts, d.kw(opt), pattern())
 		case "COUNT":
-			opts = append(opts, opt, d.pick("1", "2", "10", "1000", "0", "-1", "x", "9223372036854775807", "9223372036854775808"))
+			opts = append(opts, d.kw(opt), d.pick("1", "2", "10", "1000", "0", "-1", "x", "9223372036854775807", "9223372036854775808"))
 		case "TYPE", "type":
-			opts = append(opts, opt, d.pick("string", "list", "set", "zset", "hash", "stream", "STRING", "foo", ""))
+			opts = append(opts, d.kw(opt), d.kw(d.pick("string", "list", "set", "zset", "hash", "stream", "STRING", "foo", "")))
 		default:
 			opts = append(opts, opt)
 		}

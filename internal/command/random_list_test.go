@@ -33,7 +33,7 @@ func listStep(d *diff) {
 		}
 		return e
 	}
-	side := func() string { return d.pick("LEFT", "RIGHT", "left", "Right", "UP", "") }
+	side := func() string { return d.kw(d.pick("LEFT", "RIGHT", "left", "Right", "UP", "")) }
 	k := key()
 	var c []string
 	switch d.r.IntN(32) {
@@ -59,7 +59,7 @@ func listStep(d *diff) {
 	case 12:
 		c = []string{"LREM", k, d.number(-3, 3), el()}
 	case 13:
-		c = []string{"LINSERT", k, d.pick("BEFORE", "AFTER", "after", "MIDDLE"), el(), el()}
+		c = []string{"LINSERT", k, d.kw(d.pick("BEFORE", "AFTER", "after", "MIDDLE")), el(), el()}
 	case 14, 15:
 		c = []string{"LPOS", k, el()}
 		for i := d.r.IntN(4); i > 0; i-- {
@@ -68,7 +68,7 @@ func listStep(d *diff) {
 				c = append(c, opt)
 			default:
 				if d.r.IntN(12) > 0 {
-					c = append(c, opt, d.number(-3, 4))
+					c = append(c, d.kw(opt), d.number(-3, 4))
 				} else {
 					c = append(c, opt)
 				}
@@ -89,7 +89,7 @@ func listStep(d *diff) {
 		}
 		c = append(c, side())
 		if d.r.IntN(2) == 0 {
-			c = append(c, d.pick("COUNT", "count", "FOO"), d.number(-1, 5))
+			c = append(c, d.kw(d.pick("COUNT", "count", "FOO")), d.number(-1, 5))
 		}
 		if d.r.IntN(10) == 0 {
 			c = append(c, "COUNT", "2")

@@ -64,7 +64,7 @@ func stringStep(d *diff, rawish map[string]bool) {
 		}
 		for i := d.r.IntN(4); i > 0; i-- {
 			opt := d.pick(opts...)
-			o = append(o, opt)
+			o = append(o, d.kw(opt))
 			switch strings.ToUpper(opt) {
 			case "EX", "PX":
 				relative = true
@@ -126,9 +126,9 @@ func stringStep(d *diff, rawish map[string]bool) {
 		for i := d.r.IntN(4); i > 0; i-- {
 			switch opt := d.pick("LEN", "IDX", "MINMATCHLEN", "WITHMATCHLEN", "idx", "FOO"); opt {
 			case "MINMATCHLEN":
-				c = append(c, opt, d.number(-1, 4))
+				c = append(c, d.kw(opt), d.number(-1, 4))
 			default:
-				c = append(c, opt)
+				c = append(c, d.kw(opt))
 			}
 		}
 	case 26:

@@ -117,7 +117,10 @@ func (c *Ctx) parseExpireOpts(from int, isSet bool) (flags, expIdx int, ok bool)
 	return flags, expIdx, true
 }
 
+// eqFold reports whether a equals word (in lower case) but for case, as
+// Redis's strcasecmp sees a: up to its first NUL byte, so "NX\x00y" is NX.
 func eqFold(a, word string) bool {
+	a = cString(a)
 	if len(a) != len(word) {
 		return false
 	}
@@ -132,6 +135,10 @@ func eqFold(a, word string) bool {
 	}
 	return true
 }
+
+// isOpt is c.Is for an option keyword that Redis compares with strcasecmp
+// (eqFold): the argument counts up to its first NUL byte.
+func (c *Ctx) isOpt(i int, word string) bool { return eqFold(view(c.Args[i]), word) }
 
 // expireAt converts the expiry argument at i to an absolute unix-ms time
 // (getExpireMillisecondsOrReply). unit is time.Second or time.Millisecond;
