@@ -35,27 +35,14 @@ func masterSubject(dataset string) string { return "ferry." + dataset + ".master
 // ReportOffset publishes a replica's acknowledgement. It does not wait for
 // anyone to receive it.
 func (l *Log) ReportOffset(a stream.Ack) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return l.nc.Publish(acksSubject(l.cfg.Dataset), b)
+	return l.publishJSON(acksSubject(l.cfg.Dataset), a)
 }
 
-// WatchOffsets calls fn with every acknowledgement until ctx ends. fn runs
-// on one goroutine and must not block for long.
+// WatchOffsets calls fn with every acknowledgement until ctx ends (one
+// that does not parse, or names no replica, is ignored). fn runs on one
+// goroutine and must not block for long.
 func (l *Log) WatchOffsets(ctx context.Context, fn func(stream.Ack)) error {
-	sub, err := l.nc.Subscribe(acksSubject(l.cfg.Dataset), func(m *nats.Msg) {
-		var a stream.Ack
-		if json.Unmarshal(m.Data, &a) == nil && a.ID != "" {
-			fn(a)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	context.AfterFunc(ctx, func() { sub.Unsubscribe() })
-	return nil
+	return watchJSON(ctx, l, acksSubject(l.cfg.Dataset), func(a stream.Ack) bool { return a.ID != "" }, fn)
 }
 
 // RequestAcks publishes a request for acknowledgements once offset is
@@ -89,21 +76,33 @@ func (l *Log) WatchAckRequests(ctx context.Context, fn func(offset uint64)) erro
 // Announce publishes a master's announcement. It does not wait for anyone
 // to receive it.
 func (l *Log) Announce(a stream.Announcement) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return l.nc.Publish(masterSubject(l.cfg.Dataset), b)
+	return l.publishJSON(masterSubject(l.cfg.Dataset), a)
 }
 
 // WatchAnnouncements calls fn with every master's announcement until ctx
 // ends (one that does not parse, or names no address, is ignored). fn runs
 // on one goroutine and must not block.
 func (l *Log) WatchAnnouncements(ctx context.Context, fn func(stream.Announcement)) error {
-	sub, err := l.nc.Subscribe(masterSubject(l.cfg.Dataset), func(m *nats.Msg) {
-		var a stream.Announcement
-		if json.Unmarshal(m.Data, &a) == nil && a.Addr != "" {
-			fn(a)
+	return watchJSON(ctx, l, masterSubject(l.cfg.Dataset), func(a stream.Announcement) bool { return a.Addr != "" }, fn)
+}
+
+// publishJSON publishes v as JSON on subject, without waiting for anyone
+// to receive it.
+func (l *Log) publishJSON(subject string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return l.nc.Publish(subject, b)
+}
+
+// watchJSON calls fn with every message on subject that decodes as a T
+// that valid accepts, until ctx ends.
+func watchJSON[T any](ctx context.Context, l *Log, subject string, valid func(T) bool, fn func(T)) error {
+	sub, err := l.nc.Subscribe(subject, func(m *nats.Msg) {
+		var v T
+		if json.Unmarshal(m.Data, &v) == nil && valid(v) {
+			fn(v)
 		}
 	})
 	if err != nil {
