@@ -14,7 +14,7 @@ import (
 // only read (a 512 MB string would make every DEBUG DIGEST slow), except
 // those past the limit, which fail.
 func TestRandomBitmapAgainstRedis(t *testing.T) {
-	runDiff(t, 700, nil, bitmapStep)
+	runDiff(t, 1500, bitmapStep)
 }
 
 func bitmapStep(d *diff) {
@@ -81,7 +81,7 @@ func bitmapStep(d *diff) {
 	}
 	k := key()
 	var c []string
-	switch d.r.IntN(24) {
+	switch d.r.IntN(26) {
 	case 0, 1, 2:
 		c = []string{"SETBIT", k, bitOff(), d.pick("0", "1", "1", "2", "-1", "01", "", "1 ")}
 	case 3, 4:
@@ -146,6 +146,9 @@ func bitmapStep(d *diff) {
 		}
 	case 20:
 		c = []string{"STRLEN", k}
+	case 21:
+		// runs of set and clear bytes, for BITPOS and BITCOUNT
+		c = []string{"SET", k, d.text(d.pick("\x00\xff", "\x00", "\xff", "\x00\x01\x80\xff\x7f\xfe"), 40)}
 	default:
 		c = []string{"BITCOUNT", k, d.n(-5, 5), d.n(-5, 5), d.pick("BIT", "BYTE")}
 	}

@@ -63,12 +63,12 @@ type diff struct {
 	marks map[string]bool
 }
 
-// runDiff starts a redis-server (with extra arguments) and a ferry, and
+// runDiff starts a redis-server and a ferry, and
 // for each seed and protocol flushes both and calls step steps times, then
 // checks DEBUG DIGEST after each step.
-func runDiff(t *testing.T, def int, extra []string, step func(d *diff)) {
+func runDiff(t *testing.T, def int, step func(d *diff)) {
 	seeds, steps := diffSeeds(t, def)
-	raddr := redistest.Redis(t, extra...)
+	raddr := redistest.Redis(t)
 	_, faddr := redistest.Ferry(t, command.Config{})
 	for _, seed := range seeds {
 		for _, resp := range []int{2, 3} {
@@ -214,6 +214,15 @@ func (d *diff) kw(word string) string {
 		return word + "\x00" + d.pick("", "x", "\x00")
 	}
 	return word
+}
+
+// text returns up to max random bytes from alphabet.
+func (d *diff) text(alphabet string, max int) string {
+	b := make([]byte, d.r.IntN(max+1))
+	for i := range b {
+		b[i] = alphabet[d.r.IntN(len(alphabet))]
+	}
+	return string(b)
 }
 
 // oddTime returns an odd number for a relative time (EX, PX, EXPIRE...),

@@ -17,7 +17,7 @@ import (
 // from the hash table's seed); TTL and PTTL by class (-2, -1, or counting
 // down: the remaining time depends on when each server read its clock).
 func TestRandomKeysAgainstRedis(t *testing.T) {
-	runDiff(t, 800, nil, keysStep)
+	runDiff(t, 1500, keysStep)
 }
 
 var diffKeyNames = []string{"a", "b", "ab", "abc", "k1", "k2", "k10", "h[e]llo", "x*y", "", "\xff\x00"}

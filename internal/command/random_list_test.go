@@ -12,7 +12,7 @@ import (
 // numbers, bad options, binary values and keys of other types, and
 // compares every reply and DEBUG DIGEST; see random_diff_test.go.
 func TestRandomListAgainstRedis(t *testing.T) {
-	runDiff(t, 700, nil, listStep)
+	runDiff(t, 1500, listStep)
 }
 
 func listStep(d *diff) {
@@ -36,7 +36,7 @@ func listStep(d *diff) {
 	side := func() string { return d.kw(d.pick("LEFT", "RIGHT", "left", "Right", "UP", "")) }
 	k := key()
 	var c []string
-	switch d.r.IntN(32) {
+	switch d.r.IntN(34) {
 	case 0, 1, 2:
 		c = append([]string{d.pick("LPUSH", "RPUSH"), k}, els()...)
 	case 3:
@@ -68,7 +68,7 @@ func listStep(d *diff) {
 				c = append(c, opt)
 			default:
 				if d.r.IntN(12) > 0 {
-					c = append(c, d.kw(opt), d.number(-3, 4))
+					c = append(c, d.kw(opt), d.number(-3, 60))
 				} else {
 					c = append(c, opt)
 				}
@@ -81,8 +81,11 @@ func listStep(d *diff) {
 	case 19, 20:
 		n := d.r.IntN(3) + 1
 		c = []string{"LMPOP", strconv.Itoa(n)}
-		if d.r.IntN(8) == 0 {
+		switch d.r.IntN(10) {
+		case 0:
 			c[1] = d.pick(oddNumbers...)
+		case 1:
+			c[1] = strconv.Itoa(n + 1 - 2*d.r.IntN(2)) // one key too many or too few
 		}
 		for i := 0; i < n; i++ {
 			c = append(c, key())
@@ -94,7 +97,6 @@ func listStep(d *diff) {
 		if d.r.IntN(10) == 0 {
 			c = append(c, "COUNT", "2")
 		}
-		k = c[2]
 	case 21:
 		c = []string{"SET", "str", el()}
 	case 22:
@@ -119,6 +121,12 @@ func listStep(d *diff) {
 		c = []string{d.pick("LPOP", "RPOP"), k, d.pick("0", "-0", "9223372036854775807", "-9223372036854775808", "2147483648", "4294967297")}
 	case 29:
 		c = []string{"LPOS", k, el(), "RANK", d.pick("-9223372036854775808", "9223372036854775807", "0", "-1"), "MAXLEN", d.pick("0", "1", "-1")}
+	case 30:
+		// a long list, for LPOS's RANK and MAXLEN, LREM's counts, LTRIM
+		c = []string{d.pick("LPUSH", "RPUSH"), k}
+		for i := d.r.IntN(200); i >= 0; i-- {
+			c = append(c, d.pick("a", "b", "c", "1", strings.Repeat("z", 70)))
+		}
 	default:
 		c = []string{"EXISTS", k}
 	}
