@@ -276,8 +276,10 @@ func ferryUnderTest(t *testing.T) (do func(args ...string) string, settle func()
 
 // TestCorruptDumpFuzz restores corrupted payloads into ferry and
 // redis-server (see the comment at the top of the file).
-// FERRY_CORRUPT_DUMP_N sets the number of payloads (default 1500) and
-// FERRY_CORRUPT_DUMP_SEED the seed (default random, logged).
+// FERRY_CORRUPT_DUMP_N sets the number of payloads (default 1500),
+// FERRY_CORRUPT_DUMP_SEED the seed (default random, logged) and
+// FERRY_CORRUPT_DUMP_KEYS a prefix of the source keys to corrupt (such as
+// "zset", default all; the older encodings are always in).
 func TestCorruptDumpFuzz(t *testing.T) {
 	redistest.Need(t, "redis-server")
 	n := 1500
@@ -298,7 +300,7 @@ func TestCorruptDumpFuzz(t *testing.T) {
 	corruptSources(t, red)
 	do, settle := ferryUnderTest(t)
 	var bodies [][]byte
-	keys := bulks(t, red.Do("KEYS", "*"))
+	keys := bulks(t, red.Do("KEYS", os.Getenv("FERRY_CORRUPT_DUMP_KEYS")+"*"))
 	slices.Sort(keys) // for the seed to reproduce a run
 	for _, key := range keys {
 		p := status(t, red.Do("DUMP", key))

@@ -696,10 +696,17 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n <= smallCollection {
+		if n > uint64(lim.ZSetMaxListpackEntries) {
+			// Redis loads these sets into a skiplist, then converts the
+			// small ones to a listpack; a skiplist keeps a score of -0,
+			// which a listpack writes as 0.
+			z = keyspace.NewZSetSkiplist()
+		} else if n <= smallCollection {
 			z.Reserve(int(n))
 			d.arena.start(int(n) * arenaGuess)
 		}
+		// Members given -0 while the set was still a listpack.
+		var negZero []string
 		for ; n > 0; n-- {
 			elemOff = d.r.offset()
 			if d.a, err = d.readString(d.a[:0]); err != nil {
@@ -715,8 +722,19 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 			} else if score, err = d.readStringScore(); err != nil {
 				return nil, err
 			}
+			if score == 0 && math.Signbit(score) && z.IsListpack() {
+				negZero = append(negZero, string(d.a))
+			}
 			if err := add(d.a, score); err != nil {
 				return nil, err
+			}
+		}
+		if len(negZero) > 0 && !z.IsListpack() {
+			// A long member made it a skiplist after they were written
+			// as 0; in Redis's skiplist they are -0.
+			for _, m := range negZero {
+				z.Remove(m)
+				z.AddOwned(m, math.Copysign(0, -1), lim)
 			}
 		}
 	case typeZSetZiplist, typeZSetListpack:
