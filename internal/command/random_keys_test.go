@@ -15,7 +15,7 @@ import (
 // from the hash table's seed); TTL and PTTL by class (-2, -1, or counting
 // down: the remaining time depends on when each server read its clock).
 func TestRandomKeysAgainstRedis(t *testing.T) {
-	runDiff(t, 1500, keysStep)
+	runDiff(t, 1000, keysStep)
 }
 
 var diffKeyNames = []string{"a", "b", "ab", "abc", "k1", "k2", "k10", "h[e]llo", "x*y", "", "\xff\x00"}
@@ -52,12 +52,12 @@ func keysStep(d *diff) {
 		return strconv.FormatInt(t, 10)
 	}
 	pattern := func() string {
-		return d.pick("*", "a*", "?", "??", "k[0-9]*", "k[^1]*", "h\\[e\\]llo", "h[e]llo", "x\\*y", "*[", "[a-", "[z-a]*", "\\", "*b*", "", "k1?", "[!a]*", "\\xff*")
+		return d.pick("*", "a*", "?", "??", "m1*", "m?", "m[1-3]?", "k[0-9]*", "k[^1]*", "h\\[e\\]llo", "h[e]llo", "x\\*y", "*[", "[a-", "[z-a]*", "\\", "*b*", "", "k1?", "[!a]*", "\\xff*")
 	}
 	k := key()
 	relative := false
 	var c []string
-	switch d.r.IntN(42) {
+	switch d.r.IntN(45) {
 	case 0, 1:
 		c = []string{"SET", k, d.pick("1", "v", "12345678901234567890", strings.Repeat("z", 50), "-0", "")}
 	case 2:
@@ -149,6 +149,19 @@ func keysStep(d *diff) {
 		// stored, already expired: each command must treat it as Redis
 		// does (DBSIZE counts it, KEYS skips it, SCAN and lookups delete it)
 		c = []string{"SET", k, "old", d.pick("EXAT", "PXAT"), d.pick("1", strconv.FormatInt(d.now-100, 10))}
+	case 38:
+		// many keys, so that SCAN, KEYS and SWAPDB work on a larger table
+		c = []string{"MSET"}
+		for i := 20 + d.r.IntN(60); i > 0; i-- {
+			c = append(c, "m"+strconv.Itoa(d.r.IntN(100)), d.pick("1", "v"))
+		}
+	case 39:
+		c = []string{"SET", "m" + strconv.Itoa(d.r.IntN(100)), "old", "PXAT", "1"}
+	case 40:
+		c = []string{"DEL"}
+		for i := 10 + d.r.IntN(40); i > 0; i-- {
+			c = append(c, "m"+strconv.Itoa(d.r.IntN(100)))
+		}
 	case 37:
 		c = []string{"FLUSHDB"}
 		if d.r.IntN(3) == 0 {
