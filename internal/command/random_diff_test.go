@@ -67,6 +67,10 @@ type diff struct {
 	marks map[string]bool
 }
 
+// protoMaxBulkLen is the string size limit the tests set, Redis's
+// smallest, so that strings can reach it without making DEBUG DIGEST slow.
+const protoMaxBulkLen = "1048576"
+
 // diffConn sends a command and returns its raw reply.
 type diffConn interface{ Do(args ...string) string }
 
@@ -83,7 +87,8 @@ func runDiff(t *testing.T, def int, step func(d *diff)) {
 				redis, ferry := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
 				d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
 					redis: redis, ferry: ferry, now: time.Now().Unix(), marks: map[string]bool{}}
-				for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"}} {
+				for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
+					{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}} {
 					w, g := redis.Do(c...), ferry.Do(c...)
 					if c[0] != "HELLO" && w != g {
 						t.Fatalf("setup %q: ferry %q redis %q", c, g, w)

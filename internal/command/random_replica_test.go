@@ -42,6 +42,9 @@ func TestRandomReplicate(t *testing.T) {
 					return md.Hex(), rd.Hex()
 				}
 				conn.Do("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+				if r := conn.Do("CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen); r != "+OK\r\n" {
+					t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
+				}
 				for i := 0; i < n; i++ {
 					steps[name](d)
 					d.digest()

@@ -156,11 +156,8 @@ func stringStep(d *diff, rawish map[string]bool) {
 	case 34:
 		c = []string{"SET", k, strings.Repeat("x", 50+d.r.IntN(30))}
 	case 35:
-		// at and past the 512 MB limit, without making such a string
-		c = []string{"SETRANGE", k, d.pick("536870911", "536870912", "536870913", "-1", "4294967296"), d.pick("", "x")}
-		if c[2] == "536870911" {
-			c[3] = ""
-		}
+		// at and past the limit (protoMaxBulkLen, 1 MB)
+		c = []string{"SETRANGE", k, d.pick("1048574", "1048575", "1048576", "536870911", "536870912", "-1", "4294967296"), d.pick("", "x", "xy")}
 	case 36:
 		c = []string{"MSET", k, val(), key()}
 	case 37:
