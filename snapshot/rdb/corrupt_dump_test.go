@@ -22,7 +22,8 @@ import (
 // spliced, lengths nudged), and restored into a ferry master whose effects
 // a replica applies, and into a redis-server with sanitize-dump-payload
 // yes. Both must give the same reply; where both take the value, they must
-// hold the same value (DEBUG DIGEST-VALUE) and answer the same to
+// hold the same value (DEBUG DIGEST-VALUE, also of ferry's DUMP of it
+// restored in redis-server) and answer the same to
 // type-appropriate reads and writes on it; after every command the replica
 // has the master's DEBUG DIGEST. Nothing may panic or hang.
 
@@ -374,6 +375,16 @@ func TestCorruptDumpFuzz(t *testing.T) {
 			fail("DEBUG DIGEST-VALUE: ferry %q, redis-server %q", g, w)
 			continue
 		}
+		// ferry's DUMP of what it restored restores in redis-server to the
+		// same value.
+		if back := red.Do("RESTORE", key+":back", "0", status(t, do("DUMP", key)), "REPLACE"); back != "+OK\r\n" {
+			fail("redis-server refuses ferry's DUMP: %q", back)
+			continue
+		} else if g, w := do("DEBUG", "DIGEST-VALUE", key), red.Do("DEBUG", "DIGEST-VALUE", key+":back"); g != w {
+			fail("ferry's DUMP restores in redis-server as %q, ferry has %q", w, g)
+			continue
+		}
+		red.Do("DEL", key+":back")
 		if typ == "zset" && !sortedZSet(t, red.Do("ZRANGE", key, "0", "-1", "WITHSCORES")) {
 			unsorted++
 			continue
