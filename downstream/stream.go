@@ -307,7 +307,7 @@ func tail(b []byte, n int64) ([]byte, error) {
 	if n <= 0 || n >= int64(len(b)) {
 		return nil, fmt.Errorf("byte %d of %d", n, len(b))
 	}
-	if _, err := resp.ParseCommands(b[:n], nil, func([][]byte) error { return nil }); err != nil {
+	if _, err := resp.ParseCommands(b[:n], nil, func([][]byte, []byte) error { return nil }); err != nil {
 		return nil, fmt.Errorf("byte %d of %d is not between two commands", n, len(b))
 	}
 	return b[n:], nil
@@ -338,7 +338,7 @@ func transient(err error) bool {
 // commands is an error.
 func endDB(data []byte, args [][]byte) (int, [][]byte, error) {
 	db := 0
-	args, err := resp.ParseCommands(data, args[:0], func(a [][]byte) error {
+	args, err := resp.ParseCommands(data, args[:0], func(a [][]byte, _ []byte) error {
 		if len(a) == 2 && bytes.EqualFold(a[0], []byte("select")) {
 			n, ok := num.ParseInt(a[1])
 			if !ok || n < 0 {

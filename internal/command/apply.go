@@ -15,8 +15,9 @@ import (
 type Applier struct {
 	e    *Engine
 	cl   *Client
-	args [][]byte             // reused by every entry
-	exec func([][]byte) error // a.execOne, made once
+	args [][]byte                     // reused by every entry
+	exec func([][]byte, []byte) error // a.execOne, made once
+	ran  int                          // commands run of the entry being applied
 }
 
 // NewApplier returns an applier for e; it registers an internal client.
@@ -73,6 +74,9 @@ func (a *Applier) applyHold(entries [][]byte, base int, then func(i int)) (int, 
 	defer e.Unlock()
 	defer a.applying()()
 	for i, data := range entries {
+		if i%prefetchEvery == 0 {
+			e.prefetchEntries(entries[i:])
+		}
 		if err := a.applyLocked(data); err != nil {
 			return i, err
 		}
@@ -100,6 +104,7 @@ func (a *Applier) applying() (restore func()) {
 // applyLocked runs the commands of one entry, starting in database 0.
 func (a *Applier) applyLocked(data []byte) error {
 	a.cl.DB = 0
+	a.ran = 0
 	var err error
 	a.args, err = resp.ParseCommands(data, a.args[:0], a.exec)
 	a.cl.W.Reset()
@@ -113,8 +118,14 @@ func (a *Applier) applyLocked(data []byte) error {
 	return nil
 }
 
-// execOne runs one command of an entry; the caller holds the engine lock.
-func (a *Applier) execOne(args [][]byte) error {
+// execOne runs one command of an entry, before rest; the caller holds the
+// engine lock. In an entry of many commands, the keys of the next ones are
+// read ahead every prefetchEvery commands.
+func (a *Applier) execOne(args [][]byte, rest []byte) error {
+	a.ran++
+	if a.ran%prefetchEvery == 0 {
+		a.e.Prefetch(a.cl.DB, rest)
+	}
 	a.cl.W.Reset()
 	a.e.Exec(a.cl, args)
 	if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' {

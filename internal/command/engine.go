@@ -63,6 +63,7 @@ type Stats struct {
 // Engine executes commands against a keyspace.
 type Engine struct {
 	mu     sync.Mutex
+	hints  [][]byte // Prefetch's scratch
 	ks     *keyspace.Keyspace
 	cfg    Config
 	tab    Table
@@ -708,4 +709,55 @@ func (e *Engine) ReplaceKeyspace(ks *keyspace.Keyspace) {
 			e.signalReady(dk.db, dk.key)
 		}
 	}
+}
+
+// prefetchEvery is how many requests run between reads ahead of their keys
+// (Prefetch): the most keys dict.Dict.Touch reads at once.
+const prefetchEvery = 16
+
+// prefetchMinKeys is the size of a database below which Prefetch does
+// nothing: its table and keys mostly stay in the cache (16,384 keys take
+// about 2 MB), and reading ahead would only cost time.
+const prefetchMinKeys = 1 << 14
+
+// Prefetch reads ahead where the keys of the requests at the start of
+// data (RESP requests, as a client pipelines them or an entry of the log
+// holds them) are in database db, when there are several: their lookups
+// then find them in the cache, the cache misses of the read ahead having
+// overlapped (dict.Dict.Touch). Only the second argument of each request
+// is taken for a key, the first key of most commands; anything else read
+// costs a little time and changes nothing. The caller holds the lock.
+func (e *Engine) Prefetch(db int, data []byte) {
+	if e.ks.DB(db).Len() < prefetchMinKeys {
+		return
+	}
+	if e.hints == nil {
+		e.hints = make([][]byte, 0, prefetchEvery)
+	}
+	keys := resp.KeyHints(data, e.hints[:0])
+	if len(keys) > 1 {
+		e.ks.DB(db).Touch(keys)
+	}
+	clear(keys) // keeps no request alive
+}
+
+// prefetchEntries is Prefetch for the first commands of the next log
+// entries, each a run of RESP requests starting in database 0.
+func (e *Engine) prefetchEntries(entries [][]byte) {
+	if len(entries) < 2 || e.ks.DB(0).Len() < prefetchMinKeys {
+		return
+	}
+	if e.hints == nil {
+		e.hints = make([][]byte, 0, prefetchEvery)
+	}
+	keys := e.hints[:0]
+	for _, en := range entries[:min(len(entries), prefetchEvery)] {
+		if k := resp.KeyHints(en, keys[len(keys):len(keys):len(keys)+1]); len(k) == 1 {
+			keys = keys[:len(keys)+1]
+		}
+	}
+	if len(keys) > 1 {
+		e.ks.DB(0).Touch(keys)
+	}
+	clear(keys)
 }

@@ -136,8 +136,9 @@ func (t *table[V]) mask() uint64 { return uint64(len(t.buckets) - 1) }
 type Dict[V any] struct {
 	seed      maphash.Seed
 	t         [2]table[V]
-	rehashIdx int    // -1 when not rehashing
-	embed     uint64 // the key lengths kept in their node's allocation (embedMask)
+	rehashIdx int     // -1 when not rehashing
+	embed     uint64  // the key lengths kept in their node's allocation (embedMask)
+	touched   uintptr // what Touch read, kept so that the reads are not dropped
 }
 
 // New returns an empty Dict.
@@ -165,6 +166,42 @@ func (d *Dict[V]) Get(key string) *V {
 		d.step(rehashStep)
 	}
 	return d.find(d.hash(key), key)
+}
+
+// maxTouch is the most keys one Touch reads.
+const maxTouch = 16
+
+// Touch reads the buckets keys hash to, then the first node of each, so
+// that the lookups of those keys that follow find them in the cache: the
+// reads of one pass do not depend on each other, so their cache misses
+// overlap, where lookups one after the other wait for each miss in turn
+// (Valkey prefetches a batch of commands' keys the same way). At most
+// maxTouch keys are read; a key need not be there.
+func (d *Dict[V]) Touch(keys [][]byte) {
+	var heads [2 * maxTouch]*node[V]
+	keys = keys[:min(len(keys), maxTouch)]
+	n := 0
+	for i := range d.t {
+		t := &d.t[i]
+		if len(t.buckets) == 0 {
+			break
+		}
+		m := t.mask()
+		for _, k := range keys {
+			heads[n] = t.buckets[maphash.Bytes(d.seed, k)&m]
+			n++
+		}
+		if !d.rehashing() {
+			break
+		}
+	}
+	var sum uintptr
+	for _, h := range heads[:n] {
+		if h != nil {
+			sum += uintptr(len(h.key))
+		}
+	}
+	d.touched = sum
 }
 
 // find returns the value of key, whose hash is h, or nil.

@@ -163,3 +163,34 @@ func TestEmbedMask(t *testing.T) {
 		}
 	}
 }
+
+// TestTouch: Touch reads where keys hash to in both tables while a rehash
+// runs, for present and absent keys alike, and finds the same buckets as
+// lookups (maphash of bytes and of strings agree).
+func TestTouch(t *testing.T) {
+	d := New[int]()
+	for i := range 1000 {
+		v, _ := d.Put(strconv.Itoa(i))
+		*v = i
+	}
+	keys := [][]byte{[]byte("1"), []byte("999"), []byte("absent"), nil}
+	d.Touch(keys)
+	// The first node of "1"'s bucket is what Touch read for it.
+	var want uintptr
+	for _, k := range keys {
+		if n := d.t[0].buckets[d.hash(string(k))&d.t[0].mask()]; n != nil {
+			want += uintptr(len(n.key))
+		}
+	}
+	if d.touched != want {
+		t.Errorf("Touch read %d key bytes, lookups' buckets hold %d", d.touched, want)
+	}
+	for len(d.t[1].buckets) == 0 { // grow until a rehash is under way
+		d.Put(strconv.Itoa(d.Len()))
+	}
+	d.Touch(keys)
+	d.Touch(make([][]byte, 40)) // more than maxTouch keys
+	if *d.Get("999") != 999 {
+		t.Fatal("Touch changed the table")
+	}
+}

@@ -265,6 +265,10 @@ func (db *DB) Keyspace() *Keyspace { return db.ks }
 // Len returns the number of keys, expired ones not yet deleted included.
 func (db *DB) Len() int { return db.keys.Len() }
 
+// Touch reads ahead where keys are in db, so that commands on them about
+// to run find them in the cache (dict.Dict.Touch).
+func (db *DB) Touch(keys [][]byte) { db.keys.Touch(keys) }
+
 // Expires returns the number of keys with an expiry.
 func (db *DB) Expires() int { return db.expires.Len() }
 

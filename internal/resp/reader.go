@@ -431,11 +431,12 @@ func hexVal(c byte) byte {
 }
 
 // ParseCommands calls fn with the arguments of every multibulk request in
-// data, which must hold complete requests only (a replication log entry).
-// The arguments alias data and are valid during the call. args is scratch
-// space for them (nil will do); ParseCommands returns it, grown as needed,
-// so that a caller that keeps it allocates nothing per entry.
-func ParseCommands(data []byte, args [][]byte, fn func(args [][]byte) error) ([][]byte, error) {
+// data, which must hold complete requests only (a replication log entry),
+// and the bytes of data after the request. The arguments alias data and
+// are valid during the call. args is scratch space for them (nil will do);
+// ParseCommands returns it, grown as needed, so that a caller that keeps
+// it allocates nothing per entry.
+func ParseCommands(data []byte, args [][]byte, fn func(args [][]byte, rest []byte) error) ([][]byte, error) {
 	for pos := 0; pos < len(data); {
 		if data[pos] != '*' {
 			return args, ProtocolError("expected '*' at byte " + strconv.Itoa(pos))
@@ -471,10 +472,66 @@ func ParseCommands(data []byte, args [][]byte, fn func(args [][]byte) error) ([]
 			pos = end + 2
 		}
 		if count > 0 {
-			if err := fn(args); err != nil {
+			if err := fn(args, data[pos:]); err != nil {
 				return args, err
 			}
 		}
 	}
 	return args, nil
+}
+
+// KeyHints appends to keys the second argument (the first key of most
+// commands) of each whole multibulk request at the start of data, until
+// keys is full (cap) or 2*cap(keys) requests were looked at, and stops at
+// anything else. It is a hint for reading keys ahead of the requests that
+// use them (dict.Dict.Touch), not a parser: it checks only what it needs
+// to find the arguments, and finds nothing in inline requests.
+func KeyHints(data []byte, keys [][]byte) [][]byte {
+	pos := 0
+	for reqs := 0; reqs < 2*cap(keys) && len(keys) < cap(keys) && pos < len(data) && data[pos] == '*'; reqs++ {
+		n, p, ok := hintNumber(data, pos+1)
+		if !ok {
+			break
+		}
+		pos = p
+		for i := 0; i < n; i++ {
+			if pos >= len(data) || data[pos] != '$' {
+				return keys
+			}
+			size, p, ok := hintNumber(data, pos+1)
+			if !ok || size > len(data)-p-2 {
+				return keys
+			}
+			if i == 1 {
+				keys = append(keys, data[p:p+size:p+size])
+			}
+			pos = p + size + 2
+		}
+	}
+	return keys
+}
+
+// hintNumber reads the decimal at data[pos:] and the CRLF after it,
+// returning it and the position after the CRLF; ok is false for anything
+// else, or more than 9 digits.
+func hintNumber(data []byte, pos int) (n, next int, ok bool) {
+	start := pos
+	for pos < len(data) && data[pos] >= '0' && data[pos] <= '9' && pos-start < 9 {
+		n = n*10 + int(data[pos]-'0')
+		pos++
+	}
+	if pos == start || pos+1 >= len(data) || data[pos] != '\r' || data[pos+1] != '\n' {
+		return 0, 0, false
+	}
+	return n, pos + 2, true
+}
+
+// Unread returns the buffered bytes no call to Next has started on (nil
+// while a request is partly read): the requests a caller may look ahead
+// at (KeyHints). They stay valid until the next call to Next or Fill.
+func (r *Reader) Unread() []byte {
+	if r.kind != 0 {
+		return nil
+	}
+	return r.buf[r.r:r.w]
 }

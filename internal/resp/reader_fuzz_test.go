@@ -86,6 +86,23 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("request %q re-encoded parses as %q, %v", req, again, err)
 			}
 		}
+		// KeyHints reads any bytes without failing, and finds the second
+		// argument of each request parsed, once they are written plainly.
+		hints := KeyHints(data, make([][]byte, 0, 16))
+		if len(hints) > 16 {
+			t.Fatalf("KeyHints returned %d keys for 16", len(hints))
+		}
+		var plain []byte
+		var want []string
+		for i, req := range reqs {
+			plain = append(plain, encodeRequest(req)...)
+			if len(req) > 1 && len(want) < 16 && i < 32 {
+				want = append(want, req[1])
+			}
+		}
+		if got := KeyHints(plain, make([][]byte, 0, 16)); !sameRequests([][]string{want}, [][]string{toStrings(got)}) {
+			t.Fatalf("KeyHints of %q = %q, want %q", plain, got, want)
+		}
 		if len(data) <= MaxInlineSize {
 			whole, werr := collect(authed, data)
 			if !sameRequests(whole, reqs) || (werr == nil) != (err == nil) || (werr != nil && werr.Error() != err.Error()) {
@@ -93,4 +110,12 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func toStrings(b [][]byte) []string {
+	s := make([]string, len(b))
+	for i, x := range b {
+		s[i] = string(x)
+	}
+	return s
 }

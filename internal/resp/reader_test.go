@@ -305,7 +305,7 @@ func TestReaderArgsStable(t *testing.T) {
 
 func TestParseCommands(t *testing.T) {
 	var got []string
-	_, err := ParseCommands([]byte("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*0\r\n*1\r\n$4\r\nPING\r\n"), nil, func(args [][]byte) error {
+	_, err := ParseCommands([]byte("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*0\r\n*1\r\n$4\r\nPING\r\n"), nil, func(args [][]byte, _ []byte) error {
 		got = append(got, string(bytes.Join(args, []byte(" "))))
 		return nil
 	})
@@ -313,7 +313,7 @@ func TestParseCommands(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 	for _, bad := range []string{"PING\r\n", "*1\r\n$4\r\nPIN", "*1\r\n$4\r\nPINGxx", "*1\r\n$-1\r\n", "*2\r\n$1\r\na\r\n", "*1\r\n:1\r\n", "*x\r\n"} {
-		if _, err := ParseCommands([]byte(bad), nil, func([][]byte) error { return nil }); err == nil {
+		if _, err := ParseCommands([]byte(bad), nil, func([][]byte, []byte) error { return nil }); err == nil {
 			t.Errorf("ParseCommands(%q): no error", bad)
 		}
 	}
@@ -321,7 +321,7 @@ func TestParseCommands(t *testing.T) {
 	entry := []byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n")
 	var scratch [][]byte
 	n := 0
-	count := func([][]byte) error { n++; return nil }
+	count := func([][]byte, []byte) error { n++; return nil }
 	allocs := testing.AllocsPerRun(100, func() {
 		scratch, err = ParseCommands(entry, scratch[:0], count)
 	})

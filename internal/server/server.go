@@ -24,6 +24,10 @@ import (
 	"github.com/ferrydb/ferry/internal/resp"
 )
 
+// prefetchEvery is how many pipelined requests run between reads ahead of
+// their keys (command.Engine.Prefetch).
+const prefetchEvery = 16
+
 // maxBatchOutput bounds the replies buffered before they are written, so a
 // deep pipeline of large replies does not grow one buffer without limit.
 const maxBatchOutput = 64 * 1024
@@ -371,7 +375,11 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 	}
 	defer func() { c.need = e.AckPoint() }()
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
-	for {
+	for ran := 0; ; ran++ {
+		if ran%prefetchEvery == 0 && c.rd.Buffered() > 0 {
+			// A pipeline: its next keys are read ahead together.
+			e.Prefetch(cl.DB, c.rd.Unread())
+		}
 		args, err := c.rd.Next(cl.Authed)
 		if err != nil {
 			var pe resp.ProtocolError
