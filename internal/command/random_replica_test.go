@@ -20,7 +20,7 @@ func TestRandomReplicate(t *testing.T) {
 		"string": func(d *diff) { stringStep(d, nil) }, "list": listStep, "keys": keysStep, "bitmap": bitmapStep,
 	}
 	for _, name := range []string{"string", "list", "keys", "bitmap"} {
-		seeds, n := diffSeeds(t, 1500)
+		seeds, n := diffSeeds(t, 800)
 		for _, seed := range seeds {
 			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
 				clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
