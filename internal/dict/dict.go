@@ -177,7 +177,7 @@ const maxTouch = 16
 // overlap, where lookups one after the other wait for each miss in turn
 // (Valkey prefetches a batch of commands' keys the same way). At most
 // maxTouch keys are read; a key need not be there.
-func (d *Dict[V]) Touch(keys [][]byte) {
+func (d *Dict[V]) Touch(keys [][]byte, deep func(*V) uintptr) {
 	var heads [2 * maxTouch]*node[V]
 	keys = keys[:min(len(keys), maxTouch)]
 	n := 0
@@ -199,6 +199,13 @@ func (d *Dict[V]) Touch(keys [][]byte) {
 	for _, h := range heads[:n] {
 		if h != nil {
 			sum += uintptr(len(h.key))
+		}
+	}
+	if deep != nil {
+		for _, h := range heads[:n] {
+			if h != nil {
+				sum += deep(&h.val)
+			}
 		}
 	}
 	d.touched = sum

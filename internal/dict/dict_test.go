@@ -173,8 +173,11 @@ func TestTouch(t *testing.T) {
 		v, _ := d.Put(strconv.Itoa(i))
 		*v = i
 	}
+	for d.rehashing() {
+		d.step(100)
+	}
 	keys := [][]byte{[]byte("1"), []byte("999"), []byte("absent"), nil}
-	d.Touch(keys)
+	d.Touch(keys, nil)
 	// The first node of "1"'s bucket is what Touch read for it.
 	var want uintptr
 	for _, k := range keys {
@@ -185,11 +188,18 @@ func TestTouch(t *testing.T) {
 	if d.touched != want {
 		t.Errorf("Touch read %d key bytes, lookups' buckets hold %d", d.touched, want)
 	}
-	for len(d.t[1].buckets) == 0 { // grow until a rehash is under way
+	// deep reads the values of the nodes found: "999"'s bucket starts
+	// with some key whose value the callback sees.
+	seen := 0
+	d.Touch(keys[1:2], func(v *int) uintptr { seen++; return uintptr(*v) })
+	if seen != 1 {
+		t.Errorf("Touch called deep %d times for one present key", seen)
+	}
+	for !d.rehashing() { // grow until a rehash is under way
 		d.Put(strconv.Itoa(d.Len()))
 	}
-	d.Touch(keys)
-	d.Touch(make([][]byte, 40)) // more than maxTouch keys
+	d.Touch(keys, nil)
+	d.Touch(make([][]byte, 40), nil) // more than maxTouch keys
 	if *d.Get("999") != 999 {
 		t.Fatal("Touch changed the table")
 	}

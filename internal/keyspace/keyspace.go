@@ -267,7 +267,14 @@ func (db *DB) Len() int { return db.keys.Len() }
 
 // Touch reads ahead where keys are in db, so that commands on them about
 // to run find them in the cache (dict.Dict.Touch).
-func (db *DB) Touch(keys [][]byte) { db.keys.Touch(keys) }
+func (db *DB) Touch(keys [][]byte) { db.keys.Touch(keys, touchValue) }
+
+func touchValue(o *Object) uintptr {
+	if len(o.str) > 0 {
+		return uintptr(o.str[0])
+	}
+	return 0
+}
 
 // Expires returns the number of keys with an expiry.
 func (db *DB) Expires() int { return db.expires.Len() }
