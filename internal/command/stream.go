@@ -277,7 +277,7 @@ func (c *Ctx) parseAddTrim(xadd bool) (ta trimArgs, idPos int, ok bool) {
 		more := len(c.Args) - 1 - i
 		opt := c.Args[i]
 		switch {
-		case xadd && len(opt) == 1 && opt[0] == '*':
+		case xadd && cString(view(opt)) == "*": // strcmp: "*\x00..." too
 			return c.finishAddTrim(ta, i, xadd, limitGiven)
 		case c.Is(i, "maxlen") && more > 0, c.Is(i, "minid") && more > 0:
 			if ta.strategy != 0 {
@@ -286,8 +286,8 @@ func (c *Ctx) parseAddTrim(xadd bool) (ta trimArgs, idPos int, ok bool) {
 			}
 			isMax := c.Is(i, "maxlen")
 			ta.approx = false
-			if next := c.Args[i+1]; more >= 2 && len(next) == 1 && (next[0] == '~' || next[0] == '=') {
-				ta.approx = next[0] == '~'
+			if next := cString(view(c.Args[i+1])); more >= 2 && (next == "~" || next == "=") {
+				ta.approx = next == "~"
 				i++
 			}
 			if isMax {
