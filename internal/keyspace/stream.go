@@ -1132,9 +1132,17 @@ func (s *Stream) AddNode(master StreamID, lp []byte) (int64, error) {
 		return 0, errors.New("stream listpack integrity check failed")
 	}
 	var live, dead int64
+	var bad error // what is wrong with an entry
 	err = n.each(func(_ *nodeHeader, en *nodeEntry) bool {
-		if en.flags < 0 || en.flags > 3 || en.id.Less(master) || hasPrev && !prev.Less(en.id) {
-			err = errNode
+		switch {
+		case en.flags < 0 || en.flags > 3:
+			bad = fmt.Errorf("stream entry %s has flags %d", en.id, en.flags)
+		case en.id.Less(master):
+			bad = fmt.Errorf("stream entry %s is below its node's master ID %s", en.id, master)
+		case hasPrev && !prev.Less(en.id):
+			bad = fmt.Errorf("stream entry %s does not follow entry %s", en.id, prev)
+		}
+		if bad != nil {
 			return false
 		}
 		if en.flags&streamFlagDeleted != 0 {
@@ -1147,6 +1155,9 @@ func (s *Stream) AddNode(master StreamID, lp []byte) (int64, error) {
 	})
 	if err != nil {
 		return 0, errors.New("stream listpack integrity check failed")
+	}
+	if bad != nil {
+		return 0, bad
 	}
 	if live+dead == 0 {
 		return 0, errors.New("empty listpack inside stream")
