@@ -506,7 +506,7 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 	e.obs.rejCmd = cmd
 	if cmd.Name == "exec" {
 		// A rejected EXEC aborts the transaction (multi.go).
-		defer e.abortRejectedExec(cl, e.stats.Rejected.Load(), len(cl.W.Buf))
+		defer e.abortRejectedExec(cl, cmd, args, e.stats.Rejected.Load(), len(cl.W.Buf))
 	}
 	if (cmd.Arity > 0 && cmd.Arity != len(args)) || len(args) < -cmd.Arity {
 		e.reject(cl, "ERR wrong number of arguments for '"+cmd.Name+"' command")

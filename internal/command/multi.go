@@ -86,9 +86,11 @@ func execCmd(c *Ctx) {
 
 // abortRejectedExec turns the rejection of an EXEC by dispatch (NOAUTH,
 // wrong arity, Pub/Sub context, READONLY...) into Redis's EXECABORT, which
-// also ends the transaction, if any. rejected and mark are the rejection
-// count and the length of the client's replies before dispatch.
-func (e *Engine) abortRejectedExec(cl *Client, rejected int64, mark int) {
+// also ends the transaction, if any, and shows the EXEC to MONITOR (Redis's
+// execCommandAbort: the MULTI was shown, the queued commands will not be).
+// rejected and mark are the rejection count and the length of the
+// client's replies before dispatch.
+func (e *Engine) abortRejectedExec(cl *Client, exec *Command, args [][]byte, rejected int64, mark int) {
 	if e.stats.Rejected.Load() == rejected || len(cl.W.Buf) < mark+3 || cl.W.Buf[mark] != '-' {
 		return
 	}
@@ -100,6 +102,9 @@ func (e *Engine) abortRejectedExec(cl *Client, rejected int64, mark int) {
 	e.discardMulti(cl)
 	cl.W.Error("EXECABORT Transaction discarded because of: " + msg)
 	e.obs.countError(cl.W.Buf[mark+1:])
+	if len(e.monitors) > 0 {
+		e.feedMonitors(cl, exec, args)
+	}
 }
 
 func queuesWrite(cmds []queued) bool {

@@ -326,7 +326,7 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
 		sub := cmd.Sub[strings.ToLower(string(args[1]))]
 		if sub == nil {
-			e.busyReject(cl, nil, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
+			e.busyReject(cl, nil, args, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
 			return false
 		}
 		cmd = sub
@@ -355,7 +355,7 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 		msg = e.busy.reply()
 	}
 	if msg != "" {
-		e.busyReject(cl, cmd, msg)
+		e.busyReject(cl, cmd, args, msg)
 		return false
 	}
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
@@ -369,6 +369,13 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 		return !e.Exec(cl, args)
 	}
 	w := e.replyWriter(cl)
+	switch cmd.Name {
+	case "script|kill", "function|kill", "function|stats":
+		// Answered here, not by e.call: shown to MONITOR here too.
+		if len(e.monitors) > 0 && cmd.Flags&SkipMonitor == 0 {
+			defer e.feedMonitors(cl, cmd, args)
+		}
+	}
 	switch cmd.Name {
 	case "script|kill", "function|kill":
 		if msg := e.busy.kill(cmd.Name == "function|kill"); msg != "" {
@@ -459,8 +466,9 @@ func (e *Engine) busyError(cmd *Command, w *resp.Writer, msg string) {
 
 // busyReject refuses a command while a script is busy, as Redis's
 // rejectCommand: the transaction the command was meant for fails, and a
-// refused EXEC gets EXECABORT and ends it.
-func (e *Engine) busyReject(cl *Client, cmd *Command, msg string) {
+// refused EXEC gets EXECABORT, ends it and is shown to MONITOR (Redis's
+// execCommandAbort).
+func (e *Engine) busyReject(cl *Client, cmd *Command, args [][]byte, msg string) {
 	e.stats.Rejected.Add(1)
 	e.stats.ErrorReplies++
 	if cmd != nil {
@@ -476,6 +484,9 @@ func (e *Engine) busyReject(cl *Client, cmd *Command, msg string) {
 	cl.W.Error(msg)
 	if len(cl.W.Buf) > before {
 		e.obs.countError(cl.W.Buf[before+1:])
+	}
+	if cmd != nil && cmd.Name == "exec" && len(e.monitors) > 0 {
+		e.feedMonitors(cl, cmd, args)
 	}
 }
 
