@@ -121,6 +121,47 @@ func (z *ZSet) Clone() Collection {
 	return n
 }
 
+// HasListpackNegZero reports whether the set is in the listpack encoding
+// and holds a score of -0 (see AddOwnedExact), which only a listpack can
+// carry through an RDB file or DUMP payload (AppendListpack).
+func (z *ZSet) HasListpackNegZero() bool {
+	if z.sl != nil {
+		return false
+	}
+	for _, e := range z.lp {
+		if e.score == 0 && math.Signbit(e.score) {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendListpack appends the set as a Redis listpack (member, score,
+// member, score...) to dst: members as Redis's lpAppend stores them, a
+// score as zzlInsertAt does (an integer when it is one that double2ll
+// takes, else its d2string text), but for -0, written as the string "-0".
+func (z *ZSet) AppendListpack(dst []byte) []byte {
+	lp := lpNew()
+	var enc, tmp []byte
+	n := 0
+	z.Range(func(member string, score float64) bool {
+		enc = lpEncodeString(enc, []byte(member))
+		const lim = float64(math.MaxInt64 / 2)
+		switch {
+		case score == 0 && math.Signbit(score):
+			enc = lpEncodeString(enc, []byte("-0"))
+		case score >= -lim && score <= lim && score == math.Trunc(score):
+			enc = lpEncodeInt(enc, int64(score))
+		default:
+			tmp = resp.AppendDouble(tmp[:0], score)
+			enc = lpEncodeString(enc, tmp)
+		}
+		n += 2
+		return true
+	})
+	return append(dst, lpAppend(lp, enc, n)...)
+}
+
 // lpScore returns the score a listpack gives back for f.
 func lpScore(f float64) float64 {
 	if f == 0 {
@@ -140,7 +181,11 @@ func (z *ZSet) lpFind(member string) int {
 
 // lpInsert inserts a new member at its place.
 func (z *ZSet) lpInsert(member string, score float64) {
-	score = lpScore(score)
+	z.lpInsertExact(member, lpScore(score))
+}
+
+// lpInsertExact inserts a new member at its place with score as given.
+func (z *ZSet) lpInsertExact(member string, score float64) {
 	i := sort.Search(len(z.lp), func(i int) bool {
 		return !zslBefore(z.lp[i].score, z.lp[i].member, score, member)
 	})
@@ -234,7 +279,9 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 			return ZAddNop, 0
 		}
 		if score == cur {
-			return ZAddSame, cur
+			// The score as computed: an increment of 0 on a score of -0
+			// gives 0, though -0 stays (zsetAdd's newscore).
+			return ZAddSame, score
 		}
 		if z.sl != nil {
 			z.sl.updateScore(cur, member, score)
@@ -269,6 +316,18 @@ func (z *ZSet) Add(member string, score float64, flags ZAddFlags, lim Limits) (Z
 // copy: a snapshot loader hands a small sorted set's members over this
 // way, carved from one allocation. The score must not be NaN.
 func (z *ZSet) AddOwned(member string, score float64, lim Limits) bool {
+	return z.addOwned(member, score, lim, false)
+}
+
+// AddOwnedExact is AddOwned keeping a score of -0 as -0 in the listpack
+// encoding too: a listpack or ziplist in an RDB file or DUMP payload that
+// holds a score as the string "-0" (not the integer 0 Redis's own writes
+// store) gives back -0 in Redis.
+func (z *ZSet) AddOwnedExact(member string, score float64, lim Limits) bool {
+	return z.addOwned(member, score, lim, true)
+}
+
+func (z *ZSet) addOwned(member string, score float64, lim Limits, exact bool) bool {
 	if _, exists := z.Score(member); exists {
 		return false
 	}
@@ -281,7 +340,10 @@ func (z *ZSet) AddOwned(member string, score float64, lim Limits) bool {
 		*v = score
 		return true
 	}
-	z.lpInsert(member, score)
+	if !exact {
+		score = lpScore(score)
+	}
+	z.lpInsertExact(member, score)
 	return true
 }
 

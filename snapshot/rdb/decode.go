@@ -681,11 +681,17 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 	lim := d.ks.Limits
 	var elemOff int64
 	defer d.arena.done()
-	add := func(member []byte, score float64) error {
+	// exact keeps a score of -0 in a listpack (a compact score written
+	// as text, which Redis reads back with strtod).
+	add := func(member []byte, score float64, exact bool) error {
 		if math.IsNaN(score) {
 			return d.corrupt(elemOff, "sorted set member %q with a NaN score", truncateKey(string(member)))
 		}
-		if !z.AddOwned(d.arena.string(member), score, lim) {
+		addOwned := z.AddOwned
+		if exact {
+			addOwned = z.AddOwnedExact
+		}
+		if !addOwned(d.arena.string(member), score, lim) {
 			return d.corrupt(elemOff, "duplicate sorted set member %q", truncateKey(string(member)))
 		}
 		return nil
@@ -725,7 +731,7 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 			if score == 0 && math.Signbit(score) && z.IsListpack() {
 				negZero = append(negZero, string(d.a))
 			}
-			if err := add(d.a, score); err != nil {
+			if err := add(d.a, score, false); err != nil {
 				return nil, err
 			}
 		}
@@ -757,7 +763,7 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 					return d.corrupt(off, "invalid %s: score %q is not a number", what, truncateKey(string(e.s)))
 				}
 			}
-			return add(member.bytes(d.num[:]), score)
+			return add(member.bytes(d.num[:]), score, !e.isInt)
 		})
 		if err != nil {
 			return nil, d.blobErr(off, what, err)

@@ -18,7 +18,8 @@ import (
 //
 // Dump writes what the snapshot encoder writes: the plain types for
 // strings, lists, sets, sorted sets and hashes (no listpacks, intsets or
-// LZF), so its payloads are longer than redis-server's for small
+// LZF, but for a listpack sorted set holding a score of -0, which only a
+// listpack carries), so its payloads are longer than redis-server's for small
 // collections and compressible strings, and not byte for byte the same;
 // redis-server 7.0's RESTORE accepts them and builds its compact encodings
 // by its own thresholds. Streams are written as Redis writes them. Restore

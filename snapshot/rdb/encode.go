@@ -255,6 +255,15 @@ func (e *Encoder) WriteCollection(key string, c keyspace.Collection, expire int6
 			return e.err == nil
 		})
 	case *keyspace.ZSet:
+		if v.HasListpackNegZero() {
+			// Only a listpack carries a score of -0 in a small set: Redis
+			// (and the decoder) turn a small typeZSet2 set's -0 into 0.
+			if !e.startKey(key, typeZSetListpack, expire) {
+				return e.err
+			}
+			e.writeString(v.AppendListpack(nil))
+			break
+		}
 		if !e.startKey(key, typeZSet2, expire) {
 			return e.err
 		}
