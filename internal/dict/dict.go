@@ -198,7 +198,9 @@ func (d *Dict[V]) Touch(keys [][]byte, deep func(*V) uintptr) {
 	var sum uintptr
 	for _, h := range heads[:n] {
 		if h != nil {
-			sum += uintptr(len(h.key))
+			if len(h.key) > 0 {
+				sum += uintptr(h.key[0]) // a long key's bytes, or an embedded one's past the node
+			}
 		}
 	}
 	if deep != nil {

@@ -178,15 +178,16 @@ func TestTouch(t *testing.T) {
 	}
 	keys := [][]byte{[]byte("1"), []byte("999"), []byte("absent"), nil}
 	d.Touch(keys, nil)
-	// The first node of "1"'s bucket is what Touch read for it.
+	// The first node of each key's bucket is what Touch read for it: the
+	// first byte of the node's key.
 	var want uintptr
 	for _, k := range keys {
 		if n := d.t[0].buckets[d.hash(string(k))&d.t[0].mask()]; n != nil {
-			want += uintptr(len(n.key))
+			want += uintptr(n.key[0])
 		}
 	}
 	if d.touched != want {
-		t.Errorf("Touch read %d key bytes, lookups' buckets hold %d", d.touched, want)
+		t.Errorf("Touch read %d, the lookups' first nodes hold %d", d.touched, want)
 	}
 	// deep reads the values of the nodes found: "999"'s bucket starts
 	// with some key whose value the callback sees.
