@@ -52,9 +52,20 @@ type Client struct {
 	replyOff, replySkip, replySkipNext, replyOwed bool
 
 	// mu guards pending, the asynchronous output a connection in Pub/Sub
-	// mode receives from other clients.
-	mu      sync.Mutex
-	pending []byte
+	// mode receives from other clients, and inflight, the bytes a writer
+	// took from it (TakePending) and has not written yet.
+	mu       sync.Mutex
+	pending  []byte
+	inflight int
+	// Output buffer limits (obuf.go): the engine's limits, when the soft
+	// limit was first reached (unix seconds, 0: not reached), and whether
+	// the client was closed for them.
+	limits        *obufLimits
+	obufSoftSince int64
+	obufClosed    bool
+	// LogOutputLimit, set by the server, logs the CLIENT LIST line of a
+	// client closed for its output buffer limits.
+	LogOutputLimit func(client string)
 	// Wake, set by the server, is signalled when pending gains bytes.
 	Wake chan struct{}
 	// Kill, set by the server, closes the connection (CLIENT KILL).
@@ -95,6 +106,7 @@ func (e *Engine) PrepareClient(addr, laddr string) *Client {
 		Created: time.Now(),
 		W:       resp.Writer{Proto: 2},
 		Wake:    make(chan struct{}, 1),
+		limits:  e.outputLimits(),
 	}
 	cl.LastInteraction = cl.Created.UnixMilli()
 	return cl
@@ -176,11 +188,30 @@ func (cl *Client) HasPending() bool {
 	return len(cl.pending) > 0
 }
 
-// TakePending returns and clears the asynchronous output, appending it to dst.
+// TakePending returns and clears the asynchronous output, appending it to
+// dst; the bytes taken count as cl's output until Wrote reports them
+// written.
 func (cl *Client) TakePending(dst []byte) []byte {
 	cl.mu.Lock()
 	dst = append(dst, cl.pending...)
+	cl.inflight += len(cl.pending)
 	cl.pending = cl.pending[:0]
 	cl.mu.Unlock()
 	return dst
+}
+
+// Wrote reports n bytes taken by TakePending written to the socket, or
+// given up (the connection failed).
+func (cl *Client) Wrote(n int) {
+	cl.mu.Lock()
+	cl.inflight = max(cl.inflight-n, 0)
+	cl.mu.Unlock()
+}
+
+// queued returns the bytes of output waiting on the asynchronous output
+// or in a writer's hands; safe from any goroutine.
+func (cl *Client) queued() int {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return len(cl.pending) + cl.inflight
 }

@@ -225,9 +225,9 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 			}
 		}
 	}
-	cl.mu.Lock()
-	omem := cap(cl.pending)
-	cl.mu.Unlock()
+	// The output waiting for the socket (not the reply buffer of the
+	// command running, which Redis does not count either).
+	omem := cl.queued()
 	// Another client's reply buffer is flushed by its connection outside
 	// the engine lock: only the caller's own can be looked at.
 	rbs, obl := 0, 0

@@ -145,6 +145,8 @@ func init() {
 		{name: "replica-serve-stale-data", alias: "slave-serve-stale-data",
 			get: func(e *Engine) string { return yesNo(e.srv().settings.serveStale) }, parse: parseBool,
 			set: func(e *Engine, v any) { e.srv().settings.serveStale = v.(bool) }},
+		{name: "client-output-buffer-limit", get: (*Engine).obufLimitsString,
+			parse: parseObufLimits, set: (*Engine).setObufLimits},
 		{name: "replica-read-only", alias: "slave-read-only",
 			get: func(e *Engine) string { return yesNo(e.srv().settings.replicaReadOnly) }, parse: parseBool,
 			set: func(e *Engine, v any) { e.srv().settings.replicaReadOnly = v.(bool) }},

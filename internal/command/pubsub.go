@@ -40,11 +40,6 @@ func registerPubSub(t *Table) {
 	)
 }
 
-// pubsubOutputLimit is client-output-buffer-limit's hard limit for Pub/Sub
-// clients (32 MB): a subscriber whose unwritten output grows past it is
-// disconnected.
-const pubsubOutputLimit = 32 << 20
-
 // Subscription kinds: what a confirmation and a message are called.
 type subKind struct {
 	subscribe, unsubscribe, message string
@@ -330,30 +325,21 @@ func (e *Engine) publish(channel, message []byte, k *subKind) int {
 // deliver adds a message to cl's output. Replies cl has not handed to its
 // connection yet (its own batch in progress, or a blocked command served
 // by another client) come first, so the message goes after them in cl.W;
-// otherwise it goes straight to the asynchronous output. A subscriber over
-// the Pub/Sub output limit is disconnected. The caller holds the lock.
+// otherwise it goes straight to the asynchronous output. A client over its
+// output buffer limits (obuf.go) is disconnected. The caller holds the lock.
 func (e *Engine) deliver(cl *Client, msg []byte) {
 	// Behind the replies in W when the client's connection is not writing
 	// W itself at this moment: it runs the command under way, waits
 	// blocked, or has a writer goroutine. A client that writes its own
 	// replies and is idle (a RESP3 redirect target) gets the message on
 	// its asynchronous output, and its connection is nudged.
-	if (cl == e.cur || cl.block != nil || cl.asyncOut.Load()) && cl.W.Len() > 0 {
+	if e.ownsW(cl) && cl.W.Len() > 0 {
 		cl.W.Raw(msg)
+		e.CheckOutput(cl, cl.W.Len())
 		return
 	}
 	cl.Push(msg)
-	cl.mu.Lock()
-	over := len(cl.pending) > pubsubOutputLimit
-	cl.mu.Unlock()
-	if over && !cl.killed {
-		cl.killed = true
-		cl.closeAfterReply = true
-		if cl.Kill != nil {
-			cl.Kill()
-		}
-		e.CloseClient(cl)
-	}
+	e.CheckOutput(cl, 0)
 }
 
 func pushMessage(proto int, kind string, pattern, channel, message []byte) []byte {

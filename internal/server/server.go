@@ -180,12 +180,16 @@ func (s *Server) expireLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			s.e.ActiveExpire()
+			if tick%10 == 0 {
+				// Output left above a soft limit with nothing added.
+				s.e.CheckOutputLimits()
+			}
 		}
 	}
 }
@@ -226,6 +230,9 @@ func (s *Server) handle(nc net.Conn) {
 	// Registered by the first batch: a script may hold the lock now.
 	c.cl = e.PrepareClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
 	c.cl.Kill = func() { nc.Close() }
+	c.cl.LogOutputLimit = func(client string) {
+		s.log.Warn("closing client over output buffer limits", "client", client)
+	}
 	c.cl.Nudge = func() {
 		if !c.cl.AsyncOutput() && !c.nudged.Swap(true) {
 			nc.SetReadDeadline(time.Unix(1, 0))
@@ -247,6 +254,10 @@ func (s *Server) handle(nc net.Conn) {
 		s.log.Debug("connection closed", "addr", c.cl.Addr, "err", err)
 	}
 }
+
+// errOutputLimit ends the connection of a client closed for its output
+// buffer limits (command.Engine.CheckOutput).
+var errOutputLimit = errors.New("client output buffer limit reached")
 
 // errCrossProtocol ends a connection that sent an HTTP request line or
 // header (POST, Host:), which Redis drops without a reply.
@@ -401,13 +412,26 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			return false, false, nil, errCrossProtocol
 		}
 		if !e.Exec(cl, args) {
+			if e.CheckOutput(cl, cl.W.Len()) {
+				cl.W.Reset()
+				return false, false, nil, errOutputLimit
+			}
 			closeAfter = true
 			break
+		}
+		if e.CheckOutput(cl, cl.W.Len()) {
+			// Over its output buffer limits: closed with none of the
+			// replies of this batch written, as Redis frees a client
+			// before it writes what it gathered in one event loop turn.
+			cl.W.Reset()
+			return false, false, nil, errOutputLimit
 		}
 		if cl.Blocked() != nil || cl.SyncRequested() != nil {
 			break
 		}
-		if cl.W.Len() > maxBatchOutput {
+		// A client with an output limit gathers the replies to all it
+		// sent, as redis-server does, so that the limit sees them.
+		if cl.W.Len() > maxBatchOutput && !cl.OutputLimited() {
 			more = c.rd.Buffered() > 0
 			break
 		}
@@ -485,6 +509,7 @@ func (c *conn) emit() {
 		c.asyncNeed.Store(c.s.e.AckPoint())
 		cl.Push(cl.W.Buf)
 		cl.W.Reset()
+		c.s.e.CheckOutput(cl, 0)
 	}
 }
 
@@ -522,6 +547,12 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 		c.startWriter()
 		c.cl.Push(w.Buf[n:])
 		err = nil
+		e := c.s.e
+		e.Lock()
+		if e.CheckOutput(c.cl, 0) {
+			err = errOutputLimit
+		}
+		e.Unlock()
 	}
 	if cap(w.Buf) > 1<<20 {
 		w.Buf = nil
@@ -589,9 +620,7 @@ func (c *conn) startWriter() {
 					c.nc.Close()
 					return
 				}
-				n, err := c.nc.Write(buf)
-				c.s.e.Stats().NetOutput.Add(int64(n))
-				if err != nil {
+				if err := c.writeOut(buf); err != nil {
 					c.nc.Close()
 					return
 				}
@@ -623,9 +652,29 @@ func (c *conn) stopWriter() error {
 	if err := c.waitLog(c.asyncNeed.Load()); err != nil {
 		return err
 	}
-	n, err := c.nc.Write(rest)
-	c.s.e.Stats().NetOutput.Add(int64(n))
-	return err
+	return c.writeOut(rest)
+}
+
+// writeChunk is how much of the asynchronous output one write sends: the
+// rest still counts as the client's output (command.Client.Wrote) for the
+// output buffer limits.
+const writeChunk = 64 * 1024
+
+// writeOut writes bytes taken from the client's asynchronous output
+// (command.Client.TakePending), a chunk at a time.
+func (c *conn) writeOut(b []byte) error {
+	for len(b) > 0 {
+		k := min(len(b), writeChunk)
+		n, err := c.nc.Write(b[:k])
+		c.s.e.Stats().NetOutput.Add(int64(n))
+		if err != nil {
+			c.cl.Wrote(len(b))
+			return err
+		}
+		c.cl.Wrote(n)
+		b = b[k:]
+	}
+	return nil
 }
 
 // finish writes what is pending and ends the connection (QUIT, protocol
