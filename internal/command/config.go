@@ -142,6 +142,8 @@ func init() {
 		{name: "list-max-listpack-size", alias: "list-max-ziplist-size",
 			get: func(e *Engine) string { return itoa(lim(e).ListMaxListpackSize) }, parse: parseInt(math.MinInt32, math.MaxInt32),
 			set: func(e *Engine, v any) { lim(e).ListMaxListpackSize = int(v.(int64)) }},
+		{name: "sanitize-dump-payload", get: (*Engine).sanitizeDumpSetting, parse: parseSanitizeDump,
+			set: func(e *Engine, v any) { e.srv().settings.sanitizeDumpPayload = v.(string) }},
 		{name: "replica-serve-stale-data", alias: "slave-serve-stale-data",
 			get: func(e *Engine) string { return yesNo(e.srv().settings.serveStale) }, parse: parseBool,
 			set: func(e *Engine, v any) { e.srv().settings.serveStale = v.(bool) }},
@@ -459,6 +461,7 @@ func configResetstatCmd(c *Ctx) {
 	s.UnexpectedError = 0
 	s.TotalBlocking = 0
 	c.e.srv().inst = instMetrics{}
+	c.e.srv().sanitizations = 0
 	c.e.resetObserveStats()
 	c.W.OK()
 }

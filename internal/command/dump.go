@@ -158,7 +158,7 @@ func restoreCmd(c *Ctx) {
 		c.Error(errRestoreTTL)
 		return
 	}
-	str, coll, err := codec.Restore(c.Args[3], c.DB.Keyspace().Limits)
+	str, coll, err := c.e.restorePayload(codec, c.Args[3], c.DB.Keyspace().Limits)
 	switch {
 	case errors.Is(err, ErrDumpPayload):
 		c.Error("ERR " + ErrDumpPayload.Error())

@@ -452,7 +452,7 @@ func infoStats(e *Engine, b *infoBuf) {
 	b.int("tracking_total_prefixes", int64(len(e.trk.prefixes)))
 	b.int("unexpected_error_replies", s.UnexpectedError)
 	b.int("total_error_replies", s.ErrorReplies)
-	b.int("dump_payload_sanitizations", 0)
+	b.int("dump_payload_sanitizations", e.srv().sanitizations)
 	b.int("total_reads_processed", 0)
 	b.int("total_writes_processed", 0)
 	b.int("io_threaded_reads_processed", 0)

@@ -61,6 +61,8 @@ type serverState struct {
 	startMem   uint64
 	inst       instMetrics
 	repl       func() Replication
+	// sanitizations is INFO's dump_payload_sanitizations (sanitize.go).
+	sanitizations int64
 }
 
 // settings are the CONFIG parameters kept only to be read back (or, for
@@ -73,6 +75,9 @@ type settings struct {
 	serveStale      bool
 	replicaReadOnly bool
 	notifyFlags     int // notify-keyspace-events (notify.go)
+	// sanitizeDumpPayload is "no" (as ""), "yes" or "clients"; ferry
+	// sanitizes every payload whatever it says (sanitize.go).
+	sanitizeDumpPayload string
 }
 
 // srv returns e's server state, creating it on first use.

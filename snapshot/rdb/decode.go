@@ -105,6 +105,12 @@ type decoder struct {
 	// arena makes the copies of a collection's elements the keyspace
 	// keeps; a small collection's share an allocation.
 	arena arena
+
+	// sanitized counts the compact encodings whose deep integrity check
+	// Redis counts in INFO's dump_payload_sanitizations (a list's
+	// listpack nodes, an intset, a sorted set's or hash's listpack, a
+	// stream's nodes), each as it is about to be checked.
+	sanitized int
 }
 
 func newDecoder(r io.Reader, ks *keyspace.Keyspace) *decoder {
@@ -617,6 +623,7 @@ func (d *decoder) loadList(t byte) (keyspace.Collection, error) {
 					return nil, d.blobErr(off, "quicklist ziplist node", err)
 				}
 			default:
+				d.sanitized++
 				if err := listpackEach(d.blob, push); err != nil {
 					return nil, d.blobErr(off, "quicklist listpack node", err)
 				}
@@ -657,6 +664,7 @@ func (d *decoder) loadSet(t byte) (keyspace.Collection, error) {
 			return nil, err
 		}
 		elemOff = off
+		d.sanitized++
 		err = intsetEach(d.blob, func(n int64) error {
 			return add(strconv.AppendInt(d.num[:0], n, 10))
 		})
@@ -752,6 +760,8 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		what, each := "sorted set listpack", listpackEach
 		if t == typeZSetZiplist {
 			what, each = "sorted set ziplist", ziplistEach
+		} else {
+			d.sanitized++
 		}
 		z.Reserve(compactLen(d.blob, t == typeZSetZiplist) / 2)
 		d.arena.start(len(d.blob))
@@ -870,6 +880,8 @@ func (d *decoder) loadHash(t byte) (keyspace.Collection, error) {
 		what, each := "hash listpack", listpackEach
 		if t == typeHashZiplist {
 			what, each = "hash ziplist", ziplistEach
+		} else {
+			d.sanitized++
 		}
 		h.Reserve(compactLen(d.blob, t == typeHashZiplist) / 2)
 		d.arena.start(len(d.blob))

@@ -27,7 +27,10 @@ import (
 // decoder.
 type Values struct{}
 
-var _ command.ValueCodec = Values{}
+var (
+	_ command.ValueCodec      = Values{}
+	_ command.SanitizingCodec = Values{}
+)
 
 // dumpFooter is the RDB version and the checksum after the value.
 const dumpFooter = 10
@@ -87,32 +90,44 @@ func (Values) Dump(dst []byte, o *keyspace.Object) ([]byte, error) {
 // sorted set listpack score that is not a number, a stream whose length,
 // node counts, entry order or last ID disagree with its entries, or whose
 // metadata holds a length byte that is not one.
-func (Values) Restore(payload []byte, lim keyspace.Limits) ([]byte, keyspace.Collection, error) {
+func (v Values) Restore(payload []byte, lim keyspace.Limits) ([]byte, keyspace.Collection, error) {
+	str, coll, _, err := v.RestoreCounted(payload, lim)
+	return str, coll, err
+}
+
+// RestoreCounted is Restore (command.SanitizingCodec), also returning how
+// many deep integrity checks Redis's RESTORE would count in INFO's
+// dump_payload_sanitizations with sanitize-dump-payload yes: one for each
+// list listpack node, intset, sorted set or hash listpack and stream
+// node it reached (ziplists and zipmaps, which Redis always checks, do
+// not count). Restore checks them all whatever that setting says.
+func (Values) RestoreCounted(payload []byte, lim keyspace.Limits) ([]byte, keyspace.Collection, int, error) {
 	if len(payload) < dumpFooter {
-		return nil, nil, command.ErrDumpPayload
+		return nil, nil, 0, command.ErrDumpPayload
 	}
 	n := len(payload) - dumpFooter
 	footer := payload[n:]
 	version := binary.LittleEndian.Uint16(footer)
 	if version > dumpVersion {
-		return nil, nil, fmt.Errorf("%w: RDB version %d", command.ErrDumpPayload, version)
+		return nil, nil, 0, fmt.Errorf("%w: RDB version %d", command.ErrDumpPayload, version)
 	}
 	if sum := binary.LittleEndian.Uint64(footer[2:]); sum != crcUpdate(0, payload[:n+2]) {
-		return nil, nil, fmt.Errorf("%w: checksum mismatch", command.ErrDumpPayload)
+		return nil, nil, 0, fmt.Errorf("%w: checksum mismatch", command.ErrDumpPayload)
 	}
-	return restoreValue(payload, int(version), lim)
-}
-
-// restoreValue decodes the value at the start of p: its type byte, then
-// the value as in an RDB file of the given version.
-func restoreValue(p []byte, version int, lim keyspace.Limits) ([]byte, keyspace.Collection, error) {
-	// The decoder reads from a copy: its reader moves unread bytes to the
-	// front of its buffer when a value claims more than is left.
 	d := &decoder{
-		r:  &reader{src: eofReader{}, buf: bytes.Clone(p), end: len(p)},
+		// The decoder reads from a copy: its reader moves unread bytes to
+		// the front of its buffer when a value claims more than is left.
+		r:  &reader{src: eofReader{}, buf: bytes.Clone(payload), end: len(payload)},
 		ks: &keyspace.Keyspace{Limits: lim}, // only its Limits are read
 	}
-	d.meta.Version = version
+	d.meta.Version = int(version)
+	str, coll, err := d.restoreValue()
+	return str, coll, d.sanitized, err
+}
+
+// restoreValue decodes the value at the start of d's input: its type
+// byte, then the value as in an RDB file of d.meta.Version.
+func (d *decoder) restoreValue() ([]byte, keyspace.Collection, error) {
 	t, err := d.r.readByte()
 	if err != nil {
 		return nil, nil, d.readErr(err)

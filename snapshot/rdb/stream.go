@@ -138,6 +138,7 @@ func (d *decoder) loadStream(t byte) (keyspace.Collection, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.sanitized++
 		if _, err := s.AddNode(master, lp); err != nil {
 			// Redis takes a back-length that reads as the entry's length
 			// though it is not encoded as it writes one; the keyspace
