@@ -157,10 +157,9 @@ func (e *Engine) obufLimitsString() string {
 
 // obufClientLimit returns the limits of cl's class: the pubsub class while
 // it subscribes to something, else normal (a MONITOR too, as in Redis).
-// The master's link is never limited (ok false). The caller holds the
-// engine lock.
+// The master's link and a script's client are never limited (ok false). The caller holds the engine lock.
 func (cl *Client) obufClientLimit() (obufLimit, bool) {
-	if cl.Master || cl.limits == nil {
+	if cl.Master || cl.lua || cl.limits == nil {
 		return obufLimit{}, false
 	}
 	class := obufNormal
@@ -209,8 +208,9 @@ func (cl *Client) overOutputLimit(l obufLimit, used int) bool {
 const replyBufSize = 16 * 1024
 
 // CheckOutput closes cl when its output, unsent bytes not yet handed to
-// the asynchronous output (past the first replyBufSize, as Redis counts)
-// plus what waits there, is over its class's limits (Redis's closeClientOnOutputBufferLimitReached): the connection
+// the asynchronous output (past the first replyBufSize when nothing else
+// waits, as Redis counts) plus what waits there, is over its class's
+// limits (Redis's closeClientOnOutputBufferLimitReached): the connection
 // is closed with nothing more written, and the client forgotten. It
 // reports whether cl is closed for its output. The caller holds the lock.
 func (e *Engine) CheckOutput(cl *Client, unsent int) bool {
@@ -222,7 +222,13 @@ func (e *Engine) CheckOutput(cl *Client, unsent int) bool {
 		cl.obufSoftSince = 0
 		return false
 	}
-	if !cl.overOutputLimit(l, max(unsent-replyBufSize, 0)+cl.queued()) {
+	used := cl.queued()
+	if used == 0 {
+		// Redis's reply buffer takes the first replies while nothing is
+		// queued behind them.
+		unsent = max(unsent-replyBufSize, 0)
+	}
+	if !cl.overOutputLimit(l, used+unsent) {
 		return false
 	}
 	cl.obufClosed = true
@@ -259,4 +265,16 @@ func (e *Engine) CheckOutputLimits() {
 		}
 		e.CheckOutput(cl, unsent)
 	}
+}
+
+// OutputClosed checks the client's output, its replies so far included,
+// against its limits, and reports whether the client is closed for them:
+// a command writing a reply of unbounded size (one element per count
+// asked for) may poll it and stop early, as Redis's do, since nothing of
+// the reply will be sent.
+func (c *Ctx) OutputClosed() bool {
+	if c.Client == nil || c.W != &c.Client.W {
+		return false
+	}
+	return c.e.CheckOutput(c.Client, c.W.Len())
 }

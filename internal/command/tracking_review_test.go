@@ -17,6 +17,8 @@ func stalled(t *testing.T, e *command.Engine, opts ...string) *command.Client {
 	cl := e.NewClient("stalled", "")
 	e.Unlock()
 	exec(e, cl, "HELLO", "3")
+	// A tracking client is of the normal class, unlimited by default.
+	exec(e, cl, "CONFIG", "SET", "client-output-buffer-limit", "normal 32mb 0 0")
 	if got := exec(e, cl, append([]string{"CLIENT", "TRACKING", "ON"}, opts...)...); got != "+OK\r\n" {
 		t.Fatalf("CLIENT TRACKING: %q", got)
 	}

@@ -216,6 +216,53 @@ func TestObufNormalHardLimit(t *testing.T) {
 	}
 }
 
+// A normal client that sends requests one at a time but stops reading is
+// closed once the replies waiting for it pass the hard limit; what it got
+// before is whole replies in order, then the close.
+func TestObufNormalStopsReading(t *testing.T) {
+	addrs, ctl := obufServers(t)
+	value := strings.Repeat("v", 100000)
+	reply := "$100000\r\n" + value + "\r\n"
+	for i, addr := range addrs {
+		name := serverNames[i]
+		ctl[i].Do("SET", "bigkey", value)
+		ctl[i].Do("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0")
+		nc := slowClient(t, addr, "nonreader", "")
+		sent := 0
+		for ; ; sent++ {
+			if sent == 2000 {
+				t.Fatalf("%s: the client that does not read was never closed", name)
+			}
+			if sent%10 == 0 && clientOmem(t, ctl[i], "nonreader") < 0 {
+				break
+			}
+			nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := nc.Write(redistest.Encode("GET", "bigkey")); err != nil {
+				break // closed meanwhile
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if clientOmem(t, ctl[i], "nonreader") >= 0 {
+			t.Fatalf("%s: the client is still listed", name)
+		}
+		nc.(*net.TCPConn).SetReadBuffer(1 << 20)
+		var data []byte
+		closed := false
+		for deadline := time.Now().Add(20 * time.Second); !closed && time.Now().Before(deadline); {
+			var more []byte
+			more, closed = readAll(nc, time.Second)
+			data = append(data, more...)
+		}
+		t.Logf("%s: closed after %d requests, %d bytes received", name, sent, len(data))
+		if !closed {
+			t.Errorf("%s: the connection did not end", name)
+		}
+		if len(data) >= sent*len(reply) || !strings.HasPrefix(strings.Repeat(reply, sent), string(data)) {
+			t.Errorf("%s: got %d bytes for %d replies of %d, not a strict prefix of them", name, len(data), sent, len(reply))
+		}
+	}
+}
+
 // A subscriber that does not read is closed once its output passes the
 // Pub/Sub hard limit, and CLIENT LIST's omem shows the output growing to
 // it (as Redis's unit/obuf-limits checks).

@@ -547,12 +547,14 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 		c.startWriter()
 		c.cl.Push(w.Buf[n:])
 		err = nil
-		e := c.s.e
-		e.Lock()
-		if e.CheckOutput(c.cl, 0) {
-			err = errOutputLimit
+		// Checked against the output limits now, unless a busy script
+		// holds the engine: the once-a-second check covers that.
+		if e := c.s.e; e.LockOrBusy() {
+			if e.CheckOutput(c.cl, 0) {
+				err = errOutputLimit
+			}
+			e.Unlock()
 		}
-		e.Unlock()
 	}
 	if cap(w.Buf) > 1<<20 {
 		w.Buf = nil
