@@ -187,14 +187,15 @@ const errBadFormat = "-ERR Bad data format\r\n"
 //     header counts live and deleted entries other than its flags do,
 //     whose entries are out of order or below their node's ID, or whose
 //     last ID is below its last entry's (Redis would then add entries out
-//     of order), or a node whose entries all have flags Redis does not
+//     of order), or a node with an entry whose flags Redis does not
 //     write.
 func stricter(err error) string {
 	if err == nil {
 		return ""
 	}
 	for _, s := range []string{"is not a number", "invalid length encoding", "is below its last entry's",
-		"its nodes hold", "stream node counts", "empty listpack inside stream", "invalid score"} {
+		"its nodes hold", "stream node counts", "empty listpack inside stream", "invalid score",
+		"does not follow entry", "is below its node's master ID", "has flags"} {
 		if strings.Contains(err.Error(), s) {
 			return s
 		}
