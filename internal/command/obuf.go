@@ -106,6 +106,12 @@ func parseObufLimits(v string) (any, string) {
 	if len(args)%4 != 0 {
 		return nil, "Wrong number of arguments in buffer limit configuration."
 	}
+	for j, a := range args {
+		// Redis reads each one as a C string: up to a NUL.
+		if k := strings.IndexByte(a, 0); k >= 0 {
+			args[j] = a[:k]
+		}
+	}
 	var u obufUpdate
 	for j := 0; j < len(args); j += 4 {
 		class := obufClassByName(args[j])
