@@ -294,12 +294,21 @@ func (e *Engine) busyAnswer(cl *Client, answer func(late bool) bool) (closeAfter
 	// only while it holds a reply): mark does not move until the reply.
 	mark := len(cl.W.Buf)
 	b := &e.busy
-	b.gate.Lock()
-	late := b.start.Load() == 0
-	if late {
-		// The script ended after LockOrBusy: the lock is to be had.
+	var late bool
+	for {
+		b.gate.Lock()
+		if b.start.Load() != 0 {
+			break // still busy: answered under the gate
+		}
+		// The script ended after LockOrBusy: the lock is to be had, unless
+		// another script took it first and is busy by now (then answer as
+		// busy again, rather than wait for the whole of that one).
 		b.gate.Unlock()
-		e.Lock()
+		if late = e.LockOrBusy(); late {
+			break
+		}
+	}
+	if late {
 		defer e.Unlock()
 	} else {
 		defer b.gate.Unlock()
