@@ -115,3 +115,35 @@ func TestFencedMasterStopsAnnouncing(t *testing.T) {
 		})
 	}
 }
+
+// TestReplacedMasterIgnored: a master replaced by another that has not
+// written since (so is not fenced yet) still announces itself, and
+// replicas that applied its successor's entries ignore it.
+func TestReplacedMasterIgnored(t *testing.T) {
+	ns := startNATS(t)
+	a := startMaster(t, ns.URL(), "replaced", nil)
+	if got := mustQuery(t, a.addr, "SET", "k", "a"); got != "+OK\r\n" {
+		t.Fatalf("SET on a = %q", got)
+	}
+	// Half a second apart, so that each is the last one heard half the
+	// time if replicas listen to both.
+	time.Sleep(500 * time.Millisecond)
+	b := startMaster(t, ns.URL(), "replaced", nil)
+	if got := mustQuery(t, b.addr, "SET", "k", "b"); got != "+OK\r\n" {
+		t.Fatalf("SET on b = %q", got)
+	}
+	r := startReplica(t, ns.URL(), "replaced", true)
+	waitCaughtUp(t, b, r, 10*time.Second)
+	_, port, _ := net.SplitHostPort(b.addr)
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if p := infoField(t, r.addr, "replication", "master_port"); p != port {
+			return fmt.Errorf("master_port:%s, want b's %s", p, port)
+		}
+		return nil
+	})
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if p := infoField(t, r.addr, "replication", "master_port"); p != port {
+			t.Fatalf("master_port:%s: the replaced master is taken for the master (b is %s)", p, port)
+		}
+	}
+}

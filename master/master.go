@@ -556,9 +556,11 @@ func (m *Master) sendAckRequests(ctx context.Context, w stream.AckWatcher) {
 // (a Redis master pings its replicas every 10 seconds, by default).
 const announceEvery = time.Second
 
-// announce tells the replicas where the master serves, at once and every
-// announceEvery until ctx ends; a fenced master, which another replaced,
-// stays silent.
+// announce tells the replicas where the master serves and the last offset
+// it sent, at once and every announceEvery until ctx ends; a fenced
+// master, which another replaced, stays silent (and one replaced that has
+// not written since, so is not fenced yet, is ignored by replicas that
+// applied its successor's entries).
 func (m *Master) announce(ctx context.Context, a stream.Announcer) {
 	msg := stream.Announcement{Addr: m.cfg.AnnounceAddr}
 	if msg.Addr == "" {
@@ -568,6 +570,7 @@ func (m *Master) announce(ctx context.Context, a stream.Announcer) {
 	defer t.Stop()
 	for {
 		if !m.pub.isFenced() {
+			msg.Offset = m.pub.sentOffset()
 			if err := a.Announce(msg); err != nil {
 				m.log.Debug("cannot announce the master to its replicas", "err", err)
 			}
@@ -596,16 +599,20 @@ func (m *Master) Serve(ctx context.Context) error {
 		}
 		m.spawn(func() { m.sendAckRequests(m.ctx, w) })
 	}
+	// Announcing ends with serving clients, before a shutdown snapshot.
+	serving, served := context.WithCancel(m.ctx)
+	defer served()
 	if m.pub != nil {
 		m.spawn(func() { m.pub.run(m.ctx) })
 		if a, ok := m.cfg.Log.(stream.Announcer); ok {
-			m.spawn(func() { m.announce(m.ctx, a) })
+			m.spawn(func() { m.announce(serving, a) })
 		}
 	}
 	if m.snaps != nil {
 		m.spawn(func() { m.snaps.schedule(m.ctx) })
 	}
 	err := m.srv.Serve(ctx)
+	served()
 	m.srv.Close()
 	m.shutdownSnapshot()
 	m.Close()

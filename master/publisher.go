@@ -446,6 +446,13 @@ func (p *publisher) fence() {
 	p.mu.Unlock()
 }
 
+// sentOffset returns the offset of the last entry sent to the log.
+func (p *publisher) sentOffset() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.next - 1
+}
+
 // isFenced reports whether fence settled the publisher.
 func (p *publisher) isFenced() bool {
 	p.mu.Lock()

@@ -514,9 +514,15 @@ func (r *Replica) reportOffsets() {
 	}
 }
 
-// onAnnouncement records where the master serves, and that it was heard.
+// onAnnouncement records where the master serves, and that it was heard,
+// unless the replica applied entries the master did not send: that master
+// was replaced by another and is fenced when it next writes.
 func (r *Replica) onAnnouncement(a stream.Announcement) {
 	r.mu.Lock()
+	if a.Offset < r.offset {
+		r.mu.Unlock()
+		return
+	}
 	if a.Addr != r.masterAddr {
 		r.log.Info("master announced", "dataset", r.cfg.Dataset, "addr", a.Addr)
 	}

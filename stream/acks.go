@@ -43,6 +43,10 @@ type AckWatcher interface {
 type Announcement struct {
 	// Addr is where the master serves RESP (host:port).
 	Addr string `json:"addr"`
+	// Offset is the offset of the last entry the master sent to the log:
+	// a replica that applied a later one heard from a master another has
+	// replaced (it is fenced when it next writes), and ignores it.
+	Offset uint64 `json:"offset"`
 }
 
 // Announcer is a master's side of announcements.
