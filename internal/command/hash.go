@@ -402,7 +402,7 @@ func hrandfieldWithCount(c *Ctx, n int64, withValues bool) {
 			count = -count
 		}
 		header(int(count))
-		for ; count > 0; count-- {
+		for ; count > 0 && !c.repliesCut(count); count-- {
 			pair(h.Random())
 		}
 		return

@@ -273,6 +273,14 @@ func (e *Engine) CheckOutputLimits() {
 	}
 }
 
+// repliesCut is OutputClosed every 1024 elements of a reply whose size the
+// client chose (a negative count of HRANDFIELD, SRANDMEMBER, ZRANDMEMBER:
+// -999999999 is a 14 GB reply), left is how many are still to come:
+// Redis's loops stop there once the client is to be closed.
+func (c *Ctx) repliesCut(left int64) bool {
+	return left&1023 == 0 && c.OutputClosed()
+}
+
 // OutputClosed checks the client's output, its replies so far included,
 // against its limits, and reports whether the client is closed for them:
 // a command writing a reply of unbounded size (one element per count

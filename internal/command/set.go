@@ -359,7 +359,7 @@ func srandmemberWithCount(c *Ctx) {
 			count = -count
 		}
 		c.W.Array(int(count))
-		for ; count > 0; count-- {
+		for ; count > 0 && !c.repliesCut(count); count-- {
 			c.W.Bulk(s.Random())
 		}
 		return

@@ -1463,7 +1463,7 @@ func zrandmemberWithCount(c *Ctx, l int64, withScores bool) {
 			count = -count
 		}
 		header(count)
-		for ; count > 0; count-- {
+		for ; count > 0 && !c.repliesCut(count); count-- {
 			emit(z.Random())
 		}
 		return
