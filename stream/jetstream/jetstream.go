@@ -297,15 +297,30 @@ func (l *Log) Last(ctx context.Context) (uint64, error) {
 	return last, err
 }
 
+// getRetries are the pauses before Get asks again for an entry that was
+// not found although the stream's leader says it lies between the first
+// and last offsets. With direct gets on a clustered stream a follower
+// answers, and a follower may not yet have applied an entry the leader
+// has acknowledged (TestClusterGetOnFollower in e2e saw 15-20% of entries
+// read right after their append); an entry truly removed stays missing.
+var getRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond, 200 * time.Millisecond}
+
 // Get returns the entry at offset: stream.ErrTruncated if retention removed
 // it, stream.ErrAhead if it is past the last entry. A writer whose append
-// ended in an unknown outcome can compare it with what it sent.
+// ended in an unknown outcome can compare it with what it sent. An entry
+// in the middle of the log that a lagging follower does not have yet is
+// asked for again, for up to about 250 ms, before Get calls it removed.
 func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 	if l.closed.Load() {
 		return stream.Entry{}, stream.ErrClosed
 	}
-	m, err := l.stream.GetMsg(ctx, offset)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	var m *jetstream.RawStreamMsg
+	var err error
+	for try := 0; ; try++ {
+		m, err = l.stream.GetMsg(ctx, offset)
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
 		first, last, serr := l.state(ctx)
 		switch {
 		case serr != nil:
@@ -314,8 +329,19 @@ func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 			return stream.Entry{}, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
 		case offset < first:
 			return stream.Entry{}, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
+		case try == len(getRetries):
+			return stream.Entry{}, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
 		}
-		return stream.Entry{}, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
+		t := time.NewTimer(getRetries[try])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return stream.Entry{}, ctx.Err()
+		case <-t.C:
+		}
+		if l.closed.Load() {
+			return stream.Entry{}, stream.ErrClosed
+		}
 	}
 	if err != nil {
 		return stream.Entry{}, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
