@@ -297,40 +297,62 @@ func (l *Log) Last(ctx context.Context) (uint64, error) {
 	return last, err
 }
 
-// getRetries are the pauses before Get asks again for an entry that was
-// not found although the stream's leader says it lies between the first
-// and last offsets. With direct gets on a clustered stream a follower
-// answers, and a follower may not yet have applied an entry the leader
-// has acknowledged (TestClusterGetOnFollower in e2e saw 15-20% of entries
-// read right after their append); an entry truly removed stays missing.
+// getRetries are the pauses before Get asks again for an entry, or a large
+// entry's object, that was not found although the stream's leader says
+// the entry lies between the first and last offsets. With direct gets on
+// a clustered stream a follower answers, and a follower may not yet have
+// applied what the leader has acknowledged (TestClusterGetOnFollower in
+// e2e saw 15-20% of entries read right after their append reported
+// removed, and 1-7% of large entries' objects missing or short); an entry
+// truly removed stays missing.
 var getRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond, 200 * time.Millisecond}
 
 // Get returns the entry at offset: stream.ErrTruncated if retention removed
 // it, stream.ErrAhead if it is past the last entry. A writer whose append
 // ended in an unknown outcome can compare it with what it sent. An entry
-// in the middle of the log that a lagging follower does not have yet is
-// asked for again, for up to about 250 ms, before Get calls it removed.
+// in the middle of the log that a lagging follower does not have yet (or
+// whose object it does not have whole yet) is asked for again, for up to about
+// 250 ms, before Get calls it removed.
 func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
-	if l.closed.Load() {
-		return stream.Entry{}, stream.ErrClosed
-	}
-	var m *jetstream.RawStreamMsg
-	var err error
-	for try := 0; ; try++ {
-		m, err = l.stream.GetMsg(ctx, offset)
-		if !errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+	// once reads the entry; retry says a not-found answer may be a lagging
+	// follower's.
+	once := func() (en stream.Entry, retry bool, err error) {
+		m, err := l.stream.GetMsg(ctx, offset)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			first, last, serr := l.state(ctx)
+			switch {
+			case serr != nil:
+				return stream.Entry{}, false, serr
+			case offset > last:
+				return stream.Entry{}, false, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
+			case offset < first:
+				return stream.Entry{}, false, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
+			}
+			return stream.Entry{}, true, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
 		}
-		first, last, serr := l.state(ctx)
-		switch {
-		case serr != nil:
-			return stream.Entry{}, serr
-		case offset > last:
-			return stream.Entry{}, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
-		case offset < first:
-			return stream.Entry{}, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
-		case try == len(getRetries):
-			return stream.Entry{}, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
+		if err != nil {
+			return stream.Entry{}, false, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
+		}
+		data := m.Data
+		obj, ok, err := l.objectData(ctx, offset, m.Header)
+		if err != nil {
+			// A follower that has the object's metadata but not all its
+			// chunks yet gives a short object: a digest mismatch.
+			lag := errors.Is(err, stream.ErrTruncated) || errors.Is(err, jetstream.ErrDigestMismatch)
+			return stream.Entry{}, lag, err
+		}
+		if ok {
+			data = obj
+		}
+		return stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}, false, nil
+	}
+	for try := 0; ; try++ {
+		if l.closed.Load() {
+			return stream.Entry{}, stream.ErrClosed
+		}
+		en, retry, err := once()
+		if !retry || try == len(getRetries) {
+			return en, err
 		}
 		t := time.NewTimer(getRetries[try])
 		select {
@@ -339,22 +361,7 @@ func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 			return stream.Entry{}, ctx.Err()
 		case <-t.C:
 		}
-		if l.closed.Load() {
-			return stream.Entry{}, stream.ErrClosed
-		}
 	}
-	if err != nil {
-		return stream.Entry{}, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
-	}
-	data := m.Data
-	obj, ok, err := l.objectData(ctx, offset, m.Header)
-	if err != nil {
-		return stream.Entry{}, err
-	}
-	if ok {
-		data = obj
-	}
-	return stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}, nil
 }
 
 // Close closes the connection. AppendAsync calls not yet confirmed end with
