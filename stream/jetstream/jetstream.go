@@ -311,8 +311,8 @@ var getRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond
 // it, stream.ErrAhead if it is past the last entry. A writer whose append
 // ended in an unknown outcome can compare it with what it sent. An entry
 // in the middle of the log that a lagging follower does not have yet (or
-// whose object it does not have whole yet) is asked for again, for up to about
-// 250 ms, before Get calls it removed.
+// not with its whole object) is asked for again, for up to about 250 ms,
+// before Get calls it removed.
 func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 	// once reads the entry; retry says a not-found answer may be a lagging
 	// follower's.
