@@ -297,9 +297,10 @@ func (l *Log) Last(ctx context.Context) (uint64, error) {
 	return last, err
 }
 
-// getRetries are the pauses before Get asks again for an entry, or a large
-// entry's object, that was not found although the stream's leader says
-// the entry lies between the first and last offsets. With direct gets on
+// getRetries are the pauses before Get asks again for an entry that was
+// not found although the stream's leader says it lies between the first
+// and last offsets, and before a read asks again for a large entry's
+// object that was not found, or found short, although its message was. With direct gets on
 // a clustered stream a follower answers, and a follower may not yet have
 // applied what the leader has acknowledged (TestClusterGetOnFollower in
 // e2e saw 15-20% of entries read right after their append reported
@@ -336,10 +337,9 @@ func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
 		data := m.Data
 		obj, ok, err := l.objectData(ctx, offset, m.Header)
 		if err != nil {
-			// A follower that has the object's metadata but not all its
-			// chunks yet gives a short object: a digest mismatch.
-			lag := errors.Is(err, stream.ErrTruncated) || errors.Is(err, jetstream.ErrDigestMismatch)
-			return stream.Entry{}, lag, err
+			// objectData asked again already for an object a follower
+			// lacked.
+			return stream.Entry{}, false, err
 		}
 		if ok {
 			data = obj

@@ -190,15 +190,33 @@ func (l *Log) objectData(ctx context.Context, offset uint64, h nats.Header) (dat
 	if err != nil {
 		size = l.cfg.MaxEntryBytes
 	}
-	obs, err := l.bucket(ctx, false)
-	if err == nil {
-		// Without a deadline of its own, the whole transfer would get
-		// the library's default timeout.
-		getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(size))
-		data, err = obs.GetBytes(getCtx, name)
-		cancel()
+	for try := 0; ; try++ {
+		obs, berr := l.bucket(ctx, false)
+		err = berr
 		if err == nil {
-			return data, true, nil
+			// Without a deadline of its own, the whole transfer would get
+			// the library's default timeout.
+			getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(size))
+			data, err = obs.GetBytes(getCtx, name)
+			cancel()
+			if err == nil {
+				return data, true, nil
+			}
+		}
+		// The entry's message is there, so its object was stored before
+		// it: a follower of a clustered stream that answers without it,
+		// or with part of its chunks (a digest mismatch), is behind, and
+		// is asked again (getRetries) before the object is called gone.
+		lag := errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)
+		if !lag || try == len(getRetries) {
+			break
+		}
+		t := time.NewTimer(getRetries[try])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, true, fmt.Errorf("read at %d: object %s: %w", offset, name, ctx.Err())
+		case <-t.C:
 		}
 	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
