@@ -27,6 +27,14 @@ const (
 	readRequestBytes = 8 << 20
 )
 
+// readHeartbeat is how often the server tells a reader with nothing to
+// deliver that its pull is alive; two missed make the ordered consumer
+// re-create itself, say on another server of a cluster. The library's 5 s
+// made a replica whose server went away wait ~9.5 s before it read again
+// (half of e2e's TestClusterStreamLeaderLoss runs); 1 s costs a message a
+// second per idle reader.
+const readHeartbeat = time.Second
+
 // readerInactive is how long the server keeps a reader's consumer after the
 // reader went away without deleting it (the ordered consumer re-creates it
 // if the reader was only disconnected).
@@ -163,7 +171,8 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 			finish(fmt.Errorf("read: %w", err))
 		}
 	}
-	cc, err := cons.Consume(handle, jetstream.PullMaxMessagesWithBytesLimit(readBatch, reqBytes), jetstream.ConsumeErrHandler(onErr))
+	cc, err := cons.Consume(handle, jetstream.PullMaxMessagesWithBytesLimit(readBatch, reqBytes),
+		jetstream.PullHeartbeat(readHeartbeat), jetstream.ConsumeErrHandler(onErr))
 	if err != nil {
 		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
 	}
