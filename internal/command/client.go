@@ -106,7 +106,7 @@ func (e *Engine) PrepareClient(addr, laddr string) *Client {
 		Created: time.Now(),
 		W:       resp.Writer{Proto: 2},
 		Wake:    make(chan struct{}, 1),
-		limits:  e.outputLimits(),
+		limits:  &e.obuf,
 	}
 	cl.LastInteraction = cl.Created.UnixMilli()
 	return cl

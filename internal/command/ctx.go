@@ -2,7 +2,6 @@ package command
 
 import (
 	"strconv"
-	"strings"
 	"unsafe"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
@@ -39,10 +38,10 @@ func view(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// Is reports whether argument i equals word, ignoring case, up to a NUL
-// byte in the argument: Redis compares keywords with strcasecmp, so
-// "NX\x00junk" is NX.
-func (c *Ctx) Is(i int, word string) bool { return strings.EqualFold(cString(view(c.Args[i])), word) }
+// Is reports whether argument i is word (in lower case) as Redis's
+// strcasecmp sees it: ASCII letters in any case, up to a NUL byte, so
+// "NX\x00junk" is NX (eqFold).
+func (c *Ctx) Is(i int, word string) bool { return eqFold(view(c.Args[i]), word) }
 
 // Now returns the unit's time in unix milliseconds.
 func (c *Ctx) Now() int64 { return c.DB.Keyspace().Now() }

@@ -118,6 +118,8 @@ type Engine struct {
 
 	obs observer // slow log, latency monitor, error counts (observe.go)
 
+	obuf obufLimits // client-output-buffer-limit (obuf.go)
+
 	pause      pauseState  // CLIENT PAUSE (pause.go)
 	mute       resp.Writer // where replies to a client with CLIENT REPLY OFF go
 	rejectMark int         // where a muted client's rejection starts in its writer, or -1
@@ -152,6 +154,8 @@ func New(cfg Config) *Engine {
 		started:  time.Now(),
 	}
 	e.busy.threshold.Store(DefaultBusyReplyThreshold.Milliseconds())
+	limits := defaultObufLimits
+	e.obuf.cur.Store(&limits)
 	e.obs.init()
 	e.passSet.Store(cfg.RequirePass != "")
 	e.eff.count = true // until SetLog gives effects a consumer
@@ -731,14 +735,20 @@ func (e *Engine) Prefetch(db int, data []byte) {
 	if e.ks.DB(db).Len() < prefetchMinKeys {
 		return
 	}
-	if e.hints == nil {
-		e.hints = make([][]byte, 0, prefetchEvery)
-	}
-	keys := resp.KeyHints(data, e.hints[:0])
+	keys := resp.KeyHints(data, e.hintScratch())
 	if len(keys) > 1 {
 		e.ks.DB(db).Touch(keys)
 	}
 	clear(keys) // keeps no request alive
+}
+
+// hintScratch returns Prefetch's key slice, empty, with room for
+// prefetchEvery keys.
+func (e *Engine) hintScratch() [][]byte {
+	if e.hints == nil {
+		e.hints = make([][]byte, 0, prefetchEvery)
+	}
+	return e.hints[:0]
 }
 
 // prefetchEntries is Prefetch for the first commands of the next log
@@ -747,10 +757,7 @@ func (e *Engine) prefetchEntries(entries [][]byte) {
 	if len(entries) < 2 || e.ks.DB(0).Len() < prefetchMinKeys {
 		return
 	}
-	if e.hints == nil {
-		e.hints = make([][]byte, 0, prefetchEvery)
-	}
-	keys := e.hints[:0]
+	keys := e.hintScratch()
 	for _, en := range entries[:min(len(entries), prefetchEvery)] {
 		if k := resp.KeyHints(en, keys[len(keys):len(keys):len(keys)+1]); len(k) == 1 {
 			keys = keys[:len(keys)+1]

@@ -281,7 +281,7 @@ func persistCmd(c *Ctx) {
 // flushArgs checks FLUSHDB/FLUSHALL's optional ASYNC or SYNC argument
 // (ferry always flushes synchronously).
 func flushArgs(c *Ctx) bool {
-	if len(c.Args) > 2 || (len(c.Args) == 2 && !c.isOpt(1, "sync") && !c.isOpt(1, "async")) {
+	if len(c.Args) > 2 || (len(c.Args) == 2 && !c.Is(1, "sync") && !c.Is(1, "async")) {
 		c.Error(ErrSyntax)
 		return false
 	}
@@ -446,9 +446,9 @@ func copyCmd(c *Ctx) {
 	dst, replace := c.DB, false
 	for j := 3; j < len(c.Args); j++ {
 		switch {
-		case c.isOpt(j, "replace"):
+		case c.Is(j, "replace"):
 			replace = true
-		case c.isOpt(j, "db") && j+1 < len(c.Args):
+		case c.Is(j, "db") && j+1 < len(c.Args):
 			db, ok := dbArg(c, j+1)
 			if !ok {
 				return
@@ -648,7 +648,7 @@ func scanCmd(c *Ctx) {
 	for i := 2; i < len(c.Args); i += 2 {
 		more := i+1 < len(c.Args)
 		switch {
-		case c.isOpt(i, "count") && more:
+		case c.Is(i, "count") && more:
 			n, ok := c.Int(i + 1)
 			if !ok {
 				return
@@ -658,10 +658,10 @@ func scanCmd(c *Ctx) {
 				return
 			}
 			count = n
-		case c.isOpt(i, "match") && more:
+		case c.Is(i, "match") && more:
 			pat = c.Arg(i + 1)
 			usePat = pat != "*"
-		case c.isOpt(i, "type") && more:
+		case c.Is(i, "type") && more:
 			typ = c.Arg(i + 1)
 			useType = true
 		default:

@@ -46,13 +46,13 @@ func lcsCmd(c *Ctx) {
 	var minLen int64
 	for j := 3; j < len(c.Args); j++ {
 		switch {
-		case c.isOpt(j, "idx"):
+		case c.Is(j, "idx"):
 			getIdx = true
-		case c.isOpt(j, "len"):
+		case c.Is(j, "len"):
 			getLen = true
-		case c.isOpt(j, "withmatchlen"):
+		case c.Is(j, "withmatchlen"):
 			withLen = true
-		case c.isOpt(j, "minmatchlen") && j < len(c.Args)-1:
+		case c.Is(j, "minmatchlen") && j < len(c.Args)-1:
 			n, ok := c.Int(j + 1)
 			if !ok {
 				return

@@ -116,9 +116,9 @@ func (c *Ctx) rangeArg(i int, lo, hi int64, msg string) (int64, bool) {
 // listEnd parses LEFT or RIGHT: true for LEFT (the head).
 func (c *Ctx) listEnd(i int) (front, ok bool) {
 	switch {
-	case c.isOpt(i, "left"):
+	case c.Is(i, "left"):
 		return true, true
-	case c.isOpt(i, "right"):
+	case c.Is(i, "right"):
 		return false, true
 	}
 	c.Error(ErrSyntax)
@@ -381,7 +381,7 @@ func lposCmd(c *Ctx) {
 	for j := 3; j < len(c.Args); j++ {
 		more := j+1 < len(c.Args)
 		switch {
-		case c.isOpt(j, "rank") && more:
+		case c.Is(j, "rank") && more:
 			j++
 			n, ok := c.Int(j)
 			if !ok {
@@ -392,14 +392,14 @@ func lposCmd(c *Ctx) {
 				return
 			}
 			rank = n
-		case c.isOpt(j, "count") && more:
+		case c.Is(j, "count") && more:
 			j++
 			n, ok := c.rangeArg(j, 0, math.MaxInt64, errCountNegative)
 			if !ok {
 				return
 			}
 			count = n
-		case c.isOpt(j, "maxlen") && more:
+		case c.Is(j, "maxlen") && more:
 			j++
 			n, ok := c.rangeArg(j, 0, math.MaxInt64, errMaxlenNegative)
 			if !ok {
@@ -493,9 +493,9 @@ func lremCmd(c *Ctx) {
 func linsertCmd(c *Ctx) {
 	var after bool
 	switch {
-	case c.isOpt(2, "after"):
+	case c.Is(2, "after"):
 		after = true
-	case c.isOpt(2, "before"):
+	case c.Is(2, "before"):
 	default:
 		c.Error(ErrSyntax)
 		return
@@ -616,7 +616,7 @@ func (c *Ctx) mpopArgs(numkeysIdx int, where func(i int) (bool, bool)) (keys [][
 	}
 	count = -1
 	for j := whereIdx + 1; j < len(c.Args); j++ {
-		if count == -1 && c.isOpt(j, "count") && j+1 < len(c.Args) {
+		if count == -1 && c.Is(j, "count") && j+1 < len(c.Args) {
 			j++
 			if count, ok = c.rangeArg(j, 1, math.MaxInt64, errCountPositive); !ok {
 				return nil, false, 0, false

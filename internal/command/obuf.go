@@ -1,13 +1,10 @@
 package command
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 )
 
 // Client output buffer limits, after Redis 7.0's
@@ -40,8 +37,8 @@ type obufLimit struct {
 	softSeconds int64
 }
 
-// obufLimits are an engine's limits. The value is replaced whole by CONFIG
-// SET, so a connection may read it without the engine lock.
+// obufLimits are an engine's limits (Engine.obuf). The value is replaced
+// whole by CONFIG SET, so a connection may read it without the engine lock.
 type obufLimits struct {
 	cur atomic.Pointer[[obufClasses]obufLimit]
 }
@@ -53,36 +50,15 @@ var defaultObufLimits = [obufClasses]obufLimit{
 	obufPubsub:  {hard: 32 << 20, soft: 8 << 20, softSeconds: 60},
 }
 
-// obufTable holds each engine's limits, keyed by a weak pointer so that an
-// engine's entry goes when the engine is collected (engine.go, which this
-// file does not own, has no field for them).
-var obufTable sync.Map // weak.Pointer[Engine] -> *obufLimits
-
-// outputLimits returns e's limits, creating them on first use.
-func (e *Engine) outputLimits() *obufLimits {
-	k := weak.Make(e)
-	if v, ok := obufTable.Load(k); ok {
-		return v.(*obufLimits)
-	}
-	l := &obufLimits{}
-	d := defaultObufLimits
-	l.cur.Store(&d)
-	v, loaded := obufTable.LoadOrStore(k, l)
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Engine]) { obufTable.Delete(k) }, k)
-	}
-	return v.(*obufLimits)
-}
-
 // obufClassByName is getClientTypeByName without the master class, which
 // the setting refuses.
 func obufClassByName(s string) int {
 	switch {
-	case strings.EqualFold(s, "normal"):
+	case eqFold(s, "normal"):
 		return obufNormal
-	case strings.EqualFold(s, "slave"), strings.EqualFold(s, "replica"):
+	case eqFold(s, "slave"), eqFold(s, "replica"):
 		return obufReplica
-	case strings.EqualFold(s, "pubsub"):
+	case eqFold(s, "pubsub"):
 		return obufPubsub
 	}
 	return -1
@@ -133,7 +109,7 @@ func parseObufLimits(v string) (any, string) {
 
 func (e *Engine) setObufLimits(v any) {
 	u := v.(obufUpdate)
-	l := e.outputLimits()
+	l := &e.obuf
 	next := *l.cur.Load()
 	for c := range next {
 		if u.set[c] {
@@ -144,7 +120,7 @@ func (e *Engine) setObufLimits(v any) {
 }
 
 func (e *Engine) obufLimitsString() string {
-	cur := e.outputLimits().cur.Load()
+	cur := e.obuf.cur.Load()
 	var b strings.Builder
 	for c, l := range cur {
 		if c > 0 {

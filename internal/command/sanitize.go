@@ -44,7 +44,7 @@ var sanitizeDumpValues = []string{"no", "yes", "clients"}
 // configs do (strcasecmp): one of the names, in any case, up to a NUL.
 func parseSanitizeDump(v string) (any, string) {
 	for _, name := range sanitizeDumpValues {
-		if strings.EqualFold(cString(v), name) {
+		if eqFold(v, name) {
 			return name, ""
 		}
 	}

@@ -136,10 +136,6 @@ func eqFold(a, word string) bool {
 	return true
 }
 
-// isOpt is c.Is for an option keyword that Redis compares with strcasecmp
-// (eqFold): the argument counts up to its first NUL byte.
-func (c *Ctx) isOpt(i int, word string) bool { return eqFold(view(c.Args[i]), word) }
-
 // expireAt converts the expiry argument at i to an absolute unix-ms time
 // (getExpireMillisecondsOrReply). unit is time.Second or time.Millisecond;
 // abs says whether the argument is already absolute.

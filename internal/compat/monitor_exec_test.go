@@ -1,8 +1,6 @@
 package compat
 
 import (
-	"bufio"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -36,17 +34,7 @@ func TestMonitorBusyExec(t *testing.T) {
 	_, ferryAddr := redistest.Ferry(t, command.Config{})
 	session := func(addr string) []string {
 		busyAfter(t, addr, "100")
-		mon, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer mon.Close()
-		mr := bufio.NewReader(mon)
-		mon.Write([]byte("MONITOR\r\n"))
-		mon.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if line, err := mr.ReadString('\n'); err != nil || line != "+OK\r\n" {
-			t.Fatalf("MONITOR = %q, %v", line, err)
-		}
+		_, mr := openMonitor(t, addr, 10*time.Second)
 		tx, runner, other := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
 		tx.Do("MULTI")
 		tx.Do("INCR", "c")
@@ -62,14 +50,7 @@ func TestMonitorBusyExec(t *testing.T) {
 		tx.Do("ECHO", "end")
 		var lines []string
 		for {
-			line, err := mr.ReadString('\n')
-			if err != nil {
-				t.Fatalf("monitor after %q: %v", lines, err)
-			}
-			m := monitorLine.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("monitor line %q", line)
-			}
+			m := nextMonitorLine(t, mr, lines)
 			lines = append(lines, m[4])
 			if m[4] == `"ECHO" "end"` {
 				return lines

@@ -22,17 +22,8 @@ var monitorLine = regexp.MustCompile(`^\+(\d{10}\.\d{6}) \[(\d+) ([0-9.]+:\d+)\]
 // (which differ between two servers) checked and replaced by T and ADDR.
 func monitorSession(t *testing.T, addr string, cmds []string) (lines, replies []string) {
 	t.Helper()
-	mon, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mon, mr := openMonitor(t, addr, 5*time.Second)
 	defer mon.Close()
-	mr := bufio.NewReader(mon)
-	mon.Write([]byte("MONITOR\r\n"))
-	mon.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if line, err := mr.ReadString('\n'); err != nil || line != "+OK\r\n" {
-		t.Fatalf("MONITOR = %q, %v", line, err)
-	}
 	// A monitor cannot touch the keyspace; its own refused command shows
 	// nowhere.
 	mon.Write([]byte("GET k\r\n"))
@@ -51,14 +42,8 @@ func monitorSession(t *testing.T, addr string, cmds []string) (lines, replies []
 	c.Read()
 	var got []string
 	for {
-		line, err := mr.ReadString('\n')
-		if err != nil {
-			t.Fatalf("monitor after %q: %v", got, err)
-		}
-		m := monitorLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("monitor line %q", line)
-		}
+		m := nextMonitorLine(t, mr, got)
+		line := m[0]
 		if m[3] != local {
 			t.Fatalf("monitor line %q: client address %s, want %s", line, m[3], local)
 		}
@@ -70,6 +55,39 @@ func monitorSession(t *testing.T, addr string, cmds []string) (lines, replies []
 			return got, replies
 		}
 	}
+}
+
+// openMonitor connects to addr and turns the connection into a monitor,
+// whose reads fail after timeout.
+func openMonitor(t *testing.T, addr string, timeout time.Duration) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	mon, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Close() })
+	mr := bufio.NewReader(mon)
+	mon.Write([]byte("MONITOR\r\n"))
+	mon.SetReadDeadline(time.Now().Add(timeout))
+	if line, err := mr.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("MONITOR = %q, %v", line, err)
+	}
+	return mon, mr
+}
+
+// nextMonitorLine reads a monitor's next line and returns monitorLine's
+// submatches; got (the lines so far) is for the failure message.
+func nextMonitorLine(t *testing.T, mr *bufio.Reader, got []string) []string {
+	t.Helper()
+	line, err := mr.ReadString('\n')
+	if err != nil {
+		t.Fatalf("monitor after %q: %v", got, err)
+	}
+	m := monitorLine.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("monitor line %q", line)
+	}
+	return m
 }
 
 // TestMonitor: what a MONITOR client sees of another client's commands,

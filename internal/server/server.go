@@ -411,20 +411,17 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			cl.W.Reset()
 			return false, false, nil, errCrossProtocol
 		}
-		if !e.Exec(cl, args) {
-			if e.CheckOutput(cl, cl.W.Len()) {
-				cl.W.Reset()
-				return false, false, nil, errOutputLimit
-			}
-			closeAfter = true
-			break
-		}
+		ok := e.Exec(cl, args)
 		if e.CheckOutput(cl, cl.W.Len()) {
 			// Over its output buffer limits: closed with none of the
 			// replies of this batch written, as Redis frees a client
 			// before it writes what it gathered in one event loop turn.
 			cl.W.Reset()
 			return false, false, nil, errOutputLimit
+		}
+		if !ok {
+			closeAfter = true
+			break
 		}
 		if cl.Blocked() != nil || cl.SyncRequested() != nil {
 			break

@@ -297,16 +297,37 @@ func (l *Log) Last(ctx context.Context) (uint64, error) {
 	return last, err
 }
 
-// getRetries are the pauses before Get asks again for an entry that was
-// not found although the stream's leader says it lies between the first
-// and last offsets, and before a read asks again for a large entry's
-// object that was not found, or found short, although its message was. With direct gets on
-// a clustered stream a follower answers, and a follower may not yet have
+// lagRetries are the pauses before a read asks again for an entry that
+// was not found although the stream's leader says it lies between the
+// first and last offsets, or for a large entry's object that was not
+// found, or found short, although its message was. With direct gets on a
+// clustered stream a follower answers, and a follower may not yet have
 // applied what the leader has acknowledged (TestClusterGetOnFollower in
 // e2e saw 15-20% of entries read right after their append reported
 // removed, and 1-7% of large entries' objects missing or short); an entry
 // truly removed stays missing.
-var getRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond, 200 * time.Millisecond}
+var lagRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond, 200 * time.Millisecond}
+
+// whileLagging calls read until it reports no follower's lag, or once more
+// after each pause of lagRetries, and returns its last error (ctx's, if ctx
+// ends during a pause).
+func whileLagging(ctx context.Context, read func() (lagging bool, err error)) error {
+	for _, pause := range lagRetries {
+		lagging, err := read()
+		if !lagging {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	_, err := read()
+	return err
+}
 
 // Get returns the entry at offset: stream.ErrTruncated if retention removed
 // it, stream.ErrAhead if it is past the last entry. A writer whose append
@@ -314,54 +335,43 @@ var getRetries = [...]time.Duration{10 * time.Millisecond, 40 * time.Millisecond
 // in the middle of the log that a lagging follower does not have yet (or
 // not with its whole object) is asked for again, for up to about 250 ms,
 // before Get calls it removed.
-func (l *Log) Get(ctx context.Context, offset uint64) (stream.Entry, error) {
-	// once reads the entry; retry says a not-found answer may be a lagging
-	// follower's.
-	once := func() (en stream.Entry, retry bool, err error) {
+func (l *Log) Get(ctx context.Context, offset uint64) (en stream.Entry, err error) {
+	err = whileLagging(ctx, func() (lagging bool, err error) {
+		if l.closed.Load() {
+			return false, stream.ErrClosed
+		}
 		m, err := l.stream.GetMsg(ctx, offset)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			first, last, serr := l.state(ctx)
 			switch {
 			case serr != nil:
-				return stream.Entry{}, false, serr
+				return false, serr
 			case offset > last:
-				return stream.Entry{}, false, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
+				return false, fmt.Errorf("get %d: last offset is %d: %w", offset, last, stream.ErrAhead)
 			case offset < first:
-				return stream.Entry{}, false, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
+				return false, fmt.Errorf("get %d: first retained offset is %d: %w", offset, first, stream.ErrTruncated)
 			}
-			return stream.Entry{}, true, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
+			return true, fmt.Errorf("get %d: removed from the middle of the log: %w", offset, stream.ErrTruncated)
 		}
 		if err != nil {
-			return stream.Entry{}, false, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
+			return false, l.mapErr(fmt.Errorf("jetstream: get %d: %w", offset, err))
 		}
+		// objectData asks again itself for an object a follower lacks.
 		data := m.Data
 		obj, ok, err := l.objectData(ctx, offset, m.Header)
 		if err != nil {
-			// objectData asked again already for an object a follower
-			// lacked.
-			return stream.Entry{}, false, err
+			return false, err
 		}
 		if ok {
 			data = obj
 		}
-		return stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}, false, nil
+		en = stream.Entry{Offset: m.Sequence, Data: data, Time: m.Time}
+		return false, nil
+	})
+	if err != nil {
+		return stream.Entry{}, err
 	}
-	for try := 0; ; try++ {
-		if l.closed.Load() {
-			return stream.Entry{}, stream.ErrClosed
-		}
-		en, retry, err := once()
-		if !retry || try == len(getRetries) {
-			return en, err
-		}
-		t := time.NewTimer(getRetries[try])
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return stream.Entry{}, ctx.Err()
-		case <-t.C:
-		}
-	}
+	return en, nil
 }
 
 // Close closes the connection. AppendAsync calls not yet confirmed end with

@@ -190,34 +190,24 @@ func (l *Log) objectData(ctx context.Context, offset uint64, h nats.Header) (dat
 	if err != nil {
 		size = l.cfg.MaxEntryBytes
 	}
-	for try := 0; ; try++ {
-		obs, berr := l.bucket(ctx, false)
-		err = berr
+	// The entry's message is there, so its object was stored before it:
+	// a follower of a clustered stream that answers without it, or with
+	// part of its chunks (a digest mismatch), is behind, and is asked again
+	// (whileLagging) before the object is called gone.
+	err = whileLagging(ctx, func() (lagging bool, err error) {
+		obs, err := l.bucket(ctx, false)
 		if err == nil {
 			// Without a deadline of its own, the whole transfer would get
 			// the library's default timeout.
 			getCtx, cancel := context.WithTimeout(ctx, l.transferTimeout(size))
 			data, err = obs.GetBytes(getCtx, name)
 			cancel()
-			if err == nil {
-				return data, true, nil
-			}
 		}
-		// The entry's message is there, so its object was stored before
-		// it: a follower of a clustered stream that answers without it,
-		// or with part of its chunks (a digest mismatch), is behind, and
-		// is asked again (getRetries) before the object is called gone.
-		lag := errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)
-		if !lag || try == len(getRetries) {
-			break
-		}
-		t := time.NewTimer(getRetries[try])
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, true, fmt.Errorf("read at %d: object %s: %w", offset, name, ctx.Err())
-		case <-t.C:
-		}
+		lagging = errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)
+		return lagging, err
+	})
+	if err == nil {
+		return data, true, nil
 	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, true, fmt.Errorf("read at %d: the entry's object %s in bucket %s is gone: %w", offset, name, BucketName(l.cfg.Dataset), stream.ErrTruncated)
