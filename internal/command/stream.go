@@ -782,7 +782,7 @@ func xreadGeneric(c *Ctx, group bool) {
 			}
 			groups[j] = g
 		}
-		switch string(idArg) {
+		switch cString(view(idArg)) { // strcmp: "$\x00..." and ">\x00..." too
 		case "$":
 			if group {
 				c.Error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")

@@ -318,7 +318,7 @@ func xgroupCreateCmd(c *Ctx) {
 		return
 	}
 	var id keyspace.StreamID
-	if c.Arg(4) == "$" {
+	if cString(c.Arg(4)) == "$" { // strcmp: "$\x00..." too
 		if s != nil {
 			id = s.LastID()
 		}
@@ -350,7 +350,7 @@ func xgroupSetidCmd(c *Ctx) {
 		return
 	}
 	var id keyspace.StreamID
-	if c.Arg(4) == "$" {
+	if cString(c.Arg(4)) == "$" { // strcmp: "$\x00..." too
 		id = s.LastID()
 	} else if id, _, ok = c.parseStreamID(c.Args[4], 0, false, false, true); !ok {
 		return
