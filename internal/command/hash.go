@@ -467,7 +467,7 @@ func hscanCmd(c *Ctx) {
 	var out [][]byte
 	count := opts.count * 2 // fields and values
 	emit := func(f string, v []byte) {
-		if opts.match == "" || glob.Match(opts.match, f) {
+		if opts.matches(f) {
 			out = append(out, []byte(f), v)
 		}
 	}
@@ -487,7 +487,15 @@ func hscanCmd(c *Ctx) {
 // elemScanOpts are the options of HSCAN, SSCAN and ZSCAN.
 type elemScanOpts struct {
 	count int64
-	match string // "" when every element matches
+	match string // "" when every element matches (or for MATCH "")
+	// usePattern is Redis's use_pattern: a MATCH other than "*" was
+	// given. MATCH "" matches only the empty element.
+	usePattern bool
+}
+
+// matches reports whether s passes the MATCH option.
+func (o *elemScanOpts) matches(s string) bool {
+	return !o.usePattern || glob.Match(o.match, s)
 }
 
 // scanCursor parses a SCAN-family cursor as Redis does (strtoul: an
@@ -550,7 +558,8 @@ func (c *Ctx) parseElemScan(i int) (elemScanOpts, bool) {
 			opts.count = n
 		case c.Is(i, "match") && more >= 2:
 			opts.match = string(c.Args[i+1])
-			if opts.match == "*" {
+			opts.usePattern = opts.match != "*"
+			if !opts.usePattern {
 				opts.match = ""
 			}
 		default:

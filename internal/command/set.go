@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/ferrydb/ferry/internal/glob"
 	"github.com/ferrydb/ferry/internal/keyspace"
 )
 
@@ -634,7 +633,7 @@ func sscanCmd(c *Ctx) {
 	}
 	var out [][]byte
 	emit := func(m []byte) {
-		if opts.match == "" || glob.Match(opts.match, view(m)) {
+		if opts.matches(view(m)) {
 			out = append(out, append([]byte(nil), m...))
 		}
 	}
