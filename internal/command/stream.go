@@ -777,7 +777,7 @@ func xreadGeneric(c *Ctx, group bool) {
 				g = s.Group(xa.groupName)
 			}
 			if g == nil {
-				c.Error("NOGROUP No such key '" + key + "' or consumer group '" + xa.groupName + "' in XREADGROUP with GROUP option")
+				c.Error("NOGROUP No such key '" + cString(key) + "' or consumer group '" + cString(xa.groupName) + "' in XREADGROUP with GROUP option")
 				return
 			}
 			groups[j] = g
@@ -1133,7 +1133,7 @@ func xinfoConsumersCmd(c *Ctx) {
 	}
 	g := s.Group(c.Arg(3))
 	if g == nil {
-		c.Error("NOGROUP No such consumer group '" + c.Arg(3) + "' for key name '" + c.Arg(2) + "'")
+		c.Error("NOGROUP No such consumer group '" + cString(c.Arg(3)) + "' for key name '" + cString(c.Arg(2)) + "'")
 		return
 	}
 	now := c.Now()

@@ -20,9 +20,10 @@ import (
 // A replica applying the master's XCLAIM takes its TIME as is and as the
 // consumer's seen time, so that times come from the master's clock.
 
-// errNoGroup is the NOGROUP reply of XACK-like commands.
+// errNoGroup is the NOGROUP reply of XACK-like commands. Names end at a
+// NUL there and in the other NOGROUP errors (Redis formats them with %s).
 func errNoGroup(key, group string) string {
-	return "NOGROUP No such key '" + key + "' or consumer group '" + group + "'"
+	return "NOGROUP No such key '" + cString(key) + "' or consumer group '" + cString(group) + "'"
 }
 
 // claims collects the XCLAIM effects of one command. Redis propagates an
@@ -301,7 +302,7 @@ func (c *Ctx) xgroupPrologue(create, setid bool) (s *keyspace.Stream, g *keyspac
 		}
 		g = s.Group(c.Arg(3))
 		if g == nil && !create && !c.Is(1, "destroy") {
-			c.Error("NOGROUP No such consumer group '" + c.Arg(3) + "' for key name '" + c.Arg(2) + "'")
+			c.Error("NOGROUP No such consumer group '" + cString(c.Arg(3)) + "' for key name '" + cString(c.Arg(2)) + "'")
 			return nil, nil, false, 0, false
 		}
 	}
@@ -624,7 +625,7 @@ func xclaimCmd(c *Ctx) {
 			}
 			lastID = id
 		default:
-			c.Error("ERR Unrecognized XCLAIM option '" + c.Arg(j) + "'")
+			c.Error("ERR Unrecognized XCLAIM option '" + cString(c.Arg(j)) + "'")
 			return
 		}
 	}
@@ -804,6 +805,14 @@ func xautoclaimCmd(c *Ctx) {
 	}
 	s, g, ok := c.lookupGroup(key, group, true)
 	if !ok {
+		return
+	}
+	if count >= 1<<43 {
+		// Redis allocates count IDs of 16 bytes up front, which fails
+		// from 128 TiB, all a 64-bit Linux process can map. (Smaller
+		// counts fail too in Redis when the kernel refuses the memory,
+		// which depends on the machine.)
+		c.Error("ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
 		return
 	}
 	now := c.Now()
