@@ -18,7 +18,7 @@ import (
 // random picks differ), and a full ZSCAN of a skiplist set as a set of
 // pairs (its order comes from the hash table).
 func TestRandomZsetAgainstRedis(t *testing.T) {
-	runDiff(t, 1500, zsetStep)
+	runDiff(t, 2500, zsetStep)
 }
 
 // zsetKeys are the keys the sorted-set steps use: three sorted sets, a
