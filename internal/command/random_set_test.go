@@ -254,7 +254,8 @@ func spop(d *diff, k string) {
 		return
 	}
 	before := d.setContents(k)
-	ordered := d.setOrdered(k)
+	// a count covering the set replies with SUNION's reply of the key
+	ordered := d.setOpOrdered("SUNION", []string{k})
 	w, g := d.send(c...)
 	bad := func() { d.fail("%s:\n ferry %q\n redis %q", quoteArgs(c), g, w) }
 	if w == g {

@@ -164,16 +164,20 @@ func (h *Hash) set(field string, value []byte, lim Limits, clone bool) (created 
 	}
 	if i := h.find(field); i >= 0 {
 		h.pairs[i].value = value
-		return false
+	} else {
+		if clone {
+			field = strings.Clone(field)
+		}
+		h.pairs = append(h.pairs, hashPair{field, value})
+		created = true
 	}
-	if clone {
-		field = strings.Clone(field)
-	}
-	h.pairs = append(h.pairs, hashPair{field, value})
+	// Checked after an update too, as Redis's hashTypeSet does: a hash
+	// left longer than a lowered hash-max-listpack-entries converts on
+	// its next write.
 	if len(h.pairs) > lim.HashMaxListpackEntries {
 		h.convert()
 	}
-	return true
+	return created
 }
 
 // Reserve makes room for n more fields in the listpack encoding, so that

@@ -162,3 +162,27 @@ func TestHashDigestMatchesRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestHashUpdateConvertsPastLoweredLimit: a listpack hash longer than a
+// lowered HashMaxListpackEntries converts on its next Set, even one that
+// updates a field, as Redis's hashTypeSet checks the length after both.
+func TestHashUpdateConvertsPastLoweredLimit(t *testing.T) {
+	lim := keyspace.DefaultLimits
+	h := keyspace.NewHash()
+	for _, f := range []string{"a", "b", "c"} {
+		h.Set(f, []byte("1"), lim)
+	}
+	lim.HashMaxListpackEntries = 1
+	if h.Encoding() != "listpack" {
+		t.Fatalf("encoding %s before any write", h.Encoding())
+	}
+	if h.Set("a", []byte("2"), lim) {
+		t.Fatal("Set of an existing field reported a creation")
+	}
+	if h.Encoding() != "hashtable" || h.Len() != 3 {
+		t.Fatalf("after an update past the limit: %s, %d fields", h.Encoding(), h.Len())
+	}
+	if v, _ := h.Get("a"); string(v) != "2" {
+		t.Fatalf("a = %q", v)
+	}
+}
