@@ -1,0 +1,57 @@
+package command_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestRandomReplicateHashSet runs the random hash and set commands of
+// TestRandomHashAgainstRedis and TestRandomSetAgainstRedis on a master
+// engine, applies the effects it logs to a replica engine, and requires the
+// same DEBUG DIGEST on both after every command, as TestRandomReplicate
+// does for the other types. Here SPOP's random picks are kept (no DEL
+// after them): its effect (SREMs, or DEL for the whole set) must make the
+// replica pop the same members; HINCRBYFLOAT must reach it as the value
+// the master computed. CONFIG SET of the encoding limits changes the
+// master only, so the replica's encodings may differ while its contents
+// may not.
+func TestRandomReplicateHashSet(t *testing.T) {
+	steps := map[string]func(d *diff){"hash": hashStep, "set": setStep}
+	for _, name := range []string{"hash", "set"} {
+		seeds, n := diffSeeds(t, 1500)
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
+				clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+				rp := newReplication(clock, 1)
+				conn := engineConn{rp.master, rp.clients[0]}
+				applied := 0
+				d := &diff{t: t, seed: seed, resp: 2, r: rand.New(rand.NewPCG(seed, 98)), ferry: conn,
+					now: clock.Now().Unix(), marks: map[string]bool{}}
+				d.digests = func() (string, string) {
+					for ; applied < len(rp.log.units); applied++ {
+						apply(t, rp.replica, rp.rc, rp.log.units[applied])
+					}
+					rp.master.Lock()
+					md := rp.master.Keyspace().Digest()
+					rp.master.Unlock()
+					rp.replica.Lock()
+					rd := rp.replica.Keyspace().Digest()
+					rp.replica.Unlock()
+					return md.Hex(), rd.Hex()
+				}
+				if r := conn.Do("CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen); r != "+OK\r\n" {
+					t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
+				}
+				for i := 0; i < n; i++ {
+					steps[name](d)
+					d.digest()
+				}
+				if len(rp.log.units) < n/10 {
+					t.Fatalf("only %d units logged in %d steps", len(rp.log.units), n)
+				}
+			})
+		}
+	}
+}
