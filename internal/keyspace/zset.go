@@ -700,12 +700,18 @@ func (z *ZSet) deleteRange(b bounds, removed func(member string)) int {
 }
 
 // LexOrdered reports whether lexicographic ranges give the same answer
-// whatever the skiplist's random levels: the set is a listpack (scanned
-// linearly), or all its scores are equal so that its order is the
-// members' order. Otherwise a lex range over a skiplist is, as in Redis,
-// only meaningful up to the levels its descent happens to take.
+// whatever the set's encoding and its skiplist's random levels: all its
+// scores are equal, so that its order is the members' order. Otherwise a
+// lex range is, as in Redis, only meaningful up to how the encoding is
+// walked: a listpack linearly, a skiplist by the levels its descent
+// happens to take; and a replica may hold the set in the other encoding
+// (other listpack limits, or a listpack with a long member that RESTORE
+// kept and a snapshot load turned into a skiplist).
 func (z *ZSet) LexOrdered() bool {
-	return z.sl == nil || z.sl.length == 0 || z.sl.first().score == z.sl.tail.score
+	if z.sl == nil {
+		return len(z.lp) == 0 || z.lp[0].score == z.lp[len(z.lp)-1].score
+	}
+	return z.sl.length == 0 || z.sl.first().score == z.sl.tail.score
 }
 
 // FirstInScore returns the rank of the first element in r, or -1.
