@@ -765,6 +765,9 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 		}
 		z.Reserve(compactLen(d.blob, t == typeZSetZiplist) / 2)
 		d.arena.start(len(d.blob))
+		// Redis converts a compact set to a skiplist only for its number
+		// of members: a long member stays in the listpack.
+		lim.ZSetMaxListpackValue = math.MaxInt
 		err = d.eachPair(off, what, each, func(member, e elem) error {
 			score := float64(e.n)
 			if !e.isInt {
