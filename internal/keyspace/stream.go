@@ -882,11 +882,15 @@ func (s *Stream) Delete(id StreamID) bool {
 	var hit *nodeEntry
 	var h nodeHeader
 	n.each(func(hh *nodeHeader, en *nodeEntry) bool {
+		// Tombstones are skipped, not compared: after XSETID lowered the
+		// last ID below a deleted entry, later entries follow it in the
+		// node with smaller IDs (Redis's iterator skips them too).
+		if en.flags&streamFlagDeleted != 0 {
+			return true
+		}
 		if en.id == id {
-			if en.flags&streamFlagDeleted == 0 {
-				e := *en
-				hit, h = &e, *hh
-			}
+			e := *en
+			hit, h = &e, *hh
 			return false
 		}
 		return !id.Less(en.id)
