@@ -1144,17 +1144,6 @@ func zsetOpGeneric(c *Ctx, numkeysIdx int, op zsetOp, cardOnly bool) {
 
 // ZSCAN.
 
-// zsetListpackScore formats a score as a listpack holds it (ZSCAN of a
-// listpack set): an integer when the double is one (double2ll), else d2string.
-// A listpack holds -0 only as the text "-0" (from a DUMP payload).
-func zsetListpackScore(dst []byte, f float64) []byte {
-	const lim = float64(math.MaxInt64 / 2)
-	if f >= -lim && f <= lim && f == math.Trunc(f) && !(f == 0 && math.Signbit(f)) {
-		return strconv.AppendInt(dst, int64(f), 10)
-	}
-	return resp.AppendDouble(dst, f)
-}
-
 func zscanCmd(c *Ctx) {
 	cursor, ok := c.scanCursor(2)
 	if !ok {
@@ -1188,7 +1177,9 @@ func zscanCmd(c *Ctx) {
 		}
 		var sb []byte
 		if listpack {
-			sb = zsetListpackScore(nil, s)
+			// as the listpack holds it (-0 only as the text "-0", and a
+			// loaded payload's own texts)
+			sb = z.ListpackScoreText(nil, m, s)
 		} else {
 			sb = resp.AppendDouble(nil, s)
 		}

@@ -1,10 +1,12 @@
 package keyspace
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ferrydb/ferry/internal/dict"
@@ -28,6 +30,11 @@ type ZSet struct {
 	lp   []zsetEntry         // listpack encoding (sl == nil), sorted
 	sl   *skiplist           // skiplist encoding
 	dict *dict.Dict[float64] // member -> score, skiplist encoding
+	// texts holds, in the listpack encoding, the score texts a loaded
+	// listpack or ziplist gave that differ from the listpack's own
+	// (ListpackScoreText): Redis keeps them until the member changes,
+	// and ZSCAN replies them.
+	texts map[string]string
 }
 
 type zsetEntry struct {
@@ -65,7 +72,7 @@ func (z *ZSet) Compact(lim Limits) {
 	for x := z.sl.first(); x != nil; x = x.level[0].forward {
 		lp = append(lp, zsetEntry{x.member, lpScore(x.score)})
 	}
-	z.lp, z.sl, z.dict = lp, nil, nil
+	z.lp, z.sl, z.dict, z.texts = lp, nil, nil, nil
 }
 
 // Kind returns KindZSet.
@@ -109,6 +116,9 @@ func (z *ZSet) Clone() Collection {
 	n := &ZSet{}
 	if z.sl == nil {
 		n.lp = append([]zsetEntry(nil), z.lp...)
+		if z.texts != nil {
+			n.texts = maps.Clone(z.texts)
+		}
 		return n
 	}
 	n.sl = newSkiplist()
@@ -147,7 +157,10 @@ func (z *ZSet) AppendListpack(dst []byte) []byte {
 	z.Range(func(member string, score float64) bool {
 		enc = lpEncodeString(enc, []byte(member))
 		const lim = float64(math.MaxInt64 / 2)
+		text, kept := z.texts[member]
 		switch {
+		case kept:
+			enc = lpEncodeString(enc, []byte(text))
 		case score == 0 && math.Signbit(score):
 			enc = lpEncodeString(enc, []byte("-0"))
 		case score >= -lim && score <= lim && score == math.Trunc(score):
@@ -160,6 +173,45 @@ func (z *ZSet) AppendListpack(dst []byte) []byte {
 		return true
 	})
 	return append(dst, lpAppend(lp, enc, n)...)
+}
+
+// ListpackScoreText appends to dst the text ZSCAN replies for member's
+// score f in the listpack encoding: the text a loaded listpack or ziplist
+// held for it (SetScoreText), else Redis's own (an integer when the score
+// is one that double2ll takes, else its "%.17g" text).
+func (z *ZSet) ListpackScoreText(dst []byte, member string, f float64) []byte {
+	if t, ok := z.texts[member]; ok {
+		return append(dst, t...)
+	}
+	return appendListpackScore(dst, f)
+}
+
+func appendListpackScore(dst []byte, f float64) []byte {
+	const lim = float64(math.MaxInt64 / 2)
+	if f >= -lim && f <= lim && f == math.Trunc(f) && !(f == 0 && math.Signbit(f)) {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return resp.AppendDouble(dst, f)
+}
+
+// SetScoreText records text as member's score text in the listpack
+// encoding, when it is not the one ListpackScoreText would give for score
+// (a listpack or ziplist that another writer filled, or a score beyond
+// what ferry writes as an integer): a loader calls it after adding member
+// with score, as read from text.
+func (z *ZSet) SetScoreText(member []byte, score float64, text []byte) {
+	var tmp [32]byte
+	if z.sl != nil || string(appendListpackScore(tmp[:0], score)) == string(text) {
+		return
+	}
+	i := z.lpFind(string(member))
+	if i < 0 || math.Float64bits(z.lp[i].score) != math.Float64bits(score) {
+		return
+	}
+	if z.texts == nil {
+		z.texts = map[string]string{}
+	}
+	z.texts[z.lp[i].member] = string(text)
 }
 
 // lpScore returns the score a listpack gives back for f.
@@ -195,6 +247,11 @@ func (z *ZSet) lpInsertExact(member string, score float64) {
 }
 
 func (z *ZSet) lpDelete(i, n int) {
+	if z.texts != nil {
+		for _, e := range z.lp[i : i+n] {
+			delete(z.texts, e.member)
+		}
+	}
 	z.lp = append(z.lp[:i], z.lp[i+n:]...)
 }
 
@@ -208,7 +265,7 @@ func (z *ZSet) convert() {
 		v, _ := z.dict.Put(e.member)
 		*v = e.score
 	}
-	z.lp = nil
+	z.lp, z.texts = nil, nil
 }
 
 // Score returns member's score.

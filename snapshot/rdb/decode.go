@@ -776,7 +776,14 @@ func (d *decoder) loadZSet(t byte) (keyspace.Collection, error) {
 					return d.corrupt(off, "invalid %s: score %q is not a number", what, truncateKey(string(e.s)))
 				}
 			}
-			return add(member.bytes(d.num[:]), score, !e.isInt)
+			m := member.bytes(d.num[:])
+			if err := add(m, score, !e.isInt); err != nil {
+				return err
+			}
+			// ZSCAN replies the text as it came
+			var text [24]byte
+			z.SetScoreText(m, score, e.bytes(text[:]))
+			return nil
 		})
 		if err != nil {
 			return nil, d.blobErr(off, what, err)

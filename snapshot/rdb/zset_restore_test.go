@@ -99,3 +99,53 @@ func zscanPairs(raw string) string {
 	sort.Strings(pairs)
 	return strings.Join(lines[:4], "\r\n") + "\r\n" + strings.Join(pairs, "\r\n")
 }
+
+// TestRestoreZsetScoreTexts restores listpacks and ziplists whose scores
+// are texts Redis itself would not write (as another writer or an older
+// Redis may have), into ferry and redis-server: ZSCAN replies each text as
+// stored until the member's score changes, as Redis does, and every other
+// reply and digest matches too.
+func TestRestoreZsetScoreTexts(t *testing.T) {
+	redistest.Need(t, "redis-server")
+	r := redistest.Dial(t, redistest.Redis(t))
+	_, f := ferryConn(t, command.Config{})
+	// in order (ferry sorts a payload's entries, Redis keeps their order:
+	// README.md)
+	entries := []any{"l", "-4611686018427387904", "e", "-0.0", "m", "5e-324", "j", "0.10000000000000001", "a", "1.50",
+		"h", "2.5", "f", "3.0", "c", "+5", "i", int64(7), "d", "1E3", "b", "1e+17", "k", "100000000000000000",
+		"g", int64(9223372036854775807)}
+	payloads := map[string]string{}
+	{
+		var w rawRDB
+		w.WriteByte(typeZSetListpack)
+		w.str(buildListpack(entries...))
+		payloads["listpack"] = payloadOf(w.Bytes(), 10)
+	}
+	{
+		var w rawRDB
+		w.WriteByte(typeZSetZiplist)
+		w.str(buildZiplist(entries...))
+		payloads["ziplist"] = payloadOf(w.Bytes(), 9)
+	}
+	for name, p := range payloads {
+		for _, c := range [][]string{
+			{"DEL", "z", "c"}, {"RESTORE", "z", "0", p}, {"OBJECT", "ENCODING", "z"}, {"ZSCAN", "z", "0"},
+			{"ZRANGE", "z", "0", "-1", "WITHSCORES"}, {"DEBUG", "DIGEST-VALUE", "z"},
+			{"ZINCRBY", "z", "0", "a"}, {"ZADD", "z", "XX", "1e17", "b"}, {"ZADD", "z", "GT", "1", "d"}, {"ZSCAN", "z", "0"},
+			{"ZINCRBY", "z", "1", "a"}, {"ZADD", "z", "6", "c"}, {"ZREM", "z", "d"}, {"ZADD", "z", "1000", "d"},
+			{"ZPOPMIN", "z"}, {"ZSCAN", "z", "0", "MATCH", "[a-h]"},
+			{"COPY", "z", "c"}, {"ZSCAN", "c", "0"},
+			{"ZREMRANGEBYSCORE", "z", "2", "3"}, {"ZSCAN", "z", "0"}, {"DEBUG", "DIGEST-VALUE", "z"},
+			{"CONFIG", "SET", "zset-max-listpack-entries", "3"}, {"ZADD", "z", "2", "new"}, {"OBJECT", "ENCODING", "z"},
+			{"ZRANGE", "z", "0", "-1", "WITHSCORES"}, {"CONFIG", "SET", "zset-max-listpack-entries", "128"},
+		} {
+			w, g := r.Do(c...), f.Do(c...)
+			if c[0] == "ZSCAN" && r.Do("OBJECT", "ENCODING", c[1]) == "$8\r\nskiplist\r\n" {
+				w, g = zscanPairs(w), zscanPairs(g)
+			}
+			if w != g {
+				t.Errorf("%s: %q:\n ferry %q\n redis %q", name, c, g, w)
+			}
+		}
+	}
+}
