@@ -28,6 +28,7 @@ type Client struct {
 
 	closeAfterReply bool
 	killed          bool
+	registered      bool     // RegisterClient ran: once in the client's life
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
 	multiBytes      int    // request bytes of the writes queued (Engine.SetMaxWriteBytes)
@@ -114,12 +115,14 @@ func (e *Engine) PrepareClient(addr, laddr string) *Client {
 
 // RegisterClient makes a prepared client known (CLIENT LIST, INFO). The
 // caller holds the lock (or the busy gate: BusyReply registers a client
-// whose first command comes while a script is busy, and a second call
-// changes nothing).
+// whose first command comes while a script is busy). Only the first call
+// counts: a later one changes nothing, even for a client killed since, which
+// must not come back to CLIENT LIST or count as a second connection.
 func (e *Engine) RegisterClient(cl *Client) {
-	if e.clients[cl.ID] == cl {
+	if cl.registered {
 		return
 	}
+	cl.registered = true
 	cl.Authed = e.cfg.RequirePass == ""
 	e.clients[cl.ID] = cl
 	e.stats.Connections.Add(1)

@@ -1032,3 +1032,33 @@ func TestCommandListAndCount(t *testing.T) {
 		t.Errorf("COMMAND DOCS config subcommands %v", subs)
 	}
 }
+
+// A client is registered once in its life: registering it again after
+// CLIENT KILL (the connection's first batch after BusyReply registered it
+// while a script was busy) neither lists it again nor counts a second
+// connection.
+func TestRegisterClientOnce(t *testing.T) {
+	e := command.New(command.Config{})
+	register := func(cl *command.Client) {
+		e.Lock()
+		e.RegisterClient(cl)
+		e.Unlock()
+	}
+	e.Lock()
+	killer := e.NewClient("127.0.0.1:1", "127.0.0.1:6379")
+	e.Unlock()
+	victim := e.PrepareClient("127.0.0.1:2", "127.0.0.1:6379")
+	register(victim)
+	register(victim)
+	id := strconv.FormatInt(victim.ID, 10)
+	if r := exec(e, killer, "CLIENT", "KILL", "ID", id); r != ":1\r\n" {
+		t.Fatalf("CLIENT KILL ID %s: %q", id, r)
+	}
+	register(victim)
+	if r := exec(e, killer, "CLIENT", "LIST", "ID", id); r != "$0\r\n\r\n" {
+		t.Errorf("killed client listed again: %q", r)
+	}
+	if r := exec(e, killer, "INFO", "stats"); !strings.Contains(r, "total_connections_received:2\r\n") {
+		t.Errorf("INFO stats after registering twice and a kill: %q", r)
+	}
+}

@@ -206,8 +206,6 @@ type conn struct {
 	writerWG sync.WaitGroup
 	done     chan struct{}
 	need     uint64 // the log must hold units up to here before replies go out
-	// registered: the engine knows the client (the first batch registers it).
-	registered bool
 	// asyncNeed is need for the replies handed to the asynchronous writer.
 	asyncNeed atomic.Uint64
 	// nudged says the read deadline was moved to the past to wake the
@@ -380,10 +378,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		return c.busyBatch(), false, nil, nil
 	}
 	defer e.Unlock()
-	if !c.registered {
-		e.RegisterClient(cl)
-		c.registered = true
-	}
+	e.RegisterClient(cl) // the first batch's, or BusyReply's before it
 	defer func() { c.need = e.AckPoint() }()
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
 	for ran := 0; ; ran++ {
