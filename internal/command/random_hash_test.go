@@ -273,6 +273,10 @@ func hrandfield(d *diff, k string) {
 	withValues := false
 	if d.r.IntN(5) > 0 {
 		n := d.number(-6, 8)
+		if d.r.IntN(4) == 0 {
+			// near the hash's size: the strategies depend on the ratio
+			n = strconv.FormatInt(max(1, sizeOf(d, "HLEN", k)-int64(d.r.IntN(4))*int64(d.r.IntN(40))/10), 10)
+		}
 		if v, err := strconv.ParseInt(n, 10, 64); err == nil && v < -1000 {
 			n = "-7" // a huge negative count replies that many fields
 		}

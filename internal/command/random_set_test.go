@@ -225,10 +225,14 @@ func (d *diff) setContents(key string) map[string]bool {
 	return m
 }
 
-// randomCount returns a count for SPOP or SRANDMEMBER: small, or odd (a
-// huge negative one only for SPOP, which refuses it: SRANDMEMBER would
-// reply that many members).
-func (d *diff) randomCount(spop bool) string {
+// randomCount returns a count for SPOP or SRANDMEMBER on key: small, near
+// the set's size (for the strategies chosen by the ratio of the two), or
+// odd (a huge negative one only for SPOP, which refuses it: SRANDMEMBER
+// would reply that many members).
+func (d *diff) randomCount(key string, spop bool) string {
+	if d.r.IntN(4) == 0 {
+		return strconv.FormatInt(max(1, sizeOf(d, "SCARD", key)-int64(d.r.IntN(4))*int64(d.r.IntN(40))/10), 10)
+	}
 	n := d.number(-5, 8)
 	if v, err := strconv.ParseInt(n, 10, 64); err == nil && v < -1000 && !spop {
 		return "-3"
@@ -244,7 +248,7 @@ func (d *diff) randomCount(spop bool) string {
 func spop(d *diff, k string) {
 	c := []string{"SPOP", k}
 	if d.r.IntN(4) > 0 {
-		c = append(c, d.randomCount(true))
+		c = append(c, d.randomCount(k, true))
 		if d.r.IntN(12) == 0 {
 			c = append(c, d.pick("1", "x"))
 		}
@@ -296,7 +300,7 @@ func spop(d *diff, k string) {
 func srandmember(d *diff, k string) {
 	c := []string{"SRANDMEMBER", k}
 	if d.r.IntN(4) > 0 {
-		c = append(c, d.randomCount(false))
+		c = append(c, d.randomCount(k, false))
 		if d.r.IntN(12) == 0 {
 			c = append(c, d.pick("1", "x"))
 		}
@@ -332,4 +336,14 @@ func srandmember(d *diff, k string) {
 		}
 		seen[e] = true
 	}
+}
+
+// sizeOf returns ferry's SCARD or HLEN of key (not recorded: a read), or 0.
+func sizeOf(d *diff, cmd, key string) int64 {
+	r := d.ferry.Do(cmd, key)
+	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(r, ":"), "\r\n"), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
