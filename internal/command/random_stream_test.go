@@ -23,9 +23,9 @@ import (
 //     and seen times (XINFO STREAM FULL) are replaced by a placeholder
 //     after checking that they are non-negative integers (streamNormalize).
 //   - Idle thresholds (XPENDING IDLE, the min-idle-time of XCLAIM and
-//     XAUTOCLAIM) are 0 or at least 100 s, and idle times set by XCLAIM
+//     XAUTOCLAIM) are 0 or at least 1000 s, and idle times set by XCLAIM
 //     IDLE or TIME are 0 or at least a day, so that an entry is on the same
-//     side of a threshold on both servers however long the run takes.
+//     side of a threshold on both servers in any run shorter than that.
 //
 // Streams stay far below what a log entry holds (README.md, "Deliberate
 // differences", Streams: a group read or XAUTOCLAIM too large for one log
@@ -67,7 +67,7 @@ func newStreamStep(auto bool) func(d *diff) {
 
 // streamIdleTimes are the min-idle-time and IDLE thresholds used: 0, or
 // far from any idle time an entry can have during a run.
-var streamIdleTimes = []string{"0", "0", "100000", "1000000", "4294967296", "-1", "-9223372036854775808",
+var streamIdleTimes = []string{"0", "0", "10000000", "1000000", "4294967296", "-1", "-9223372036854775808",
 	"9223372036854775807", "abc", "1.5", "", "18446744073709551616"}
 
 func streamStep(d *diff, st *streamState, auto bool) {
