@@ -1161,18 +1161,10 @@ func zscanCmd(c *Ctx) {
 	if !ok {
 		return
 	}
-	// parseElemScan leaves match empty for MATCH "*" and for MATCH "",
-	// which in Redis matches only the empty member.
-	emptyMatch := false
-	for i := 3; i+1 < len(c.Args); i += 2 {
-		if c.Is(i, "match") {
-			emptyMatch = len(c.Args[i+1]) == 0
-		}
-	}
 	var out [][]byte
 	listpack := z.IsListpack()
 	emit := func(m string, s float64) {
-		if opts.match != "" && !glob.Match(opts.match, m) || emptyMatch && m != "" {
+		if opts.usePattern && !glob.Match(opts.match, m) {
 			return
 		}
 		var sb []byte
