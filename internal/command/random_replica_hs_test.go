@@ -16,8 +16,8 @@ import (
 // TestRandomReplicateHashSet runs the random hash and set commands of
 // TestRandomHashAgainstRedis and TestRandomSetAgainstRedis on a master
 // engine, applies the effects it logs to a replica engine, and requires the
-// same DEBUG DIGEST on both after every command, as TestRandomReplicate
-// does for the other types. Here SPOP's random picks are kept (no DEL
+// same DEBUG DIGEST on both after every command (now and then a
+// transaction of a few), as TestRandomReplicate does for the other types. Here SPOP's random picks are kept (no DEL
 // after them): its effect (SREMs, or DEL for the whole set) must make the
 // replica pop the same members; HINCRBYFLOAT must reach it as the value
 // the master computed. CONFIG SET of the encoding limits changes the
@@ -51,7 +51,17 @@ func TestRandomReplicateHashSet(t *testing.T) {
 					t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
 				}
 				for i := 0; i < n; i++ {
-					steps[name](d)
+					if d.r.IntN(20) == 0 {
+						// a few steps as one transaction: one unit for
+						// all, SPOP's own MULTI inside it
+						d.send("MULTI")
+						for j := 1 + d.r.IntN(4); j > 0; j-- {
+							steps[name](d)
+						}
+						d.send("EXEC")
+					} else {
+						steps[name](d)
+					}
 					d.digest()
 				}
 				if len(rp.log.units) < n/10 {
