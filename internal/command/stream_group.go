@@ -280,7 +280,9 @@ func (c *Ctx) xgroupPrologue(create, setid bool) (s *keyspace.Stream, g *keyspac
 			if !ok {
 				return nil, nil, false, 0, false
 			}
-			if n < 0 && n != keyspace.EntriesReadInvalid {
+			// The master's own counter may have wrapped past the int64
+			// limit (Redis's does too): its effects set it as it is.
+			if n < 0 && n != keyspace.EntriesReadInvalid && !c.Client.Master {
 				c.Error("ERR value for ENTRIESREAD must be positive or -1")
 				return nil, nil, false, 0, false
 			}

@@ -1,0 +1,39 @@
+package command_test
+
+import (
+	"testing"
+	"time"
+)
+
+// A group's entries-read wraps past the int64 limit, as Redis's does, and
+// the effect that records it (XGROUP SETID ... ENTRIESREAD with the
+// negative value) is taken by a replica, which a client's XGROUP SETID
+// with that value is not. Found by TestRandomReplicateStream.
+func TestStreamEntriesReadWrapsOnReplica(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	rp := newReplication(clock, 1)
+	cl := rp.clients[0]
+	for _, c := range [][]string{
+		{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"},
+		{"XGROUP", "CREATE", "s", "g", "0", "ENTRIESREAD", "9223372036854775806"},
+		{"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"},
+	} {
+		if r := exec(rp.master, cl, c...); r[0] == '-' {
+			t.Fatalf("%q: %q", c, r)
+		}
+	}
+	applier := rp.replica.NewApplier()
+	for _, u := range rp.log.units {
+		if err := applier.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "*1\r\n*12\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:2\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-2\r\n" +
+		"$12\r\nentries-read\r\n:-9223372036854775808\r\n$3\r\nlag\r\n:-9223372036854775806\r\n"
+	if m, r := exec(rp.master, cl, "XINFO", "GROUPS", "s"), exec(rp.replica, rp.rc, "XINFO", "GROUPS", "s"); m != want || r != want {
+		t.Fatalf("XINFO GROUPS:\n master  %q\n replica %q\n want    %q", m, r, want)
+	}
+	if r := exec(rp.master, cl, "XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "-9223372036854775808"); r != "-ERR value for ENTRIESREAD must be positive or -1\r\n" {
+		t.Fatalf("a client's negative ENTRIESREAD: %q", r)
+	}
+}
