@@ -2,7 +2,9 @@ package command_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -57,9 +59,6 @@ func replicaOf(clock func() time.Time) (*command.Engine, *command.Client) {
 func apply(t *testing.T, e *command.Engine, cl *command.Client, unit []byte) {
 	t.Helper()
 	rd := resp.NewReader(bytes.NewReader(unit))
-	if err := rd.Fill(); err != nil {
-		t.Fatalf("unit %q: %v", unit, err)
-	}
 	e.Lock()
 	defer e.Unlock()
 	cl.DB = 0
@@ -69,7 +68,13 @@ func apply(t *testing.T, e *command.Engine, cl *command.Client, unit []byte) {
 			t.Fatalf("unit %q: %v", unit, err)
 		}
 		if args == nil {
-			break
+			// A unit larger than one read (a large SPOP's SREMs).
+			if err := rd.Fill(); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("unit %q: %v", unit, err)
+			}
+			continue
 		}
 		cl.W.Reset()
 		e.Exec(cl, args)

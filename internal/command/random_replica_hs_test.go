@@ -1,16 +1,10 @@
 package command_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/ferrydb/ferry/internal/command"
-	"github.com/ferrydb/ferry/internal/resp"
 )
 
 // TestRandomReplicateHashSet runs the random hash and set commands of
@@ -37,7 +31,7 @@ func TestRandomReplicateHashSet(t *testing.T) {
 					now: clock.Now().Unix(), marks: map[string]bool{}}
 				d.digests = func() (string, string) {
 					for ; applied < len(rp.log.units); applied++ {
-						applyWhole(t, rp.replica, rp.rc, rp.log.units[applied])
+						apply(t, rp.replica, rp.rc, rp.log.units[applied])
 					}
 					rp.master.Lock()
 					md := rp.master.Keyspace().Digest()
@@ -69,38 +63,5 @@ func TestRandomReplicateHashSet(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// applyWhole is effects_test.go's apply for units of any size: apply
-// parses what one read of the reader brings (16 KB), and the SREMs of a
-// large SPOP make a longer unit.
-func applyWhole(t *testing.T, e *command.Engine, cl *command.Client, unit []byte) {
-	t.Helper()
-	rd := resp.NewReader(bytes.NewReader(unit))
-	e.Lock()
-	defer e.Unlock()
-	cl.DB = 0
-	for {
-		args, err := rd.Next(true)
-		if err != nil {
-			t.Fatalf("unit %q: %v", unit, err)
-		}
-		if args == nil {
-			if err := rd.Fill(); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("unit %q: %v", unit, err)
-			}
-			continue
-		}
-		cl.W.Reset()
-		e.Exec(cl, args)
-		if bytes.HasPrefix(cl.W.Buf, []byte("-")) {
-			t.Fatalf("replica rejected effect %q of unit %q: %s", args, unit, cl.W.Buf)
-		}
-	}
-	if rd.Buffered() != 0 {
-		t.Fatalf("unit %q: %d trailing bytes", unit, rd.Buffered())
 	}
 }
