@@ -585,6 +585,7 @@ func xclaimCmd(c *Ctx) {
 	now := c.Now()
 	var (
 		retry        = int64(-1)
+		retryGiven   bool
 		deliveryTime = int64(-1)
 		timeGiven    bool
 		force        bool
@@ -614,11 +615,17 @@ func xclaimCmd(c *Ctx) {
 			deliveryTime, timeGiven = n, true
 		case c.Is(j, "retrycount") && more > 0:
 			j++
+			if u, err := strconv.ParseUint(c.Arg(j), 10, 64); err == nil && u > 1<<63-1 && c.Client.Master {
+				// the master's effect of a delivery count past the
+				// int64 limit (counts are unsigned, as Redis's)
+				retry, retryGiven = int64(u), true
+				break
+			}
 			n, ok := c.intOr(j, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
 			if !ok {
 				return
 			}
-			retry = n
+			retry, retryGiven = n, n >= 0
 		case c.Is(j, "lastid") && more > 0:
 			j++
 			id, _, ok := c.parseStreamID(c.Args[j], 0, true, false, true)
@@ -685,7 +692,7 @@ func xclaimCmd(c *Ctx) {
 			continue
 		}
 		p.DeliveryTime = deliveryTime
-		if retry >= 0 {
+		if retryGiven {
 			p.DeliveryCount = uint64(retry)
 		} else if !justID {
 			p.DeliveryCount++
