@@ -486,21 +486,23 @@ func (s *scripting) replyTable(w *resp.Writer, t *lua.LTable, scriptResp, depth 
 		}
 		return
 	}
+	// maps and sets in the order Redis's lua_next gives (Lua 5.1's table
+	// layout), not gopher-lua's insertion order
 	if m, ok := t.RawGetString("map").(*lua.LTable); ok {
-		n := 0
-		m.ForEach(func(_, _ lua.LValue) { n++ })
-		w.Map(n)
-		m.ForEach(func(k, v lua.LValue) {
+		keys, vals := luaenv.TableEntries(m)
+		w.Map(len(keys))
+		for i, k := range keys {
 			s.reply(w, k, scriptResp, depth+1)
-			s.reply(w, v, scriptResp, depth+1)
-		})
+			s.reply(w, vals[i], scriptResp, depth+1)
+		}
 		return
 	}
 	if set, ok := t.RawGetString("set").(*lua.LTable); ok {
-		n := 0
-		set.ForEach(func(_, _ lua.LValue) { n++ })
-		w.Set(n)
-		set.ForEach(func(k, _ lua.LValue) { s.reply(w, k, scriptResp, depth+1) })
+		keys, _ := luaenv.TableEntries(set)
+		w.Set(len(keys))
+		for _, k := range keys {
+			s.reply(w, k, scriptResp, depth+1)
+		}
 		return
 	}
 	if vs, ok := t.RawGetString("verbatim_string").(*lua.LTable); ok {
