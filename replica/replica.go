@@ -159,7 +159,10 @@ func New(cfg Config) (*Replica, error) {
 	e.SetReplication(func() command.Replication {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		rep := command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince}
+		rep := command.Replication{Offset: int64(r.offset), LinkUp: r.state == StateStreaming, SyncInProgress: r.syncing, DownSince: r.downSince, State: string(r.state)}
+		if r.err != nil && r.state != StateStreaming {
+			rep.Err = r.err.Error() // the last error, while it matters
+		}
 		if host, port, err := net.SplitHostPort(r.masterAddr); err == nil {
 			rep.MasterHost = host
 			rep.MasterPort, _ = strconv.Atoi(port)

@@ -18,6 +18,10 @@ type Applier struct {
 	args [][]byte                     // reused by every entry
 	exec func([][]byte, []byte) error // a.execOne, made once
 	ran  int                          // commands run of the entry being applied
+	// entry is the entry being applied, and check scratch space for
+	// parsing it whole before its first command runs (execOne).
+	entry []byte
+	check [][]byte
 }
 
 // NewApplier returns an applier for e; it registers an internal client.
@@ -36,9 +40,10 @@ func (e *Engine) NewApplier() *Applier {
 // Apply runs every command of data, which starts in database 0. Effects
 // are not handed to the engine's log, expired keys are neither hidden nor
 // deleted while applying (the master's DELs remove them), and writes are
-// allowed whatever the engine's role. An entry that does not parse, or a
-// command the engine rejects, stops Apply with an error naming it; the
-// commands before it stay applied.
+// allowed whatever the engine's role. An entry that does not parse stops
+// Apply with an error before any of its commands runs; a command the engine
+// rejects stops it with an error naming the command, and the commands
+// before it stay applied.
 func (a *Applier) Apply(data []byte) error {
 	e := a.e
 	e.Lock()
@@ -105,8 +110,10 @@ func (a *Applier) applying() (restore func()) {
 func (a *Applier) applyLocked(data []byte) error {
 	a.cl.DB = 0
 	a.ran = 0
+	a.entry = data
 	var err error
 	a.args, err = resp.ParseCommands(data, a.args[:0], a.exec)
+	a.entry = nil
 	a.cl.W.Reset()
 	if err != nil {
 		var pe resp.ProtocolError
@@ -123,6 +130,15 @@ func (a *Applier) applyLocked(data []byte) error {
 // read ahead every prefetchEvery commands.
 func (a *Applier) execOne(args [][]byte, rest []byte) error {
 	a.ran++
+	if a.ran == 1 && len(rest) > 0 {
+		// An entry of several commands (a transaction, a group commit) is
+		// parsed whole before its first command runs, so that a corrupt
+		// or foreign one changes nothing: readers never see part of it.
+		var err error
+		if a.check, err = resp.ParseCommands(a.entry, a.check[:0], parseOnly); err != nil {
+			return err
+		}
+	}
 	if a.ran%prefetchEvery == 0 {
 		a.e.Prefetch(a.cl.DB, rest)
 	}
@@ -133,3 +149,6 @@ func (a *Applier) execOne(args [][]byte, rest []byte) error {
 	}
 	return nil
 }
+
+// parseOnly is the command callback of a parse that only checks an entry.
+func parseOnly([][]byte, []byte) error { return nil }

@@ -83,3 +83,48 @@ func TestApplyRunLong(t *testing.T) {
 		t.Fatalf("n after the run: %v, want 600", o)
 	}
 }
+
+// TestApplyMalformedEntryChangesNothing: an entry of several commands
+// whose end does not parse (corrupt, cut short, or published by something
+// else than a master) is refused whole, naming the byte, with none of its
+// commands applied; the entries before it stay applied.
+func TestApplyMalformedEntryChangesNothing(t *testing.T) {
+	cmd := func(args ...string) []byte {
+		var b [][]byte
+		for _, a := range args {
+			b = append(b, []byte(a))
+		}
+		return resp.AppendCommand(nil, b...)
+	}
+	good := append(cmd("SET", "a", "1"), cmd("SET", "b", "2")...)
+	for name, bad := range map[string][]byte{
+		"garbage after":   append(append([]byte{}, good...), "hello\r\n"...),
+		"cut short":       good[:len(good)-3],
+		"bulk too long":   append(append([]byte{}, good...), "*2\r\n$3\r\nDEL\r\n$9\r\na\r\n"...),
+		"second is bad":   append(cmd("SET", "a", "1"), "*1\r\n$x\r\n"...),
+		"inline after it": append(cmd("SET", "a", "1"), "SET b 2\r\n"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := command.New(command.Config{})
+			ap := e.NewApplier()
+			n, err := ap.ApplyRun([][]byte{cmd("SET", "before", "x"), bad}, nil)
+			if n != 1 || err == nil || !strings.Contains(err.Error(), "malformed entry") || !strings.Contains(err.Error(), "at byte") {
+				t.Fatalf("ApplyRun = %d, %v; want 1 and a malformed-entry error", n, err)
+			}
+			if err := ap.Apply(bad); err == nil {
+				t.Fatal("Apply of the bad entry succeeded")
+			}
+			e.Lock()
+			defer e.Unlock()
+			ks := e.Keyspace()
+			if ks.DB(0).Get("before") == nil {
+				t.Error("the entry before the bad one is not applied")
+			}
+			for _, k := range []string{"a", "b"} {
+				if ks.DB(0).Get(k) != nil {
+					t.Errorf("key %s of the bad entry was applied", k)
+				}
+			}
+		})
+	}
+}

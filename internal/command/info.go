@@ -492,6 +492,13 @@ func infoReplication(e *Engine, b *infoBuf) {
 		b.int("slave_priority", 100)
 		b.int("slave_read_only", boolInt(st.settings.replicaReadOnly))
 		b.int("replica_announced", 1)
+		if r.State != "" {
+			b.str("ferry_replica_state", r.State)
+		}
+		if r.Err != "" {
+			// One line: INFO is read line by line.
+			b.str("ferry_replica_error", strings.Join(strings.Fields(r.Err), " "))
+		}
 	}
 	off, fs := e.followerState()
 	if e.followers != nil {

@@ -134,6 +134,11 @@ type Replication struct {
 	// DownSince is when a replica's link went down (INFO
 	// master_link_down_since_seconds); zero if it never was up.
 	DownSince time.Time
+	// State is a ferry replica's own state (loading, streaming, link-down,
+	// resyncing, resync-needed, broken: INFO ferry_replica_state), and Err
+	// the error that put it there, if any (ferry_replica_error).
+	State string
+	Err   string
 }
 
 // SetReplication installs the function INFO and ROLE call (under the
