@@ -143,9 +143,14 @@ func (a *Applier) execOne(args [][]byte, rest []byte) error {
 		a.e.Prefetch(a.cl.DB, rest)
 	}
 	a.cl.W.Reset()
+	a.cl.applyErr = nil
 	a.e.Exec(a.cl, args)
 	if r := a.cl.W.Buf; len(r) > 0 && r[0] == '-' {
 		return fmt.Errorf("apply: %q: %s", args[0], bytes.TrimSpace(r[1:]))
+	}
+	if a.cl.applyErr != nil {
+		// A command of a transaction failed: EXEC's own reply is an array.
+		return fmt.Errorf("apply: %q: a command inside it failed: %s", args[0], a.cl.applyErr)
 	}
 	return nil
 }

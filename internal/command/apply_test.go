@@ -128,3 +128,28 @@ func TestApplyMalformedEntryChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyErrorInsideTransaction: a command of an entry's MULTI/EXEC that
+// the replica refuses stops the apply with its error, although EXEC's own
+// reply is an array and not an error: a replica whose data no longer
+// matches its master's says so instead of going on.
+func TestApplyErrorInsideTransaction(t *testing.T) {
+	e := command.New(command.Config{})
+	ap := e.NewApplier()
+	var entry []byte
+	for _, c := range [][]string{{"SET", "s", "text"}, {"MULTI"}, {"SET", "a", "1"}, {"INCR", "s"}, {"EXEC"}} {
+		var b [][]byte
+		for _, a := range c {
+			b = append(b, []byte(a))
+		}
+		entry = resp.AppendCommand(entry, b...)
+	}
+	err := ap.Apply(entry)
+	if err == nil || !strings.Contains(err.Error(), `"EXEC": a command inside it failed: ERR value is not an integer or out of range`) {
+		t.Fatalf("Apply = %v; want EXEC's inner INCR error", err)
+	}
+	ok := resp.AppendCommand(nil, []byte("INCR"), []byte("n"))
+	if err := ap.Apply(ok); err != nil {
+		t.Fatalf("Apply of a good entry after it: %v", err)
+	}
+}

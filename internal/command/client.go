@@ -29,6 +29,7 @@ type Client struct {
 	closeAfterReply bool
 	killed          bool
 	registered      bool     // RegisterClient ran: once in the client's life
+	applyErr        []byte   // a master link's first error reply of a command (Applier)
 	multi           []queued // non-nil inside MULTI
 	multiErr        bool
 	multiBytes      int    // request bytes of the writes queued (Engine.SetMaxWriteBytes)

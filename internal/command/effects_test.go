@@ -1,10 +1,7 @@
 package command_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/keyspace"
-	"github.com/ferrydb/ferry/internal/resp"
 )
 
 // unitLog records the units an engine emits.
@@ -55,35 +51,21 @@ func replicaOf(clock func() time.Time) (*command.Engine, *command.Client) {
 	return e, cl
 }
 
-// apply runs one unit on a replica engine: it starts in database 0.
+// appliers holds each replica engine's Applier (apply).
+var appliers sync.Map // *command.Engine -> *command.Applier
+
+// apply runs one unit on a replica engine as a replica does, through the
+// engine's Applier (it starts in database 0), and fails the test when the
+// replica refuses any of its commands, one inside an EXEC too. cl is the
+// replica's link client of replicaOf, kept for the callers.
 func apply(t *testing.T, e *command.Engine, cl *command.Client, unit []byte) {
 	t.Helper()
-	rd := resp.NewReader(bytes.NewReader(unit))
-	e.Lock()
-	defer e.Unlock()
-	cl.DB = 0
-	for {
-		args, err := rd.Next(true)
-		if err != nil {
-			t.Fatalf("unit %q: %v", unit, err)
-		}
-		if args == nil {
-			// A unit larger than one read (a large SPOP's SREMs).
-			if err := rd.Fill(); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("unit %q: %v", unit, err)
-			}
-			continue
-		}
-		cl.W.Reset()
-		e.Exec(cl, args)
-		if bytes.HasPrefix(cl.W.Buf, []byte("-")) {
-			t.Fatalf("replica rejected effect %q of unit %q: %s", args, unit, cl.W.Buf)
-		}
+	ap, ok := appliers.Load(e)
+	if !ok {
+		ap, _ = appliers.LoadOrStore(e, e.NewApplier())
 	}
-	if rd.Buffered() != 0 {
-		t.Fatalf("unit %q: %d trailing bytes", unit, rd.Buffered())
+	if err := ap.(*command.Applier).Apply(unit); err != nil {
+		t.Fatalf("replica rejected unit %q: %v", unit, err)
 	}
 }
 

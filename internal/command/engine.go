@@ -7,6 +7,7 @@
 package command
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -614,6 +615,14 @@ func (e *Engine) call(cl *Client, cmd *Command, args [][]byte) {
 		} else {
 			e.stats.ErrorReplies++
 			e.obs.countError(w.Buf[before+1:])
+		}
+		if cl.Master && cl.applyErr == nil {
+			// Even inside EXEC, where the reply is an array (Applier).
+			line := w.Buf[before+1:]
+			if i := bytes.IndexByte(line, '\r'); i >= 0 {
+				line = line[:i]
+			}
+			cl.applyErr = append([]byte{}, line...)
 		}
 	}
 	if cl.block == nil {
