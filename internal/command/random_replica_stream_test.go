@@ -2,7 +2,6 @@ package command_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -28,19 +27,7 @@ func TestRandomReplicateStream(t *testing.T) {
 			// the master's and the replica's state is read by other
 			// clients: the first may be in a transaction
 			master, replica := engineConn{rp.master, rp.clients[1]}, engineConn{rp.replica, rp.rc}
-			// the engine's own applier, as a replica uses: a transaction of
-			// many long XADDs is more than apply's single read takes
-			applier, units := rp.replica.NewApplier(), 0
-			d := &diff{t: t, seed: seed, resp: 2, r: rand.New(rand.NewPCG(seed, 98)), ferry: conn,
-				now: clock.Now().Unix(), marks: map[string]bool{}}
-			d.digests = func() (string, string) {
-				for _, u := range rp.log.units {
-					if err := applier.Apply(u); err != nil {
-						d.fail("the replica: %v", err)
-					}
-				}
-				units += len(rp.log.units)
-				rp.log.units = rp.log.units[:0]
+			d, units := replicaDiff(t, seed, 98, clock, rp, conn, func(d *diff) {
 				for _, key := range []string{"x0", "x1", "x2"} {
 					args := []string{"XINFO", "STREAM", key, "FULL", "COUNT", "0"}
 					m, err1 := streamSeenTimes(t, args, master.Do(args...))
@@ -49,14 +36,7 @@ func TestRandomReplicateStream(t *testing.T) {
 						d.fail("XINFO STREAM %s FULL COUNT 0 (seen-times left out; %s%s):\n master  %s\n replica %s", key, err1, err2, m, r)
 					}
 				}
-				rp.master.Lock()
-				md := rp.master.Keyspace().Digest()
-				rp.master.Unlock()
-				rp.replica.Lock()
-				rd := rp.replica.Keyspace().Digest()
-				rp.replica.Unlock()
-				return md.Hex(), rd.Hex()
-			}
+			})
 			step := newStreamStep(true)
 			inMulti := 0
 			for i := 0; i < n; i++ {
@@ -75,9 +55,7 @@ func TestRandomReplicateStream(t *testing.T) {
 					clock.Add(time.Duration(d.r.IntN(300_000)) * time.Millisecond)
 				}
 			}
-			if units < n/10 {
-				t.Fatalf("only %d units logged in %d steps", units, n)
-			}
+			checkUnits(t, *units, n)
 		})
 	}
 }

@@ -26,25 +26,8 @@ func TestRandomReplicate(t *testing.T) {
 				clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 				rp := newReplication(clock, 1)
 				conn := engineConn{rp.master, rp.clients[0]}
-				applied := 0
-				d := &diff{t: t, seed: seed, resp: 2, r: rand.New(rand.NewPCG(seed, 99)), ferry: conn,
-					now: clock.Now().Unix(), marks: map[string]bool{}}
-				d.digests = func() (string, string) {
-					for ; applied < len(rp.log.units); applied++ {
-						apply(t, rp.replica, rp.rc, rp.log.units[applied])
-					}
-					rp.master.Lock()
-					md := rp.master.Keyspace().Digest()
-					rp.master.Unlock()
-					rp.replica.Lock()
-					rd := rp.replica.Keyspace().Digest()
-					rp.replica.Unlock()
-					return md.Hex(), rd.Hex()
-				}
+				d, units := replicaDiff(t, seed, 99, clock, rp, conn, nil)
 				conn.Do("DEBUG", "SET-ACTIVE-EXPIRE", "0")
-				if r := conn.Do("CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen); r != "+OK\r\n" {
-					t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
-				}
 				for i := 0; i < n; i++ {
 					steps[name](d)
 					d.digest()
@@ -53,11 +36,52 @@ func TestRandomReplicate(t *testing.T) {
 						clock.Add(time.Duration(d.r.IntN(300)) * time.Second)
 					}
 				}
-				if len(rp.log.units) < n/10 {
-					t.Fatalf("only %d units logged in %d steps", len(rp.log.units), n)
-				}
+				checkUnits(t, *units, n)
 			})
 		}
+	}
+}
+
+// replicaDiff returns a run of the randomized tests on rp (random_*_test.go)
+// at clock's time whose commands go to conn, on rp's master, and whose DEBUG DIGEST check
+// first applies the units the master logged to rp's replica, as a replica
+// does, then calls check (when not nil) and compares the master's digest
+// with the replica's. The string limit is set as runDiff sets it. The
+// count of units applied so far is kept in *units.
+func replicaDiff(t *testing.T, seed, stream uint64, clock *fakeClock, rp replication, conn diffConn, check func(d *diff)) (d *diff, units *int) {
+	t.Helper()
+	units = new(int)
+	d = &diff{t: t, seed: seed, resp: 2, r: rand.New(rand.NewPCG(seed, stream)), ferry: conn,
+		now: clock.Now().Unix(), marks: map[string]bool{}}
+	d.digests = func() (string, string) {
+		for _, u := range rp.log.units {
+			apply(t, rp.replica, rp.rc, u)
+		}
+		*units += len(rp.log.units)
+		rp.log.units = rp.log.units[:0]
+		if check != nil {
+			check(d)
+		}
+		rp.master.Lock()
+		md := rp.master.Keyspace().Digest()
+		rp.master.Unlock()
+		rp.replica.Lock()
+		rd := rp.replica.Keyspace().Digest()
+		rp.replica.Unlock()
+		return md.Hex(), rd.Hex()
+	}
+	if r := conn.Do("CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen); r != "+OK\r\n" {
+		t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
+	}
+	return d, units
+}
+
+// checkUnits fails a replication run whose steps logged too few units to
+// have tested much.
+func checkUnits(t *testing.T, units, steps int) {
+	t.Helper()
+	if units < steps/10 {
+		t.Fatalf("only %d units logged in %d steps", units, steps)
 	}
 }
 

@@ -2,7 +2,6 @@ package command_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -25,31 +24,12 @@ func TestRandomReplicateZset(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 			rp := newReplication(clock, 1)
 			conn := configMirror{engineConn{rp.master, rp.clients[0]}, engineConn{rp.replica, rp.rc}}
-			applied := 0
-			d := &diff{t: t, seed: seed, resp: 2, r: rand.New(rand.NewPCG(seed, 98)), ferry: conn,
-				now: clock.Now().Unix(), marks: map[string]bool{}}
-			d.digests = func() (string, string) {
-				for ; applied < len(rp.log.units); applied++ {
-					apply(t, rp.replica, rp.rc, rp.log.units[applied])
-				}
-				rp.master.Lock()
-				md := rp.master.Keyspace().Digest()
-				rp.master.Unlock()
-				rp.replica.Lock()
-				rd := rp.replica.Keyspace().Digest()
-				rp.replica.Unlock()
-				return md.Hex(), rd.Hex()
-			}
-			if r := conn.Do("CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen); r != "+OK\r\n" {
-				t.Fatalf("CONFIG SET proto-max-bulk-len: %q", r)
-			}
+			d, units := replicaDiff(t, seed, 98, clock, rp, conn, nil)
 			for i := 0; i < n; i++ {
 				zsetStep(d)
 				d.digest()
 			}
-			if len(rp.log.units) < n/10 {
-				t.Fatalf("only %d units logged in %d steps", len(rp.log.units), n)
-			}
+			checkUnits(t, *units, n)
 		})
 	}
 }
