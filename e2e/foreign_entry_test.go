@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ferrydb/ferry/internal/redistest"
+	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
@@ -76,6 +77,15 @@ func TestReplicaStopsAtUndecodableEntry(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A master started on the dataset cannot rebuild past the entry: it
+	// refuses to start, naming it, rather than start without it.
+	m.stop(t)
+	lg := openLog(t, ns.URL(), "foreign", false)
+	if _, err := newMaster(lg, "foreign", func(c *master.Config) { c.NewDataset = false }); err == nil ||
+		!strings.Contains(err.Error(), "malformed entry") || !strings.Contains(err.Error(), strconv.FormatUint(last+1, 10)) {
+		t.Fatalf("master started on a log with a foreign entry at %d: %v; want a refusal naming it", last+1, err)
+	}
 }
 
 func ackData(m *nats.Msg) string {
