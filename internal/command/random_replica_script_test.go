@@ -2,8 +2,6 @@ package command_test
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -41,24 +39,8 @@ func runWrappedReplica(t *testing.T, kind, def int) {
 					// into 0 where a skiplist keeps it (in Redis too)
 					conn := configMirror{engineConn{rp.master, rp.clients[0]}, engineConn{rp.replica, rp.rc}}
 					second := engineConn{rp.master, rp.clients[1]}
-					applied := 0
-					d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, 97)), ferry: conn,
-						now: clock.Now().Unix(), marks: map[string]bool{}}
-					d.digests = func() (string, string) {
-						for ; applied < len(rp.log.units); applied++ {
-							if os.Getenv("FERRY_WRAP_TRACE") != "" {
-								t.Logf("unit %q", rp.log.units[applied])
-							}
-							apply(t, rp.replica, rp.rc, rp.log.units[applied])
-						}
-						rp.master.Lock()
-						md := rp.master.Keyspace().Digest()
-						rp.master.Unlock()
-						rp.replica.Lock()
-						rd := rp.replica.Keyspace().Digest()
-						rp.replica.Unlock()
-						return md.Hex(), rd.Hex()
-					}
+					d, units := replicaDiff(t, seed, 97, clock, rp, conn, nil)
+					d.resp = resp
 					for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
 						{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}} {
 						conn.Do(c...)
@@ -79,9 +61,7 @@ func runWrappedReplica(t *testing.T, kind, def int) {
 							clock.Add(time.Duration(d.r.IntN(300_000)) * time.Millisecond)
 						}
 					}
-					if len(rp.log.units) < n/10 {
-						t.Fatalf("only %d units logged in %d steps", len(rp.log.units), n)
-					}
+					checkUnits(t, *units, n)
 					for k, v := range w.counts {
 						total[k] += v
 					}
