@@ -1,0 +1,269 @@
+package command_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+// TestRandomNotifyAgainstRedis runs the step functions of the randomized
+// differential tests (string, list, keys, bitmap, hash, set, zset, stream)
+// with keyspace notifications on, and compares, after every command, the
+// messages a subscriber got from ferry with those it got from
+// redis-server, byte for byte, besides every reply and DEBUG DIGEST as the
+// step functions do.
+//
+// Each server has a second connection, in the run's protocol, that
+// PSUBSCRIBEs to __key*@*__:* and SUBSCRIBEs to a private sentinel
+// channel. After every command the harness PUBLISHes a fresh sentinel
+// from the command's connection and reads the subscriber until the
+// sentinel arrives: what came before it is what the command raised (a
+// server delivers to one subscriber in publishing order).
+//
+// The step functions also send commands to one server only (encoding
+// look-ups, ferry's contents, alignExpiry's PEXPIREAT on ferry, a scratch
+// SUNIONSTORE on redis-server): their messages are the harness's, not
+// compared, except "expired": a one-sided look-up may be the first to
+// touch a key whose time has passed, and the other server then raises the
+// same event at its next touch of the key, so "expired" messages from
+// one-sided commands are carried into the next comparison. Active expiry
+// is off on both (runDiff's setup), so expired events only come from
+// lookups, which both servers make for the same commands.
+//
+// Each subtest sets notify-keyspace-events to one of notifyClassSets
+// (most often everything, KEA plus m and n). Longer runs:
+//
+//	FERRY_DIFF_SEED=7 FERRY_DIFF_STEPS=3000 go test ./internal/command -run 'TestRandomNotifyAgainstRedis$'
+func TestRandomNotifyAgainstRedis(t *testing.T) {
+	runNotify(t, 120)
+}
+
+// notifyClassSets are the notify-keyspace-events values the runs use.
+var notifyClassSets = []string{
+	"KEAmn", "KEAmn", "KEAmn", "KEA", "Kg$", "El", "Ex", "Km", "Kd", "Kn", "Eh", "Ks", "Ez", "Kt",
+	"KEg$lshzt", "Exe", "KEmn", "Eg", "KA", "EA",
+}
+
+// notifySentinel is the private channel of the sentinel PUBLISHes.
+const notifySentinel = "\x00notify-sentinel"
+
+// notifySide wraps one server's connection: after each command it reads
+// what the subscriber got.
+type notifySide struct {
+	n    *notifyRun
+	side int // 0 redis-server, 1 ferry
+	c    diffConn
+	sub  *redistest.Conn
+	seq  int
+}
+
+// notifyEntry is one command sent to one side and the messages it raised.
+type notifyEntry struct {
+	args []string
+	msgs []string
+}
+
+// notifyRun pairs the two sides' commands and compares their messages.
+type notifyRun struct {
+	d *diff
+	// pending are the commands each side ran since the last comparison.
+	pending [2][]notifyEntry
+	// compared counts the comparisons that held at least one message.
+	compared, messages int
+}
+
+// Do sends args, then the sentinel, and collects the messages before it.
+func (s *notifySide) Do(args ...string) string {
+	d := s.n.d
+	d.t.Helper()
+	reply := s.c.Do(args...)
+	s.seq++
+	tag := strconv.Itoa(s.seq)
+	if r := s.c.Do("PUBLISH", notifySentinel, tag); r != ":1\r\n" {
+		d.fail("sentinel PUBLISH on side %d after %s: %q", s.side, quoteArgs(args), r)
+	}
+	var msgs []string
+	for {
+		m, err := s.sub.ReadTimeout(10 * time.Second)
+		if err != nil {
+			d.fail("side %d: reading the subscriber after %s: %v", s.side, quoteArgs(args), err)
+		}
+		f := pushFields(d.t, m)
+		if len(f) == 3 && f[0] == "message" && f[1] == notifySentinel {
+			if f[2] != tag {
+				d.fail("side %d: sentinel %q, want %q", s.side, f[2], tag)
+			}
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	s.n.pending[s.side] = append(s.n.pending[s.side], notifyEntry{args: append([]string(nil), args...), msgs: msgs})
+	if s.side == 1 {
+		s.n.pair()
+	}
+	return reply
+}
+
+// pair compares the messages once ferry has run the command redis-server
+// ran last (a command sent to both); otherwise ferry's command was its own.
+func (n *notifyRun) pair() {
+	r, f := n.pending[0], n.pending[1]
+	if len(r) == 0 || !sameArgs(r[len(r)-1].args, f[len(f)-1].args) {
+		return
+	}
+	want, got := notifyMessages(n.d.t, r), notifyMessages(n.d.t, f)
+	n.pending = [2][]notifyEntry{}
+	if len(want) > 0 {
+		n.compared++
+		n.messages += len(want)
+	}
+	if strings.Join(want, "") != strings.Join(got, "") {
+		n.d.fail("keyspace notifications after the last command:\n ferry %q\n redis %q", got, want)
+	}
+}
+
+// notifyMessages returns the messages to compare from one side's commands
+// since the last comparison, the last of them sent to both: the "expired"
+// ones of the one-sided commands before it, sorted (they come from SCAN
+// iterations, whose order is each server's own), then the last command's,
+// sorted too for a SCAN.
+func notifyMessages(t *testing.T, es []notifyEntry) []string {
+	var carried []string
+	for _, e := range es[:len(es)-1] {
+		carried = append(carried, notifyKeep(t, e.msgs, false)...)
+	}
+	sort.Strings(carried)
+	last := es[len(es)-1]
+	msgs := append([]string(nil), last.msgs...)
+	if strings.EqualFold(last.args[0], "SCAN") {
+		sort.Strings(msgs)
+	}
+	return append(carried, msgs...)
+}
+
+// notifyKeep returns the messages of a command to compare: all of a
+// command sent to both, only "expired" ones of a one-sided command.
+func notifyKeep(t *testing.T, msgs []string, common bool) []string {
+	if common {
+		return msgs
+	}
+	var out []string
+	for _, m := range msgs {
+		f := pushFields(t, m)
+		if len(f) == 4 && (f[3] == "expired" || strings.HasSuffix(f[2], "__:expired")) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func sameArgs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// pushFields returns the strings of a pub/sub message (an array or push
+// of bulk strings), or nil for anything else.
+func pushFields(t *testing.T, raw string) []string {
+	t.Helper()
+	br := bufio.NewReader(strings.NewReader(raw))
+	line, err := br.ReadString('\n')
+	if err != nil || len(line) < 3 || (line[0] != '*' && line[0] != '>') {
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(line[1:], "\r\n"))
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		line, err := br.ReadString('\n')
+		if err != nil || line[0] != '$' {
+			return nil
+		}
+		l, err := strconv.Atoi(strings.TrimSuffix(line[1:], "\r\n"))
+		if err != nil || l < 0 {
+			return nil
+		}
+		b := make([]byte, l+2)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil
+		}
+		out = append(out, string(b[:l]))
+	}
+	return out
+}
+
+// runNotify runs each step function with notifications compared (see
+// TestRandomNotifyAgainstRedis).
+func runNotify(t *testing.T, def int) {
+	seeds, steps := diffSeeds(t, def)
+	raddr := redistest.Redis(t)
+	_, faddr := redistest.Ferry(t, command.Config{})
+	names, stepFns := wrappedSteps(false)
+	total := map[string][2]int{}
+	for _, name := range names {
+		for _, seed := range seeds {
+			for _, resp := range []int{2, 3} {
+				t.Run(fmt.Sprintf("%s/seed%d/resp%d", name, seed, resp), func(t *testing.T) {
+					redis, ferry := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
+					cr := rand.New(rand.NewPCG(seed, uint64(resp)+uint64(len(name))<<8))
+					classes := notifyClassSets[cr.IntN(len(notifyClassSets))]
+					d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
+						now: time.Now().Unix(), marks: map[string]bool{}}
+					for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
+						{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}, {"CONFIG", "SET", "notify-keyspace-events", classes}} {
+						w, g := redis.Do(c...), ferry.Do(c...)
+						if c[0] != "HELLO" && w != g {
+							t.Fatalf("setup %q: ferry %q redis %q", c, g, w)
+						}
+					}
+					n := &notifyRun{d: d}
+					var sides [2]*notifySide
+					for i, c := range []*redistest.Conn{redis, ferry} {
+						sub := redistest.Dial(t, []string{raddr, faddr}[i])
+						sub.Do("HELLO", strconv.Itoa(resp))
+						sub.WriteRaw(redistest.Encode("PSUBSCRIBE", "__key*@*__:*"))
+						sub.WriteRaw(redistest.Encode("SUBSCRIBE", notifySentinel))
+						sides[i] = &notifySide{n: n, side: i, c: c, sub: sub}
+					}
+					for k := 0; k < 2; k++ {
+						w, g := sides[0].sub.Read(), sides[1].sub.Read()
+						if w != g {
+							t.Fatalf("subscribing: ferry %q redis %q", g, w)
+						}
+					}
+					d.redis, d.ferry = sides[0], sides[1]
+					d.hist = append(d.hist, "# notify-keyspace-events "+classes)
+					for i := 0; i < steps; i++ {
+						stepFns[name](d)
+						d.digest()
+					}
+					tot := total[name]
+					total[name] = [2]int{tot[0] + n.compared, tot[1] + n.messages}
+				})
+			}
+		}
+	}
+	for _, name := range names {
+		if testing.Verbose() {
+			t.Logf("%s: %d commands with messages, %d messages", name, total[name][0], total[name][1])
+		}
+	}
+}
