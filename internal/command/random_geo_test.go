@@ -254,10 +254,14 @@ func geoStep(d *diff) {
 				store = append(store, d.kw("STORE"), d.pick("d0", "g2", "str"))
 			}
 		}
-		if d.r.IntN(15) == 0 {
-			store = store[:len(store)-1] // STORE without its key
-		}
 		at := d.r.IntN(len(opts) + 1)
+		if d.r.IntN(15) == 0 {
+			// STORE without its key, last: followed by an option, it
+			// would take that for its key, which STOREDIST would fill
+			// with distances not compared here
+			store = store[:len(store)-1]
+			at = len(opts)
+		}
 		c = append(append(append(c, opts[:at]...), store...), opts[at:]...)
 		storeDist = true // STOREDIST may have won: sd is checked either way
 	case 29:
