@@ -127,8 +127,34 @@ func (n *notifyRun) pair() {
 		n.messages += len(want)
 	}
 	if strings.Join(want, "") != strings.Join(got, "") {
-		n.d.fail("keyspace notifications after the last command:\n ferry %q\n redis %q", got, want)
+		i := 0
+		for i < len(want) && i < len(got) && want[i] == got[i] {
+			i++
+		}
+		n.d.fail("keyspace notifications after the last command differ from message %d on:\n ferry %s\n redis %s\nfirst differing raw message:\n ferry %q\n redis %q",
+			i, notifyBrief(n.d.t, got[i:]), notifyBrief(n.d.t, want[i:]), at(got, i), at(want, i))
 	}
+}
+
+// notifyBrief renders messages as "channel=payload" for a failure.
+func notifyBrief(t *testing.T, msgs []string) string {
+	var b []string
+	for _, m := range msgs {
+		if f := pushFields(t, m); len(f) == 4 {
+			b = append(b, strconv.Quote(f[2]+"="+f[3]))
+		} else {
+			b = append(b, strconv.Quote(m))
+		}
+	}
+	return "[" + strings.Join(b, " ") + "]"
+}
+
+// at returns msgs[i], or "" past the end.
+func at(msgs []string, i int) string {
+	if i < len(msgs) {
+		return msgs[i]
+	}
+	return ""
 }
 
 // notifyMessages returns the messages to compare from one side's commands

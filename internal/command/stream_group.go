@@ -418,7 +418,8 @@ func xgroupDelConsumerCmd(c *Ctx) {
 
 func xackCmd(c *Ctx) {
 	key := c.Arg(1)
-	s, ok := c.lookupStream(key, true)
+	// a read lookup, as Redis's (a miss counts and raises keymiss)
+	s, ok := c.lookupStream(key, false)
 	if !ok {
 		return
 	}
@@ -564,7 +565,7 @@ func xpendingCmd(c *Ctx) {
 
 func xclaimCmd(c *Ctx) {
 	key, group := c.Arg(1), c.Arg(2)
-	s, g, ok := c.lookupGroup(key, group, true)
+	s, g, ok := c.lookupGroup(key, group, false) // a read lookup, as XACK's
 	if !ok {
 		return
 	}
@@ -777,6 +778,9 @@ func (c *Ctx) intOr(i int, msg string) (int64, bool) {
 
 func xautoclaimCmd(c *Ctx) {
 	key, group := c.Arg(1), c.Arg(2)
+	// Redis looks the key up (a read: a miss counts and raises keymiss)
+	// before it parses the arguments, and checks its type after
+	o := c.Lookup(key)
 	minIdle, ok := c.intOr(4, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
 	if !ok {
 		return
@@ -812,8 +816,18 @@ func xautoclaimCmd(c *Ctx) {
 			return
 		}
 	}
-	s, g, ok := c.lookupGroup(key, group, true)
-	if !ok {
+	var s *keyspace.Stream
+	var g *keyspace.StreamGroup
+	if o != nil {
+		if o.Kind() != keyspace.KindStream {
+			c.W.Error(ErrWrongType)
+			return
+		}
+		s = o.Collection().(*keyspace.Stream)
+		g = s.Group(group)
+	}
+	if g == nil {
+		c.Error(errNoGroup(key, group))
 		return
 	}
 	if count >= 1<<43 {

@@ -206,6 +206,9 @@ func setCmd(c *Ctx) {
 // setKey stores a string value with an optional absolute expiry and
 // propagates it as SET key value [PXAT at | KEEPTTL].
 func (c *Ctx) setKey(key string, val []byte, keepTTL bool, at int64) {
+	// a key whose time has passed expires first, as Redis's setKey looks
+	// it up for writing: expired, then new, then set
+	c.DB.ExpireIfNeeded(key)
 	c.DB.SetString(key, val, keepTTL)
 	c.Touch(key)
 	c.notify(notifyString, "set", key)
@@ -336,6 +339,7 @@ func msetCmd(c *Ctx) {
 		return
 	}
 	for i := 1; i < len(c.Args); i += 2 {
+		c.DB.ExpireIfNeeded(c.Arg(i)) // as setKey does
 		c.DB.SetString(c.Arg(i), c.Args[i+1], false)
 		c.Touch(c.Arg(i))
 		c.notify(notifyString, "set", c.Arg(i))
