@@ -704,6 +704,7 @@ func (w *ackWriter) run(stop <-chan struct{}, total *atomic.Int64, failures *ato
 		val := strconv.Itoa(n)
 		replies, err := c.pipeline([][]string{{"INCR", ctr}, {"SET", key, val}, {"RPUSH", list, val}})
 		w.rounds++
+		refused := false
 		for i, r := range replies {
 			switch {
 			case strings.HasPrefix(r, "-"):
@@ -711,6 +712,7 @@ func (w *ackWriter) run(stop <-chan struct{}, total *atomic.Int64, failures *ato
 				w.errs[word]++
 				w.lastError = r
 				failures.Add(1)
+				refused = true
 			case i == 0 && strings.HasPrefix(r, ":"):
 				v, perr := strconv.ParseInt(strings.TrimSpace(r[1:]), 10, 64)
 				if perr != nil {
@@ -735,6 +737,11 @@ func (w *ackWriter) run(stop <-chan struct{}, total *atomic.Int64, failures *ato
 			c.close()
 			c = nil
 			time.Sleep(20 * time.Millisecond)
+		} else if refused {
+			// Writes refused (-LOADING, -READONLY while the master
+			// rebuilds or is fenced): back off a little, as a client
+			// would, rather than spin on the CPU the servers need.
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 }
