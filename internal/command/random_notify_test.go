@@ -23,8 +23,8 @@ import (
 // step functions do.
 //
 // Each server has a second connection, in the run's protocol, that
-// PSUBSCRIBEs to __key*@*__:* and SUBSCRIBEs to a private sentinel
-// channel. After every command the harness PUBLISHes a fresh sentinel
+// PSUBSCRIBEs to __key*@*__:*, SUBSCRIBEs to a few keyspace and keyevent
+// channels (notifyChannels) and to a private sentinel channel. After every command the harness PUBLISHes a fresh sentinel
 // from the command's connection and reads the subscriber until the
 // sentinel arrives: what came before it is what the command raised (a
 // server delivers to one subscriber in publishing order).
@@ -35,7 +35,10 @@ import (
 // compared, except "expired": a one-sided look-up may be the first to
 // touch a key whose time has passed, and the other server then raises the
 // same event at its next touch of the key, so "expired" messages from
-// one-sided commands are carried into the next comparison. Active expiry
+// one-sided commands are carried into the next comparison, sorted. SCAN
+// is treated the same way: its cursors are each server's own, a full
+// iteration takes different calls on each, and the keys whose time has
+// passed expire in each server's own order. Active expiry
 // is off on both (runDiff's setup), so expired events only come from
 // lookups, which both servers make for the same commands.
 //
@@ -44,7 +47,7 @@ import (
 //
 //	FERRY_DIFF_SEED=7 FERRY_DIFF_STEPS=3000 go test ./internal/command -run 'TestRandomNotifyAgainstRedis$'
 func TestRandomNotifyAgainstRedis(t *testing.T) {
-	runNotify(t, 120)
+	runNotify(t, 250)
 }
 
 // notifyClassSets are the notify-keyspace-events values the runs use.
@@ -52,6 +55,10 @@ var notifyClassSets = []string{
 	"KEAmn", "KEAmn", "KEAmn", "KEA", "Kg$", "El", "Ex", "Km", "Kd", "Kn", "Eh", "Ks", "Ez", "Kt",
 	"KEg$lshzt", "Exe", "KEmn", "Eg", "KA", "EA",
 }
+
+// notifyChannels are channels the subscriber also SUBSCRIBEs to: a
+// message on one of them comes as a message, then as a pmessage.
+var notifyChannels = []string{"__keyevent@0__:expired", "__keyevent@0__:del", "__keyevent@1__:set", "__keyspace@0__:k1", "__keyspace@0__:x0"}
 
 // notifySentinel is the private channel of the sentinel PUBLISHes.
 const notifySentinel = "\x00notify-sentinel"
@@ -79,6 +86,8 @@ type notifyRun struct {
 	pending [2][]notifyEntry
 	// compared counts the comparisons that held at least one message.
 	compared, messages int
+	// direct counts the messages on a SUBSCRIBEd channel (notifyChannels).
+	direct int
 }
 
 // Do sends args, then the sentinel, and collects the messages before it.
@@ -120,11 +129,22 @@ func (n *notifyRun) pair() {
 	if len(r) == 0 || !sameArgs(r[len(r)-1].args, f[len(f)-1].args) {
 		return
 	}
+	if strings.EqualFold(r[len(r)-1].args[0], "SCAN") {
+		// a SCAN's cursors are each server's own: a full iteration
+		// takes different calls, so their expired events (SCAN raises
+		// no other) are compared, sorted, at the next command
+		return
+	}
 	want, got := notifyMessages(n.d.t, r), notifyMessages(n.d.t, f)
 	n.pending = [2][]notifyEntry{}
 	if len(want) > 0 {
 		n.compared++
 		n.messages += len(want)
+		for _, m := range want {
+			if f := pushFields(n.d.t, m); len(f) == 3 && f[0] == "message" {
+				n.direct++
+			}
+		}
 	}
 	if strings.Join(want, "") != strings.Join(got, "") {
 		i := 0
@@ -140,8 +160,8 @@ func (n *notifyRun) pair() {
 func notifyBrief(t *testing.T, msgs []string) string {
 	var b []string
 	for _, m := range msgs {
-		if f := pushFields(t, m); len(f) == 4 {
-			b = append(b, strconv.Quote(f[2]+"="+f[3]))
+		if f := pushFields(t, m); len(f) >= 3 {
+			b = append(b, strconv.Quote(f[0]+" "+f[len(f)-2]+"="+f[len(f)-1]))
 		} else {
 			b = append(b, strconv.Quote(m))
 		}
@@ -159,21 +179,15 @@ func at(msgs []string, i int) string {
 
 // notifyMessages returns the messages to compare from one side's commands
 // since the last comparison, the last of them sent to both: the "expired"
-// ones of the one-sided commands before it, sorted (they come from SCAN
-// iterations, whose order is each server's own), then the last command's,
-// sorted too for a SCAN.
+// ones of the one-sided commands and SCANs before it, sorted (a SCAN
+// meets keys in its server's own order), then the last command's.
 func notifyMessages(t *testing.T, es []notifyEntry) []string {
 	var carried []string
 	for _, e := range es[:len(es)-1] {
 		carried = append(carried, notifyKeep(t, e.msgs, false)...)
 	}
 	sort.Strings(carried)
-	last := es[len(es)-1]
-	msgs := append([]string(nil), last.msgs...)
-	if strings.EqualFold(last.args[0], "SCAN") {
-		sort.Strings(msgs)
-	}
-	return append(carried, msgs...)
+	return append(carried, es[len(es)-1].msgs...)
 }
 
 // notifyKeep returns the messages of a command to compare: all of a
@@ -185,7 +199,7 @@ func notifyKeep(t *testing.T, msgs []string, common bool) []string {
 	var out []string
 	for _, m := range msgs {
 		f := pushFields(t, m)
-		if len(f) == 4 && (f[3] == "expired" || strings.HasSuffix(f[2], "__:expired")) {
+		if len(f) >= 3 && (f[len(f)-1] == "expired" || strings.HasSuffix(f[len(f)-2], "__:expired")) {
 			out = append(out, m)
 		}
 	}
@@ -243,7 +257,7 @@ func runNotify(t *testing.T, def int) {
 	raddr := redistest.Redis(t)
 	_, faddr := redistest.Ferry(t, command.Config{})
 	names, stepFns := wrappedSteps(false)
-	total := map[string][2]int{}
+	total, ran := map[string][3]int{}, 0
 	for _, name := range names {
 		for _, seed := range seeds {
 			for _, resp := range []int{2, 3} {
@@ -267,9 +281,10 @@ func runNotify(t *testing.T, def int) {
 						sub.Do("HELLO", strconv.Itoa(resp))
 						sub.WriteRaw(redistest.Encode("PSUBSCRIBE", "__key*@*__:*"))
 						sub.WriteRaw(redistest.Encode("SUBSCRIBE", notifySentinel))
+						sub.WriteRaw(redistest.Encode(append([]string{"SUBSCRIBE"}, notifyChannels...)...))
 						sides[i] = &notifySide{n: n, side: i, c: c, sub: sub}
 					}
-					for k := 0; k < 2; k++ {
+					for k := 0; k < 2+len(notifyChannels); k++ {
 						w, g := sides[0].sub.Read(), sides[1].sub.Read()
 						if w != g {
 							t.Fatalf("subscribing: ferry %q redis %q", g, w)
@@ -282,14 +297,23 @@ func runNotify(t *testing.T, def int) {
 						d.digest()
 					}
 					tot := total[name]
-					total[name] = [2]int{tot[0] + n.compared, tot[1] + n.messages}
+					total[name] = [3]int{tot[0] + n.compared, tot[1] + n.messages, tot[2] + n.direct}
+					ran++
 				})
 			}
 		}
 	}
+	direct := 0
 	for _, name := range names {
 		if testing.Verbose() {
-			t.Logf("%s: %d commands with messages, %d messages", name, total[name][0], total[name][1])
+			t.Logf("%s: %d commands with messages, %d messages, %d on SUBSCRIBEd channels", name, total[name][0], total[name][1], total[name][2])
 		}
+		if ran == len(names)*len(seeds)*2 && total[name][1] == 0 {
+			t.Errorf("%s: no keyspace notification compared", name)
+		}
+		direct += total[name][2]
+	}
+	if ran == len(names)*len(seeds)*2 && direct == 0 {
+		t.Errorf("no message on a SUBSCRIBEd channel compared")
 	}
 }
