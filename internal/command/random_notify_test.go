@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -318,7 +319,8 @@ func runNotify(t *testing.T, def int) {
 		if testing.Verbose() {
 			t.Logf("%s: %d commands with messages, %d messages, %d on SUBSCRIBEd channels", name, total[name][0], total[name][1], total[name][2])
 		}
-		if ran == len(names)*len(seeds)*2 && total[name][1] == 0 {
+		// (a chosen seed may give a step only classes it raises none of)
+		if ran == len(names)*len(seeds)*2 && os.Getenv("FERRY_DIFF_SEED") == "" && total[name][1] == 0 {
 			t.Errorf("%s: no keyspace notification compared", name)
 		}
 		direct += total[name][2]
