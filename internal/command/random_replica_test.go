@@ -42,6 +42,38 @@ func TestRandomReplicate(t *testing.T) {
 	}
 }
 
+// replicateSteps runs each of the named steps on a master engine whose
+// effects a replica applies (replicaDiff), for def steps on each fixed seed
+// (or FERRY_DIFF_SEED and FERRY_DIFF_STEPS), now and then a few steps as
+// one transaction, that is one unit (SPOP's own MULTI inside it), and
+// compares the digests after each. stream seeds the steps' generator.
+func replicateSteps(t *testing.T, steps map[string]func(d *diff), names []string, def int, stream uint64) {
+	for _, name := range names {
+		seeds, n := diffSeeds(t, def)
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
+				clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+				rp := newReplication(clock, 1)
+				conn := engineConn{rp.master, rp.clients[0]}
+				d, units := replicaDiff(t, seed, stream, clock, rp, conn, nil)
+				for i := 0; i < n; i++ {
+					if d.r.IntN(20) == 0 {
+						d.send("MULTI")
+						for j := 1 + d.r.IntN(4); j > 0; j-- {
+							steps[name](d)
+						}
+						d.send("EXEC")
+					} else {
+						steps[name](d)
+					}
+					d.digest()
+				}
+				checkUnits(t, *units, n)
+			})
+		}
+	}
+}
+
 // replicaDiff returns a run of the randomized tests on rp (random_*_test.go)
 // at clock's time whose commands go to conn, on rp's master, and whose DEBUG DIGEST check
 // first applies the units the master logged to rp's replica, as a replica
