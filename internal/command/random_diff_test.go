@@ -84,16 +84,7 @@ func runDiff(t *testing.T, def int, step func(d *diff)) {
 	for _, seed := range seeds {
 		for _, resp := range []int{2, 3} {
 			t.Run(fmt.Sprintf("seed%d/resp%d", seed, resp), func(t *testing.T) {
-				redis, ferry := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
-				d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
-					redis: redis, ferry: ferry, now: time.Now().Unix(), marks: map[string]bool{}}
-				for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
-					{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}} {
-					w, g := redis.Do(c...), ferry.Do(c...)
-					if c[0] != "HELLO" && w != g {
-						t.Fatalf("setup %q: ferry %q redis %q", c, g, w)
-					}
-				}
+				d, _, _ := startDiff(t, raddr, faddr, seed, resp)
 				for i := 0; i < steps; i++ {
 					step(d)
 					d.digest()
@@ -101,6 +92,26 @@ func runDiff(t *testing.T, def int, step func(d *diff)) {
 			})
 		}
 	}
+}
+
+// startDiff connects to both servers, sets the connections up as every
+// run does (protocol resp, database 0, both servers flushed, no active
+// expiry, the string limit, then each of extra, which must answer alike),
+// and returns a diff over them.
+func startDiff(t *testing.T, raddr, faddr string, seed uint64, resp int, extra ...[]string) (d *diff, redis, ferry *redistest.Conn) {
+	t.Helper()
+	redis, ferry = redistest.Dial(t, raddr), redistest.Dial(t, faddr)
+	d = &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
+		redis: redis, ferry: ferry, now: time.Now().Unix(), marks: map[string]bool{}}
+	setup := [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
+		{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}}
+	for _, c := range append(setup, extra...) {
+		w, g := redis.Do(c...), ferry.Do(c...)
+		if c[0] != "HELLO" && w != g {
+			t.Fatalf("setup %q: ferry %q redis %q", c, g, w)
+		}
+	}
+	return d, redis, ferry
 }
 
 // quoteArgs renders a command as a line redis-cli accepts.

@@ -257,16 +257,7 @@ func pushFields(t *testing.T, raw string) []string {
 // compare the notifications.
 func newNotifyDiff(t *testing.T, raddr, faddr string, seed uint64, resp int, classes string) (*diff, *notifyRun) {
 	t.Helper()
-	redis, ferry := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
-	d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
-		now: time.Now().Unix(), marks: map[string]bool{}}
-	for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
-		{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}, {"CONFIG", "SET", "notify-keyspace-events", classes}} {
-		w, g := redis.Do(c...), ferry.Do(c...)
-		if c[0] != "HELLO" && w != g {
-			t.Fatalf("setup %q: ferry %q redis %q", c, g, w)
-		}
-	}
+	d, redis, ferry := startDiff(t, raddr, faddr, seed, resp, []string{"CONFIG", "SET", "notify-keyspace-events", classes})
 	n := &notifyRun{d: d}
 	var sides [2]*notifySide
 	for i, c := range []*redistest.Conn{redis, ferry} {

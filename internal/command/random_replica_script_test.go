@@ -41,22 +41,14 @@ func runWrappedReplica(t *testing.T, kind, def int) {
 					second := engineConn{rp.master, rp.clients[1]}
 					d, units := replicaDiff(t, seed, 97, clock, rp, conn, nil)
 					d.resp = resp
-					for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
-						{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}} {
-						conn.Do(c...)
+					for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"}} {
+						conn.Do(c...) // replicaDiff set the string limit
 					}
 					second.Do("HELLO", strconv.Itoa(resp))
 					w := newWrapper(d, kind, [2]diffConn{nil, second})
 					w.setup()
 					for i := 0; i < n; i++ {
-						for j := stepRun(w.r); j > 0; j-- {
-							stepFns[name](d)
-						}
-						if w.r.IntN(15) == 0 {
-							w.extra()
-						}
-						w.flush()
-						d.digest()
+						w.round(stepFns[name])
 						if d.r.IntN(40) == 0 {
 							clock.Add(time.Duration(d.r.IntN(300_000)) * time.Millisecond)
 						}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/redistest"
@@ -118,6 +117,20 @@ type wrapper struct {
 	writes map[string]bool
 	// counts of what was run, to check that the run exercised each way.
 	counts map[string]int
+}
+
+// round runs one round of a wrapped run: a few steps, now and then one of
+// the extra cases, the commands grouped so far sent, then the digests
+// compared.
+func (w *wrapper) round(step func(d *diff)) {
+	for j := stepRun(w.r); j > 0; j-- {
+		step(w.d)
+	}
+	if w.r.IntN(15) == 0 {
+		w.extra()
+	}
+	w.flush()
+	w.d.digest()
 }
 
 // group is a run of commands grouped into one script or transaction.
@@ -718,17 +731,8 @@ func runWrapped(t *testing.T, kind int, def int) {
 		for _, seed := range seeds {
 			for _, resp := range []int{2, 3} {
 				t.Run(fmt.Sprintf("%s/seed%d/resp%d", name, seed, resp), func(t *testing.T) {
-					redis, ferry := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
+					d, redis, ferry := startDiff(t, raddr, faddr, seed, resp)
 					redis2, ferry2 := redistest.Dial(t, raddr), redistest.Dial(t, faddr)
-					d := &diff{t: t, seed: seed, resp: resp, r: rand.New(rand.NewPCG(seed, uint64(resp))),
-						redis: redis, ferry: ferry, now: time.Now().Unix(), marks: map[string]bool{}}
-					for _, c := range [][]string{{"HELLO", strconv.Itoa(resp)}, {"SELECT", "0"}, {"FLUSHALL"}, {"DEBUG", "SET-ACTIVE-EXPIRE", "0"},
-						{"CONFIG", "SET", "proto-max-bulk-len", protoMaxBulkLen}} {
-						w, g := redis.Do(c...), ferry.Do(c...)
-						if c[0] != "HELLO" && w != g {
-							t.Fatalf("setup %q: ferry %q redis %q", c, g, w)
-						}
-					}
 					redis2.Do("HELLO", strconv.Itoa(resp))
 					ferry2.Do("HELLO", strconv.Itoa(resp))
 					var sec [2]diffConn = [2]diffConn{redis2, ferry2}
@@ -739,14 +743,7 @@ func runWrapped(t *testing.T, kind int, def int) {
 					w := newWrapper(d, kind, sec)
 					w.setup()
 					for i := 0; i < steps; i++ {
-						for j := stepRun(w.r); j > 0; j-- {
-							stepFns[name](d)
-						}
-						if w.r.IntN(15) == 0 {
-							w.extra()
-						}
-						w.flush()
-						d.digest()
+						w.round(stepFns[name])
 					}
 					for k, v := range w.counts {
 						total[k] += v
