@@ -225,6 +225,19 @@ func (d *diff) setContents(key string) map[string]bool {
 	return m
 }
 
+// pickCommand returns SPOP (pop) or SRANDMEMBER of key k with, most of
+// the time, a random count and now and then an argument too many.
+func pickCommand(d *diff, name, k string, pop bool) []string {
+	c := []string{name, k}
+	if d.r.IntN(4) > 0 {
+		c = append(c, d.randomCount(k, pop))
+		if d.r.IntN(12) == 0 {
+			c = append(c, d.pick("1", "x"))
+		}
+	}
+	return c
+}
+
 // randomCount returns a count for SPOP or SRANDMEMBER on key: small, near
 // the set's size (for the strategies chosen by the ratio of the two), or
 // odd (a huge negative one only for SPOP, which refuses it: SRANDMEMBER
@@ -246,13 +259,7 @@ func (d *diff) randomCount(key string, spop bool) string {
 // that leaves members behind leaves different ones on each server, so the
 // key is then deleted on both (in the history as a DEL) to make them equal.
 func spop(d *diff, k string) {
-	c := []string{"SPOP", k}
-	if d.r.IntN(4) > 0 {
-		c = append(c, d.randomCount(k, true))
-		if d.r.IntN(12) == 0 {
-			c = append(c, d.pick("1", "x"))
-		}
-	}
+	c := pickCommand(d, "SPOP", k, true)
 	if d.digests != nil {
 		d.send(c...)
 		return
@@ -298,13 +305,7 @@ func spop(d *diff, k string) {
 // must agree, and ferry's members must be in the set (distinct for a
 // positive count); a count covering the set returns it whole.
 func srandmember(d *diff, k string) {
-	c := []string{"SRANDMEMBER", k}
-	if d.r.IntN(4) > 0 {
-		c = append(c, d.randomCount(k, false))
-		if d.r.IntN(12) == 0 {
-			c = append(c, d.pick("1", "x"))
-		}
-	}
+	c := pickCommand(d, "SRANDMEMBER", k, false)
 	if d.digests != nil {
 		d.send(c...)
 		return
