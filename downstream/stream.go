@@ -327,7 +327,7 @@ func transient(err error) bool {
 	case err == nil, errors.As(err, &le):
 		return false
 	case errors.Is(err, stream.ErrTruncated), errors.Is(err, stream.ErrAhead),
-		errors.Is(err, stream.ErrClosed), errors.Is(err, stream.ErrNoLog):
+		errors.Is(err, stream.ErrReplaced), errors.Is(err, stream.ErrClosed), errors.Is(err, stream.ErrNoLog):
 		return false
 	}
 	return true

@@ -400,10 +400,11 @@ func (m *Master) recoverFromLog() {
 
 // retryRebuild logs why a rebuild failed and waits before the next try:
 // wait, or, when the log and the store no longer hold the whole dataset
-// (a refusal), refusalRetry, since only an operator can cure that. It
+// (a refusal), or the log was deleted and created again under it,
+// refusalRetry, since only an operator can cure that. It
 // reports false when ctx ended.
 func (m *Master) retryRebuild(ctx context.Context, err error, wait time.Duration) bool {
-	if errors.As(err, new(refusal)) {
+	if errors.As(err, new(refusal)) || errors.Is(err, stream.ErrReplaced) {
 		m.log.Error("cannot rebuild the whole dataset from the log and the store: not serving until they can (restore them, or start a master with the right --store)", "dataset", m.cfg.Dataset, "err", err)
 		wait = refusalRetry
 	} else {

@@ -356,6 +356,13 @@ func (r *Replica) follow() {
 			r.log.Error("entry cannot be applied: apply loop stopped", "dataset", r.cfg.Dataset, "offset", ae.offset, "err", ae.err)
 			r.setState(StateBroken, err)
 			return
+		case errors.Is(err, stream.ErrReplaced):
+			// The log's offsets now name another log's entries: going on
+			// from this replica's offset would mix the two. It keeps
+			// serving what it has, at the offset it reached.
+			r.log.Error("the dataset's log was deleted and created again: apply loop stopped; restart the replica to load the dataset anew", "dataset", r.cfg.Dataset, "offset", r.Offset(), "err", err)
+			r.setState(StateBroken, err)
+			return
 		case errors.Is(err, stream.ErrTruncated) && r.cfg.Store == nil:
 			// Still -LOADING if it never caught up: never serve a
 			// dataset cut short.

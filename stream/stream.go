@@ -53,6 +53,15 @@ var (
 	// happened, and a master must not write on top of it.
 	ErrAhead = errors.New("stream: offset past the end of the log")
 
+	// ErrReplaced means the dataset's log is no longer the one the reader
+	// or writer opened: it was deleted and created again, so its offsets
+	// name other entries (a new log counts from 1 again). It is permanent
+	// for that reader: carrying on from its offset would apply another
+	// log's entries on top of this one's, as Redis would if a replica
+	// continued a stream whose replication ID changed. Reopen the log
+	// (restart the node) to start over from a snapshot.
+	ErrReplaced = errors.New("stream: the log was deleted and created again")
+
 	// ErrClosed means the log was closed by its owner.
 	ErrClosed = errors.New("stream: closed")
 
@@ -122,7 +131,9 @@ type Reader interface {
 	// that error). from 0 is read as 1. If from is below First, Read returns
 	// ErrTruncated before calling fn, and if from is above Last+1 it returns
 	// ErrAhead; if entries after the ones it delivered
-	// disappear before it reaches them, it returns ErrTruncated then. A
+	// disappear before it reaches them, it returns ErrTruncated then. If
+	// the log is found deleted and created again, it returns ErrReplaced
+	// before handing over any of the new log's entries. A
 	// connection lost on the way is not an error: Read resumes where it was.
 	// fn is called from one goroutine and must not block for long; it may
 	// keep Entry.Data.

@@ -194,6 +194,14 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 			}
 			run = append(run, stream.Entry{Offset: off, Data: data})
 		}
+		// The stream may have been deleted and created again since the
+		// last batch: its entries would be another log's.
+		if err := l.checkIdentity(ctx); errors.Is(err, stream.ErrReplaced) {
+			return next, fmt.Errorf("read at %d: %w", next, err)
+		} else if err != nil {
+			l.log.Debug("catch-up read ends early: reading through the consumer", "offset", next, "err", err)
+			return next, nil
+		}
 		if len(run) > 0 {
 			l.directEntries.Add(int64(len(run)))
 			if err := fn(run); err != nil {

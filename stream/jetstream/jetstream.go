@@ -48,7 +48,12 @@ type Log struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	closed atomic.Bool
+	// created is when the stream Open found or made was created: the log's
+	// identity. A stream of the same name with another creation time is
+	// another log (deleted and created again), and every read that sees
+	// one fails with stream.ErrReplaced.
+	created time.Time
+	closed  atomic.Bool
 	// noDirect is set once the server refused a direct get for want of
 	// permission (direct.go): later reads go through the consumer only.
 	noDirect atomic.Bool
@@ -226,6 +231,7 @@ func (l *Log) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("jetstream: stream %s at %s: %w", l.name, l.url, err)
 	}
 	have := s.CachedInfo().Config
+	l.created = s.CachedInfo().Created
 	if len(have.Subjects) != 1 || have.Subjects[0] != l.subject {
 		return fmt.Errorf("jetstream: stream %s has subjects %q, want [%q]", l.name, have.Subjects, l.subject)
 	}
@@ -277,11 +283,28 @@ func (l *Log) state(ctx context.Context) (first, last uint64, err error) {
 	if err != nil {
 		return 0, 0, l.mapErr(fmt.Errorf("jetstream: info of stream %s: %w", l.name, err))
 	}
+	if !info.Created.Equal(l.created) {
+		return 0, 0, l.replaced(info.Created)
+	}
 	first, last = info.State.FirstSeq, info.State.LastSeq
 	if info.State.Msgs == 0 || first == 0 {
 		first = last + 1
 	}
 	return first, last, nil
+}
+
+// replaced is the error for a stream found with creation time created,
+// not the one Open found: the log was deleted and created again.
+func (l *Log) replaced(created time.Time) error {
+	return fmt.Errorf("jetstream: stream %s was created at %s, not at %s as when this node opened it: %w; restart the node to start over from a snapshot",
+		l.name, created.UTC().Format(time.RFC3339Nano), l.created.UTC().Format(time.RFC3339Nano), stream.ErrReplaced)
+}
+
+// checkIdentity returns stream.ErrReplaced (wrapped) if the log's stream
+// is no longer the one Open found, or the error that kept it from asking.
+func (l *Log) checkIdentity(ctx context.Context) error {
+	_, _, err := l.state(ctx)
+	return err
 }
 
 // First returns the offset of the first retained entry; for a log with no

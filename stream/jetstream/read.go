@@ -48,7 +48,11 @@ const readerInactive = time.Minute
 // returns stream.ErrTruncated, past Last+1 stream.ErrAhead, both before
 // calling fn. Each delivered offset is the one after the last; if the next
 // offset turns out to be gone (retention overtook the reader), Read returns
-// stream.ErrTruncated. Lost connections and server restarts are not errors:
+// stream.ErrTruncated. Read checks that the stream is still the one Open
+// found (its creation time) when it starts, before each catch-up batch and
+// before the first entry of every server-side consumer the ordered
+// consumer makes; a stream deleted and created again under it ends Read
+// with stream.ErrReplaced. Lost connections and server restarts are not errors:
 // the ordered consumer underneath is re-created after the last delivered
 // offset. Read returns stream.ErrClosed when the Log is closed. A reader
 // more than directMin entries behind reads the backlog in batches of
@@ -109,12 +113,15 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 	// subscription's callback while the old one's is still in fn, so the
 	// callback holds mu; after done is closed fn is never called again.
 	var (
-		mu     sync.Mutex
-		one    [1]stream.Entry // the run handed to fn, under mu
-		next   = from
-		done   = make(chan struct{})
-		once   sync.Once
-		result error
+		mu   sync.Mutex
+		one  [1]stream.Entry // the run handed to fn, under mu
+		next = from
+		// consumer is the name of the server-side consumer the last
+		// entry came through, under mu.
+		consumer string
+		done     = make(chan struct{})
+		once     sync.Once
+		result   error
 	)
 	finish := func(err error) {
 		once.Do(func() {
@@ -130,11 +137,24 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 			return
 		default:
 		}
-		off, ts, ok := replyPosition(msg.Reply())
+		name, off, ts, ok := replyPosition(msg.Reply())
 		switch {
 		case !ok:
 			finish(fmt.Errorf("read at %d: reply subject %q is not a JetStream acknowledgement", next, msg.Reply()))
 			return
+		case name != consumer:
+			// The first entry of a consumer the ordered consumer made
+			// (at the start, or again after a reconnect, lost
+			// heartbeats or a deleted consumer): the stream it reads
+			// may be a new one of the same name, whose offsets name
+			// other entries. Ask once per consumer.
+			if err := l.checkIdentity(ctx); err != nil {
+				finish(fmt.Errorf("read at %d: %w", next, err))
+				return
+			}
+			consumer = name
+		}
+		switch {
 		case off > next:
 			finish(fmt.Errorf("read at %d: next retained offset is %d: %w", next, off, stream.ErrTruncated))
 			return
@@ -188,12 +208,12 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 	return result
 }
 
-// replyPosition reads the stream sequence and timestamp (ns) from a
-// JetStream message's acknowledgement subject, without allocating:
-// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or
-// the form with <domain>.<account hash> after $JS.ACK and a token at the
-// end (12 tokens or more).
-func replyPosition(reply string) (seq uint64, ts int64, ok bool) {
+// replyPosition reads the consumer name, stream sequence and timestamp
+// (ns) from a JetStream message's acknowledgement subject, without
+// allocating: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>,
+// or the form with <domain>.<account hash> after $JS.ACK and a token at
+// the end (12 tokens or more).
+func replyPosition(reply string) (consumer string, seq uint64, ts int64, ok bool) {
 	var tok [12]string
 	n := 0
 	for start, i := 0, 0; i <= len(reply); i++ {
@@ -208,24 +228,24 @@ func replyPosition(reply string) (seq uint64, ts int64, ok bool) {
 	var seqTok, tsTok string
 	switch {
 	case n == 9:
-		seqTok, tsTok = tok[5], tok[7]
+		consumer, seqTok, tsTok = tok[3], tok[5], tok[7]
 	case n >= 12:
-		seqTok, tsTok = tok[7], tok[9]
+		consumer, seqTok, tsTok = tok[5], tok[7], tok[9]
 	default:
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	if tok[0] != "$JS" || tok[1] != "ACK" {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	seq, err := strconv.ParseUint(seqTok, 10, 64)
 	if err != nil {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	ts, err = strconv.ParseInt(tsTok, 10, 64)
 	if err != nil {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
-	return seq, ts, true
+	return consumer, seq, ts, true
 }
 
 // awaitConnection returns once the connection to NATS is up, or with

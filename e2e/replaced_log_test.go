@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ferrydb/ferry/internal/redistest"
+	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/stream"
+	"github.com/ferrydb/ferry/stream/jetstream"
+)
+
+// TestReplicaStopsWhenLogReplaced: the dataset's stream is deleted and
+// created again while a replica follows it, and a new master writes more
+// entries to the new stream than the replica had applied. The new stream
+// counts offsets from 1 again, so the replica's next offset names one of
+// the new master's entries: the replica must stop (state broken, the
+// reason in INFO) instead of applying them on top of the old dataset, and
+// go on serving what it had. The old master, whose log it is no longer,
+// never acknowledges another write.
+func TestReplicaStopsWhenLogReplaced(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "replaced", nil)
+	r := startReplica(t, ns.URL(), "replaced", true)
+	mc := redistest.Dial(t, m.addr)
+	for i := range 5 {
+		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
+	}
+	waitCaughtUp(t, m, r, 10*time.Second)
+	reached := r.Offset()
+
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), jetstream.StreamName("replaced")); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startMaster(t, ns.URL(), "replaced", nil)
+	mc2 := redistest.Dial(t, m2.addr)
+	for i := range 3 * int(reached) {
+		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
+	}
+
+	checkFor(t, 15*time.Second, 10*time.Millisecond, func() error {
+		if state, _, _ := r.Status(); state != replica.StateBroken {
+			return fmt.Errorf("replica state %s, want broken", state)
+		}
+		return nil
+	})
+	_, off, rerr := r.Status()
+	if off != reached || !errors.Is(rerr, stream.ErrReplaced) {
+		t.Fatalf("replica stopped at offset %d with %v; want offset %d and ErrReplaced", off, rerr, reached)
+	}
+	info := mustQuery(t, r.addr, "INFO", "replication")
+	for _, want := range []string{"ferry_replica_state:broken\r\n", "ferry_replica_error:", "deleted and created again", "master_link_status:down\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("replica INFO replication lacks %q:\n%s", want, info)
+		}
+	}
+	if got := mustQuery(t, r.addr, "DBSIZE"); got != ":5\r\n" {
+		t.Errorf("replica DBSIZE after the log was replaced = %q, want :5 (its own keys, none of the new log's)", got)
+	}
+	if got := mustQuery(t, r.addr, "EXISTS", "new0", "new1"); got != ":0\r\n" {
+		t.Errorf("replica EXISTS new0 new1 = %q: it applied the new log's entries", got)
+	}
+
+	// The old master's next write cannot land in its log: never
+	// acknowledged, then refused while it cannot rebuild.
+	if got, err := query(m.addr, "SET", "late", "1"); err == nil && got == "+OK\r\n" {
+		t.Fatalf("SET on the master whose log was replaced = %q, want it refused", got)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		got, err := query(m.addr, "SET", "late", "1")
+		if err != nil || !strings.HasPrefix(got, "-") {
+			return fmt.Errorf("SET on the master whose log was replaced = %q, %v; want an error", got, err)
+		}
+		return nil
+	})
+	if got := mustQuery(t, m2.addr, "EXISTS", "late"); got != ":0\r\n" {
+		t.Errorf("the old master's refused write reached the new log: EXISTS late = %q", got)
+	}
+}
