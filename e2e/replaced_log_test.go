@@ -13,6 +13,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/internal/redistest"
+	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
@@ -92,5 +93,55 @@ func TestReplicaStopsWhenLogReplaced(t *testing.T) {
 	})
 	if got := mustQuery(t, m2.addr, "EXISTS", "late"); got != ":0\r\n" {
 		t.Errorf("the old master's refused write reached the new log: EXISTS late = %q", got)
+	}
+}
+
+// TestMasterSnapshotRefusedWhenLogReplaced: a master whose dataset's stream
+// was deleted and created again (and written past its offset by another
+// master) refuses to write a snapshot: labelled with its offset, the
+// snapshot would be taken for the new log's, and replayed from there.
+func TestMasterSnapshotRefusedWhenLogReplaced(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "resnap", func(c *master.Config) {
+		c.Store, c.NoShutdownSnapshot = st, true
+	})
+	mc := redistest.Dial(t, m.addr)
+	for i := range 5 {
+		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
+	}
+	first, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("snapshot before the log was replaced: %v", err)
+	}
+	expect(t, mc, "+OK\r\n", "SET", "old5", "1")
+
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), jetstream.StreamName("resnap")); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startMaster(t, ns.URL(), "resnap", nil)
+	mc2 := redistest.Dial(t, m2.addr)
+	for i := range 20 {
+		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
+	}
+
+	if info, err := m.Snapshot(context.Background()); !errors.Is(err, stream.ErrReplaced) {
+		t.Fatalf("snapshot after the log was replaced = %v, %v; want ErrReplaced", info, err)
+	}
+	list, err := st.List(context.Background(), "resnap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Offset != first.Offset {
+		t.Fatalf("snapshots in the store: %v; want only the one at offset %d", list, first.Offset)
 	}
 }

@@ -302,6 +302,14 @@ func (s *snapshots) write(ctx context.Context) (written, error) {
 		if err := m.pub.WaitDurable(unit, false); err != nil {
 			return fmt.Errorf("the log did not store the writes up to offset %d: %w", offset, err)
 		}
+		// Offsets name entries of one log: a snapshot labelled with an
+		// offset of a log deleted and created again would be taken for
+		// the new log's, and replayed from there. Only that refuses it;
+		// a log out of reach (a shutdown snapshot while NATS is down)
+		// does not, since every write it holds was stored.
+		if _, err := m.cfg.Log.Last(ctx); errors.Is(err, stream.ErrReplaced) {
+			return fmt.Errorf("snapshot at offset %d: %w", offset, err)
+		}
 		return nil
 	})
 	sp.abort()
