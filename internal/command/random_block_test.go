@@ -1,0 +1,721 @@
+package command_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/internal/redistest"
+)
+
+// TestRandomBlockAgainstRedis runs random blocking commands (BLPOP, BRPOP,
+// BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP, XREAD BLOCK with
+// $ and explicit IDs, XREADGROUP BLOCK with >) from several clients of
+// ferry and of redis-server, and random commands from one more client
+// that wake them or not: pushes, LMOVE, ZADD, XADD on one or several keys,
+// pushes inside MULTI/EXEC and EVAL, DEL, SET over a waited key, RENAME,
+// MOVE, COPY, SWAPDB, FLUSHDB, FLUSHALL, CLIENT UNBLOCK with TIMEOUT and
+// ERROR, XGROUP CREATE and DESTROY, reads. Every reply each client gets is
+// compared byte for byte, in RESP2 and RESP3, as is DEBUG DIGEST and INFO
+// clients' blocked_clients and clients_in_timeout_table after every step.
+//
+// To be deterministic, a blocking command waits forever (timeout 0) or
+// times out while nothing else is sent: after a client sends a command
+// with timeout 0, the harness waits until each server has either replied
+// or lists the client as blocked (CLIENT LIST ID, flag b), and requires
+// both to have done the same; after each command of the waking client,
+// which each server handles with the serving of the clients it woke before
+// replying to it, the harness asks each server which clients are still
+// blocked and reads the replies of the others. A command with a timeout
+// (50 ms or less) is sent alone and its reply read before the next step.
+// One waiting client is in database 1. Now and then a waiting client
+// pipelines a read after its blocking command, which runs once it is
+// unblocked.
+//
+// Seeds and steps as the other randomized tests (random_diff_test.go):
+// FERRY_DIFF_SEED and FERRY_DIFF_STEPS. In the history a failure prints,
+// lines without # are the waking client's commands; "# client N: ..."
+// lines are waiting client N's, followed by what it got or whether it
+// blocked, and "CLIENT UNBLOCK <client N>" stands for that client's ID.
+func TestRandomBlockAgainstRedis(t *testing.T) {
+	seeds, steps := diffSeeds(t, 250)
+	raddr := redistest.Redis(t)
+	_, faddr := redistest.Ferry(t, command.Config{})
+	for _, seed := range seeds {
+		for _, resp := range []int{2, 3} {
+			t.Run(fmt.Sprintf("seed%d/resp%d", seed, resp), func(t *testing.T) {
+				b := startBlock(t, raddr, faddr, seed, resp)
+				b.reset()
+				for i := 0; i < steps; i++ {
+					b.step()
+					b.check()
+					if i%60 == 59 {
+						b.reset()
+					}
+				}
+				if b.blocks < steps/10 || b.wakes < steps/20 {
+					t.Fatalf("only %d clients blocked and %d woken in %d steps", b.blocks, b.wakes, steps)
+				}
+				t.Logf("%d clients blocked, %d woken in %d steps", b.blocks, b.wakes, steps)
+			})
+		}
+	}
+}
+
+// blockWaiters is the number of clients per server that send blocking
+// commands, besides the one that wakes them.
+const blockWaiters = 4
+
+// blockRun is one run of TestRandomBlockAgainstRedis: the diff whose
+// connections send the waking commands, the waiting clients, and the
+// stream IDs used so far.
+type blockRun struct {
+	d *diff
+	// ctl are the diff's connections, redis-server's then ferry's.
+	ctl     [2]*redistest.Conn
+	clients []*blockClient
+	// xid is the millisecond part of the last ID XADD was given.
+	xid int
+	// blocks and wakes count the clients that blocked and that a
+	// command woke, so that a run that tested little fails.
+	blocks, wakes int
+}
+
+// blockClient is a waiting client: a connection to each server.
+type blockClient struct {
+	n, db int
+	conn  [2]*blockConn
+	// blocked is the command the client waits in, "" when it is idle,
+	// and keys the keys it names.
+	blocked string
+	keys    []string
+	// queued is a read-only command sent after the blocking one, which
+	// each server runs once the client is unblocked, or nil.
+	queued []string
+}
+
+// blockConn is a connection whose replies a goroutine reads as they
+// arrive, so that the harness can tell whether a reply came without
+// blocking on it.
+type blockConn struct {
+	nc      net.Conn
+	id      string
+	replies chan string
+}
+
+// dialBlock connects to addr, sets protocol resp and database db, and
+// returns the connection with its CLIENT ID.
+func dialBlock(t *testing.T, addr string, resp, db int) *blockConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &blockConn{nc: nc, replies: make(chan string, 16)}
+	go func() {
+		br := bufio.NewReader(nc)
+		for {
+			r, err := redistest.ReadReply(br)
+			if err != nil {
+				close(c.replies)
+				return
+			}
+			c.replies <- string(r)
+		}
+	}()
+	c.send("HELLO", strconv.Itoa(resp))
+	if _, err := c.read(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.send("SELECT", strconv.Itoa(db))
+	c.send("CLIENT", "ID")
+	r1, err1 := c.read(5 * time.Second)
+	r2, err2 := c.read(5 * time.Second)
+	if err1 != nil || err2 != nil || r1 != "+OK\r\n" || !strings.HasPrefix(r2, ":") {
+		t.Fatalf("client setup on %s: %q %q %v %v", addr, r1, r2, err1, err2)
+	}
+	c.id = strings.TrimSpace(r2[1:])
+	return c
+}
+
+// send writes a command without waiting for its reply.
+func (c *blockConn) send(args ...string) {
+	c.nc.Write(redistest.Encode(args...))
+}
+
+// read returns the next reply, waiting up to wait for it.
+func (c *blockConn) read(wait time.Duration) (string, error) {
+	select {
+	case r, ok := <-c.replies:
+		if !ok {
+			return "", fmt.Errorf("connection closed")
+		}
+		return r, nil
+	case <-time.After(wait):
+		return "", fmt.Errorf("no reply after %v", wait)
+	}
+}
+
+// poll returns a reply that already arrived, if any.
+func (c *blockConn) poll() (string, bool) {
+	select {
+	case r, ok := <-c.replies:
+		return r, ok
+	default:
+		return "", false
+	}
+}
+
+// startBlock starts a run: the diff's connections (startDiff) and the
+// waiting clients.
+func startBlock(t *testing.T, raddr, faddr string, seed uint64, resp int) *blockRun {
+	d, redis, ferry := startDiff(t, raddr, faddr, seed, resp)
+	b := &blockRun{d: d, ctl: [2]*redistest.Conn{redis, ferry}}
+	for i := 1; i <= blockWaiters; i++ {
+		// the last waits in database 1, where MOVE, SWAPDB and the
+		// transactions that SELECT 1 make keys ready
+		db := 0
+		if i == blockWaiters {
+			db = 1
+		}
+		b.clients = append(b.clients, &blockClient{n: i, db: db,
+			conn: [2]*blockConn{dialBlock(t, raddr, resp, db), dialBlock(t, faddr, resp, db)}})
+	}
+	return b
+}
+
+var blockFlagsRE = regexp.MustCompile(`flags=(\S*)`)
+
+// isBlocked reports whether server s (0 redis-server, 1 ferry) lists
+// client c as blocked.
+func (b *blockRun) isBlocked(s int, c *blockClient) bool {
+	b.d.t.Helper()
+	line := b.ctl[s].Do("CLIENT", "LIST", "ID", c.conn[s].id)
+	m := blockFlagsRE.FindStringSubmatch(line)
+	if m == nil {
+		b.d.fail("CLIENT LIST ID %s of client %d: %q", c.conn[s].id, c.n, line)
+	}
+	return strings.Contains(m[1], "b")
+}
+
+var serverNames = [2]string{"redis", "ferry"}
+
+// settleNew waits, after client c sent a blocking command with timeout 0,
+// until each server has replied to it or blocked it, and requires both
+// to have done the same.
+func (b *blockRun) settleNew(c *blockClient, args, keys []string) {
+	b.d.t.Helper()
+	var reply [2]string
+	var blocked [2]bool
+	for s := 0; s < 2; s++ {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if r, ok := c.conn[s].poll(); ok {
+				reply[s] = r
+				break
+			}
+			if b.isBlocked(s, c) {
+				blocked[s] = true
+				break
+			}
+			if time.Now().After(deadline) {
+				b.d.fail("client %d: %s on %s neither replied nor blocked in 5 s", c.n, quoteArgs(args), serverNames[s])
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	switch {
+	case blocked[0] && blocked[1]:
+		c.blocked, c.keys = quoteArgs(args), keys
+		b.blocks++
+		b.d.hist = append(b.d.hist, fmt.Sprintf("# client %d blocked", c.n))
+	case blocked[0] || blocked[1]:
+		b.d.fail("client %d: %s:\n ferry blocked %v, reply %q\n redis blocked %v, reply %q", c.n, quoteArgs(args), blocked[1], reply[1], blocked[0], reply[0])
+	default:
+		b.compare(c, args, reply)
+		b.readQueued(c)
+	}
+}
+
+// readQueued reads and compares the reply to client c's pipelined
+// command, if it sent one, once its blocking command was answered.
+func (b *blockRun) readQueued(c *blockClient) {
+	b.d.t.Helper()
+	if c.queued == nil {
+		return
+	}
+	var reply [2]string
+	for s := 0; s < 2; s++ {
+		r, err := c.conn[s].read(5 * time.Second)
+		if err != nil {
+			b.d.fail("client %d: pipelined %s on %s: %v", c.n, quoteArgs(c.queued), serverNames[s], err)
+		}
+		reply[s] = r
+	}
+	b.compare(c, c.queued, reply)
+	c.queued = nil
+}
+
+// compare requires the same reply from both servers to client c.
+func (b *blockRun) compare(c *blockClient, args []string, reply [2]string) {
+	b.d.t.Helper()
+	if reply[0] != reply[1] {
+		b.d.fail("client %d: %s:\n ferry %q\n redis %q", c.n, quoteArgs(args), reply[1], reply[0])
+	}
+	b.d.hist = append(b.d.hist, fmt.Sprintf("# client %d got %q", c.n, reply[0]))
+}
+
+// settleBlocked runs after each step: every blocked client is still
+// blocked on both servers, or was served by both, with the same reply.
+// Each server serves the clients a command woke before it replies to that
+// command, so what it says once the reply came holds.
+func (b *blockRun) settleBlocked() {
+	b.d.t.Helper()
+	for _, c := range b.clients {
+		if c.blocked == "" {
+			continue
+		}
+		b0, b1 := b.isBlocked(0, c), b.isBlocked(1, c)
+		if b0 && b1 {
+			continue
+		}
+		var reply [2]string
+		for s := 0; s < 2; s++ {
+			if (s == 0 && b0) || (s == 1 && b1) {
+				reply[s] = "(still blocked)"
+				continue
+			}
+			r, err := c.conn[s].read(5 * time.Second)
+			if err != nil {
+				b.d.fail("client %d, blocked in %s, unblocked on %s without a reply: %v", c.n, c.blocked, serverNames[s], err)
+			}
+			reply[s] = r
+		}
+		if reply[0] != reply[1] {
+			b.d.fail("client %d, blocked in %s, after the last command:\n ferry %q\n redis %q", c.n, c.blocked, reply[1], reply[0])
+		}
+		b.d.hist = append(b.d.hist, fmt.Sprintf("# client %d woken: %q", c.n, reply[0]))
+		c.blocked = ""
+		b.readQueued(c)
+		b.wakes++
+	}
+}
+
+// idle returns the clients not blocked.
+func (b *blockRun) idle() []*blockClient {
+	var out []*blockClient
+	for _, c := range b.clients {
+		if c.blocked == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// step has an idle client send a blocking command, or the waking client
+// send a command, then settles the blocked clients.
+func (b *blockRun) step() {
+	d := b.d
+	d.t.Helper()
+	if idle := b.idle(); len(idle) > 0 && d.r.IntN(2) == 0 {
+		c := idle[d.r.IntN(len(idle))]
+		args, keys, timed := b.blockingCmd()
+		d.hist = append(d.hist, fmt.Sprintf("# client %d: %s", c.n, quoteArgs(args)))
+		c.queued = nil
+		if d.r.IntN(6) == 0 {
+			// pipelined: waits in the server while the client is blocked
+			c.queued = []string{d.pick("LLEN", "ZCARD", "XLEN", "TYPE", "EXISTS"), d.pick(blockAll...)}
+			d.hist = append(d.hist, fmt.Sprintf("# client %d, pipelined: %s", c.n, quoteArgs(c.queued)))
+		}
+		for s := 0; s < 2; s++ {
+			c.conn[s].send(args...)
+			if c.queued != nil {
+				c.conn[s].send(c.queued...)
+			}
+		}
+		if !timed {
+			b.settleNew(c, args, keys)
+			// BLMOVE served at once pushes, which may wake others
+			b.settleBlocked()
+			return
+		}
+		// Nothing else is sent until both replied: at once, or at the
+		// timeout.
+		var reply [2]string
+		for s := 0; s < 2; s++ {
+			r, err := c.conn[s].read(5 * time.Second)
+			if err != nil {
+				d.fail("client %d: %s on %s: %v", c.n, quoteArgs(args), serverNames[s], err)
+			}
+			reply[s] = r
+		}
+		b.compare(c, args, reply)
+		b.readQueued(c)
+		b.settleBlocked()
+		return
+	}
+	b.wake()
+	b.settleBlocked()
+}
+
+var blockInfoRE = regexp.MustCompile(`(blocked_clients|clients_in_timeout_table):\d+`)
+
+// check compares DEBUG DIGEST and the blocked client counts of INFO.
+func (b *blockRun) check() {
+	b.d.t.Helper()
+	b.d.digest()
+	w := strings.Join(blockInfoRE.FindAllString(b.ctl[0].Do("INFO", "clients"), -1), " ")
+	g := strings.Join(blockInfoRE.FindAllString(b.ctl[1].Do("INFO", "clients"), -1), " ")
+	if w != g || !strings.Contains(w, "blocked_clients") {
+		b.d.fail("INFO clients after the last step:\n ferry %s\n redis %s", g, w)
+	}
+}
+
+// reset ends every wait with CLIENT UNBLOCK, compares the replies and
+// flushes both servers, starting a new history with streams x0 and x1
+// empty, each with a group g1.
+func (b *blockRun) reset() {
+	b.d.t.Helper()
+	for _, c := range b.clients {
+		if c.blocked != "" {
+			b.unblock(c, "TIMEOUT")
+		}
+	}
+	b.settleBlocked()
+	b.d.do("FLUSHALL")
+	b.check()
+	b.d.hist = nil
+	// groups for XREADGROUP to wait in
+	b.d.do("XGROUP", "CREATE", "x0", "g1", "$", "MKSTREAM")
+	b.d.do("XGROUP", "CREATE", "x1", "g1", "$", "MKSTREAM")
+}
+
+// unblock sends CLIENT UNBLOCK for client c (each server its own ID) and
+// requires the same reply.
+func (b *blockRun) unblock(c *blockClient, how string) {
+	d := b.d
+	d.t.Helper()
+	d.hist = append(d.hist, fmt.Sprintf("CLIENT UNBLOCK <client %d> %s", c.n, how))
+	var reply [2]string
+	for s := 0; s < 2; s++ {
+		args := []string{"CLIENT", "UNBLOCK", c.conn[s].id}
+		if how != "" {
+			args = append(args, how)
+		}
+		reply[s] = b.ctl[s].Do(args...)
+	}
+	if reply[0] != reply[1] {
+		d.fail("CLIENT UNBLOCK <client %d> %s:\n ferry %q\n redis %q", c.n, how, reply[1], reply[0])
+	}
+}
+
+// Keys: lists, sorted sets, streams and a string, so that a client can
+// wait on a key of another type.
+var (
+	blockLists   = []string{"l0", "l1", "l2", "l0", "l1"}
+	blockZsets   = []string{"z0", "z1", "z0"}
+	blockStreams = []string{"x0", "x1", "x0"}
+	blockAll     = []string{"l0", "l1", "l2", "z0", "z1", "x0", "x1", "str"}
+)
+
+// keys returns 1 to 3 keys, mostly from kind, now and then any key.
+func (b *blockRun) keys(kind []string) []string {
+	d := b.d
+	out := make([]string, 1+d.r.IntN(3))
+	for i := range out {
+		if d.r.IntN(12) == 0 {
+			out[i] = d.pick(blockAll...)
+		} else {
+			out[i] = d.pick(kind...)
+		}
+	}
+	return out
+}
+
+// elements returns 1 to 3 list or set elements.
+func (b *blockRun) elements() []string {
+	out := make([]string, 1+b.d.r.IntN(3))
+	for i := range out {
+		out[i] = b.d.pick("a", "b", "c", "d", "1", "", "\x00\xff")
+	}
+	return out
+}
+
+// blockingCmd returns a blocking command for a waiting client, the keys it
+// names and whether it has a timeout (which then expires before anything
+// else is sent).
+func (b *blockRun) blockingCmd() (args, keys []string, timed bool) {
+	d := b.d
+	timed = d.r.IntN(12) == 0
+	timeout, ms := "0", "0"
+	if timed {
+		timeout, ms = d.pick("0.05", "0.05", "0.01", "0.001"), d.pick("50", "10", "1")
+	}
+	if d.r.IntN(40) == 0 {
+		// bad timeouts: an error at once
+		timeout, ms, timed = d.pick("-1", "abc", "-0.5", "1e400"), d.pick("-1", "abc", "1.5"), true
+	}
+	side := func() string { return d.pick("LEFT", "RIGHT", "left") }
+	numkeys := func(keys []string) []string {
+		n := len(keys)
+		if d.r.IntN(30) == 0 {
+			n += 2*d.r.IntN(2) - 1 // a syntax error, or a key taken for the side
+		}
+		return append([]string{strconv.Itoa(n)}, keys...)
+	}
+	count := func() []string {
+		switch d.r.IntN(12) {
+		case 0, 1, 2:
+			return []string{"COUNT", d.n(1, 4)}
+		case 3:
+			return []string{"COUNT", d.pick("0", "-1", "abc")}
+		}
+		return nil
+	}
+	switch d.r.IntN(12) {
+	case 0, 1:
+		keys = b.keys(blockLists)
+		args = append(append([]string{d.pick("BLPOP", "BRPOP")}, keys...), timeout)
+	case 2:
+		keys = []string{d.pick(blockLists...), b.keys(blockLists)[0]}
+		args = []string{"BLMOVE", keys[0], keys[1], side(), side(), timeout}
+	case 3:
+		keys = []string{d.pick(blockLists...), b.keys(blockLists)[0]}
+		args = []string{"BRPOPLPUSH", keys[0], keys[1], timeout}
+	case 4:
+		keys = b.keys(blockLists)
+		args = append(append([]string{"BLMPOP", timeout}, numkeys(keys)...), side())
+		args = append(args, count()...)
+	case 5, 6:
+		keys = b.keys(blockZsets)
+		args = append(append([]string{d.pick("BZPOPMIN", "BZPOPMAX")}, keys...), timeout)
+	case 7:
+		keys = b.keys(blockZsets)
+		args = append(append([]string{"BZMPOP", timeout}, numkeys(keys)...), d.pick("MIN", "MAX"))
+		args = append(args, count()...)
+	case 8, 9:
+		keys = b.keys(blockStreams)
+		args = append([]string{"XREAD"}, count()...)
+		args = append(append(args, "BLOCK", ms, "STREAMS"), keys...)
+		for range keys {
+			args = append(args, b.readID())
+		}
+	default:
+		// mostly one key: every key needs the group
+		keys = []string{d.pick(blockStreams...)}
+		if d.r.IntN(4) == 0 {
+			keys = b.keys(blockStreams)
+		}
+		args = append([]string{"XREADGROUP", "GROUP", d.pick("g1", "g1", "g2"), d.pick("c1", "c2")}, count()...)
+		if d.r.IntN(5) == 0 {
+			args = append(args, "NOACK")
+		}
+		args = append(append(args, "BLOCK", ms, "STREAMS"), keys...)
+		for range keys {
+			if d.r.IntN(10) == 0 {
+				args = append(args, "0") // the pending entries: no wait
+			} else {
+				args = append(args, ">")
+			}
+		}
+	}
+	return args, keys, timed
+}
+
+// readyAfterSwap returns how many of the keys blocked clients wait on
+// exist in the other database (0 or 1), that SWAPDB 0 1 would make ready
+// in theirs (asked of redis-server only: the digests are the same).
+func (b *blockRun) readyAfterSwap() int {
+	b.d.t.Helper()
+	waited := map[string]bool{}
+	for _, c := range b.clients {
+		if c.blocked != "" {
+			for _, k := range c.keys {
+				waited[strconv.Itoa(1-c.db)+" "+k] = true
+			}
+		}
+	}
+	redis := b.ctl[0]
+	n := 0
+	for k := range waited {
+		db, key, _ := strings.Cut(k, " ")
+		redis.Do("SELECT", db)
+		if redis.Do("EXISTS", key) == ":1\r\n" {
+			n++
+		}
+	}
+	redis.Do("SELECT", "0")
+	return n
+}
+
+// readID returns an ID for XREAD: $ mostly, else one around the last
+// ID added.
+func (b *blockRun) readID() string {
+	d := b.d
+	switch d.r.IntN(5) {
+	case 0:
+		return "0"
+	case 1:
+		return strconv.Itoa(b.xid+d.r.IntN(3)-1) + "-" + d.n(0, 2)
+	}
+	return "$"
+}
+
+// xaddID returns the next ID for XADD, now and then one too small.
+func (b *blockRun) xaddID() string {
+	if b.d.r.IntN(15) == 0 {
+		return strconv.Itoa(b.xid) + "-1"
+	}
+	b.xid++
+	return strconv.Itoa(b.xid) + "-1"
+}
+
+// push returns a command that may wake a client: a push, a move, ZADD or
+// XADD.
+func (b *blockRun) push() []string {
+	d := b.d
+	switch d.r.IntN(6) {
+	case 0, 1:
+		return append([]string{d.pick("LPUSH", "RPUSH"), d.pick(blockLists...)}, b.elements()...)
+	case 2:
+		if d.r.IntN(3) == 0 {
+			return []string{"RPOPLPUSH", d.pick(blockLists...), d.pick(blockLists...)}
+		}
+		return []string{"LMOVE", d.pick(blockLists...), d.pick(blockLists...), d.pick("LEFT", "RIGHT"), d.pick("LEFT", "RIGHT")}
+	case 3, 4:
+		c := []string{"ZADD", d.pick(blockZsets...)}
+		for _, e := range b.elements() {
+			c = append(c, d.pick("-2", "-1", "0", "1", "2", "1.5", "inf", "-inf"), e)
+		}
+		return c
+	}
+	c := []string{"XADD", d.pick(blockStreams...), b.xaddID(), "f", d.pick("v", "", "w")}
+	if d.r.IntN(6) == 0 {
+		c = append(c[:2], append([]string{"NOMKSTREAM"}, c[2:]...)...)
+	}
+	return c
+}
+
+// blockScripts are scripts that write to their keys, to wake clients
+// from inside EVAL, or run a blocking command (which does not block there,
+// or is not allowed).
+var blockScripts = []string{
+	"for _, k in ipairs(KEYS) do redis.call('rpush', k, ARGV[1]) end return #KEYS",
+	"redis.call('lpush', KEYS[1], ARGV[1]); redis.call('lpush', KEYS[1], ARGV[1] .. 'x'); return redis.call('llen', KEYS[1])",
+	"redis.call('del', KEYS[1]); return redis.call('rpush', KEYS[1], ARGV[1])",
+	"for _, k in ipairs(KEYS) do redis.call('zadd', k, 1, ARGV[1]) end return #KEYS",
+	"return redis.call('blmpop', 0, 1, KEYS[1], 'LEFT', 'COUNT', ARGV[1])",
+	"return redis.call('lmove', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')",
+	"redis.call('rpush', KEYS[1], ARGV[1]); return redis.call('lpop', KEYS[1])",
+	"return redis.call('blpop', KEYS[1], 0)",
+	"return redis.call('bzmpop', 0, 1, KEYS[1], 'MIN')",
+	"return redis.call('xread', 'BLOCK', 0, 'STREAMS', KEYS[1], '$')",
+}
+
+// wake has the waking client send a command.
+func (b *blockRun) wake() {
+	d := b.d
+	d.t.Helper()
+	switch d.r.IntN(41) {
+	case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13:
+		d.do(b.push()...)
+	case 14, 15:
+		// the keys are made ready at the pushes but served at EXEC, after
+		// what follows them
+		d.do("MULTI")
+		for i := 1 + d.r.IntN(3); i > 0; i-- {
+			switch d.r.IntN(6) {
+			case 0:
+				d.do(d.pick("DEL", "LPOP", "ZPOPMAX"), d.pick(blockAll...))
+			case 1:
+				d.do("SET", d.pick(blockAll...), "v")
+			case 2:
+				d.do("RENAME", d.pick(blockAll...), d.pick(blockAll...))
+			case 3:
+				d.do("XTRIM", d.pick(blockStreams...), "MAXLEN", d.pick("0", "1"))
+			default:
+				d.do(b.push()...)
+			}
+		}
+		d.do("EXEC")
+	case 16, 17:
+		script := d.pick(blockScripts...)
+		keys := b.keys(blockLists)
+		if strings.Contains(script, "zadd") || strings.Contains(script, "bzmpop") {
+			keys = b.keys(blockZsets)
+		}
+		if strings.Contains(script, "xread") {
+			keys = b.keys(blockStreams)
+		}
+		if strings.Contains(script, "lmove") {
+			keys = []string{d.pick(blockLists...), d.pick(blockLists...)}
+		}
+		d.do(append(append([]string{"EVAL", script, strconv.Itoa(len(keys))}, keys...), d.pick("1", "2", "v"))...)
+	case 18:
+		d.do("DEL", d.pick(blockAll...))
+	case 19:
+		d.do("SET", d.pick(blockAll...), "v")
+	case 20:
+		d.do("RENAME", d.pick(blockAll...), d.pick(blockAll...))
+	case 21:
+		d.do("MOVE", d.pick(blockAll...), "1")
+	case 22:
+		d.do("COPY", d.pick(blockAll...), d.pick(blockAll...), "DB", d.pick("0", "1"))
+	case 23:
+		// Redis makes the keys SWAPDB brings in ready in the order of a
+		// hash table whose seed is random (scanDatabaseForReadyKeys), so
+		// when two waited-on keys come in, which client is served first,
+		// or from which key, varies from run to run of redis-server itself:
+		// swap only when at most one does.
+		if b.readyAfterSwap() <= 1 {
+			d.do("SWAPDB", "0", "1")
+		} else {
+			d.do("DBSIZE")
+		}
+	case 24:
+		// the other database gets keys to swap or move in
+		d.do("MULTI")
+		d.do("SELECT", "1")
+		d.do(b.push()...)
+		d.do("SELECT", "0")
+		d.do("EXEC")
+	case 25:
+		if d.r.IntN(3) == 0 {
+			d.do("FLUSHALL")
+		} else {
+			d.do("FLUSHDB")
+		}
+	case 26, 27:
+		c := b.clients[d.r.IntN(len(b.clients))]
+		b.unblock(c, d.pick("TIMEOUT", "ERROR", ""))
+	case 28, 29, 39:
+		d.do("XGROUP", "CREATE", d.pick(blockStreams...), d.pick("g1", "g1", "g2"), d.pick("$", "0", "$"), "MKSTREAM")
+	case 30:
+		d.do("XGROUP", "DESTROY", d.pick(blockStreams...), d.pick("g1", "g2"))
+	case 31:
+		d.do("MULTI")
+		d.do(append(append([]string{d.pick("BLPOP", "BZPOPMIN")}, b.keys(blockAll)...), "0")...)
+		d.do("EXEC")
+	case 32:
+		d.do(d.pick("LPOP", "RPOP", "ZPOPMIN"), d.pick(blockAll...))
+	case 33:
+		d.do("XTRIM", d.pick(blockStreams...), "MAXLEN", d.pick("0", "1"))
+	case 34:
+		d.do("XINFO", "GROUPS", d.pick(blockStreams...))
+	case 35:
+		d.do("XPENDING", d.pick(blockStreams...), d.pick("g1", "g2"))
+	case 36:
+		d.do("LRANGE", d.pick(blockLists...), "0", "-1")
+	case 37:
+		d.do("ZRANGE", d.pick(blockZsets...), "0", "-1", "WITHSCORES")
+	case 38:
+		d.do("XRANGE", d.pick(blockStreams...), "-", "+")
+	}
+}
