@@ -78,7 +78,10 @@ const blockWaiters = 4
 type blockRun struct {
 	d *diff
 	// ctl are the diff's connections, redis-server's then ferry's.
-	ctl     [2]*redistest.Conn
+	ctl [2]*redistest.Conn
+	// master, in a replication run (TestRandomReplicateBlock), is the
+	// engine the waiting clients run on, without connections.
+	master  *command.Engine
 	clients []*blockClient
 	// xid is the millisecond part of the last ID XADD was given.
 	xid int
@@ -98,6 +101,9 @@ type blockClient struct {
 	// queued is a read-only command sent after the blocking one, which
 	// each server runs once the client is unblocked, or nil.
 	queued []string
+	// cl and id are the client and its ID in a replication run.
+	cl *command.Client
+	id string
 }
 
 // blockConn is a connection whose replies a goroutine reads as they
@@ -278,6 +284,10 @@ func (b *blockRun) compare(c *blockClient, args []string, reply [2]string) {
 // command, so what it says once the reply came holds.
 func (b *blockRun) settleBlocked() {
 	b.d.t.Helper()
+	if b.master != nil {
+		b.settleEngine()
+		return
+	}
 	for _, c := range b.clients {
 		if c.blocked == "" {
 			continue
@@ -324,6 +334,10 @@ func (b *blockRun) idle() []*blockClient {
 func (b *blockRun) step() {
 	d := b.d
 	d.t.Helper()
+	if b.master != nil {
+		b.stepEngine()
+		return
+	}
 	if idle := b.idle(); len(idle) > 0 && d.r.IntN(2) == 0 {
 		c := idle[d.r.IntN(len(idle))]
 		args, keys, timed := b.blockingCmd()
@@ -371,6 +385,9 @@ var blockInfoRE = regexp.MustCompile(`(blocked_clients|clients_in_timeout_table)
 func (b *blockRun) check() {
 	b.d.t.Helper()
 	b.d.digest()
+	if b.master != nil {
+		return
+	}
 	w := strings.Join(blockInfoRE.FindAllString(b.ctl[0].Do("INFO", "clients"), -1), " ")
 	g := strings.Join(blockInfoRE.FindAllString(b.ctl[1].Do("INFO", "clients"), -1), " ")
 	if w != g || !strings.Contains(w, "blocked_clients") {
@@ -402,6 +419,14 @@ func (b *blockRun) reset() {
 func (b *blockRun) unblock(c *blockClient, how string) {
 	d := b.d
 	d.t.Helper()
+	if b.master != nil {
+		args := []string{"CLIENT", "UNBLOCK", c.id}
+		if how != "" {
+			args = append(args, how)
+		}
+		d.do(args...)
+		return
+	}
 	d.hist = append(d.hist, fmt.Sprintf("CLIENT UNBLOCK <client %d> %s", c.n, how))
 	var reply [2]string
 	for s := 0; s < 2; s++ {
@@ -534,6 +559,9 @@ func (b *blockRun) blockingCmd() (args, keys []string, timed bool) {
 // in theirs (asked of redis-server only: the digests are the same).
 func (b *blockRun) readyAfterSwap() int {
 	b.d.t.Helper()
+	if b.master != nil {
+		return 0 // one server: any order is the master's
+	}
 	waited := map[string]bool{}
 	for _, c := range b.clients {
 		if c.blocked != "" {
@@ -717,5 +745,106 @@ func (b *blockRun) wake() {
 		d.do("ZRANGE", d.pick(blockZsets...), "0", "-1", "WITHSCORES")
 	case 38:
 		d.do("XRANGE", d.pick(blockStreams...), "-", "+")
+	}
+}
+
+// TestRandomReplicateBlock runs the commands of TestRandomBlockAgainstRedis
+// on a master engine, whose waiting clients are served there or time out
+// (when their command has a timeout, at once), applies the effects the
+// master logs to a replica engine, and after every step requires the same
+// DEBUG DIGEST on both and the same XINFO STREAM FULL of the streams
+// (consumers' seen-times left out, as in TestRandomReplicateStream): a
+// client served from a blocking pop, move or group read logs its effects
+// as a unit of its own, after the command that woke it.
+func TestRandomReplicateBlock(t *testing.T) {
+	seeds, n := diffSeeds(t, 400)
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+			rp := newReplication(clock, 2+blockWaiters)
+			// the master's and the replica's state is read by clients
+			// of their own
+			master, replica := engineConn{rp.master, rp.clients[1]}, engineConn{rp.replica, rp.rc}
+			d, units := replicaDiff(t, seed, 97, clock, rp, engineConn{rp.master, rp.clients[0]}, func(d *diff) {
+				for _, key := range []string{"x0", "x1"} {
+					args := []string{"XINFO", "STREAM", key, "FULL", "COUNT", "0"}
+					m, err1 := streamSeenTimes(t, args, master.Do(args...))
+					r, err2 := streamSeenTimes(t, args, replica.Do(args...))
+					if err1 != "" || err2 != "" || m != r {
+						d.fail("XINFO STREAM %s FULL COUNT 0 (seen-times left out; %s%s):\n master  %s\n replica %s", key, err1, err2, m, r)
+					}
+				}
+			})
+			b := &blockRun{d: d, master: rp.master}
+			for i, cl := range rp.clients[2:] {
+				c := &blockClient{n: i + 1, cl: cl}
+				if i == blockWaiters-1 {
+					c.db = 1
+					exec(rp.master, cl, "SELECT", "1")
+				}
+				c.id = strings.TrimSpace(strings.TrimPrefix(exec(rp.master, cl, "CLIENT", "ID"), ":"))
+				b.clients = append(b.clients, c)
+			}
+			b.reset()
+			for i := 0; i < n; i++ {
+				b.step()
+				b.check()
+				if i%60 == 59 {
+					b.reset()
+				}
+				if d.r.IntN(40) == 0 {
+					// delivery times of the entries served later differ
+					clock.Add(time.Duration(d.r.IntN(300_000)) * time.Millisecond)
+				}
+			}
+			checkUnits(t, *units, n)
+			if b.blocks < n/10 || b.wakes < n/20 {
+				t.Fatalf("only %d clients blocked and %d woken in %d steps", b.blocks, b.wakes, n)
+			}
+		})
+	}
+}
+
+// stepEngine is step in a replication run: a waiting client runs a
+// blocking command on the master engine (timing out at once if it has a
+// timeout and blocked), or the waking client runs a command.
+func (b *blockRun) stepEngine() {
+	d := b.d
+	d.t.Helper()
+	if idle := b.idle(); len(idle) > 0 && d.r.IntN(2) == 0 {
+		c := idle[d.r.IntN(len(idle))]
+		args, keys, timed := b.blockingCmd()
+		d.r.IntN(6) // the draw for a pipelined read, which needs a connection
+		d.hist = append(d.hist, fmt.Sprintf("# client %d: %s", c.n, quoteArgs(args)))
+		exec(b.master, c.cl, args...)
+		b.master.Lock()
+		if c.cl.Blocked() != nil {
+			if timed {
+				b.master.TimeoutBlocked(c.cl)
+				d.hist = append(d.hist, fmt.Sprintf("# client %d timed out", c.n))
+			} else {
+				c.blocked, c.keys = quoteArgs(args), keys
+				b.blocks++
+				d.hist = append(d.hist, fmt.Sprintf("# client %d blocked", c.n))
+			}
+		}
+		b.master.Unlock()
+		b.settleEngine()
+		return
+	}
+	b.wake()
+	b.settleEngine()
+}
+
+// settleEngine marks the clients the master no longer blocks as idle.
+func (b *blockRun) settleEngine() {
+	b.master.Lock()
+	defer b.master.Unlock()
+	for _, c := range b.clients {
+		if c.blocked != "" && c.cl.Blocked() == nil {
+			b.d.hist = append(b.d.hist, fmt.Sprintf("# client %d woken", c.n))
+			c.blocked = ""
+			b.wakes++
+		}
 	}
 }
