@@ -267,6 +267,7 @@ const expireUnitBytes = 64 << 10
 
 func (e *Engine) onExpire(db int, key string) {
 	e.stats.ExpiredKeys++
+	e.trk.expiring = true // until onDelete, which follows
 	e.notifyKeyspace(notifyExpired, "expired", key, db)
 	e.eff.addExpired(db, key)
 	if !e.eff.other && len(e.eff.buf) >= expireUnitBytes {
@@ -283,6 +284,7 @@ func (e *Engine) onDelete(db int, key string) {
 	if e.trackingActive() {
 		e.invalidateKey(key, true)
 	}
+	e.trk.expiring = false
 	// A blocked XREADGROUP ends when its stream is deleted or replaced
 	// (the other waits see the key missing and go on waiting).
 	e.signalReady(db, key)

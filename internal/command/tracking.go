@@ -45,6 +45,7 @@ type tracking struct {
 	dirty    bool                          // a bcastPrefix has keys to send
 	pending  []*string                     // invalidations for the running client, after its reply (nil: flush)
 	flushing bool                          // a flush sends one null instead of a key each
+	expiring bool                          // the key deleted has expired (onExpire to onDelete)
 	// served is the blocked client being served (block.go), the running
 	// one meanwhile, as blocked.c makes it Redis's current_client.
 	served *Client
@@ -183,9 +184,20 @@ func (e *Engine) invalidateKey(key string, bcast bool) {
 func (e *Engine) invalidateKeyBy(key string, bcast bool, cur *Client) {
 	t := &e.trk
 	if bcast && len(t.prefixes) > 0 {
+		// Redis remembers the client signalModifiedKey names: none for
+		// an expired key, a script's own client in a script, so BCAST's
+		// NOLOOP hides neither from the running client (the default
+		// mode's NOLOOP, which looks at current_client, does).
+		by := cur
+		switch {
+		case t.expiring:
+			by = nil
+		case e.lua != nil && e.lua.run != nil:
+			by = e.lua.client
+		}
 		for p, bp := range t.prefixes {
 			if strings.HasPrefix(key, p) {
-				bp.keys[key] = cur
+				bp.keys[key] = by
 				t.dirty = true
 			}
 		}
@@ -497,8 +509,12 @@ func checkPrefixes(c *Ctx, prefixes []string) bool {
 		}
 		for _, q := range prefixes[i+1:] {
 			if overlap(p, q) {
+				// Redis's checkPrefixCollisionsOrReply returns i here,
+				// which reads as success past the first prefix: the
+				// error is sent, then tracking is enabled all the same
+				// (and replies OK), the prefixes left unchecked.
 				c.W.Error("ERR Prefix '" + cString(p) + "' overlaps with another provided prefix '" + cString(q) + "'. Prefixes for a single client must not overlap.")
-				return false
+				return i > 0
 			}
 		}
 	}
