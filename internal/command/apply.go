@@ -43,7 +43,8 @@ func (e *Engine) NewApplier() *Applier {
 // allowed whatever the engine's role. An entry that does not parse stops
 // Apply with an error before any of its commands runs; a command the engine
 // rejects stops it with an error naming the command, and the commands
-// before it stay applied.
+// before it stay applied (a transaction it was in is discarded). So does an
+// entry that ends inside MULTI: its queued commands never run.
 func (a *Applier) Apply(data []byte) error {
 	e := a.e
 	e.Lock()
@@ -115,6 +116,15 @@ func (a *Applier) applyLocked(data []byte) error {
 	a.args, err = resp.ParseCommands(data, a.args[:0], a.exec)
 	a.entry = nil
 	a.cl.W.Reset()
+	if a.cl.multi != nil {
+		// A transaction left open (an entry cut after MULTI, or stopped
+		// by an error inside the block) must not swallow the next
+		// entry's commands as queued ones: none of it ran, so none runs.
+		a.e.discardMulti(a.cl)
+		if err == nil {
+			err = errors.New("apply: the entry ends inside a MULTI block, without EXEC")
+		}
+	}
 	if err != nil {
 		var pe resp.ProtocolError
 		if errors.As(err, &pe) {

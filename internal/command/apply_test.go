@@ -153,3 +153,45 @@ func TestApplyErrorInsideTransaction(t *testing.T) {
 		t.Fatalf("Apply of a good entry after it: %v", err)
 	}
 }
+
+// TestApplyOpenTransaction: an entry that ends inside MULTI (cut short
+// after it, or stopped by a command the replica refuses inside the block)
+// is an error, and its transaction does not stay open to swallow the next
+// entry's commands as queued ones (before, the next entry's SET was
+// answered +QUEUED and never ran).
+func TestApplyOpenTransaction(t *testing.T) {
+	entry := func(cmds ...[]string) []byte {
+		var out []byte
+		for _, c := range cmds {
+			var b [][]byte
+			for _, a := range c {
+				b = append(b, []byte(a))
+			}
+			out = resp.AppendCommand(out, b...)
+		}
+		return out
+	}
+	for name, bad := range map[string][]byte{
+		"no EXEC":        entry([]string{"MULTI"}, []string{"SET", "a", "1"}),
+		"refused inside": entry([]string{"MULTI"}, []string{"SET", "a", "1"}, []string{"NOSUCHCOMMAND"}, []string{"EXEC"}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := command.New(command.Config{})
+			ap := e.NewApplier()
+			if err := ap.Apply(bad); err == nil {
+				t.Fatal("Apply of an entry that leaves MULTI open succeeded")
+			}
+			if err := ap.Apply(entry([]string{"SET", "b", "2"})); err != nil {
+				t.Fatalf("Apply of the next entry: %v", err)
+			}
+			e.Lock()
+			defer e.Unlock()
+			if e.Keyspace().DB(0).Get("b") == nil {
+				t.Error("the next entry's SET did not run: the transaction stayed open")
+			}
+			if e.Keyspace().DB(0).Get("a") != nil {
+				t.Error("a command queued in the unfinished transaction ran")
+			}
+		})
+	}
+}
