@@ -38,18 +38,7 @@ func TestReplicaStopsWhenLogReplaced(t *testing.T) {
 	waitCaughtUp(t, m, r, 10*time.Second)
 	reached := r.Offset()
 
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := js.DeleteStream(context.Background(), jetstream.StreamName("replaced")); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, ns.URL(), "replaced")
 	m2 := startMaster(t, ns.URL(), "replaced", nil)
 	mc2 := redistest.Dial(t, m2.addr)
 	for i := range 3 * int(reached) {
@@ -116,18 +105,7 @@ func TestMasterSnapshotRefusedWhenLogReplaced(t *testing.T) {
 	}
 	expect(t, mc, "+OK\r\n", "SET", "old5", "1")
 
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := js.DeleteStream(context.Background(), jetstream.StreamName("resnap")); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, ns.URL(), "resnap")
 	m2 := startMaster(t, ns.URL(), "resnap", nil)
 	mc2 := redistest.Dial(t, m2.addr)
 	for i := range 20 {
@@ -143,5 +121,23 @@ func TestMasterSnapshotRefusedWhenLogReplaced(t *testing.T) {
 	}
 	if len(list) != 1 || list[0].Offset != first.Offset {
 		t.Fatalf("snapshots in the store: %v; want only the one at offset %d", list, first.Offset)
+	}
+}
+
+// deleteStream deletes dataset's stream, as an operator would with
+// `nats stream rm`.
+func deleteStream(t *testing.T, url, dataset string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), jetstream.StreamName(dataset)); err != nil {
+		t.Fatal(err)
 	}
 }

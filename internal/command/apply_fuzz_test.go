@@ -18,7 +18,8 @@ var fuzzBase = [][]string{
 	{"PFADD", "hll", "a", "b"}, {"SELECT", "1"}, {"SET", "s", "db1"},
 }
 
-// fuzzEntry encodes commands as one log entry.
+// fuzzEntry encodes commands as one log entry (TestApplyOpenTransaction
+// uses it too).
 func fuzzEntry(cmds ...[]string) []byte {
 	var out []byte
 	for _, c := range cmds {

@@ -160,17 +160,7 @@ func TestApplyErrorInsideTransaction(t *testing.T) {
 // entry's commands as queued ones (before, the next entry's SET was
 // answered +QUEUED and never ran).
 func TestApplyOpenTransaction(t *testing.T) {
-	entry := func(cmds ...[]string) []byte {
-		var out []byte
-		for _, c := range cmds {
-			var b [][]byte
-			for _, a := range c {
-				b = append(b, []byte(a))
-			}
-			out = resp.AppendCommand(out, b...)
-		}
-		return out
-	}
+	entry := fuzzEntry
 	for name, bad := range map[string][]byte{
 		"no EXEC":        entry([]string{"MULTI"}, []string{"SET", "a", "1"}),
 		"refused inside": entry([]string{"MULTI"}, []string{"SET", "a", "1"}, []string{"NOSUCHCOMMAND"}, []string{"EXEC"}),
