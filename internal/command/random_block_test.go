@@ -221,6 +221,25 @@ func (b *blockRun) isBlocked(s int, c *blockClient) bool {
 	return strings.Contains(m[1], "b")
 }
 
+var clientLineRE = regexp.MustCompile(`(?m)(?:^|txt:)id=(\d+) .* flags=(\S*)`)
+
+// blockedIDs returns the IDs of the clients server s (0 redis-server, 1
+// ferry) lists as blocked, in one CLIENT LIST.
+func (b *blockRun) blockedIDs(s int) map[string]bool {
+	b.d.t.Helper()
+	ids := map[string]bool{}
+	list := b.ctl[s].Do("CLIENT", "LIST")
+	for _, m := range clientLineRE.FindAllStringSubmatch(list, -1) {
+		if strings.Contains(m[2], "b") {
+			ids[m[1]] = true
+		}
+	}
+	if len(clientLineRE.FindAllString(list, -1)) <= blockWaiters {
+		b.d.fail("CLIENT LIST on %s: %q", serverNames[s], list)
+	}
+	return ids
+}
+
 var serverNames = [2]string{"redis", "ferry"}
 
 // settleNew waits, after client c sent a blocking command with timeout 0,
@@ -298,11 +317,15 @@ func (b *blockRun) settleBlocked() {
 		b.settleEngine()
 		return
 	}
+	var blocked [2]map[string]bool
 	for _, c := range b.clients {
 		if c.blocked == "" {
 			continue
 		}
-		b0, b1 := b.isBlocked(0, c), b.isBlocked(1, c)
+		if blocked[0] == nil {
+			blocked = [2]map[string]bool{b.blockedIDs(0), b.blockedIDs(1)}
+		}
+		b0, b1 := blocked[0][c.conn[0].id], blocked[1][c.conn[1].id]
 		if b0 && b1 {
 			continue
 		}
