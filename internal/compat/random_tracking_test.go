@@ -43,10 +43,12 @@ import (
 // Compared unordered, because Redis's order is unspecified there: the
 // pmessages of one PUBLISH to a client with several matching patterns,
 // what a flush sends one connection for several tracking clients, the
-// confirmations of UNSUBSCRIBE without arguments, PUBSUB CHANNELS (see
-// sortRuns and sortUnsubscribeRuns). Everything else is compared byte for
-// byte, the BCAST invalidations that name several keys included: Redis
-// keeps a prefix's changed keys in a radix tree, so they come sorted.
+// confirmations of UNSUBSCRIBE without arguments, PUBSUB CHANNELS, and
+// the runs of invalidations a connection other clients redirect to gets
+// (see sortRuns, sortUnsubscribeRuns and sortTrackingRuns). Everything
+// else is compared byte for byte, the BCAST invalidations that name
+// several keys included: Redis keeps a prefix's changed keys in a radix
+// tree, so they come sorted.
 //
 // CI runs fixed seeds, chosen because between them they reach every kind
 // of message in trkKinds (the test fails if they stop doing so); by hand,
@@ -431,6 +433,9 @@ func (r *trkRun) normalize(srv int, st trkStep, i int, s stream) string {
 	if i == st.slot && st.unsubAll {
 		reps = sortUnsubscribeRuns(reps)
 	}
+	if r.targets[r.slots[i].label] {
+		reps = sortTrackingRuns(reps)
+	}
 	return sortRuns(sortRuns(strings.Join(reps, ""), pmessageFrame), flushFrame)
 }
 
@@ -558,6 +563,37 @@ func sortRuns(s string, re *regexp.Regexp) string {
 	}
 	b.WriteString(s[at:])
 	return b.String()
+}
+
+// trackingFrame reports whether rep is an invalidation (a push, or a
+// message on __redis__:invalidate carrying keys or a null) or a
+// tracking-redir-broken push.
+func trackingFrame(rep string) bool {
+	if strings.HasPrefix(rep, ">2\r\n$10\r\ninvalidate\r\n") || strings.HasPrefix(rep, ">2\r\n$21\r\ntracking-redir-broken\r\n") {
+		return true
+	}
+	payload, ok := strings.CutPrefix(rep, "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n")
+	return ok && (strings.HasPrefix(payload, "*") || payload == "$-1\r\n" || payload == "_\r\n")
+}
+
+// sortTrackingRuns sorts each run of adjacent tracking frames, for a
+// connection other clients redirect their invalidations to: what several
+// tracking clients send it for one change comes in an order of the
+// clients that the servers do not share. Redis walks a key's readers in
+// the order of their ids' bytes (little-endian, so 256 before 1), and a
+// BCAST prefix's clients in the order of their addresses; ferry walks
+// both by id, and the two servers number clients differently anyway.
+func sortTrackingRuns(reps []string) []string {
+	out := slices.Clone(reps)
+	for i := 0; i < len(out); {
+		j := i
+		for j < len(out) && trackingFrame(out[j]) {
+			j++
+		}
+		slices.Sort(out[i:j])
+		i = max(j, i+1)
+	}
+	return out
 }
 
 // sortUnsubscribeRuns, for UNSUBSCRIBE without arguments, sorts each run
