@@ -226,12 +226,19 @@ func (e *Engine) recordSlow(cl *Client, cmd *Command, args [][]byte, t int64) {
 	}
 }
 
-// blockedRan notes the duration (ticks) of a command that blocked its client.
+// blockedRan notes the duration (ticks) of a command that blocked its client,
+// and counts the call and that duration at once, as Redis 7.0's call()
+// does: INFO commandstats shows them while the client waits, and after the
+// client is killed waiting.
 func (e *Engine) blockedRan(cl *Client, dur int64) {
 	if e.obs.blockedDur == nil {
 		e.obs.blockedDur = make(map[*Client]int64)
 	}
 	e.obs.blockedDur[cl] = dur
+	if cl.block != nil && cl.block.cmd != nil {
+		cl.block.cmd.stats.calls++
+		cl.block.cmd.stats.ticks += dur
+	}
 }
 
 // unblocked accounts for a blocked command once it is served or timed out,
@@ -261,14 +268,14 @@ func (e *Engine) unblocked(cl *Client, cmd *Command, args [][]byte, before int, 
 		e.obs.countError(cl.W.Buf[before+1:])
 	}
 	if timedOut {
-		st := &cmd.stats
-		st.calls++
-		st.ticks += dur
 		if e.obs.tracking {
 			cmd.trackLatency(dur)
 		}
 		return
 	}
+	// counted when it blocked (blockedRan); record counts it again
+	cmd.stats.calls--
+	cmd.stats.ticks -= dur
 	e.record(cl, cmd, args, dur, failed)
 }
 

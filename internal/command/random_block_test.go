@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -439,6 +440,7 @@ func (b *blockRun) reset() {
 		}
 	}
 	b.settleBlocked()
+	b.checkStats()
 	b.d.do("FLUSHALL")
 	b.check()
 	b.d.hist = nil
@@ -446,6 +448,39 @@ func (b *blockRun) reset() {
 	// groups for XREADGROUP to wait in
 	b.d.do("XGROUP", "CREATE", "x0", "g1", "$", "MKSTREAM")
 	b.d.do("XGROUP", "CREATE", "x1", "g1", "$", "MKSTREAM")
+}
+
+var (
+	blockCmdstatRE = regexp.MustCompile(`cmdstat_(blpop|brpop|blmove|brpoplpush|blmpop|bzpopmin|bzpopmax|bzmpop|xread|xreadgroup):calls=\d+,usec=\d+,usec_per_call=[\d.]+,(rejected_calls=\d+,failed_calls=\d+)`)
+	errorstatRE    = regexp.MustCompile(`(errorstat_\S+|total_error_replies:\d+)`)
+)
+
+// checkStats compares, in a run against redis-server, what INFO
+// commandstats counts for the blocking commands (calls, rejected and
+// failed, not times) and INFO errorstats, then resets both with CONFIG
+// RESETSTAT. Other commands' counts differ: the harness sends some to one
+// server only, or polls.
+func (b *blockRun) checkStats() {
+	d := b.d
+	d.t.Helper()
+	if b.master != nil {
+		return
+	}
+	var got [2]string
+	for s := 0; s < 2; s++ {
+		var lines []string
+		for _, m := range blockCmdstatRE.FindAllStringSubmatch(b.ctl[s].Do("INFO", "commandstats"), -1) {
+			lines = append(lines, m[0][:strings.Index(m[0], ",usec=")]+","+m[2])
+		}
+		sort.Strings(lines) // Redis's are in hash table order
+		lines = append(lines, errorstatRE.FindAllString(b.ctl[s].Do("INFO", "errorstats"), -1)...)
+		lines = append(lines, errorstatRE.FindAllString(b.ctl[s].Do("INFO", "stats"), -1)...)
+		got[s] = strings.Join(lines, "\n")
+		b.ctl[s].Do("CONFIG", "RESETSTAT")
+	}
+	if got[0] != got[1] {
+		d.fail("INFO commandstats of the blocking commands, errorstats and total_error_replies since the last reset:\n ferry %s\n redis %s", got[1], got[0])
+	}
 }
 
 // unblock sends CLIENT UNBLOCK for client c (each server its own ID) and
@@ -965,5 +1000,51 @@ func (b *blockRun) settleEngine() {
 			c.blocked = ""
 			b.wakes++
 		}
+	}
+}
+
+// TestBlockedCallCountedAgainstRedis checks that INFO commandstats counts
+// a blocking command when it blocks, as Redis 7.0 does: while the client
+// waits, after it is killed waiting (which ferry never counted; found by
+// TestRandomBlockAgainstRedis), and once, not twice, when it is served or
+// times out.
+func TestBlockedCallCountedAgainstRedis(t *testing.T) {
+	raddr := redistest.Redis(t)
+	_, faddr := redistest.Ferry(t, command.Config{})
+	calls := regexp.MustCompile(`cmdstat_(blpop|brpop|bzpopmin):calls=\d+`)
+	session := func(addr string) string {
+		ctl := redistest.Dial(t, addr)
+		ctl.Do("FLUSHALL")
+		ctl.Do("CONFIG", "RESETSTAT")
+		stats := func() string {
+			s := calls.FindAllString(ctl.Do("INFO", "commandstats"), -1)
+			sort.Strings(s) // Redis's are in hash table order
+			return strings.Join(s, " ") + "; "
+		}
+		var out, id string
+		block := func(args ...string) *redistest.Conn {
+			c := redistest.Dial(t, addr)
+			id = strings.TrimSpace(strings.TrimPrefix(c.Do("CLIENT", "ID"), ":"))
+			c.WriteRaw(redistest.Encode(args...))
+			ctl.WaitInfo("clients", "blocked_clients", "1")
+			out += stats()
+			return c
+		}
+		// killed waiting
+		c := block("BLPOP", "q", "0")
+		out += ctl.Do("CLIENT", "KILL", "ID", id)
+		ctl.WaitInfo("clients", "blocked_clients", "0")
+		c.Close()
+		out += stats()
+		// served
+		c = block("BRPOP", "q", "0")
+		out += ctl.Do("RPUSH", "q", "a") + c.Read() + stats()
+		// timed out
+		c = block("BZPOPMIN", "z", "0.01")
+		out += c.Read() + stats()
+		return out
+	}
+	if got, want := session(faddr), session(raddr); got != want {
+		t.Errorf("\n ferry %q\n redis %q", got, want)
 	}
 }
