@@ -415,17 +415,30 @@ func (b *blockRun) step() {
 
 var blockInfoRE = regexp.MustCompile(`(blocked_clients|clients_in_timeout_table):\d+`)
 
-// check compares DEBUG DIGEST and the blocked client counts of INFO.
+// check compares DEBUG DIGEST, the blocked client counts of INFO clients,
+// the blocking commands' counts in INFO commandstats, INFO errorstats and
+// total_error_replies.
 func (b *blockRun) check() {
-	b.d.t.Helper()
-	b.d.digest()
+	d := b.d
+	d.t.Helper()
+	d.digest()
 	if b.master != nil {
 		return
 	}
-	w := strings.Join(blockInfoRE.FindAllString(b.ctl[0].Do("INFO", "clients"), -1), " ")
-	g := strings.Join(blockInfoRE.FindAllString(b.ctl[1].Do("INFO", "clients"), -1), " ")
-	if w != g || !strings.Contains(w, "blocked_clients") {
-		b.d.fail("INFO clients after the last step:\n ferry %s\n redis %s", g, w)
+	var got [2]string
+	for s := 0; s < 2; s++ {
+		info := b.ctl[s].Do("INFO", "clients", "commandstats", "errorstats", "stats")
+		var lines []string
+		for _, m := range blockCmdstatRE.FindAllStringSubmatch(info, -1) {
+			lines = append(lines, m[0][:strings.Index(m[0], ",usec=")]+","+m[2])
+		}
+		sort.Strings(lines) // Redis's are in hash table order
+		lines = append(lines, blockInfoRE.FindAllString(info, -1)...)
+		lines = append(lines, errorstatRE.FindAllString(info, -1)...)
+		got[s] = strings.Join(lines, "\n")
+	}
+	if got[0] != got[1] || !strings.Contains(got[0], "blocked_clients") || !strings.Contains(got[0], "total_error_replies") {
+		d.fail("INFO clients (blocked), commandstats (blocking commands), errorstats and total_error_replies after the last step:\n ferry %s\n redis %s", got[1], got[0])
 	}
 }
 
@@ -440,7 +453,8 @@ func (b *blockRun) reset() {
 		}
 	}
 	b.settleBlocked()
-	b.checkStats()
+	b.check()
+	b.resetStats()
 	b.d.do("FLUSHALL")
 	b.check()
 	b.d.hist = nil
@@ -455,31 +469,16 @@ var (
 	errorstatRE    = regexp.MustCompile(`(errorstat_\S+|total_error_replies:\d+)`)
 )
 
-// checkStats compares, in a run against redis-server, what INFO
-// commandstats counts for the blocking commands (calls, rejected and
-// failed, not times) and INFO errorstats, then resets both with CONFIG
-// RESETSTAT. Other commands' counts differ: the harness sends some to one
-// server only, or polls.
-func (b *blockRun) checkStats() {
-	d := b.d
-	d.t.Helper()
+// resetStats resets INFO's counters on both servers (CONFIG RESETSTAT),
+// which check compares after every step: of the blocking commands only
+// (calls, rejected and failed, not times), as the harness sends other
+// commands to one server only, or polls.
+func (b *blockRun) resetStats() {
 	if b.master != nil {
 		return
 	}
-	var got [2]string
 	for s := 0; s < 2; s++ {
-		var lines []string
-		for _, m := range blockCmdstatRE.FindAllStringSubmatch(b.ctl[s].Do("INFO", "commandstats"), -1) {
-			lines = append(lines, m[0][:strings.Index(m[0], ",usec=")]+","+m[2])
-		}
-		sort.Strings(lines) // Redis's are in hash table order
-		lines = append(lines, errorstatRE.FindAllString(b.ctl[s].Do("INFO", "errorstats"), -1)...)
-		lines = append(lines, errorstatRE.FindAllString(b.ctl[s].Do("INFO", "stats"), -1)...)
-		got[s] = strings.Join(lines, "\n")
 		b.ctl[s].Do("CONFIG", "RESETSTAT")
-	}
-	if got[0] != got[1] {
-		d.fail("INFO commandstats of the blocking commands, errorstats and total_error_replies since the last reset:\n ferry %s\n redis %s", got[1], got[0])
 	}
 }
 
