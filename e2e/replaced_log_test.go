@@ -15,6 +15,7 @@ import (
 	"github.com/ferrydb/ferry/internal/redistest"
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
@@ -139,5 +140,53 @@ func deleteStream(t *testing.T, url, dataset string) {
 	}
 	if err := js.DeleteStream(context.Background(), jetstream.StreamName(dataset)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSnapshotOfAnotherLogRefused: snapshots record the log they were
+// taken on. After the dataset's stream is deleted and made again (and
+// written past the snapshot's offset by a master without the store), a
+// new replica bootstrapping from the store, and a master recovering from
+// it, refuse the old log's snapshot rather than follow the new log from
+// its offset: the replica stays -LOADING, saying why, and the master does
+// not start.
+func TestSnapshotOfAnotherLogRefused(t *testing.T) {
+	ns := startNATS(t)
+	st := fsStore(t)
+	m := startMaster(t, ns.URL(), "relife", func(c *master.Config) {
+		c.Store, c.NoShutdownSnapshot = st, true
+	})
+	mc := redistest.Dial(t, m.addr)
+	for i := range 5 {
+		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
+	}
+	info, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.stop(t)
+
+	deleteStream(t, ns.URL(), "relife")
+	m2 := startMaster(t, ns.URL(), "relife", nil)
+	mc2 := redistest.Dial(t, m2.addr)
+	for i := range 20 {
+		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
+	}
+
+	r := startStoreReplica(t, ns.URL(), "relife", st)
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if _, _, err := r.Status(); !errors.Is(err, snapshot.ErrOtherLog) {
+			return fmt.Errorf("replica error %v, want ErrOtherLog", err)
+		}
+		return nil
+	})
+	expectLoading(t, r.replicaNode, 300*time.Millisecond)
+	if i := mustQuery(t, r.addr, "INFO", "replication"); !strings.Contains(i, "taken on another log") {
+		t.Errorf("replica INFO replication does not say why it is loading:\n%s", i)
+	}
+
+	_, err = newMaster(openLog(t, ns.URL(), "relife", false), "relife", func(c *master.Config) { c.Store, c.NewDataset = st, false })
+	if !errors.Is(err, snapshot.ErrOtherLog) || !strings.Contains(err.Error(), info.String()) {
+		t.Fatalf("master recovering from another log's snapshot %s: %v; want a refusal naming it", info, err)
 	}
 }

@@ -685,6 +685,9 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 	case err != nil:
 		return 0, fmt.Errorf("master: dataset %q: cannot load a snapshot: %w", ds, err)
 	}
+	if err := snapshot.CheckLog(info, meta, stream.IdentityOf(m.cfg.Log)); err != nil {
+		return 0, refusal{fmt.Errorf("master: dataset %q: %w; refusing to start on another log's offsets", ds, err)}
+	}
 	if info.Offset > last {
 		return 0, refusal{fmt.Errorf("master: dataset %q: snapshot %s is ahead of the log, whose last offset is %d: the log lost entries; refusing to start", ds, info, last)}
 	}

@@ -216,7 +216,7 @@ func (s *snapshots) write(ctx context.Context) (written, error) {
 		e.Unlock()
 		return written{info: newest, dirty: dirty, unchanged: true}, nil
 	}
-	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Created: t0, UsedMem: int64(ms.HeapAlloc),
+	meta := rdb.Meta{Offset: offset, Generation: m.gen, Dataset: m.cfg.Dataset, Log: stream.IdentityOf(m.cfg.Log), Created: t0, UsedMem: int64(ms.HeapAlloc),
 		Functions: e.FunctionLibraries()} // the libraries at the cut, as the keys
 	enc, err := rdb.NewEncoder(sp, meta)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/stream"
 )
 
 // Bootstrap and resync from snapshots.
@@ -99,9 +100,17 @@ func (r *Replica) setSyncing(v bool) {
 func (r *Replica) bootstrap(ctx context.Context) bool {
 	r.setSyncing(true)
 	defer r.setSyncing(false)
+	otherLog := "" // the newest snapshot's key, when it was another log's
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && !sleep(ctx, retryDelay(attempt)) {
 			return false
+		}
+		if otherLog != "" {
+			// Load again only once the store has a newer snapshot, one
+			// this log's master may have written.
+			if newest, err := r.cfg.Store.Newest(ctx, r.cfg.Dataset); err == nil && newest.Key == otherLog {
+				continue
+			}
 		}
 		// Nothing is served yet: the load may skip collection cycles.
 		resume := snapshot.PauseGC()
@@ -114,6 +123,10 @@ func (r *Replica) bootstrap(ctx context.Context) bool {
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if errors.Is(err, snapshot.ErrOtherLog) {
+			otherLog = info.Key
+			r.setState(StateLoading, err)
 		}
 		if errors.Is(err, snapshot.ErrNotFound) {
 			// LoadNewest's error may wrap ErrNotFound for one missing
@@ -231,11 +244,16 @@ func (r *Replica) useless(ctx context.Context, off, have uint64) string {
 }
 
 // loadNewest loads the newest readable snapshot into a fresh keyspace,
-// and returns its function libraries.
+// and returns its function libraries. A snapshot of another log of the
+// dataset (snapshot.ErrOtherLog) is an error.
 func (r *Replica) loadNewest(ctx context.Context) (snapshot.Info, *keyspace.Keyspace, []string, time.Duration, error) {
 	start := time.Now()
 	info, ks, meta, err := snapshot.LoadNewestMeta(ctx, r.cfg.Store, r.cfg.Dataset, 0, r.newKeyspace, r.log.With("dataset", r.cfg.Dataset))
 	took := time.Since(start)
+	if err == nil {
+		// Never follow a log from another log's offset.
+		err = snapshot.CheckLog(info, meta, stream.IdentityOf(r.cfg.Log))
+	}
 	return info, ks, meta.Functions, took, err
 }
 

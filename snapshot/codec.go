@@ -122,6 +122,19 @@ func LoadNewest(ctx context.Context, st Store, dataset string, maxOffset uint64,
 	return info, ks, err
 }
 
+// CheckLog returns ErrOtherLog, naming both logs, when meta (the AUX
+// fields of snapshot info) says the snapshot was taken on a log other than
+// the one whose identity (stream.Identified) is log. Either identity
+// unknown ("": a Redis dump, a snapshot from before ferry recorded it, a
+// log that cannot tell) passes.
+func CheckLog(info Info, meta rdb.Meta, log string) error {
+	if meta.Log == "" || log == "" || meta.Log == log {
+		return nil
+	}
+	return fmt.Errorf("snapshot %s was taken on the dataset's log created at %s, and the log now is one created at %s (deleted and created again): %w",
+		info, meta.Log, log, ErrOtherLog)
+}
+
 // LoadNewestMeta is LoadNewest that also returns what the RDB says besides
 // its keys: its AUX fields and its function libraries (meta.Functions),
 // which are part of the dataset too.

@@ -213,3 +213,24 @@ func TestLoadNewestAtOrBelow(t *testing.T) {
 		t.Fatalf("empty dataset: %v, want ErrNotFound", err)
 	}
 }
+
+// TestCheckLog: a snapshot of another log of the dataset is refused,
+// naming both logs; an identity either side does not know passes.
+func TestCheckLog(t *testing.T) {
+	info := snapshot.Info{Dataset: "shop", Offset: 7, Generation: "g"}
+	const a, b = "2026-12-07T08:00:00.1Z", "2026-12-07T09:00:00.2Z"
+	for _, tc := range []struct {
+		snap, log string
+		refused   bool
+	}{
+		{a, a, false}, {a, b, true}, {"", b, false}, {a, "", false}, {"", "", false},
+	} {
+		err := snapshot.CheckLog(info, rdb.Meta{Log: tc.snap}, tc.log)
+		if refused := errors.Is(err, snapshot.ErrOtherLog); refused != tc.refused {
+			t.Errorf("snapshot of log %q, log %q: %v; want refused %v", tc.snap, tc.log, err, tc.refused)
+		}
+		if tc.refused && (!strings.Contains(err.Error(), tc.snap) || !strings.Contains(err.Error(), tc.log) || !strings.Contains(err.Error(), info.String())) {
+			t.Errorf("the refusal does not name the snapshot and both logs: %v", err)
+		}
+	}
+}

@@ -81,6 +81,11 @@ var (
 	// ErrNewest means Delete was asked to remove the manifest's snapshot,
 	// or one at or above its offset (which a Put may be about to publish).
 	ErrNewest = errors.New("snapshot: refusing to delete the newest snapshot")
+
+	// ErrOtherLog means a snapshot was taken on another log of its dataset,
+	// one since deleted and created again: its offset names that log's
+	// entries, so following this log after it would mix two histories.
+	ErrOtherLog = errors.New("snapshot: taken on another log of the dataset")
 )
 
 // Store keeps snapshot objects and, per dataset, a manifest naming the

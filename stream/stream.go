@@ -175,6 +175,26 @@ type Pending interface {
 	Offset() (uint64, error)
 }
 
+// Identified is implemented by logs that can tell themselves apart from
+// an earlier or later log of the same dataset, one deleted and created
+// again (whose offsets name other entries): a snapshot records the
+// identity of the log its offset belongs to, and a reader refuses a
+// snapshot of another log.
+type Identified interface {
+	// Identity is the same for as long as the log exists and differs
+	// between two logs of the dataset.
+	Identity() string
+}
+
+// IdentityOf returns lg's identity, or "" when lg cannot tell (it is not
+// Identified).
+func IdentityOf(lg any) string {
+	if id, ok := lg.(Identified); ok {
+		return id.Identity()
+	}
+	return ""
+}
+
 // Trimmer is implemented by logs whose front can be removed on demand: a
 // master trims the log below its oldest kept snapshot, which replaces the
 // entries before it.

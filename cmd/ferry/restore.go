@@ -95,8 +95,14 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			ks.OnAdd = func(int, string) { prog.Add(1) }
 			return ks
 		}
-		base, ks, fns, err = loadAtOrBelow(ctx, countingStore{st, prog}, dataset, target, newKeyspace, logger)
+		var meta rdb.Meta
+		base, ks, meta, err = loadAtOrBelow(ctx, countingStore{st, prog}, dataset, target, newKeyspace, logger)
 		prog.Done()
+		if err == nil && lg != nil && base.Offset < target {
+			// The entries replayed after it must be of the snapshot's log.
+			err = snapshot.CheckLog(base, meta, stream.IdentityOf(lg))
+		}
+		fns = meta.Functions
 		switch {
 		case err == nil:
 			haveBase = true
@@ -208,15 +214,15 @@ func truncated(base snapshot.Info, target uint64, streamName string, first uint6
 
 // loadAtOrBelow loads the newest readable snapshot whose offset is at most
 // target (snapshot.LoadNewest, which reads 0 as "any": offset 0 is looked
-// up here), and its function libraries.
-func loadAtOrBelow(ctx context.Context, st snapshot.Store, dataset string, target uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (snapshot.Info, *keyspace.Keyspace, []string, error) {
+// up here), with what its RDB says besides its keys (its function
+// libraries, the log it was taken on).
+func loadAtOrBelow(ctx context.Context, st snapshot.Store, dataset string, target uint64, newKeyspace func() *keyspace.Keyspace, logger *slog.Logger) (snapshot.Info, *keyspace.Keyspace, rdb.Meta, error) {
 	if target > 0 {
-		info, ks, meta, err := snapshot.LoadNewestMeta(ctx, st, dataset, target, newKeyspace, logger)
-		return info, ks, meta.Functions, err
+		return snapshot.LoadNewestMeta(ctx, st, dataset, target, newKeyspace, logger)
 	}
 	list, err := st.List(ctx, dataset)
 	if err != nil {
-		return snapshot.Info{}, nil, nil, err
+		return snapshot.Info{}, nil, rdb.Meta{}, err
 	}
 	var failures []error
 	for i := len(list) - 1; i >= 0; i-- {
@@ -225,15 +231,15 @@ func loadAtOrBelow(ctx context.Context, st snapshot.Store, dataset string, targe
 		}
 		ks, meta, err := snapshot.Load(ctx, st, list[i], newKeyspace)
 		if err == nil {
-			return list[i], ks, meta.Functions, nil
+			return list[i], ks, meta, nil
 		}
 		logger.Error("snapshot unreadable, trying an older one", "snapshot", list[i].String(), "err", err)
 		failures = append(failures, err)
 	}
 	if len(failures) > 0 {
-		return snapshot.Info{}, nil, nil, fmt.Errorf("no readable snapshot of dataset %q at offset 0: %w", dataset, errors.Join(failures...))
+		return snapshot.Info{}, nil, rdb.Meta{}, fmt.Errorf("no readable snapshot of dataset %q at offset 0: %w", dataset, errors.Join(failures...))
 	}
-	return snapshot.Info{}, nil, nil, fmt.Errorf("dataset %q at offset 0: %w", dataset, snapshot.ErrNotFound)
+	return snapshot.Info{}, nil, rdb.Meta{}, fmt.Errorf("dataset %q at offset 0: %w", dataset, snapshot.ErrNotFound)
 }
 
 // countingStore counts the bytes read from the objects it opens.

@@ -401,7 +401,7 @@ func countKeys(ks *keyspace.Keyspace) []dbReport {
 
 // auxOrder is the order inspect prints the AUX fields Redis and ferry
 // write; others follow in key order.
-var auxOrder = []string{"redis-ver", "redis-bits", "ctime", "used-mem", "aof-base", rdb.AuxOffset, rdb.AuxGeneration, rdb.AuxDataset}
+var auxOrder = []string{"redis-ver", "redis-bits", "ctime", "used-mem", "aof-base", rdb.AuxOffset, rdb.AuxGeneration, rdb.AuxDataset, rdb.AuxLog}
 
 func printInspect(w io.Writer, rep inspectReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

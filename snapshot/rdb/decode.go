@@ -296,6 +296,8 @@ func (d *decoder) readAux(off int64) error {
 		d.meta.Generation = val
 	case AuxDataset:
 		d.meta.Dataset = val
+	case AuxLog:
+		d.meta.Log = val
 	case "ctime":
 		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
 			d.meta.Created = time.Unix(n, 0)

@@ -88,7 +88,8 @@ const encoderBuffer = 64 << 10
 
 // NewEncoder starts an RDB file on w: the "REDIS0010" header, Redis's AUX
 // fields (redis-ver, redis-bits, ctime, used-mem, aof-base) and ferry's
-// (ferry-offset, ferry-generation, ferry-dataset), then meta.Aux's other
+// (ferry-offset, ferry-generation, ferry-dataset, and ferry-log when
+// meta.Log is set), then meta.Aux's other
 // fields in key order, then meta.Functions' libraries.
 func NewEncoder(w io.Writer, meta Meta) (*Encoder, error) {
 	c := &crcWriter{w: w}
@@ -107,6 +108,9 @@ func NewEncoder(w io.Writer, meta Meta) (*Encoder, error) {
 		{AuxOffset, strconv.FormatUint(meta.Offset, 10)},
 		{AuxGeneration, meta.Generation},
 		{AuxDataset, meta.Dataset},
+	}
+	if meta.Log != "" {
+		own = append(own, struct{ k, v string }{AuxLog, meta.Log})
 	}
 	written := make(map[string]bool, len(own))
 	for _, f := range own {

@@ -103,6 +103,7 @@ const (
 	AuxOffset     = "ferry-offset"
 	AuxGeneration = "ferry-generation"
 	AuxDataset    = "ferry-dataset"
+	AuxLog        = "ferry-log"
 )
 
 // Meta is what an RDB file says about itself: its AUX fields.
@@ -115,6 +116,12 @@ type Meta struct {
 	Generation string
 	// Dataset is the dataset's name (ferry-dataset).
 	Dataset string
+	// Log identifies the log Offset belongs to (ferry-log): a dataset's
+	// log deleted and created again counts offsets from 1 again, and its
+	// identity differs. Empty when unknown (a dump written by Redis, a
+	// snapshot written before ferry recorded it); the encoder then omits
+	// the field.
+	Log string
 	// Created is when the snapshot was taken (ctime, whole seconds). The
 	// encoder writes the current time when it is zero.
 	Created time.Time

@@ -106,7 +106,7 @@ func TestRedisLoadsSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Encode(ks, f, Meta{Offset: 42, Generation: "gen", Dataset: "ds"}); err != nil {
+	if err := Encode(ks, f, Meta{Offset: 42, Generation: "gen", Dataset: "ds", Log: "2026-12-07T08:00:00.123456789Z"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

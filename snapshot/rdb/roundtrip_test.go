@@ -17,6 +17,7 @@ func TestRoundTrip(t *testing.T) {
 		Offset:     123456789,
 		Generation: "gen-01HXYZ",
 		Dataset:    "orders",
+		Log:        "2026-12-07T08:00:00.123456789Z",
 		Created:    testNow,
 		UsedMem:    1 << 20,
 		Aux:        map[string]string{"ferry-note": "hello", "ctime": "ignored"},
@@ -36,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 		a, b := ks.Digest(), got.Digest()
 		t.Fatalf("digest %s, loaded %s", a.Hex(), b.Hex())
 	}
-	if m.Offset != meta.Offset || m.Generation != meta.Generation || m.Dataset != meta.Dataset ||
+	if m.Offset != meta.Offset || m.Generation != meta.Generation || m.Dataset != meta.Dataset || m.Log != meta.Log ||
 		!m.Created.Equal(testNow) || m.UsedMem != meta.UsedMem || m.Version != 10 {
 		t.Fatalf("meta %+v", m)
 	}
@@ -106,6 +107,9 @@ func TestReadMeta(t *testing.T) {
 	}
 	if m.Offset != 99 || m.Generation != "g" || m.Dataset != "d" || m.Aux["redis-ver"] != "7.0.15" {
 		t.Fatalf("%+v", m)
+	}
+	if _, ok := m.Aux[AuxLog]; ok || m.Log != "" {
+		t.Fatalf("a Meta without Log wrote %s %q", AuxLog, m.Aux[AuxLog])
 	}
 	if r.n > readerBuffer {
 		t.Fatalf("ReadMeta read %d bytes", r.n)

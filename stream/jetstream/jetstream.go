@@ -293,6 +293,13 @@ func (l *Log) state(ctx context.Context) (first, last uint64, err error) {
 	return first, last, nil
 }
 
+var _ stream.Identified = (*Log)(nil)
+
+// Identity is the creation time of the stream Open found, which JetStream
+// keeps across server restarts and cluster leader changes, in UTC with
+// nanoseconds.
+func (l *Log) Identity() string { return l.created.UTC().Format(time.RFC3339Nano) }
+
 // replaced is the error for a stream found with creation time created,
 // not the one Open found: the log was deleted and created again.
 func (l *Log) replaced(created time.Time) error {
