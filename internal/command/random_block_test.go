@@ -222,20 +222,30 @@ func (b *blockRun) isBlocked(s int, c *blockClient) bool {
 	return strings.Contains(m[1], "b")
 }
 
-var clientLineRE = regexp.MustCompile(`(?m)(?:^|txt:)id=(\d+) .* flags=(\S*)`)
-
 // blockedIDs returns the IDs of the clients server s (0 redis-server, 1
 // ferry) lists as blocked, in one CLIENT LIST.
 func (b *blockRun) blockedIDs(s int) map[string]bool {
 	b.d.t.Helper()
 	ids := map[string]bool{}
 	list := b.ctl[s].Do("CLIENT", "LIST")
-	for _, m := range clientLineRE.FindAllStringSubmatch(list, -1) {
-		if strings.Contains(m[2], "b") {
-			ids[m[1]] = true
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		var id, flags string
+		for _, f := range strings.Fields(line) {
+			if i := strings.Index(f, "id="); i >= 0 && (i == 0 || strings.HasSuffix(f[:i], "txt:")) {
+				id = f[i+3:]
+			} else if v, ok := strings.CutPrefix(f, "flags="); ok {
+				flags = v
+			}
+		}
+		if id != "" {
+			n++
+			if strings.Contains(flags, "b") {
+				ids[id] = true
+			}
 		}
 	}
-	if len(clientLineRE.FindAllString(list, -1)) <= blockWaiters {
+	if n <= blockWaiters {
 		b.d.fail("CLIENT LIST on %s: %q", serverNames[s], list)
 	}
 	return ids
@@ -413,8 +423,6 @@ func (b *blockRun) step() {
 	b.settleBlocked()
 }
 
-var blockInfoRE = regexp.MustCompile(`(blocked_clients|clients_in_timeout_table):\d+`)
-
 // check compares DEBUG DIGEST, the blocked client counts of INFO clients,
 // the blocking commands' counts in INFO commandstats, INFO errorstats and
 // total_error_replies.
@@ -427,15 +435,7 @@ func (b *blockRun) check() {
 	}
 	var got [2]string
 	for s := 0; s < 2; s++ {
-		info := b.ctl[s].Do("INFO", "clients", "commandstats", "errorstats", "stats")
-		var lines []string
-		for _, m := range blockCmdstatRE.FindAllStringSubmatch(info, -1) {
-			lines = append(lines, m[0][:strings.Index(m[0], ",usec=")]+","+m[2])
-		}
-		sort.Strings(lines) // Redis's are in hash table order
-		lines = append(lines, blockInfoRE.FindAllString(info, -1)...)
-		lines = append(lines, errorstatRE.FindAllString(info, -1)...)
-		got[s] = strings.Join(lines, "\n")
+		got[s] = blockInfo(b.ctl[s].Do("INFO", "clients", "commandstats", "errorstats", "stats"))
 	}
 	if got[0] != got[1] || !strings.Contains(got[0], "blocked_clients") || !strings.Contains(got[0], "total_error_replies") {
 		d.fail("INFO clients (blocked), commandstats (blocking commands), errorstats and total_error_replies after the last step:\n ferry %s\n redis %s", got[1], got[0])
@@ -464,10 +464,40 @@ func (b *blockRun) reset() {
 	b.d.do("XGROUP", "CREATE", "x1", "g1", "$", "MKSTREAM")
 }
 
-var (
-	blockCmdstatRE = regexp.MustCompile(`cmdstat_(blpop|brpop|blmove|brpoplpush|blmpop|bzpopmin|bzpopmax|bzmpop|xread|xreadgroup):calls=\d+,usec=\d+,usec_per_call=[\d.]+,(rejected_calls=\d+,failed_calls=\d+)`)
-	errorstatRE    = regexp.MustCompile(`(errorstat_\S+|total_error_replies:\d+)`)
-)
+// blockingCmdstats are the INFO commandstats lines check compares.
+var blockingCmdstats = map[string]bool{"blpop": true, "brpop": true, "blmove": true, "brpoplpush": true,
+	"blmpop": true, "bzpopmin": true, "bzpopmax": true, "bzmpop": true, "xread": true, "xreadgroup": true}
+
+// blockInfo returns the lines of an INFO reply that check compares: the
+// blocking commands' counts (calls, rejected, failed; sorted, as Redis's
+// are in hash table order), blocked_clients, clients_in_timeout_table,
+// errorstats and total_error_replies.
+func blockInfo(info string) string {
+	var cmds, rest []string
+	for _, line := range strings.Split(info, "\r\n") {
+		if stat, ok := strings.CutPrefix(line, "cmdstat_"); ok {
+			name, fields, _ := strings.Cut(stat, ":")
+			if !blockingCmdstats[name] {
+				continue
+			}
+			var keep []string
+			for _, f := range strings.Split(fields, ",") {
+				if !strings.HasPrefix(f, "usec") {
+					keep = append(keep, f)
+				}
+			}
+			cmds = append(cmds, name+":"+strings.Join(keep, ","))
+			continue
+		}
+		for _, p := range []string{"blocked_clients:", "clients_in_timeout_table:", "errorstat_", "total_error_replies:"} {
+			if strings.HasPrefix(line, p) {
+				rest = append(rest, line)
+			}
+		}
+	}
+	sort.Strings(cmds)
+	return strings.Join(append(cmds, rest...), "\n")
+}
 
 // resetStats resets INFO's counters on both servers (CONFIG RESETSTAT),
 // which check compares after every step: of the blocking commands only
