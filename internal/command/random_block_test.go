@@ -471,7 +471,7 @@ var blockingCmdstats = map[string]bool{"blpop": true, "brpop": true, "blmove": t
 // blockInfo returns the lines of an INFO reply that check compares: the
 // blocking commands' counts (calls, rejected, failed; sorted, as Redis's
 // are in hash table order), blocked_clients, clients_in_timeout_table,
-// errorstats and total_error_replies.
+// errorstats, total_error_replies, keyspace_hits and misses, expired_keys.
 func blockInfo(info string) string {
 	var cmds, rest []string
 	for _, line := range strings.Split(info, "\r\n") {
@@ -489,7 +489,8 @@ func blockInfo(info string) string {
 			cmds = append(cmds, name+":"+strings.Join(keep, ","))
 			continue
 		}
-		for _, p := range []string{"blocked_clients:", "clients_in_timeout_table:", "errorstat_", "total_error_replies:"} {
+		for _, p := range []string{"blocked_clients:", "clients_in_timeout_table:", "errorstat_", "total_error_replies:",
+			"keyspace_hits:", "keyspace_misses:", "expired_keys:"} {
 			if strings.HasPrefix(line, p) {
 				rest = append(rest, line)
 			}
@@ -654,7 +655,7 @@ func (b *blockRun) blockingCmd() (args, keys []string, timed bool) {
 
 // readyAfterSwap returns how many of the keys blocked clients wait on
 // exist in the other database (0 or 1), that SWAPDB 0 1 would make ready
-// in theirs (asked of redis-server only: the digests are the same), or
+// in theirs, or
 // 2 when a waited-on key may be stored with its time past.
 //
 // That last case is a deliberate difference (keys.go, swapReady): Redis
@@ -678,16 +679,25 @@ func (b *blockRun) readyAfterSwap() int {
 			}
 		}
 	}
-	redis := b.ctl[0]
 	n := 0
 	for k := range waited {
 		db, key, _ := strings.Cut(k, " ")
-		redis.Do("SELECT", db)
-		if redis.Do("EXISTS", key) == ":1\r\n" {
+		// on both servers, for INFO's keyspace_hits and misses
+		d := [2]string{}
+		for s := 0; s < 2; s++ {
+			b.ctl[s].Do("SELECT", db)
+			d[s] = b.ctl[s].Do("EXISTS", key)
+		}
+		if d[0] != d[1] {
+			b.d.fail("harness: EXISTS %q in database %s: ferry %q redis %q", key, db, d[1], d[0])
+		}
+		if d[0] == ":1\r\n" {
 			n++
 		}
 	}
-	redis.Do("SELECT", "0")
+	for s := 0; s < 2; s++ {
+		b.ctl[s].Do("SELECT", "0")
+	}
 	return n
 }
 
