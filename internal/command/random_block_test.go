@@ -60,10 +60,10 @@ func TestRandomBlockAgainstRedis(t *testing.T) {
 						b.reset()
 					}
 				}
-				if b.blocks < steps/10 || b.wakes < steps/20 {
-					t.Fatalf("only %d clients blocked and %d woken in %d steps", b.blocks, b.wakes, steps)
+				if b.blocks < steps/10 || b.wakes < steps/20 || b.notified < steps/2 {
+					t.Fatalf("only %d clients blocked, %d woken and %d notifications in %d steps", b.blocks, b.wakes, b.notified, steps)
 				}
-				t.Logf("%d clients blocked, %d woken in %d steps", b.blocks, b.wakes, steps)
+				t.Logf("%d clients blocked, %d woken, %d notifications in %d steps", b.blocks, b.wakes, b.notified, steps)
 			})
 		}
 	}
@@ -88,6 +88,11 @@ type blockRun struct {
 	// expired are the keys given a time that passed since the last
 	// reset (in any database: they may have moved), which SWAPDB avoids.
 	expired map[string]bool
+	// sub are connections subscribed to every keyspace notification, on
+	// redis-server and on ferry.
+	sub [2]*blockConn
+	// notified counts the notifications compared.
+	notified int
 	// redial replaces a client's connections, after CLIENT KILL.
 	redial  func(c *blockClient)
 	clients []*blockClient
@@ -190,8 +195,15 @@ func (c *blockConn) poll() (string, bool) {
 // startBlock starts a run: the diff's connections (startDiff) and the
 // waiting clients.
 func startBlock(t *testing.T, raddr, faddr string, seed uint64, resp int) *blockRun {
-	d, redis, ferry := startDiff(t, raddr, faddr, seed, resp)
+	d, redis, ferry := startDiff(t, raddr, faddr, seed, resp, []string{"CONFIG", "SET", "notify-keyspace-events", "KEA"})
 	b := &blockRun{d: d, ctl: [2]*redistest.Conn{redis, ferry}}
+	for s, addr := range []string{raddr, faddr} {
+		b.sub[s] = dialBlock(t, addr, resp, 0)
+		b.sub[s].send("PSUBSCRIBE", "__key*@*__:*")
+		if _, err := b.sub[s].read(5 * time.Second); err != nil {
+			t.Fatalf("PSUBSCRIBE on %s: %v", serverNames[s], err)
+		}
+	}
 	b.redial = func(c *blockClient) {
 		c.conn = [2]*blockConn{dialBlock(t, raddr, resp, c.db), dialBlock(t, faddr, resp, c.db)}
 	}
@@ -424,8 +436,9 @@ func (b *blockRun) step() {
 }
 
 // check compares DEBUG DIGEST, the blocked client counts of INFO clients,
-// the blocking commands' counts in INFO commandstats, INFO errorstats and
-// total_error_replies.
+// the blocking commands' counts in INFO commandstats, INFO errorstats,
+// total_error_replies, keyspace hits and misses, expired keys, and the
+// keyspace notifications (every class) the step raised, in order.
 func (b *blockRun) check() {
 	d := b.d
 	d.t.Helper()
@@ -439,6 +452,36 @@ func (b *blockRun) check() {
 	}
 	if got[0] != got[1] || !strings.Contains(got[0], "blocked_clients") || !strings.Contains(got[0], "total_error_replies") {
 		d.fail("INFO clients (blocked), commandstats (blocking commands), errorstats and total_error_replies after the last step:\n ferry %s\n redis %s", got[1], got[0])
+	}
+	for s := 0; s < 2; s++ {
+		got[s] = b.notifications(s)
+	}
+	if got[0] != got[1] {
+		d.fail("keyspace notifications of the last step:\n ferry %q\n redis %q", got[1], got[0])
+	}
+}
+
+// notifications returns the keyspace notifications server s sent since
+// the last call, up to the reply to a PING sent after them, which follows
+// every message the commands before it published.
+func (b *blockRun) notifications(s int) string {
+	b.d.t.Helper()
+	sub := b.sub[s]
+	sub.send("PING")
+	var out strings.Builder
+	for {
+		r, err := sub.read(5 * time.Second)
+		if err != nil {
+			b.d.fail("notifications on %s: %v (so far %q)", serverNames[s], err, out.String())
+		}
+		if !strings.Contains(r[:min(len(r), 20)], "pmessage") {
+			out.WriteString(r)
+			return out.String()
+		}
+		if s == 0 {
+			b.notified++
+		}
+		out.WriteString(r)
 	}
 }
 
