@@ -137,7 +137,7 @@ func dialBlock(t *testing.T, addr string, resp, db int) *blockConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	c := &blockConn{nc: nc, replies: make(chan string, 16)}
+	c := &blockConn{nc: nc, replies: make(chan string, 256)}
 	go func() {
 		br := bufio.NewReader(nc)
 		for {
