@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nodeRedisVersion is the node-redis (npm package redis) release
+// TestNodeRedis installs: the newest 5.x.
+const nodeRedisVersion = "5.12.4"
+
+// TestNodeRedis runs e2e/testdata/noderedis.mjs: node-redis v5 against a
+// ferry master and its replica, in RESP2 and RESP3, through typed replies
+// of every data type, transactions (a WATCH conflict on a pooled client),
+// scan iterators, scripts (EVALSHA falling back to EVAL), functions,
+// pub/sub (sharded too, and on the replica), blocking commands,
+// client-side caching on master and replica, error replies and the
+// replica's READONLY refusal. Then master and replica must hold the same
+// data. It needs node, npm and the npm registry: in CI (CI set) their
+// absence fails the test; elsewhere it skips.
+func TestNodeRedis(t *testing.T) {
+	node, nerr := exec.LookPath("node")
+	npm, perr := exec.LookPath("npm")
+	if err := errors.Join(nerr, perr); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node and npm are needed for the node-redis test: %v", err)
+		}
+		t.Skipf("node and npm are needed for the node-redis test: %v", err)
+	}
+	dir := t.TempDir()
+	script, err := os.ReadFile("testdata/noderedis.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "noderedis.mjs"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"ferry-noderedis-test","private":true,"type":"module"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "redis@"+nodeRedisVersion)
+	install.Dir = dir
+	start := time.Now()
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm install redis@%s: %v\n%s", nodeRedisVersion, err, out)
+	}
+	t.Logf("npm install redis@%s: %s", nodeRedisVersion, time.Since(start).Round(time.Millisecond))
+
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "noderedis", nil)
+	r := startReplica(t, ns.URL(), "noderedis", true)
+	run := exec.CommandContext(ctx, node, "noderedis.mjs")
+	run.Dir = dir
+	run.Env = append(os.Environ(), "MASTER_PORT="+nodeRedisPort(t, m.addr), "REPLICA_PORT="+nodeRedisPort(t, r.addr))
+	start = time.Now()
+	out, err := run.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("node noderedis.mjs: %v\n%s", err, out)
+	}
+	t.Logf("node noderedis.mjs: %s", time.Since(start).Round(time.Millisecond))
+
+	// Everything the script wrote reached the replica: same data.
+	waitCaughtUp(t, m, r, 10*time.Second)
+	md, err := digest(m.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := digest(r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md != rd {
+		t.Fatalf("DEBUG DIGEST: master %s, replica %s", md, rd)
+	}
+	// The script works in databases 2 (RESP2) and 3 (RESP3).
+	if ks := mustQuery(t, r.addr, "INFO", "keyspace"); !strings.Contains(ks, "\r\ndb2:keys=") || !strings.Contains(ks, "\r\ndb3:keys=") {
+		t.Fatalf("the replica lacks the script's databases after the node-redis run: %q", ks)
+	}
+}
+
+// nodeRedisPort returns the port of the host:port address addr.
+func nodeRedisPort(tb testing.TB, addr string) string {
+	tb.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
