@@ -5,6 +5,7 @@
 //	ferry replica  run a replica
 //	ferry snapshot list, inspect, export or import snapshots
 //	ferry restore  write a dataset as it was at one offset as a dump.rdb
+//	ferry log      show the replication log: its range and limits, or entries
 //	ferry version  print the version
 package main
 
@@ -35,6 +36,8 @@ func main() {
 		err = runSnapshot(os.Args[2:])
 	case "restore":
 		err = runRestore(os.Args[2:])
+	case "log":
+		err = runLog(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("ferry", version)
 	case "help", "-h", "--help":
@@ -62,6 +65,7 @@ commands:
   replica   run a replica (read-only RESP server following the log)
   snapshot  list, inspect, export (to a dump.rdb) or import (from a dump.rdb) snapshots
   restore   write the dataset as it was at one log offset (--offset N) as a dump.rdb
+  log       show the replication log: info (range, size, limits) or show (entries' commands)
   version   print the version
 
 Every flag can also be set with an environment variable: --requirepass is
