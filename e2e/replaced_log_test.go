@@ -190,3 +190,51 @@ func TestSnapshotOfAnotherLogRefused(t *testing.T) {
 		t.Fatalf("master recovering from another log's snapshot %s: %v; want a refusal naming it", info, err)
 	}
 }
+
+// TestStaleMasterStopsWhenLogReplaced: the dataset's stream is deleted and
+// made again, and a new master writes exactly as many entries as the old
+// one had, so the old master's next append would pass its fence on the new
+// stream (JetStream checks no stream identity on an append). The old
+// master notices the replaced log by itself within about a second and
+// stops taking writes before any lands.
+func TestStaleMasterStopsWhenLogReplaced(t *testing.T) {
+	ns := startNATS(t)
+	m := startMaster(t, ns.URL(), "stale", nil)
+	mc := redistest.Dial(t, m.addr)
+	for i := range 5 {
+		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
+	}
+	ctx := context.Background()
+	last, err := m.log.Last(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	deleteStream(t, ns.URL(), "stale")
+	m2 := startMaster(t, ns.URL(), "stale", nil)
+	mc2 := redistest.Dial(t, m2.addr)
+	for i := range int(last) {
+		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
+	}
+
+	// No write is sent to the old master until it has stopped: one sent
+	// earlier would be appended at the new stream's end. A master that
+	// stopped for its log answers reads with -LOADING.
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		got, err := query(m.addr, "GET", "old0")
+		if err != nil || !strings.HasPrefix(got, "-LOADING") {
+			return fmt.Errorf("GET on the old master = %q, %v; want -LOADING", got, err)
+		}
+		return nil
+	})
+	if got := mustQuery(t, m.addr, "SET", "late", "1"); !strings.HasPrefix(got, "-") {
+		t.Fatalf("SET on the old master after its log was replaced = %q, want an error", got)
+	}
+	lg := openLog(t, ns.URL(), "stale", true)
+	if now, err := lg.Last(ctx); err != nil || now != last {
+		t.Fatalf("the new stream's last offset = %d, %v; want %d (nothing of the old master's)", now, err, last)
+	}
+	if got := mustQuery(t, m2.addr, "SET", "after", "1"); got != "+OK\r\n" {
+		t.Fatalf("the new master's write after the old one stopped = %q, want +OK", got)
+	}
+}

@@ -584,6 +584,35 @@ func (m *Master) announce(ctx context.Context, a stream.Announcer) {
 	}
 }
 
+// logCheckEvery is how often a serving master asks whether its log is
+// still the one it opened.
+const logCheckEvery = time.Second
+
+// watchLog asks every logCheckEvery whether the log is still the one the
+// master opened, until ctx ends, and fails the publisher when it was
+// deleted and created again (stream.ErrReplaced): the master then stops
+// taking writes as after any append it cannot confirm. An append would
+// fail its fence on the new log, unless that log happens to end exactly
+// where the master's did: JetStream checks no stream identity on an
+// append, so without this check the master's next write would land in
+// another dataset's history.
+func (m *Master) watchLog(ctx context.Context) {
+	t := time.NewTicker(logCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := m.cfg.Log.Last(ctx); errors.Is(err, stream.ErrReplaced) {
+			m.log.Error("the dataset's log was deleted and created again: not taking writes", "dataset", m.cfg.Dataset, "err", err)
+			m.pub.fail(err)
+			return
+		}
+	}
+}
+
 // onAck records a replica's acknowledgement and wakes WAIT.
 func (m *Master) onAck(a stream.Ack) {
 	m.fmu.Lock()
@@ -608,6 +637,7 @@ func (m *Master) Serve(ctx context.Context) error {
 		if a, ok := m.cfg.Log.(stream.Announcer); ok {
 			m.spawn(func() { m.announce(serving, a) })
 		}
+		m.spawn(func() { m.watchLog(serving) })
 	}
 	if m.snaps != nil {
 		m.spawn(func() { m.snaps.schedule(m.ctx) })

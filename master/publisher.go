@@ -302,6 +302,14 @@ func (p *publisher) confirmLoop(ctx context.Context, acks chan struct{}) {
 	}
 }
 
+// fail stops the publisher as a failed append does: nothing more is sent,
+// writers waiting for their entries are refused, and onFail runs (once).
+func (p *publisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failLocked(err)
+}
+
 func (p *publisher) failLocked(err error) {
 	if p.err != nil {
 		return
