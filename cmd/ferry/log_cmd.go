@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/resp"
 	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
@@ -360,11 +361,11 @@ func printEntryText(w io.Writer, v entryView, argBytes int) error {
 				b = append(b, ' ')
 			}
 			if argBytes > 0 && len(a) > argBytes {
-				b = appendCliQuoted(b, a[:argBytes])
+				b = command.AppendRepr(b, a[:argBytes])
 				b = fmt.Appendf(b, "...(%s)", plural(len(a), "byte"))
 				continue
 			}
-			b = appendCliQuoted(b, a)
+			b = command.AppendRepr(b, a)
 		}
 		b = append(b, '\n')
 	}
@@ -372,10 +373,10 @@ func printEntryText(w io.Writer, v entryView, argBytes int) error {
 		b = fmt.Appendf(b, "    error: %v\n", v.err)
 		b = fmt.Appendf(b, "    undecodable %s from byte %d: ", plural(len(v.bad), "byte"), v.size-len(v.bad))
 		if len(v.bad) > badBytesShown {
-			b = appendCliQuoted(b, v.bad[:badBytesShown])
+			b = command.AppendRepr(b, v.bad[:badBytesShown])
 			b = append(b, "..."...)
 		} else {
-			b = appendCliQuoted(b, v.bad)
+			b = command.AppendRepr(b, v.bad)
 		}
 		b = append(b, '\n')
 	}
@@ -437,36 +438,4 @@ func printEntryJSON(w io.Writer, v entryView) error {
 		out.Undecodable = base64.StdEncoding.EncodeToString(v.bad[:min(len(v.bad), badBytesShown)])
 	}
 	return json.NewEncoder(w).Encode(out)
-}
-
-// appendCliQuoted appends s between double quotes as redis-cli prints a
-// string (Redis's sdscatrepr): printable ASCII as is, \\ \" \n \r \t \a \b
-// escaped, other bytes as \xHH. internal/command's appendRepr (MONITOR) is
-// the same, but not exported.
-func appendCliQuoted(b, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, c := range s {
-		switch c {
-		case '\\', '"':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if c >= 0x20 && c <= 0x7e {
-				b = append(b, c)
-			} else {
-				b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
-			}
-		}
-	}
-	return append(b, '"')
 }

@@ -481,20 +481,3 @@ func TestLogEntryText(t *testing.T) {
 		t.Errorf("printed\n%s\nwant\n%s", b.String(), want)
 	}
 }
-
-// TestCliQuoted: arguments are quoted as redis-cli (sdscatrepr) prints
-// them.
-func TestCliQuoted(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                     `""`,
-		"plain text":           `"plain text"`,
-		"\"\\":                 `"\"\\"`,
-		"\n\r\t\a\b":           `"\n\r\t\a\b"`,
-		"\x00\x1f\x7f\x80\xff": `"\x00\x1f\x7f\x80\xff"`,
-		"caf\u00e9 ~":          `"caf\xc3\xa9 ~"`,
-	} {
-		if got := string(appendCliQuoted(nil, []byte(in))); got != want {
-			t.Errorf("%q quoted as %s, want %s", in, got, want)
-		}
-	}
-}

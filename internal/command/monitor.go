@@ -73,7 +73,7 @@ func (e *Engine) feedMonitors(cl *Client, cmd *Command, args [][]byte) {
 			b = append(b, `"(redacted)"`...)
 			continue
 		}
-		b = appendRepr(b, a)
+		b = AppendRepr(b, a)
 	}
 	b = append(b, '\r', '\n')
 	for m := range e.monitors {
@@ -132,9 +132,10 @@ func redactFrom(hide []bool, args [][]byte, from, to int) []bool {
 	return hide
 }
 
-// appendRepr appends s quoted the way Redis's sdscatrepr does: printable
-// ASCII as is, \\ \" \n \r \t \a \b escaped, other bytes as \xHH.
-func appendRepr(b, s []byte) []byte {
+// AppendRepr appends s quoted the way Redis's sdscatrepr does (MONITOR's
+// arguments, redis-cli's strings): printable ASCII as is, \\ \" \n \r \t
+// \a \b escaped, other bytes as \xHH.
+func AppendRepr(b, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for _, c := range s {
