@@ -276,15 +276,9 @@ func (l *Log) Stream() string { return l.name }
 // state returns the first and last offsets, with First of an empty log
 // normalized to last+1.
 func (l *Log) state(ctx context.Context) (first, last uint64, err error) {
-	if l.closed.Load() {
-		return 0, 0, stream.ErrClosed
-	}
-	info, err := l.stream.Info(ctx)
+	info, err := l.Info(ctx)
 	if err != nil {
-		return 0, 0, l.mapErr(fmt.Errorf("jetstream: info of stream %s: %w", l.name, err))
-	}
-	if !info.Created.Equal(l.created) {
-		return 0, 0, l.replaced(info.Created)
+		return 0, 0, err
 	}
 	first, last = info.State.FirstSeq, info.State.LastSeq
 	if info.State.Msgs == 0 || first == 0 {
