@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,32 +23,9 @@ const (
 // It needs node, npm and the npm registry: in CI (CI set) their absence
 // fails the test; elsewhere it skips.
 func TestBullMQ(t *testing.T) {
-	node, nerr := exec.LookPath("node")
-	npm, perr := exec.LookPath("npm")
-	if err := errors.Join(nerr, perr); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("node and npm are needed for the BullMQ test: %v", err)
-		}
-		t.Skipf("node and npm are needed for the BullMQ test: %v", err)
-	}
-	dir := t.TempDir()
-	script, err := os.ReadFile("testdata/bullmq.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bullmq.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"ferry-bullmq-test","private":true,"type":"module"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "bullmq@"+bullmqVersion, "ioredis@"+ioredisVersion)
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install bullmq@%s: %v\n%s", bullmqVersion, err, out)
-	}
+	node, dir := npmProject(t, ctx, "bullmq.mjs", "bullmq@"+bullmqVersion, "ioredis@"+ioredisVersion)
 
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "bullmq", nil)

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,34 +24,9 @@ const nodeRedisVersion = "5.12.4"
 // data. It needs node, npm and the npm registry: in CI (CI set) their
 // absence fails the test; elsewhere it skips.
 func TestNodeRedis(t *testing.T) {
-	node, nerr := exec.LookPath("node")
-	npm, perr := exec.LookPath("npm")
-	if err := errors.Join(nerr, perr); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("node and npm are needed for the node-redis test: %v", err)
-		}
-		t.Skipf("node and npm are needed for the node-redis test: %v", err)
-	}
-	dir := t.TempDir()
-	script, err := os.ReadFile("testdata/noderedis.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "noderedis.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"ferry-noderedis-test","private":true,"type":"module"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "redis@"+nodeRedisVersion)
-	install.Dir = dir
-	start := time.Now()
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm install redis@%s: %v\n%s", nodeRedisVersion, err, out)
-	}
-	t.Logf("npm install redis@%s: %s", nodeRedisVersion, time.Since(start).Round(time.Millisecond))
+	node, dir := npmProject(t, ctx, "noderedis.mjs", "redis@"+nodeRedisVersion)
 
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "noderedis", nil)
@@ -61,7 +34,7 @@ func TestNodeRedis(t *testing.T) {
 	run := exec.CommandContext(ctx, node, "noderedis.mjs")
 	run.Dir = dir
 	run.Env = append(os.Environ(), "MASTER_PORT="+nodeRedisPort(t, m.addr), "REPLICA_PORT="+nodeRedisPort(t, r.addr))
-	start = time.Now()
+	start := time.Now()
 	out, err := run.CombinedOutput()
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
 		t.Fatalf("node noderedis.mjs: %v\n%s", err, out)

@@ -41,21 +41,7 @@ Run "ferry log <command> -h" for its flags.
 
 // logCmd dispatches a log subcommand; reports go to stdout.
 func logCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, logUsage)
-		return errors.New("log: which command?")
-	}
-	switch args[0] {
-	case "info":
-		return logInfo(ctx, args[1:], stdout)
-	case "show":
-		return logShow(ctx, args[1:], stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(os.Stderr, logUsage)
-		return nil
-	}
-	fmt.Fprint(os.Stderr, logUsage)
-	return fmt.Errorf("log: unknown command %q", args[0])
+	return dispatch(ctx, "log", logUsage, args, stdout, map[string]subcommand{"info": logInfo, "show": logShow})
 }
 
 // newLogFlags returns the flags of a log tool: where the log is and which

@@ -45,25 +45,31 @@ Run "ferry snapshot <command> -h" for its flags.
 
 // snapshotCmd dispatches a snapshot subcommand; reports go to stdout.
 func snapshotCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	return dispatch(ctx, "snapshot", snapshotUsage, args, stdout, map[string]subcommand{
+		"list": snapshotList, "inspect": snapshotInspect, "export": snapshotExport, "import": snapshotImport,
+	})
+}
+
+// subcommand runs one command of a group (ferry snapshot, ferry log) with
+// its arguments; reports go to stdout.
+type subcommand func(ctx context.Context, args []string, stdout io.Writer) error
+
+// dispatch runs the command of group that args name, printing usage to
+// stderr when there is none, it is unknown, or help is asked for.
+func dispatch(ctx context.Context, group, usage string, args []string, stdout io.Writer, cmds map[string]subcommand) error {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, snapshotUsage)
-		return errors.New("snapshot: which command?")
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("%s: which command?", group)
 	}
+	if run, ok := cmds[args[0]]; ok {
+		return run(ctx, args[1:], stdout)
+	}
+	fmt.Fprint(os.Stderr, usage)
 	switch args[0] {
-	case "list":
-		return snapshotList(ctx, args[1:], stdout)
-	case "inspect":
-		return snapshotInspect(ctx, args[1:], stdout)
-	case "export":
-		return snapshotExport(ctx, args[1:], stdout)
-	case "import":
-		return snapshotImport(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Fprint(os.Stderr, snapshotUsage)
 		return nil
 	}
-	fmt.Fprint(os.Stderr, snapshotUsage)
-	return fmt.Errorf("snapshot: unknown command %q", args[0])
+	return fmt.Errorf("%s: unknown command %q", group, args[0])
 }
 
 // offlineFlags are the flags every snapshot tool takes: where snapshots are

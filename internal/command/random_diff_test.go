@@ -3,7 +3,6 @@ package command_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,22 +28,7 @@ import (
 // the fixed ones with def steps, or FERRY_DIFF_SEED and FERRY_DIFF_STEPS.
 func diffSeeds(t *testing.T, def int) ([]uint64, int) {
 	t.Helper()
-	seeds, steps := []uint64{1, 2, 3}, def
-	if s := os.Getenv("FERRY_DIFF_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FERRY_DIFF_SEED=%q: %v", s, err)
-		}
-		seeds = []uint64{n}
-	}
-	if s := os.Getenv("FERRY_DIFF_STEPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("FERRY_DIFF_STEPS=%q: not a positive number", s)
-		}
-		steps = n
-	}
-	return seeds, steps
+	return redistest.Seeds(t, []uint64{1, 2, 3}, def)
 }
 
 // diff is one run of a randomized differential test: a seed, a protocol

@@ -60,7 +60,7 @@ import (
 // FERRY_TRK_TRACE=1 it also prints what every connection received at each
 // step.
 func TestRandomTrackingAgainstRedis(t *testing.T) {
-	seeds, steps := trkSeeds(t, []uint64{1, 14, 20}, 500)
+	seeds, steps := redistest.Seeds(t, []uint64{1, 14, 20}, 500)
 	p := newWirePair(t, command.Config{})
 	ctl := [2]*redistest.Conn{redistest.Dial(t, p.ferry), redistest.Dial(t, p.redis)}
 	seen := map[string]int{}
@@ -105,28 +105,6 @@ var trkKinds = []struct {
 	{"punsubscribe", regexp.MustCompile(`\$12\r\npunsubscribe\r\n`)},
 	{"closed connection", regexp.MustCompile(`<closed>`)},
 	{"RESP2 subscribed-mode error", regexp.MustCompile(`only \(P\|S\)SUBSCRIBE`)},
-}
-
-// trkSeeds returns the seeds to run and the steps for each: the fixed ones
-// with def steps, or FERRY_DIFF_SEED and FERRY_DIFF_STEPS.
-func trkSeeds(t *testing.T, fixed []uint64, def int) ([]uint64, int) {
-	t.Helper()
-	seeds, steps := fixed, def
-	if s := os.Getenv("FERRY_DIFF_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FERRY_DIFF_SEED=%q: %v", s, err)
-		}
-		seeds = []uint64{n}
-	}
-	if s := os.Getenv("FERRY_DIFF_STEPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("FERRY_DIFF_STEPS=%q: not a positive number", s)
-		}
-		steps = n
-	}
-	return seeds, steps
 }
 
 // trkTrace, set by FERRY_TRK_TRACE=1, adds what each connection received
