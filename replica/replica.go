@@ -458,22 +458,28 @@ func (r *Replica) applyRun(run []stream.Entry, next uint64) (int, error) {
 
 // caughtUp ends the loading state. The follow loop calls it for every
 // entry once caught up, so after the first time it leaves the engine's
-// lock alone.
+// lock alone. The replica says it is streaming (link up) as soon as it
+// serves; only then does it give back the cores and the collector's
+// headroom it loaded with (r.loaded), which starts a collection of
+// everything it loaded.
 func (r *Replica) caughtUp() {
-	loading := false
+	loading, first := false, false
 	if !r.serving.Load() {
 		r.engine.Lock()
 		loading = r.engine.Loading()
 		r.engine.SetLoading(false)
 		r.engine.Unlock()
 		r.serving.Store(true)
-		r.loaded()
+		first = true
 	}
 	r.mu.Lock()
 	if r.state == StateLoading || r.state == StateLinkDown {
 		r.moveLocked(StateStreaming)
 	}
 	r.mu.Unlock()
+	if first {
+		r.loaded()
+	}
 	if loading {
 		r.log.Info("caught up: serving reads", "dataset", r.cfg.Dataset, "offset", r.Offset())
 	}
