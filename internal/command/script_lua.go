@@ -134,6 +134,10 @@ func pcallMessage(L *lua.LState, pcall *lua.LFunction) int {
 			switch msg := L.GetField(t, "err").(type) {
 			case lua.LString, lua.LNumber:
 				L.Replace(2, msg)
+			default:
+				// Redis leaves the field it read on the stack:
+				// pcall(error, {}) returns false, {}, nil
+				L.Push(msg)
 			}
 		}
 	}

@@ -75,14 +75,12 @@ func newBit(L *lua.LState) *lua.LTable {
 }
 
 // checkBit reads argument i as LuaBitOp does: a number (or a string that
-// reads as one) rounded to an integer and taken modulo 2^32.
+// reads as one) plus 2^52+2^51, whose low 32 bits are then the number
+// rounded to an integer modulo 2^32 when it is below 2^51, and other bits
+// past that, as in Redis (bit.tobit(2^53+3) is 2).
 func checkBit(L *lua.LState, i int) uint32 {
-	f := float64(numberArg(L, i))
-	f = math.Mod(math.RoundToEven(f), 1<<32)
-	if f < 0 {
-		f += 1 << 32
-	}
-	return uint32(f)
+	f := float64(numberArg(L, i)) + 6755399441055744.0
+	return uint32(math.Float64bits(f))
 }
 
 // bitResult returns x as a signed 32-bit Lua number.

@@ -178,16 +178,36 @@ func appendPadded(b []byte, spec fmtSpec, s []byte) []byte {
 }
 
 func appendInt(b []byte, spec fmtSpec, v int64) []byte {
+	if v == 0 && spec.hasPrec && spec.prec == 0 {
+		// no digits, but C still writes the sign a flag asks for
+		// (%+.0d of 0 is "+"; Go writes nothing)
+		sign := ""
+		if spec.has('+') {
+			sign = "+"
+		} else if spec.has(' ') {
+			sign = " "
+		}
+		return appendPadded(b, spec, []byte(sign))
+	}
 	return fmt.Appendf(b, spec.goVerb(without(spec.flags, "#"), 'd'), v)
 }
 
 func appendUint(b []byte, spec fmtSpec, conv byte, v uint64) []byte {
 	flags := without(spec.flags, "+ ")
+	if v == 0 && conv == 'o' && spec.hasPrec && spec.prec == 0 && spec.has('#') {
+		return appendPadded(b, spec, []byte("0")) // C's # makes one digit, Go writes none
+	}
 	if v == 0 && conv != 'o' {
 		flags = without(flags, "#") // C writes no 0x before 0
 	}
 	if conv == 'u' {
 		conv = 'd'
+	}
+	if (conv == 'x' || conv == 'X') && strings.Contains(flags, "#") && strings.Contains(flags, "0") &&
+		!spec.minus && !spec.hasPrec && spec.width > 2 {
+		// C's width counts the 0x the zeros follow, Go's does not:
+		// %#08x is 0x0000ff in C, 0x000000ff in Go
+		spec.width -= 2
 	}
 	return fmt.Appendf(b, spec.goVerb(flags, conv), v)
 }

@@ -75,11 +75,10 @@ func str2number(s string) (float64, bool) {
 	}
 	f := strtod(s[:n])
 	if n < len(s) && (s[n] == 'x' || s[n] == 'X') {
-		u, err := strconv.ParseUint(strings.TrimLeft(s, " \t\n\v\f\r")[2:], 16, 64)
-		if err != nil {
-			return 0, false
-		}
-		return float64(u), true
+		// strtoul over the whole string, whose end is then checked as
+		// strtod's: "1xcd" stops at the x and is no number
+		u, end := strtoul(s, 16)
+		f, n = float64(u), end
 	}
 	if strings.Trim(s[n:], " \t\n\v\f\r") != "" {
 		return 0, false
