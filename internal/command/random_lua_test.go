@@ -105,6 +105,10 @@ var luaRegressions = []string{
 	"local a, b = math.modf(1/0) return {tostring(a), tostring(b), tostring(math.deg(0.5)), tostring(math.rad(30))}",
 	// tonumber: a C string; "1x..." is no hex number
 	"return {tonumber('10\\0', 32), tostring(tonumber('1xcd')), tonumber('0x1F')}",
+	// the libraries' errors have no position when pcall calls them
+	"return {pcall(cjson.encode, 1/0), pcall(cjson.decode, '[')}",
+	"return {pcall(struct.unpack, 'c0', 'x'), pcall(cmsgpack.unpack, '\\145'), pcall(table.setn, {}, 1)}",
+	"return {pcall(tostring)}",
 }
 
 // luaPrelude defines S, which describes a value as a string (type and
@@ -868,7 +872,11 @@ func (g *luaGen) jsonText(depth int) string {
 
 // cjsonBody encodes and decodes with cjson.
 func (g *luaGen) cjsonBody() string {
-	if g.r.IntN(2) == 0 {
+	switch g.r.IntN(5) {
+	case 0:
+		// called by pcall itself: errors without a position
+		return "return pcall(cjson." + g.pick("encode", "decode") + ", " + g.pick(quote(g.jsonText(2)), g.luaValue(2), "1/0") + ")"
+	case 1, 2:
 		return "return cjson.encode(" + g.luaValue(3) + ")"
 	}
 	return "return cjson.decode(" + quote(g.jsonText(3)) + ")"

@@ -194,6 +194,12 @@ func raise(L *lua.LState, msg string) {
 	L.Error(lua.LString(msg), 1)
 }
 
+// raisef is raise with a message formatted as fmt.Sprintf does: the
+// errors of the libraries (cjson, cmsgpack, struct) are luaL_error's.
+func raisef(L *lua.LState, format string, a ...any) {
+	raise(L, fmt.Sprintf(format, a...))
+}
+
 // callName is the name the caller gave the running Go function, "?" when
 // it has none (called through pcall, or from a table slot).
 func callName(L *lua.LState) string {

@@ -56,7 +56,7 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 			}
 			s := checkString(L, 1, "decode")
 			if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
-				L.RaiseError("JSON parser does not support UTF-16 or UTF-32")
+				raisef(L, "JSON parser does not support UTF-16 or UTF-32")
 			}
 			L.Push(decodeJSON(L, cfg, null, s))
 			return 1
@@ -199,7 +199,7 @@ type jsonEncoder struct {
 }
 
 func (e *jsonEncoder) fail(v lua.LValue, reason string) {
-	e.L.RaiseError("Cannot serialise %s: %s", typeName(v), reason)
+	raisef(e.L, "Cannot serialise %s: %s", typeName(v), reason)
 }
 
 // value appends v. depth counts the tables open around v; top is how
@@ -221,7 +221,7 @@ func (e *jsonEncoder) value(v lua.LValue, depth, top int) {
 	case *lua.LTable:
 		depth++
 		if depth > e.cfg.encodeMaxDepth || top+3 > luaMaxCStack {
-			e.L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)
+			raisef(e.L, "Cannot serialise, excessive nesting (%d)", depth)
 		}
 		keys, vals := tableEntries(v)
 		if n := e.arrayLength(v, keys); n > 0 {
@@ -416,7 +416,7 @@ func (p *jsonParser) fail(expected string, tok jsonToken) {
 	if tok.typ != tError {
 		found = jsonTokenNames[tok.typ]
 	}
-	p.L.RaiseError("Expected %s but found %s at character %d", expected, found, tok.index+1)
+	raisef(p.L, "Expected %s but found %s at character %d", expected, found, tok.index+1)
 }
 
 func (p *jsonParser) errToken(msg string) jsonToken {
@@ -604,7 +604,7 @@ func (p *jsonParser) unicodeEscape(b []byte) ([]byte, bool) {
 func (p *jsonParser) descend(top, slots int) {
 	p.depth++
 	if p.depth > p.cfg.decodeMaxDepth || top+slots > luaMaxCStack {
-		p.L.RaiseError("Found too many nested data structures (%d) at character %d", p.depth, p.pos)
+		raisef(p.L, "Found too many nested data structures (%d) at character %d", p.depth, p.pos)
 	}
 }
 

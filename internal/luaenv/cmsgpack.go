@@ -195,10 +195,10 @@ func msgpackUnpack(L *lua.LState, fname string, limit, offset int64) int {
 	s := checkString(L, 1, fname)
 	if offset < 0 || limit < 0 {
 		// lua-cmsgpack prints the input's length as the limit.
-		L.RaiseError("Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
+		raisef(L, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
 	}
 	if offset > int64(len(s)) {
-		L.RaiseError("Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
+		raisef(L, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
 	}
 	all := limit == 0 && offset == 0
 	if all {
@@ -210,9 +210,9 @@ func msgpackUnpack(L *lua.LState, fname string, limit, offset int64) int {
 		v := d.value()
 		switch d.err {
 		case msgpackEOF:
-			L.RaiseError("Missing bytes in input.")
+			raisef(L, "Missing bytes in input.")
 		case msgpackBadFormat:
-			L.RaiseError("Bad data format in input.")
+			raisef(L, "Bad data format in input.")
 		}
 		out = append(out, v)
 		d.top++
@@ -246,7 +246,7 @@ func (d *msgpackDecoder) need(n int) bool {
 // checkStack is luaL_checkstack(L, 1, msg) with top slots in use.
 func (d *msgpackDecoder) checkStack(msg string) {
 	if d.top+1 > luaMaxCStack {
-		d.L.RaiseError("stack overflow (%s)", msg)
+		raisef(d.L, "stack overflow (%s)", msg)
 	}
 }
 
@@ -424,7 +424,7 @@ func (d *msgpackDecoder) hash(n int) lua.LValue {
 	limit := float64(2*len(pairs) + msgpackSparseSlack)
 	for _, p := range pairs {
 		if k, ok := p.k.(lua.LNumber); ok && float64(k) > limit && float64(k) < float64(lua.MaxArrayIndex) && float64(k) == math.Trunc(float64(k)) {
-			d.L.RaiseError("Integer key %d too sparse for this Lua: a map of %d pairs may use integer keys up to %d.", int64(k), len(pairs), int64(limit))
+			raisef(d.L, "Integer key %d too sparse for this Lua: a map of %d pairs may use integer keys up to %d.", int64(k), len(pairs), int64(limit))
 		}
 	}
 	for _, p := range pairs {

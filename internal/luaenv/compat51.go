@@ -16,7 +16,7 @@ func addCompat51(L *lua.LState, g *lua.LTable) {
 	tab.RawSetString("foreach", L.NewFunction(tabForeach))
 	tab.RawSetString("foreachi", L.NewFunction(tabForeachi))
 	tab.RawSetString("setn", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("'setn' is obsolete")
+		raisef(L, "'setn' is obsolete")
 		return 0
 	}))
 	g.RawSetString("gcinfo", L.NewFunction(func(L *lua.LState) int {

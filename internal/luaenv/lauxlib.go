@@ -11,9 +11,11 @@ import (
 // Helpers the cjson, cmsgpack and struct libraries share: Lua 5.1's
 // argument checks and their error texts, strtod, and C's conversions.
 
-// argError raises Lua's "bad argument" error for argument n of fname.
+// argError raises Lua's "bad argument" error for argument n of the
+// running function, fname: named as its caller calls it ('?' through
+// pcall, as luaL_argerror does), see badArg.
 func argError(L *lua.LState, n int, fname, msg string) {
-	L.RaiseError("bad argument #%d to '%s' (%s)", n, fname, msg)
+	badArg(L, n, msg)
 }
 
 // typeName is Lua's name for v's type.

@@ -203,7 +203,7 @@ func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
 func numbersAsLua(L *lua.LState, tostring *lua.LFunction) *lua.LFunction {
 	return L.NewFunction(func(L *lua.LState) int {
 		if L.GetTop() == 0 {
-			argError(L, 1, "tostring", "value expected")
+			badArg(L, 1, "value expected")
 		}
 		if n, ok := L.Get(1).(lua.LNumber); ok {
 			L.Push(lua.LString(formatG(float64(n), 14)))

@@ -56,7 +56,7 @@ func (f *structFormat) num(def int) int {
 	for f.more() && isDigit(f.s[f.i]) {
 		d := int(f.s[f.i] - '0')
 		if a > math.MaxInt32/10 || a*10 > math.MaxInt32-d {
-			f.L.RaiseError("integral size overflow")
+			raisef(f.L, "integral size overflow")
 		}
 		a = a*10 + d
 		f.i++
@@ -78,7 +78,7 @@ func (f *structFormat) size(opt byte) int {
 	case 'i', 'I':
 		n := f.num(4)
 		if n > structMaxIntSize {
-			f.L.RaiseError("integral size %d is larger than limit of %d", n, structMaxIntSize)
+			raisef(f.L, "integral size %d is larger than limit of %d", n, structMaxIntSize)
 		}
 		return n
 	case 'x':
@@ -112,7 +112,7 @@ func (f *structFormat) control(opt byte, h *structHeader) {
 	case '!':
 		a := f.num(structMaxAlign)
 		if a <= 0 || a&(a-1) != 0 {
-			f.L.RaiseError("alignment %d is not a power of 2", a)
+			raisef(f.L, "alignment %d is not a power of 2", a)
 		}
 		h.align = a
 	default:
@@ -252,7 +252,7 @@ func structUnpack(L *lua.LState) int {
 			argError(L, 2, "unpack", "data string too short")
 		}
 		if top+len(out)+2 > luaMaxCStack {
-			L.RaiseError("stack overflow (too many results)")
+			raisef(L, "stack overflow (too many results)")
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
@@ -284,7 +284,7 @@ func structUnpack(L *lua.LState) int {
 					}
 				}
 				if !ok {
-					L.RaiseError("format 'c0' needs a previous size")
+					raisef(L, "format 'c0' needs a previous size")
 				}
 				size = toUint64(prev)
 				out = out[:len(out)-1]
@@ -296,7 +296,7 @@ func structUnpack(L *lua.LState) int {
 		case 's':
 			e := strings.IndexByte(data[pos:], 0)
 			if e < 0 {
-				L.RaiseError("unfinished string in data")
+				raisef(L, "unfinished string in data")
 			}
 			out = append(out, lua.LString(data[pos:pos+uint64(e)]))
 			size = uint64(e) + 1
