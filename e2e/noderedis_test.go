@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -31,41 +28,13 @@ func TestNodeRedis(t *testing.T) {
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "noderedis", nil)
 	r := startReplica(t, ns.URL(), "noderedis", true)
-	run := exec.CommandContext(ctx, node, "noderedis.mjs")
-	run.Dir = dir
-	run.Env = append(os.Environ(), "MASTER_PORT="+nodeRedisPort(t, m.addr), "REPLICA_PORT="+nodeRedisPort(t, r.addr))
-	start := time.Now()
-	out, err := run.CombinedOutput()
-	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
-		t.Fatalf("node noderedis.mjs: %v\n%s", err, out)
-	}
-	t.Logf("node noderedis.mjs: %s", time.Since(start).Round(time.Millisecond))
+	runNode(t, ctx, node, dir, "noderedis.mjs", "MASTER_PORT="+portOf(t, m.addr), "REPLICA_PORT="+portOf(t, r.addr))
 
-	// Everything the script wrote reached the replica: same data.
+	// Everything the script wrote reached the replica: same data
+	// (waitCaughtUp compares the digests).
 	waitCaughtUp(t, m, r, 10*time.Second)
-	md, err := digest(m.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := digest(r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if md != rd {
-		t.Fatalf("DEBUG DIGEST: master %s, replica %s", md, rd)
-	}
 	// The script works in databases 2 (RESP2) and 3 (RESP3).
 	if ks := mustQuery(t, r.addr, "INFO", "keyspace"); !strings.Contains(ks, "\r\ndb2:keys=") || !strings.Contains(ks, "\r\ndb3:keys=") {
 		t.Fatalf("the replica lacks the script's databases after the node-redis run: %q", ks)
 	}
-}
-
-// nodeRedisPort returns the port of the host:port address addr.
-func nodeRedisPort(tb testing.TB, addr string) string {
-	tb.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p
 }

@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,4 +46,30 @@ func npmProject(t *testing.T, ctx context.Context, script string, pkgs ...string
 	}
 	t.Logf("npm install %v: %s", pkgs, time.Since(start).Round(time.Millisecond))
 	return node, dir
+}
+
+// runNode runs script in dir with node, the environment plus env
+// ("NAME=value"), and fails the test unless it succeeds and its output
+// ends in "ok".
+func runNode(t *testing.T, ctx context.Context, node, dir, script string, env ...string) {
+	t.Helper()
+	run := exec.CommandContext(ctx, node, script)
+	run.Dir = dir
+	run.Env = append(os.Environ(), env...)
+	start := time.Now()
+	out, err := run.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	t.Logf("node %s: %s", script, time.Since(start).Round(time.Millisecond))
+}
+
+// portOf returns the port of the host:port address addr.
+func portOf(tb testing.TB, addr string) string {
+	tb.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

@@ -32,19 +32,11 @@ func TestReplicaStopsWhenLogReplaced(t *testing.T) {
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "replaced", nil)
 	r := startReplica(t, ns.URL(), "replaced", true)
-	mc := redistest.Dial(t, m.addr)
-	for i := range 5 {
-		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
-	}
+	setKeys(t, m.addr, "old", 5)
 	waitCaughtUp(t, m, r, 10*time.Second)
 	reached := r.Offset()
 
-	deleteStream(t, ns.URL(), "replaced")
-	m2 := startMaster(t, ns.URL(), "replaced", nil)
-	mc2 := redistest.Dial(t, m2.addr)
-	for i := range 3 * int(reached) {
-		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
-	}
+	m2 := replaceLog(t, ns.URL(), "replaced", 3*int(reached))
 
 	checkFor(t, 15*time.Second, 10*time.Millisecond, func() error {
 		if state, _, _ := r.Status(); state != replica.StateBroken {
@@ -96,22 +88,14 @@ func TestMasterSnapshotRefusedWhenLogReplaced(t *testing.T) {
 	m := startMaster(t, ns.URL(), "resnap", func(c *master.Config) {
 		c.Store, c.NoShutdownSnapshot = st, true
 	})
-	mc := redistest.Dial(t, m.addr)
-	for i := range 5 {
-		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
-	}
+	setKeys(t, m.addr, "old", 5)
 	first, err := m.Snapshot(context.Background())
 	if err != nil {
 		t.Fatalf("snapshot before the log was replaced: %v", err)
 	}
-	expect(t, mc, "+OK\r\n", "SET", "old5", "1")
+	setKeys(t, m.addr, "more", 1)
 
-	deleteStream(t, ns.URL(), "resnap")
-	m2 := startMaster(t, ns.URL(), "resnap", nil)
-	mc2 := redistest.Dial(t, m2.addr)
-	for i := range 20 {
-		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
-	}
+	replaceLog(t, ns.URL(), "resnap", 20)
 
 	if info, err := m.Snapshot(context.Background()); !errors.Is(err, stream.ErrReplaced) {
 		t.Fatalf("snapshot after the log was replaced = %v, %v; want ErrReplaced", info, err)
@@ -123,6 +107,26 @@ func TestMasterSnapshotRefusedWhenLogReplaced(t *testing.T) {
 	if len(list) != 1 || list[0].Offset != first.Offset {
 		t.Fatalf("snapshots in the store: %v; want only the one at offset %d", list, first.Offset)
 	}
+}
+
+// setKeys sets n keys, prefix0 to prefix<n-1>, on the server at addr.
+func setKeys(t *testing.T, addr, prefix string, n int) {
+	t.Helper()
+	c := redistest.Dial(t, addr)
+	for i := range n {
+		expect(t, c, "+OK\r\n", "SET", prefix+strconv.Itoa(i), "1")
+	}
+}
+
+// replaceLog deletes dataset's stream and starts a master (without a
+// store) that makes it again and writes n keys, new0 to new<n-1>: a new
+// log whose offsets 1 to n are other entries than the old log's.
+func replaceLog(t *testing.T, url, dataset string, n int) *masterNode {
+	t.Helper()
+	deleteStream(t, url, dataset)
+	m := startMaster(t, url, dataset, nil)
+	setKeys(t, m.addr, "new", n)
+	return m
 }
 
 // deleteStream deletes dataset's stream, as an operator would with
@@ -156,22 +160,14 @@ func TestSnapshotOfAnotherLogRefused(t *testing.T) {
 	m := startMaster(t, ns.URL(), "relife", func(c *master.Config) {
 		c.Store, c.NoShutdownSnapshot = st, true
 	})
-	mc := redistest.Dial(t, m.addr)
-	for i := range 5 {
-		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
-	}
+	setKeys(t, m.addr, "old", 5)
 	info, err := m.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.stop(t)
 
-	deleteStream(t, ns.URL(), "relife")
-	m2 := startMaster(t, ns.URL(), "relife", nil)
-	mc2 := redistest.Dial(t, m2.addr)
-	for i := range 20 {
-		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
-	}
+	replaceLog(t, ns.URL(), "relife", 20)
 
 	r := startStoreReplica(t, ns.URL(), "relife", st)
 	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
@@ -200,22 +196,14 @@ func TestSnapshotOfAnotherLogRefused(t *testing.T) {
 func TestStaleMasterStopsWhenLogReplaced(t *testing.T) {
 	ns := startNATS(t)
 	m := startMaster(t, ns.URL(), "stale", nil)
-	mc := redistest.Dial(t, m.addr)
-	for i := range 5 {
-		expect(t, mc, "+OK\r\n", "SET", "old"+strconv.Itoa(i), "1")
-	}
+	setKeys(t, m.addr, "old", 5)
 	ctx := context.Background()
 	last, err := m.log.Last(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	deleteStream(t, ns.URL(), "stale")
-	m2 := startMaster(t, ns.URL(), "stale", nil)
-	mc2 := redistest.Dial(t, m2.addr)
-	for i := range int(last) {
-		expect(t, mc2, "+OK\r\n", "SET", "new"+strconv.Itoa(i), "1")
-	}
+	m2 := replaceLog(t, ns.URL(), "stale", int(last))
 
 	// No write is sent to the old master until it has stopped: one sent
 	// earlier would be appended at the new stream's end. A master that

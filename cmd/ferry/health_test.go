@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ferrydb/ferry/internal/redistest"
-	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
@@ -58,17 +57,7 @@ func TestHealthMaster(t *testing.T) {
 	const dataset = "health"
 	srv := startNATS(t)
 	lg := openLog(t, srv.URL(), dataset)
-	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		m.Close()
-		<-done
-	})
+	m, _ := serveMaster(t, lg, dataset)
 	hs := httptest.NewServer(metricsHandler(m.Metrics(), masterReady(m)))
 	defer hs.Close()
 
@@ -103,17 +92,7 @@ func TestHealthReplica(t *testing.T) {
 	const dataset = "health"
 	srv := startNATS(t)
 	mlog := openLog(t, srv.URL(), dataset)
-	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: mlog, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mdone := make(chan error, 1)
-	go func() { mdone <- m.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		m.Close()
-		<-mdone
-	})
+	m, _ := serveMaster(t, mlog, dataset)
 	mc := redistest.Dial(t, m.Addr().String())
 	for i := range 5 {
 		if got := mc.Do("SET", fmt.Sprint("k", i), "v"); got != "+OK\r\n" {

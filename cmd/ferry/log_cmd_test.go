@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/internal/redistest"
-	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/stream"
 	"github.com/ferrydb/ferry/stream/jetstream"
 	"github.com/ferrydb/ferry/stream/natsserver"
@@ -54,13 +52,7 @@ func newLogFixture(t *testing.T) logFixture {
 	}
 	t.Cleanup(srv.Shutdown)
 	lg := openLog(t, srv.URL(), dataset)
-	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(context.Background()) }()
+	m, stopMaster := serveMaster(t, lg, dataset)
 	c := redistest.Dial(t, m.Addr().String())
 	big := strings.Repeat("0123456789abcdef", 3*smallPayload/16) // 96 KiB
 	for _, step := range []struct {
@@ -81,10 +73,7 @@ func newLogFixture(t *testing.T) logFixture {
 			t.Fatalf("%.40q: %q, want %q", step.cmd, got, step.want)
 		}
 	}
-	m.Close()
-	if err := <-done; err != nil {
-		t.Logf("master: %v", err)
-	}
+	stopMaster()
 	f := logFixture{url: srv.URL(), dataset: dataset, lg: lg, big: big}
 
 	// A message not of ferry's, straight into the stream's subject, then

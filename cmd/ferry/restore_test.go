@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,28 @@ func openLog(t *testing.T, url, dataset string) *jetstream.Log {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// serveMaster starts a master on lg (a new dataset) and serves it on a
+// loopback port. stop closes it and waits for Serve; it runs when the test
+// ends if the test has not called it.
+func serveMaster(t *testing.T, lg *jetstream.Log, dataset string) (m *master.Master, stop func()) {
+	t.Helper()
+	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
+		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(context.Background()) }()
+	stop = sync.OnceFunc(func() {
+		m.Close()
+		if err := <-done; err != nil {
+			t.Logf("master: %v", err)
+		}
+	})
+	t.Cleanup(stop)
+	return m, stop
 }
 
 // purgeBelow removes the log's entries below offset, as retention would.
@@ -104,17 +127,7 @@ func TestRestore(t *testing.T) {
 	const dataset = "pitr"
 	srv := startNATS(t)
 	lg := openLog(t, srv.URL(), dataset)
-	m, err := master.New(context.Background(), master.Config{Addr: "127.0.0.1:0", Log: lg, Dataset: dataset, Version: "test",
-		Logger: slog.New(slog.DiscardHandler), NewDataset: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		m.Close()
-		<-done
-	})
+	m, _ := serveMaster(t, lg, dataset)
 	c := redistest.Dial(t, m.Addr().String())
 	url, st := fileStore(t)
 	emptyURL, _ := fileStore(t)
@@ -212,7 +225,7 @@ func TestRestore(t *testing.T) {
 	checkRDB(t, filepath.Join(dir, fmt.Sprintf("at-%d.rdb", k)))
 
 	// Above the log's end.
-	_, err = restore("--store", url, "--nats", srv.URL(), "--dataset", dataset, "--offset", strconv.FormatUint(last+1, 10), "--out", filepath.Join(dir, "x.rdb"))
+	_, err := restore("--store", url, "--nats", srv.URL(), "--dataset", dataset, "--offset", strconv.FormatUint(last+1, 10), "--out", filepath.Join(dir, "x.rdb"))
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("above the last offset of stream FERRY_PITR, %d", last)) {
 		t.Fatalf("restore above the end: %v", err)
 	}

@@ -434,19 +434,12 @@ var clientInfoFields = regexp.MustCompile(`(?:^| )(flags|db|sub|psub|multi|redir
 
 // normClientInfo keeps CLIENT INFO's compared fields, redir as a label.
 func normClientInfo(r *trkRun, srv int, rep string) string {
-	if !strings.HasPrefix(rep, "$") && !strings.HasPrefix(rep, "=") {
-		return rep
-	}
-	var b strings.Builder
-	b.WriteString("client info:")
-	for _, m := range clientInfoFields.FindAllStringSubmatch(rep, -1) {
-		v := m[2]
-		if m[1] == "redir" {
-			v = r.label(srv, v)
+	return keepFields(rep, "client info:", clientInfoFields, func(name, v string) string {
+		if name == "redir" {
+			return r.label(srv, v)
 		}
-		b.WriteString(" " + m[1] + "=" + v)
-	}
-	return b.String()
+		return v
+	})
 }
 
 // statsFields are the INFO fields about tracking and Pub/Sub.
@@ -454,13 +447,21 @@ var statsFields = regexp.MustCompile(`(?m)^(tracking_clients|pubsub_channels|pub
 
 // normStats keeps INFO's tracking and Pub/Sub counters.
 func normStats(_ *trkRun, _ int, rep string) string {
+	return keepFields(rep, "info:", statsFields, func(_, v string) string { return v })
+}
+
+// keepFields turns a bulk or verbatim reply into title followed by the
+// name=value pairs fields matches in it (name and value its two
+// submatches), each value through value; other replies (errors) stay as
+// they are.
+func keepFields(rep, title string, fields *regexp.Regexp, value func(name, v string) string) string {
 	if !strings.HasPrefix(rep, "$") && !strings.HasPrefix(rep, "=") {
 		return rep
 	}
 	var b strings.Builder
-	b.WriteString("info:")
-	for _, m := range statsFields.FindAllStringSubmatch(rep, -1) {
-		b.WriteString(" " + m[1] + "=" + m[2])
+	b.WriteString(title)
+	for _, m := range fields.FindAllStringSubmatch(rep, -1) {
+		b.WriteString(" " + m[1] + "=" + value(m[1], m[2]))
 	}
 	return b.String()
 }

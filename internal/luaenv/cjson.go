@@ -43,7 +43,7 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 	fns := map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
-				argError(L, 1, "encode", "expected 1 argument")
+				badArg(L, 1, "expected 1 argument")
 			}
 			enc := jsonEncoder{L: L, cfg: cfg, null: null}
 			enc.value(L.Get(1), 0, 1)
@@ -52,9 +52,9 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 		},
 		"decode": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
-				argError(L, 1, "decode", "expected 1 argument")
+				badArg(L, 1, "expected 1 argument")
 			}
-			s := checkString(L, 1, "decode")
+			s := checkString(L, 1)
 			if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
 				raisef(L, "JSON parser does not support UTF-16 or UTF-32")
 			}
@@ -62,35 +62,34 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 			return 1
 		},
 		"encode_sparse_array": func(L *lua.LState) int {
-			cjsonArgs(L, 3, "encode_sparse_array")
-			boolOption(L, 1, "encode_sparse_array", &cfg.sparseConvert)
-			intOption(L, 2, "encode_sparse_array", &cfg.sparseRatio, 0, math.MaxInt32)
-			intOption(L, 3, "encode_sparse_array", &cfg.sparseSafe, 0, math.MaxInt32)
+			cjsonArgs(L, 3)
+			boolOption(L, 1, &cfg.sparseConvert)
+			intOption(L, 2, &cfg.sparseRatio, 0, math.MaxInt32)
+			intOption(L, 3, &cfg.sparseSafe, 0, math.MaxInt32)
 			return 3
 		},
 		"encode_max_depth": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "encode_max_depth")
-			intOption(L, 1, "encode_max_depth", &cfg.encodeMaxDepth, 1, math.MaxInt32)
+			cjsonArgs(L, 1)
+			intOption(L, 1, &cfg.encodeMaxDepth, 1, math.MaxInt32)
 			return 1
 		},
 		"decode_max_depth": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "decode_max_depth")
-			intOption(L, 1, "decode_max_depth", &cfg.decodeMaxDepth, 1, math.MaxInt32)
+			cjsonArgs(L, 1)
+			intOption(L, 1, &cfg.decodeMaxDepth, 1, math.MaxInt32)
 			return 1
 		},
 		"encode_number_precision": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "encode_number_precision")
-			intOption(L, 1, "encode_number_precision", &cfg.precision, 1, 14)
+			cjsonArgs(L, 1)
+			intOption(L, 1, &cfg.precision, 1, 14)
 			return 1
 		},
 		"encode_keep_buffer": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "encode_keep_buffer")
-			boolOption(L, 1, "encode_keep_buffer", &cfg.keepBuffer)
+			cjsonArgs(L, 1)
+			boolOption(L, 1, &cfg.keepBuffer)
 			return 1
 		},
 		"encode_invalid_numbers": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "encode_invalid_numbers")
-			name := "encode_invalid_numbers"
+			cjsonArgs(L, 1)
 			if v := L.Get(1); v != lua.LNil {
 				if b, ok := v.(lua.LBool); ok {
 					cfg.encodeInvalid = 0
@@ -98,7 +97,7 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 						cfg.encodeInvalid = 1
 					}
 				} else {
-					cfg.encodeInvalid = checkOption(L, 1, name, []string{"off", "on", "null"})
+					cfg.encodeInvalid = checkOption(L, 1, []string{"off", "on", "null"})
 				}
 			}
 			if cfg.encodeInvalid == 2 {
@@ -109,8 +108,8 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 			return 1
 		},
 		"decode_invalid_numbers": func(L *lua.LState) int {
-			cjsonArgs(L, 1, "decode_invalid_numbers")
-			boolOption(L, 1, "decode_invalid_numbers", &cfg.decodeInvalid)
+			cjsonArgs(L, 1)
+			boolOption(L, 1, &cfg.decodeInvalid)
 			return 1
 		},
 		"new": func(L *lua.LState) int {
@@ -129,9 +128,9 @@ func newCjson(L *lua.LState, null *lua.LUserData) *lua.LTable {
 
 // cjsonArgs refuses more than n arguments and pads the stack with nils to
 // n, as the configuration functions do.
-func cjsonArgs(L *lua.LState, n int, fname string) {
+func cjsonArgs(L *lua.LState, n int) {
 	if L.GetTop() > n {
-		argError(L, n+1, fname, "found too many arguments")
+		badArg(L, n+1, "found too many arguments")
 	}
 	for L.GetTop() < n {
 		L.Push(lua.LNil)
@@ -141,11 +140,11 @@ func cjsonArgs(L *lua.LState, n int, fname string) {
 // intOption sets *setting from argument i when it is not nil, within
 // [lo, hi], and pushes the setting. Out-of-range values are reported as
 // argument 1, whatever i is, as Lua CJSON does.
-func intOption(L *lua.LState, i int, fname string, setting *int, lo, hi int) {
+func intOption(L *lua.LState, i int, setting *int, lo, hi int) {
 	if L.Get(i) != lua.LNil {
-		v := int(int32(luaInteger(checkNumber(L, i, fname))))
+		v := int(int32(luaInteger(checkNumber(L, i))))
 		if v < lo || v > hi {
-			argError(L, 1, fname, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+			badArg(L, 1, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
 		}
 		*setting = v
 	}
@@ -154,26 +153,26 @@ func intOption(L *lua.LState, i int, fname string, setting *int, lo, hi int) {
 
 // boolOption sets *setting from argument i (a boolean, "off" or "on") when
 // it is not nil, and pushes the setting.
-func boolOption(L *lua.LState, i int, fname string, setting *bool) {
+func boolOption(L *lua.LState, i int, setting *bool) {
 	if v := L.Get(i); v != lua.LNil {
 		if b, ok := v.(lua.LBool); ok {
 			*setting = bool(b)
 		} else {
-			*setting = checkOption(L, i, fname, []string{"off", "on"}) == 1
+			*setting = checkOption(L, i, []string{"off", "on"}) == 1
 		}
 	}
 	L.Push(lua.LBool(*setting))
 }
 
 // checkOption is luaL_checkoption without a default.
-func checkOption(L *lua.LState, i int, fname string, options []string) int {
-	s := checkString(L, i, fname)
+func checkOption(L *lua.LState, i int, options []string) int {
+	s := checkString(L, i)
 	for j, o := range options {
 		if o == s {
 			return j
 		}
 	}
-	argError(L, i, fname, "invalid option '"+s+"'")
+	badArg(L, i, "invalid option '"+s+"'")
 	return 0
 }
 

@@ -21,18 +21,18 @@ func newCmsgpack(L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("pack", L.NewFunction(msgpackPack))
 	t.RawSetString("unpack", L.NewFunction(func(L *lua.LState) int {
-		return msgpackUnpack(L, "unpack", 0, 0)
+		return msgpackUnpack(L, 0, 0)
 	}))
 	t.RawSetString("unpack_one", L.NewFunction(func(L *lua.LState) int {
-		offset := luaInteger(optNumber(L, 2, "unpack_one", 0))
+		offset := luaInteger(optNumber(L, 2, 0))
 		L.SetTop(1)
-		return msgpackUnpack(L, "unpack_one", 1, offset)
+		return msgpackUnpack(L, 1, offset)
 	}))
 	t.RawSetString("unpack_limit", L.NewFunction(func(L *lua.LState) int {
-		limit := luaInteger(checkNumber(L, 2, "unpack_limit"))
-		offset := luaInteger(optNumber(L, 3, "unpack_limit", 0))
+		limit := luaInteger(checkNumber(L, 2))
+		offset := luaInteger(optNumber(L, 3, 0))
 		L.SetTop(1)
-		return msgpackUnpack(L, "unpack_limit", limit, offset)
+		return msgpackUnpack(L, limit, offset)
 	}))
 	t.RawSetString("_NAME", lua.LString("cmsgpack"))
 	t.RawSetString("_VERSION", lua.LString("lua-cmsgpack 0.4.0"))
@@ -45,7 +45,7 @@ func newCmsgpack(L *lua.LState) *lua.LTable {
 func msgpackPack(L *lua.LState) int {
 	n := L.GetTop()
 	if n == 0 {
-		argError(L, 0, "pack", "MessagePack pack needs input.")
+		badArg(L, 0, "MessagePack pack needs input.")
 	}
 	var buf []byte
 	for i := 1; i <= n; i++ {
@@ -191,8 +191,8 @@ type msgpackDecoder struct {
 
 // msgpackUnpack decodes up to limit values from offset (all of them when
 // both are 0, without the offset result).
-func msgpackUnpack(L *lua.LState, fname string, limit, offset int64) int {
-	s := checkString(L, 1, fname)
+func msgpackUnpack(L *lua.LState, limit, offset int64) int {
+	s := checkString(L, 1)
 	if offset < 0 || limit < 0 {
 		// lua-cmsgpack prints the input's length as the limit.
 		raisef(L, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))

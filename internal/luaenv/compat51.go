@@ -31,7 +31,7 @@ func addCompat51(L *lua.LState, g *lua.LTable) {
 // order, until f returns something other than nil, which it returns.
 func tabForeach(L *lua.LState) int {
 	t := L.CheckTable(1)
-	f := checkFunction(L, 2, "foreach")
+	f := checkFunction(L, 2)
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		L.Push(f)
 		L.Push(k)
@@ -49,7 +49,7 @@ func tabForeach(L *lua.LState) int {
 // until f returns something other than nil, which it returns.
 func tabForeachi(L *lua.LState) int {
 	t := L.CheckTable(1)
-	f := checkFunction(L, 2, "foreachi")
+	f := checkFunction(L, 2)
 	n := t.Len()
 	for i := 1; i <= n; i++ {
 		L.Push(f)
@@ -65,10 +65,10 @@ func tabForeachi(L *lua.LState) int {
 }
 
 // checkFunction is luaL_checktype(L, n, LUA_TFUNCTION).
-func checkFunction(L *lua.LState, n int, fname string) *lua.LFunction {
+func checkFunction(L *lua.LState, n int) *lua.LFunction {
 	f, ok := L.Get(n).(*lua.LFunction)
 	if !ok {
-		argError(L, n, fname, "function expected, got "+argTypeName(L, n))
+		badArg(L, n, "function expected, got "+argTypeName(L, n))
 	}
 	return f
 }
@@ -84,7 +84,7 @@ type gcSettings struct{ pause, stepmul int }
 func (gc *gcSettings) collectgarbage(L *lua.LState) int {
 	opt := "collect"
 	if L.GetTop() >= 1 {
-		opt = checkString(L, 1, "collectgarbage")
+		opt = checkString(L, 1)
 	}
 	switch opt {
 	case "collect", "stop", "restart":
@@ -94,7 +94,7 @@ func (gc *gcSettings) collectgarbage(L *lua.LState) int {
 	case "step":
 		L.Push(lua.LFalse) // no cycle finished
 	case "setpause", "setstepmul":
-		v := int(optNumber(L, 2, "collectgarbage", 0))
+		v := int(optNumber(L, 2, 0))
 		old := &gc.pause
 		if opt == "setstepmul" {
 			old = &gc.stepmul
@@ -102,7 +102,7 @@ func (gc *gcSettings) collectgarbage(L *lua.LState) int {
 		L.Push(lua.LNumber(*old))
 		*old = v
 	default:
-		argError(L, 1, "collectgarbage", "invalid option '"+opt+"'")
+		badArg(L, 1, "invalid option '"+opt+"'")
 	}
 	return 1
 }

@@ -11,13 +11,6 @@ import (
 // Helpers the cjson, cmsgpack and struct libraries share: Lua 5.1's
 // argument checks and their error texts, strtod, and C's conversions.
 
-// argError raises Lua's "bad argument" error for argument n of the
-// running function, fname: named as its caller calls it ('?' through
-// pcall, as luaL_argerror does), see badArg.
-func argError(L *lua.LState, n int, fname, msg string) {
-	badArg(L, n, msg)
-}
-
 // typeName is Lua's name for v's type.
 func typeName(v lua.LValue) string { return v.Type().String() }
 
@@ -31,19 +24,19 @@ func argTypeName(L *lua.LState, n int) string {
 
 // checkString is luaL_checklstring: a string, or a number converted as
 // Lua 5.1 converts numbers ("%.14g").
-func checkString(L *lua.LState, n int, fname string) string {
+func checkString(L *lua.LState, n int) string {
 	switch v := L.Get(n).(type) {
 	case lua.LString:
 		return string(v)
 	case lua.LNumber:
 		return formatG(float64(v), 14)
 	}
-	argError(L, n, fname, "string expected, got "+argTypeName(L, n))
+	badArg(L, n, "string expected, got "+argTypeName(L, n))
 	return ""
 }
 
 // checkNumber is luaL_checknumber: a number, or a string that reads as one.
-func checkNumber(L *lua.LState, n int, fname string) float64 {
+func checkNumber(L *lua.LState, n int) float64 {
 	switch v := L.Get(n).(type) {
 	case lua.LNumber:
 		return float64(v)
@@ -52,17 +45,17 @@ func checkNumber(L *lua.LState, n int, fname string) float64 {
 			return f
 		}
 	}
-	argError(L, n, fname, "number expected, got "+argTypeName(L, n))
+	badArg(L, n, "number expected, got "+argTypeName(L, n))
 	return 0
 }
 
 // optNumber is luaL_optinteger's reading: def when argument n is none or
 // nil, else checkNumber.
-func optNumber(L *lua.LState, n int, fname string, def float64) float64 {
+func optNumber(L *lua.LState, n int, def float64) float64 {
 	if L.Get(n) == lua.LNil {
 		return def
 	}
-	return checkNumber(L, n, fname)
+	return checkNumber(L, n)
 }
 
 // str2number is Lua 5.1's luaO_str2d: strtod over the whole string but for

@@ -182,11 +182,11 @@ func (env *Env) refuseProtected(fn *lua.LFunction) *lua.LFunction {
 		if !ok {
 			// Lua 5.1's check: gopher-lua's would set the metatable of
 			// every string (or number...) for every later script.
-			argError(L, 1, "setmetatable", "table expected, got "+argTypeName(L, 1))
+			badArg(L, 1, "table expected, got "+argTypeName(L, 1))
 		}
 		if mt := L.Get(2); mt != lua.LNil {
 			if _, ok := mt.(*lua.LTable); !ok {
-				argError(L, 2, "setmetatable", "nil or table expected")
+				badArg(L, 2, "nil or table expected")
 			}
 		}
 		if env.protected[t] {

@@ -33,10 +33,9 @@ func newStruct(L *lua.LState) *lua.LTable {
 
 // structFormat reads a format as the C library does: up to its first NUL.
 type structFormat struct {
-	L     *lua.LState
-	fname string
-	s     string
-	i     int
+	L *lua.LState
+	s string
+	i int
 }
 
 func (f *structFormat) more() bool { return f.i < len(f.s) }
@@ -116,16 +115,16 @@ func (f *structFormat) control(opt byte, h *structHeader) {
 		}
 		h.align = a
 	default:
-		argError(f.L, 1, f.fname, "invalid format option '"+string([]byte{opt})+"'")
+		badArg(f.L, 1, "invalid format option '"+string([]byte{opt})+"'")
 	}
 }
 
-func newStructFormat(L *lua.LState, fname string) (*structFormat, structHeader) {
-	s := checkString(L, 1, fname)
+func newStructFormat(L *lua.LState) (*structFormat, structHeader) {
+	s := checkString(L, 1)
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		s = s[:i]
 	}
-	return &structFormat{L: L, fname: fname, s: s}, structHeader{little: true, align: 1}
+	return &structFormat{L: L, s: s}, structHeader{little: true, align: 1}
 }
 
 // toUint64 is the C cast of a Lua number to the unsigned long that
@@ -142,7 +141,7 @@ func toUint64(n float64) uint64 {
 }
 
 func structPack(L *lua.LState) int {
-	f, h := newStructFormat(L, "pack")
+	f, h := newStructFormat(L)
 	// lstruct pushes a nil to mark the end of the arguments: a missing
 	// first argument is "nil" in its error, not "no value".
 	L.Push(lua.LNil)
@@ -159,7 +158,7 @@ func structPack(L *lua.LState) int {
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
-			v := toUint64(checkNumber(L, arg, "pack"))
+			v := toUint64(checkNumber(L, arg))
 			arg++
 			buf := make([]byte, size)
 			for i := 0; i < size; i++ {
@@ -174,7 +173,7 @@ func structPack(L *lua.LState) int {
 		case 'x':
 			b = append(b, 0)
 		case 'f':
-			bits := math.Float32bits(float32(checkNumber(L, arg, "pack")))
+			bits := math.Float32bits(float32(checkNumber(L, arg)))
 			arg++
 			if h.little {
 				b = binary.LittleEndian.AppendUint32(b, bits)
@@ -182,7 +181,7 @@ func structPack(L *lua.LState) int {
 				b = binary.BigEndian.AppendUint32(b, bits)
 			}
 		case 'd':
-			bits := math.Float64bits(checkNumber(L, arg, "pack"))
+			bits := math.Float64bits(checkNumber(L, arg))
 			arg++
 			if h.little {
 				b = binary.LittleEndian.AppendUint64(b, bits)
@@ -190,13 +189,13 @@ func structPack(L *lua.LState) int {
 				b = binary.BigEndian.AppendUint64(b, bits)
 			}
 		case 'c', 's':
-			s := checkString(L, arg, "pack")
+			s := checkString(L, arg)
 			arg++
 			if size == 0 {
 				size = len(s)
 			}
 			if len(s) < size {
-				argError(L, arg, "pack", "string too short")
+				badArg(L, arg, "string too short")
 			}
 			b = append(b, s[:size]...)
 			if opt == 's' {
@@ -234,12 +233,12 @@ func structInteger(b string, little, signed bool, size int) float64 {
 }
 
 func structUnpack(L *lua.LState) int {
-	f, h := newStructFormat(L, "unpack")
-	data := checkString(L, 2, "unpack")
+	f, h := newStructFormat(L)
+	data := checkString(L, 2)
 	ld := uint64(len(data))
-	pos := uint64(luaInteger(optNumber(L, 3, "unpack", 1)))
+	pos := uint64(luaInteger(optNumber(L, 3, 1)))
 	if pos == 0 {
-		argError(L, 3, "unpack", "offset must be 1 or greater")
+		badArg(L, 3, "offset must be 1 or greater")
 	}
 	pos--
 	top := L.GetTop()
@@ -249,7 +248,7 @@ func structUnpack(L *lua.LState) int {
 		size := uint64(f.size(opt))
 		pos += toAlign(pos, &h, opt, int(size))
 		if size > ld || pos > ld-size {
-			argError(L, 2, "unpack", "data string too short")
+			badArg(L, 2, "data string too short")
 		}
 		if top+len(out)+2 > luaMaxCStack {
 			raisef(L, "stack overflow (too many results)")
@@ -289,7 +288,7 @@ func structUnpack(L *lua.LState) int {
 				size = toUint64(prev)
 				out = out[:len(out)-1]
 				if size > ld || pos > ld-size {
-					argError(L, 2, "unpack", "data string too short")
+					badArg(L, 2, "data string too short")
 				}
 			}
 			out = append(out, lua.LString(data[pos:pos+size]))
@@ -313,16 +312,16 @@ func structUnpack(L *lua.LState) int {
 }
 
 func structSize(L *lua.LState) int {
-	f, h := newStructFormat(L, "size")
+	f, h := newStructFormat(L)
 	pos := uint64(0)
 	for f.more() {
 		opt := f.next()
 		size := f.size(opt)
 		pos += toAlign(pos, &h, opt, size)
 		if opt == 's' {
-			argError(L, 1, "size", "option 's' has no fixed size")
+			badArg(L, 1, "option 's' has no fixed size")
 		} else if opt == 'c' && size == 0 {
-			argError(L, 1, "size", "option 'c0' has no fixed size")
+			badArg(L, 1, "option 'c0' has no fixed size")
 		}
 		if !isDigit(opt) && !('a' <= opt|0x20 && opt|0x20 <= 'z') {
 			f.control(opt, &h)
