@@ -463,14 +463,13 @@ func (r *Replica) applyRun(run []stream.Entry, next uint64) (int, error) {
 // headroom it loaded with (r.loaded), which starts a collection of
 // everything it loaded.
 func (r *Replica) caughtUp() {
-	loading, first := false, false
-	if !r.serving.Load() {
+	first, loading := !r.serving.Load(), false
+	if first {
 		r.engine.Lock()
 		loading = r.engine.Loading()
 		r.engine.SetLoading(false)
 		r.engine.Unlock()
 		r.serving.Store(true)
-		first = true
 	}
 	r.mu.Lock()
 	if r.state == StateLoading || r.state == StateLinkDown {

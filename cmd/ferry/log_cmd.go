@@ -201,11 +201,7 @@ func logShow(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	first, err := lg.First(ctx)
-	if err != nil {
-		return fmt.Errorf("read the log of dataset %q: %w", *f.dataset, err)
-	}
-	last, err := lg.Last(ctx)
+	first, last, err := lg.Range(ctx)
 	if err != nil {
 		return fmt.Errorf("read the log of dataset %q: %w", *f.dataset, err)
 	}

@@ -66,10 +66,7 @@ func restoreCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer closeLog()
 		lg, streamName = l, l.Stream()
-		if first, err = l.First(ctx); err != nil {
-			return fmt.Errorf("read the log of dataset %q: %w", dataset, err)
-		}
-		if last, err = l.Last(ctx); err != nil {
+		if first, last, err = l.Range(ctx); err != nil {
 			return fmt.Errorf("read the log of dataset %q: %w", dataset, err)
 		}
 		if target > last {

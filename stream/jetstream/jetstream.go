@@ -273,9 +273,9 @@ func (l *Log) ensureStream(ctx context.Context) error {
 // Stream returns the name of the JetStream stream that holds the log.
 func (l *Log) Stream() string { return l.name }
 
-// state returns the first and last offsets, with First of an empty log
-// normalized to last+1.
-func (l *Log) state(ctx context.Context) (first, last uint64, err error) {
+// Range returns the first and last offsets with one request: what First
+// and Last return (First of an empty log is Last+1).
+func (l *Log) Range(ctx context.Context) (first, last uint64, err error) {
 	info, err := l.Info(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -304,20 +304,20 @@ func (l *Log) replaced(created time.Time) error {
 // checkIdentity returns stream.ErrReplaced (wrapped) if the log's stream
 // is no longer the one Open found, or the error that kept it from asking.
 func (l *Log) checkIdentity(ctx context.Context) error {
-	_, _, err := l.state(ctx)
+	_, _, err := l.Range(ctx)
 	return err
 }
 
 // First returns the offset of the first retained entry; for a log with no
 // entries (new, or all removed by retention) it returns Last+1.
 func (l *Log) First(ctx context.Context) (uint64, error) {
-	first, _, err := l.state(ctx)
+	first, _, err := l.Range(ctx)
 	return first, err
 }
 
 // Last returns the offset of the last entry ever appended, 0 for a new log.
 func (l *Log) Last(ctx context.Context) (uint64, error) {
-	_, last, err := l.state(ctx)
+	_, last, err := l.Range(ctx)
 	return last, err
 }
 
@@ -366,7 +366,7 @@ func (l *Log) Get(ctx context.Context, offset uint64) (en stream.Entry, err erro
 		}
 		m, err := l.stream.GetMsg(ctx, offset)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			first, last, serr := l.state(ctx)
+			first, last, serr := l.Range(ctx)
 			switch {
 			case serr != nil:
 				return false, serr

@@ -77,7 +77,7 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 	if from == 0 {
 		from = 1
 	}
-	first, last, err := l.state(ctx)
+	first, last, err := l.Range(ctx)
 	if err != nil {
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
