@@ -246,12 +246,7 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 // returns the offset it reached. Clients get -LOADING meanwhile, and until
 // the caller ends the loading state.
 func (m *Master) rebuild(ctx context.Context) (uint64, error) {
-	lg := m.cfg.Log
-	last, err := lg.Last(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("master: read the log of dataset %q: %w", m.cfg.Dataset, err)
-	}
-	first, err := lg.First(ctx)
+	first, last, err := m.cfg.Log.Range(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("master: read the log of dataset %q: %w", m.cfg.Dataset, err)
 	}
@@ -285,7 +280,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 		var data [][]byte
 		replay := func(run []stream.Entry) error {
 			if replayed == 0 && len(run) > 0 {
-				if t := stream.TimeOf(ctx, lg, run[0]); !t.IsZero() {
+				if t := stream.TimeOf(ctx, m.cfg.Log, run[0]); !t.IsZero() {
 					unsavedSince = t
 				}
 			}
@@ -305,7 +300,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 			}
 			return nil
 		}
-		err = stream.ReadRuns(ctx, lg, from, replay)
+		err = stream.ReadRuns(ctx, m.cfg.Log, from, replay)
 		if !errors.Is(err, errDone) {
 			return 0, fmt.Errorf("master: replay the log of dataset %q: %w", m.cfg.Dataset, err)
 		}

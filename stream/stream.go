@@ -125,6 +125,9 @@ type Reader interface {
 	// appended. Entries removed by retention do not lower it.
 	Last(ctx context.Context) (uint64, error)
 
+	// Range returns First and Last as of one moment, with one request.
+	Range(ctx context.Context) (first, last uint64, err error)
+
 	// Read calls fn with every entry from offset from on, in order and
 	// without gaps or repeats, then keeps calling it for new entries until
 	// ctx ends (it returns ctx's error) or fn returns an error (it returns
