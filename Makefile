@@ -43,6 +43,8 @@ fuzz: ## run each fuzz target briefly (FUZZTIME, default 15s)
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' $(FUZZFLAGS) ./snapshot/rdb
 	$(GO) test -run='^$$' -fuzz='^FuzzRestore$$' $(FUZZFLAGS) ./snapshot/rdb
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./httpapi
+	$(GO) test -run='^$$' -fuzz='^FuzzRequest$$' $(FUZZFLAGS) ./httpapi
+	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalManifest$$' $(FUZZFLAGS) ./snapshot
 	$(GO) test -run='^$$' -fuzz='^FuzzHLL$$' $(FUZZFLAGS) ./internal/hll
 	$(GO) test -run='^$$' -fuzz='^FuzzCjsonDecode$$' $(FUZZFLAGS) ./internal/luaenv
 	$(GO) test -run='^$$' -fuzz='^FuzzCmsgpackUnpack$$' $(FUZZFLAGS) ./internal/luaenv
