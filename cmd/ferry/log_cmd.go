@@ -253,39 +253,35 @@ func showRange(fromGiven bool, from, count, first, last uint64, streamName strin
 	return from, end, nil
 }
 
-// showEntries prints the entries from start to end. An entry missing from
-// the middle of the log is reported and skipped; entries removed by
-// retention while show reads end it with stream.ErrTruncated.
+// showEntries prints the entries from start to end, read in batches. An
+// entry missing from the middle of the log is reported and skipped;
+// entries removed by retention while show reads end it with
+// stream.ErrTruncated.
 func showEntries(ctx context.Context, lg *jetstream.Log, start, end uint64, opts showOptions, w io.Writer) error {
-	var scratch [][]byte
-	for off := start; off <= end; off++ {
-		en, err := lg.Get(ctx, off)
-		if errors.Is(err, stream.ErrTruncated) {
-			if first, ferr := lg.First(ctx); ferr == nil && off >= first {
-				if err := printMissing(w, off, err, opts); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("log show: entry %d: %w", off, err)
+	var (
+		scratch [][]byte
+		next    = start // the offset after the last one printed
+		werr    error   // w's
+	)
+	err := lg.GetEntries(ctx, start, end, func(en stream.Entry, missing error) error {
+		next = en.Offset + 1
+		if missing != nil {
+			werr = printMissing(w, en.Offset, missing, opts)
+			return werr
 		}
 		var view entryView
 		view, scratch = parseEntry(en, scratch)
 		if opts.json {
-			err = printEntryJSON(w, view)
+			werr = printEntryJSON(w, view)
 		} else {
-			err = printEntryText(w, view, opts.argBytes)
+			werr = printEntryText(w, view, opts.argBytes)
 		}
-		if err != nil {
-			return err
-		}
-		if off == end { // end may be the largest offset there is
-			break
-		}
+		return werr
+	})
+	if err != nil && werr == nil {
+		return fmt.Errorf("log show: entry %d: %w", next, err)
 	}
-	return nil
+	return err
 }
 
 // entryView is one entry as show prints it.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -468,5 +469,69 @@ func TestLogEntryText(t *testing.T) {
 		`    undecodable 20 bytes from byte 0: "*2\r\n$3\r\nGET\r\n$10\r\nab"` + "\n"
 	if b.String() != want {
 		t.Errorf("printed\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestLogShowAll: show --count 0 of a log of 20,000 entries, one deleted
+// from its middle, prints every offset once, in order, each entry with
+// its time and command, the deleted one as missing.
+func TestLogShowAll(t *testing.T) {
+	since := time.Now()
+	srv := startNATS(t)
+	const dataset, n, deleted = "many", 20000, 12345
+	lg := openLog(t, srv.URL(), dataset)
+	for start := 0; start < n; start += 500 {
+		var pend []stream.Pending
+		for i := start; i < start+500; i++ {
+			p, err := lg.AppendAsync(encodeCommands([][]string{{"SET", "k", strconv.Itoa(i + 1)}}), uint64(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pend = append(pend, p)
+		}
+		for _, p := range pend {
+			if _, err := p.Offset(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if s, err := js.Stream(ctx, jetstream.StreamName(dataset)); err != nil {
+		t.Fatal(err)
+	} else if err := s.DeleteMsg(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runLogCmd("show", "--count", "0", "--nats", srv.URL(), "--dataset", dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = times(t, out, since)
+	var want strings.Builder
+	for off := 1; off <= n; off++ {
+		if off == deleted {
+			fmt.Fprintf(&want, "entry %d: missing: get %d: removed from the middle of the log: stream: offset no longer in the log\n", off, off)
+			continue
+		}
+		v := strconv.Itoa(off)
+		fmt.Fprintf(&want, "entry %d at T: 1 command, %d bytes\n    \"SET\" \"k\" \"%s\"\n", off, 25+len(strconv.Itoa(len(v)))+len(v), v)
+	}
+	if out != want.String() {
+		g, w := strings.Split(out, "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(g), len(w)) {
+			if g[i] != w[i] {
+				t.Fatalf("show --count 0 of %d entries printed %d lines; line %d is %q, want %q", n, len(g), i+1, g[i], w[i])
+			}
+		}
+		t.Fatalf("show --count 0 of %d entries printed %d lines, want %d", n, len(g), len(w))
 	}
 }
