@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
 	"github.com/ferrydb/ferry/stream/jetstream"
@@ -22,6 +23,7 @@ func runDev(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:6379", "master's RESP listen address")
 	replicaAddr := fs.String("replica-addr", "127.0.0.1:6380", "replica's RESP listen address")
 	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	aclFile := addACLFileFlag(fs)
 	ack := fs.String("ack", "durable", "when writes are acknowledged: durable or async")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -95,6 +97,14 @@ func runDev(args []string) error {
 	if err != nil {
 		m.Close()
 		return err
+	}
+	// Both nodes read the same file: users are per node.
+	for _, e := range []*command.Engine{m.Engine(), r.Engine()} {
+		if err := loadACLFile(e, *aclFile); err != nil {
+			m.Close()
+			r.Close()
+			return err
+		}
 	}
 	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), masterReady(m), logger); err != nil {
 		m.Close()

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/ferrydb/ferry/internal/command"
 )
 
 // newFlagSet returns a flag set whose flags default to FERRY_<NAME>
@@ -88,6 +90,25 @@ func checkAnnounce(v string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("--announce-addr %q: want HOST:PORT: %v", v, err)
+	}
+	return nil
+}
+
+// addACLFileFlag adds --aclfile: the node's users, in Redis's ACL file
+// format. Users are per node, as a Redis server's are (ACL SETUSER and
+// LOAD are not replicated): a fleet ships one ACL file to every node.
+func addACLFileFlag(fs *flag.FlagSet) *string {
+	return fs.String("aclfile", "", "ACL file with the node's users (Redis's format; ACL LOAD and ACL SAVE use it; empty: none)")
+}
+
+// loadACLFile loads the ACL file, if any, into a node's engine before it
+// serves.
+func loadACLFile(e *command.Engine, path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := e.LoadACLFile(path); err != nil {
+		return fmt.Errorf("--aclfile: %w", err)
 	}
 	return nil
 }

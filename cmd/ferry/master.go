@@ -14,6 +14,7 @@ func runMaster(args []string) error {
 	fs := newFlagSet("master")
 	addr := fs.String("addr", "127.0.0.1:6379", "RESP listen address")
 	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	aclFile := addACLFileFlag(fs)
 	ack := fs.String("ack", "durable", "when writes are acknowledged: durable (stored in the log) or async")
 	maxUnacked := fs.Int("max-unacked", 0, "log entries sent and not yet confirmed (default 2 durable, 8 async)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -76,6 +77,10 @@ func runMaster(args []string) error {
 	}
 	m, err := master.New(ctx, cfg)
 	if err != nil {
+		return err
+	}
+	if err := loadACLFile(m.Engine(), *aclFile); err != nil {
+		m.Close()
 		return err
 	}
 	if err := serveMetrics(ctx, *metricsAddr, m.Metrics(), masterReady(m), logger); err != nil {

@@ -12,6 +12,7 @@ func runReplica(args []string) error {
 	fs := newFlagSet("replica")
 	addr := fs.String("addr", "127.0.0.1:6380", "RESP listen address")
 	pass := fs.String("requirepass", "", "password clients must AUTH with (empty: none)")
+	aclFile := addACLFileFlag(fs)
 	stale := fs.String("serve-stale-data", "yes", "serve reads while the log is unreachable: yes, or no (-MASTERDOWN)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -61,6 +62,10 @@ func runReplica(args []string) error {
 		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
 	})
 	if err != nil {
+		return err
+	}
+	if err := loadACLFile(r.Engine(), *aclFile); err != nil {
+		r.Close()
 		return err
 	}
 	if err := serveMetrics(ctx, *metricsAddr, r.Metrics(), replicaReady(r), logger); err != nil {

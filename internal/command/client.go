@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferrydb/ferry/internal/acl"
 	"github.com/ferrydb/ferry/internal/resp"
 )
 
@@ -48,7 +49,12 @@ type Client struct {
 	trk             clientTracking // CLIENT TRACKING (tracking.go)
 	repl            *replState     // REPLCONF options, SYNC's handover (sync.go)
 	noEvict         bool           // CLIENT NO-EVICT ON
-	held            *blockState    // the command a client pause holds (pause.go)
+	// user is the ACL user the client runs as (nil: everything is
+	// allowed); aclFree caches whether its commands need no ACL check
+	// (acl.go).
+	user    *acl.User
+	aclFree bool
+	held    *blockState // the command a client pause holds (pause.go)
 	// CLIENT REPLY (pause.go): OFF; SKIP for the command running; SKIP
 	// asked for by the command running; a blocked command's SKIP to end.
 	replyOff, replySkip, replySkipNext, replyOwed bool
@@ -105,6 +111,7 @@ func (e *Engine) PrepareClient(addr, laddr string) *Client {
 		Addr:    addr,
 		LAddr:   laddr,
 		Authed:  !e.passSet.Load(),
+		user:    e.acl.users.Default(),
 		Created: time.Now(),
 		W:       resp.Writer{Proto: 2},
 		Wake:    make(chan struct{}, 1),
@@ -124,7 +131,8 @@ func (e *Engine) RegisterClient(cl *Client) {
 		return
 	}
 	cl.registered = true
-	cl.Authed = e.cfg.RequirePass == ""
+	cl.Authed = !e.acl.users.AuthRequired()
+	cl.setUser(cl.user)
 	e.clients[cl.ID] = cl
 	e.stats.Connections.Add(1)
 }

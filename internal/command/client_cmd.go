@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrydb/ferry/internal/acl"
 	"github.com/ferrydb/ferry/internal/num"
 )
 
@@ -270,7 +271,7 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 	field("tot-mem", itoa(int64(argvMem+multiMem+rbs+omem)))
 	field("events", "r")
 	field("cmd", cmd)
-	field("user", "default")
+	field("user", cl.userName())
 	redir := int64(-1)
 	if cl.trk.on {
 		redir = cl.trk.redirect
@@ -284,6 +285,7 @@ func clientKillCmd(c *Ctx) {
 	var addr, laddr string
 	var hasAddr, hasLaddr bool
 	typ, id := -1, int64(0)
+	var user *acl.User
 	skipMe := true
 	if n == 3 {
 		// Old form: CLIENT KILL addr, which may kill the caller.
@@ -311,9 +313,9 @@ func clientKillCmd(c *Ctx) {
 			case c.Is(i, "laddr") && more:
 				laddr, hasLaddr = c.Arg(i+1), true
 			case c.Is(i, "user") && more:
-				// ferry has one user, "default"; every client is it.
-				if c.Arg(i+1) != "default" {
-					c.Error("ERR No such user '" + c.Arg(i+1) + "'")
+				user = c.e.acl.users.Get(string(c.Args[i+1]))
+				if user == nil {
+					c.Error("ERR No such user '" + cString(c.Arg(i+1)) + "'")
 					return
 				}
 			case c.Is(i, "skipme") && more:
@@ -335,7 +337,7 @@ func clientKillCmd(c *Ctx) {
 	killed := 0
 	for _, cl := range c.e.clientsByID() {
 		if (hasAddr && cl.Addr != addr) || (hasLaddr && cl.LAddr != laddr) ||
-			(typ >= 0 && cl.clientType() != typ) || (id != 0 && cl.ID != id) ||
+			(typ >= 0 && cl.clientType() != typ) || (id != 0 && cl.ID != id) || (user != nil && cl.user != user) ||
 			(cl == c.Client && skipMe) {
 			continue
 		}

@@ -53,9 +53,17 @@ func init() {
 		{name: "requirepass", get: func(e *Engine) string { return e.cfg.RequirePass },
 			parse: func(v string) (any, string) { return strings.Clone(v), "" },
 			set: func(e *Engine, v any) {
+				// As Redis: the default user's passwords become this one
+				// (nopass when empty); ACL SETUSER default does not change
+				// what CONFIG GET shows.
 				e.cfg.RequirePass = v.(string)
-				e.passSet.Store(e.cfg.RequirePass != "")
+				e.acl.users.SetDefaultPassword(e.cfg.RequirePass)
+				e.aclChanged()
 			}},
+		{name: "aclfile", get: func(e *Engine) string { return e.acl.file }},
+		{name: "acllog-max-len", get: func(e *Engine) string { return strconv.Itoa(e.acl.log.MaxLen) },
+			parse: parseInt(0, math.MaxInt64),
+			set:   func(e *Engine, v any) { e.acl.log.MaxLen = int(min(v.(int64), math.MaxInt32)) }},
 		{name: "proto-max-bulk-len", get: func(e *Engine) string { return strconv.FormatInt(e.cfg.MaxBulkLen, 10) },
 			parse: parseMemory(1<<20, math.MaxInt64),
 			set:   func(e *Engine, v any) { e.cfg.MaxBulkLen = v.(int64) }},

@@ -1,8 +1,6 @@
 package command
 
 import (
-	"crypto/subtle"
-
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/internal/num"
 )
@@ -69,17 +67,9 @@ func selectCmd(c *Ctx) {
 	c.W.OK()
 }
 
-// checkPassword reports whether user/pass authenticate as the default user.
-func (e *Engine) checkPassword(user, pass string) bool {
-	if user != "default" {
-		return false
-	}
-	if e.cfg.RequirePass == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(pass), []byte(e.cfg.RequirePass)) == 1
-}
-
+// authCmd is AUTH [user] password: AUTH with the password alone
+// authenticates the default user, and is an error when the default user
+// has nopass.
 func authCmd(c *Ctx) {
 	if len(c.Args) > 3 {
 		c.Error(ErrSyntax)
@@ -87,16 +77,15 @@ func authCmd(c *Ctx) {
 	}
 	user, pass := "default", c.Arg(1)
 	if len(c.Args) == 3 {
-		user, pass = c.Arg(1), c.Arg(2)
-	} else if c.e.cfg.RequirePass == "" {
+		user, pass = string(c.Args[1]), c.Arg(2)
+	} else if c.e.acl.users.Default().NoPass() {
 		c.Error(ErrNoPassword)
 		return
 	}
-	if !c.e.checkPassword(user, pass) {
+	if !c.authenticate(user, pass) {
 		c.Error(ErrWrongPass)
 		return
 	}
-	c.Client.Authed = true
 	c.W.OK()
 }
 
@@ -123,11 +112,10 @@ func helloCmd(c *Ctx) {
 		more := len(c.Args) - 1 - j
 		switch {
 		case c.Is(j, "auth") && more >= 2:
-			if !c.e.checkPassword(c.Arg(j+1), c.Arg(j+2)) {
+			if !c.authenticate(string(c.Args[j+1]), c.Arg(j+2)) {
 				c.Error(ErrWrongPass)
 				return
 			}
-			cl.Authed = true
 			j += 2
 		case c.Is(j, "setname") && more >= 1:
 			name := c.Args[j+1]
@@ -184,12 +172,12 @@ func validClientName(b []byte) bool {
 
 // resetCmd is RESET: the connection returns to its state at connect time
 // (database 0, RESP2, no name, no transaction, watches or subscriptions,
-// and unauthenticated when a password is required).
+// and the default user, authenticated only when it needs no password).
 func resetCmd(c *Ctx) {
 	cl := c.Client
 	cl.DB = 0
 	cl.W.Proto = 2
-	cl.Authed = c.e.cfg.RequirePass == ""
+	c.e.resetUser(cl)
 	c.e.discardMulti(cl)
 	c.e.unsubscribeAll(cl, false)
 	c.e.stopMonitor(cl)

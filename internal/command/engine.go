@@ -21,8 +21,13 @@ import (
 // Config holds the settings of an engine. CONFIG SET changes some of them
 // at run time.
 type Config struct {
-	// RequirePass, when set, makes clients AUTH before other commands.
+	// RequirePass, when set, makes clients AUTH before other commands:
+	// it is the default user's password (acl.go).
 	RequirePass string
+	// ACLFile is the ACL file (aclfile): its users are loaded when the
+	// engine is made (ACLLoadError tells whether that failed), and by ACL
+	// LOAD; ACL SAVE writes them. Empty: no file.
+	ACLFile string
 	// MaxBulkLen is proto-max-bulk-len.
 	MaxBulkLen int64
 	// Clock is the time source (time.Now when nil); tests inject theirs.
@@ -108,8 +113,12 @@ type Engine struct {
 
 	lua  *scripting // Lua scripts (script.go); made by the first that runs
 	busy busyState  // the running script, for other connections (script_busy.go)
-	// passSet mirrors RequirePass != "" for connections made without the lock.
+	// passSet mirrors whether connections must authenticate (the default
+	// user has a password or is off), for connections made without the
+	// lock.
 	passSet atomic.Bool
+
+	acl aclState // users, the ACL log (acl.go)
 
 	trk tracking // client-side caching (tracking.go)
 	cur *Client  // the client whose top-level command runs (Exec)
@@ -158,7 +167,6 @@ func New(cfg Config) *Engine {
 	limits := defaultObufLimits
 	e.obuf.cur.Store(&limits)
 	e.obs.init()
-	e.passSet.Store(cfg.RequirePass != "")
 	e.eff.count = true // until SetLog gives effects a consumer
 	e.ks.OnExpire = e.onExpire
 	e.ks.OnDelete = e.onDelete
@@ -166,6 +174,7 @@ func New(cfg Config) *Engine {
 	for _, register := range registrations {
 		register(&e.tab)
 	}
+	e.initACL()
 	return e
 }
 
@@ -519,12 +528,16 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		e.reject(cl, "ERR wrong number of arguments for '"+cmd.Name+"' command")
 		return
 	}
-	if !cl.Authed && cmd.Flags&NoAuth == 0 {
+	if !cl.Authed && cmd.Flags&NoAuth == 0 && e.acl.users.AuthRequired() {
 		e.reject(cl, ErrNoAuth)
 		return
 	}
 	if cl.multi != nil && cmd.Flags&NoMulti != 0 {
 		e.reject(cl, ErrNotAllowedMulti)
+		return
+	}
+	if !cl.aclFree && e.aclDeny(cl, cmd, args) {
+		// ACL (acl.go): one flag test for a user who may run everything.
 		return
 	}
 	if cl.W.Proto == 2 && cl.SubCount() > 0 && cmd.Flags&SubContext == 0 {

@@ -1,6 +1,10 @@
 package command
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ferrydb/ferry/internal/resp"
+)
 
 // Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. A transaction's
 // effects are one unit, wrapped in MULTI/EXEC when it changed more than one
@@ -77,11 +81,27 @@ func execCmd(c *Ctx) {
 	e.execing = cl
 	c.W.Array(len(cmds))
 	for _, q := range cmds {
+		if !cl.aclFree {
+			// Redis checks the ACL again: the rules may have changed
+			// since the command was queued.
+			if msg := e.execDenied(cl, q); msg != "" {
+				e.execError(c.W, msg)
+				continue
+			}
+		}
 		e.call(cl, q.cmd, q.args)
 	}
 	e.execing = nil
 	cl.multi = nil
 	cl.multiErr = false
+}
+
+// execError writes an error reply of EXEC's array and counts it.
+func (e *Engine) execError(w *resp.Writer, msg string) {
+	before := len(w.Buf)
+	w.Error(msg)
+	e.stats.ErrorReplies++
+	e.obs.countError(w.Buf[before+1:])
 }
 
 // abortRejectedExec turns the rejection of an EXEC by dispatch (NOAUTH,

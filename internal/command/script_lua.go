@@ -10,6 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/ferrydb/ferry/internal/acl"
 	"github.com/ferrydb/ferry/internal/luaenv"
 	"github.com/ferrydb/ferry/internal/resp"
 )
@@ -33,8 +34,9 @@ const (
 func (s *scripting) redisLib(e *Engine, L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	fns := map[string]lua.LGFunction{
-		"call":  func(L *lua.LState) int { return s.call(L, e, true) },
-		"pcall": func(L *lua.LState) int { return s.call(L, e, false) },
+		"call":          func(L *lua.LState) int { return s.call(L, e, true) },
+		"pcall":         func(L *lua.LState) int { return s.call(L, e, false) },
+		"acl_check_cmd": func(L *lua.LState) int { return s.aclCheckCmd(L, e) },
 		"sha1hex": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
 				raise(L, "wrong number of arguments")
@@ -239,20 +241,9 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 		// ends it at its next instruction, and the command must not run.
 		return fail(L, true, errKilled)
 	}
-	n := L.GetTop()
-	if n == 0 {
-		return fail(L, raise, errScriptNoArgs)
-	}
-	args := make([][]byte, n)
-	for i := range args {
-		switch v := L.Get(i + 1).(type) {
-		case lua.LString:
-			args[i] = []byte(v)
-		case lua.LNumber:
-			args[i] = formatArg(float64(v))
-		default:
-			return fail(L, raise, errScriptArgType)
-		}
+	args, msg := luaCallArgs(L)
+	if msg != "" {
+		return fail(L, raise, msg)
 	}
 	run := s.run
 	if run == nil {
@@ -277,6 +268,11 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 			return reject(L, e, raise, cmd, errScriptStale)
 		}
 		return reject(L, e, raise, cmd, ErrMasterDown)
+	}
+	if msg := e.scriptDenied(run, cmd, args); msg != "" {
+		// ACL (acl.go): the caller's user, after the stale check and
+		// before the write checks, as Redis's scriptCall.
+		return reject(L, e, raise, cmd, msg)
 	}
 	if cmd.Flags&MayReplicate != 0 && run.readOnly && !run.caller.Master {
 		return reject(L, e, raise, cmd, errScriptNoWrites)
@@ -314,6 +310,54 @@ func (s *scripting) call(L *lua.LState, e *Engine, raise bool) int {
 	}
 	cl.W.Reset()
 	L.Push(v)
+	return 1
+}
+
+// luaCallArgs converts the arguments of redis.call (and pcall,
+// acl_check_cmd) to a command line, or returns the error.
+func luaCallArgs(L *lua.LState) ([][]byte, string) {
+	n := L.GetTop()
+	if n == 0 {
+		return nil, errScriptNoArgs
+	}
+	args := make([][]byte, n)
+	for i := range args {
+		switch v := L.Get(i + 1).(type) {
+		case lua.LString:
+			args[i] = []byte(v)
+		case lua.LNumber:
+			args[i] = formatArg(float64(v))
+		default:
+			return nil, errScriptArgType
+		}
+	}
+	return args, ""
+}
+
+// aclCheckCmd is redis.acl_check_cmd: whether the user running the
+// script may run a command line, without running it.
+func (s *scripting) aclCheckCmd(L *lua.LState, e *Engine) int {
+	run := s.run
+	if run == nil {
+		L.RaiseError("redis.acl_check_cmd can only be called inside a script invocation")
+	}
+	args, msg := luaCallArgs(L)
+	if msg != "" {
+		return fail(L, true, msg)
+	}
+	cmd := e.tab.Lookup(args[0])
+	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
+		cmd = cmd.Sub[strings.ToLower(string(args[1]))]
+	}
+	if cmd == nil {
+		return fail(L, true, "ERR Invalid command passed to redis.acl_check_cmd()")
+	}
+	ok := run.caller.aclUnrestricted()
+	if !ok {
+		res, _ := e.aclCheck(run.caller.user, cmd, args)
+		ok = res == acl.OK
+	}
+	L.Push(lua.LBool(ok))
 	return 1
 }
 

@@ -258,9 +258,16 @@ func sortGeneric(c *Ctx, readonly bool) {
 			// Redis, a later BY with a real pattern does not undo it.
 			if bytes.IndexByte(sortCBytes(by), '*') < 0 {
 				dontsort = true
+			} else if !c.fullKeyAccess() {
+				c.Error("ERR BY option of SORT denied due to insufficient ACL permissions.")
+				return
 			}
 			j++
 		case c.Is(j, "get") && left >= 1:
+			if !c.fullKeyAccess() {
+				c.Error("ERR GET option of SORT denied due to insufficient ACL permissions.")
+				return
+			}
 			gets = append(gets, parseSortPattern(c.Args[j+1]))
 			j++
 		default:
