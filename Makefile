@@ -49,6 +49,7 @@ fuzz: ## run each fuzz target briefly (FUZZTIME, default 15s)
 	$(GO) test -run='^$$' -fuzz='^FuzzCjsonDecode$$' $(FUZZFLAGS) ./internal/luaenv
 	$(GO) test -run='^$$' -fuzz='^FuzzCmsgpackUnpack$$' $(FUZZFLAGS) ./internal/luaenv
 	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' $(FUZZFLAGS) ./internal/command
+	$(GO) test -run='^$$' -fuzz='^FuzzReplicate$$' $(FUZZFLAGS) ./internal/command
 
 bench: ## redis-benchmark against ferry and redis-server side by side
 	bash bench/redis-benchmark.sh
