@@ -2,6 +2,8 @@ package compat
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -304,9 +306,7 @@ func TestACLSetuserGetuserList(t *testing.T) {
 func TestACLCommandRules(t *testing.T) {
 	s := newADServers(t, "", command.Config{})
 	c := s.dial(t, "c")
-	cats := []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-		"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-		"connection", "transaction", "scripting"}
+	cats := adCategories
 	for i, cat := range cats {
 		other := cats[(i*7+3)%len(cats)]
 		for _, rules := range [][]string{
@@ -573,3 +573,80 @@ func TestACLSortSingleRules(t *testing.T) {
 		t.Errorf("adMapBulks: %q", got)
 	}
 }
+
+// adRuleCommands are commands and subcommands the random rules name:
+// containers, their subcommands, commands in many categories and commands
+// every user may run.
+var adRuleCommands = []string{
+	"get", "set", "mget", "del", "keys", "scan", "incr", "hset", "hgetall", "lpush", "blpop", "sadd", "zadd",
+	"xadd", "pfadd", "geoadd", "setbit", "publish", "subscribe", "eval", "fcall", "multi", "exec", "watch",
+	"ping", "auth", "hello", "select", "flushall", "debug", "info", "migrate", "sort", "wait",
+	"config", "config|get", "config|set", "client", "client|kill", "client|list", "acl", "acl|whoami",
+	"acl|setuser", "object", "object|encoding", "script", "script|load", "function", "function|list",
+	"xinfo", "xinfo|stream", "cluster", "cluster|info", "memory", "memory|usage", "command", "command|count",
+}
+
+// TestACLRandomCommandRules gives a user random lists of command rules
+// (commands, subcommands, categories, first arguments, selectors) and
+// compares ACL SETUSER's replies, GETUSER and LIST, then ACL DRYRUN of
+// commands as that user: the compacted description of the rules and the
+// checks must be Redis's. FERRY_DIFF_SEED and FERRY_DIFF_STEPS replay or
+// lengthen it.
+func TestACLRandomCommandRules(t *testing.T) {
+	seeds, steps := redistest.Seeds(t, []uint64{1, 2, 3}, 40)
+	s := newADServers(t, "", command.Config{})
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 0))
+			c := s.dial(t, "c")
+			pick := func(list []string) string { return list[rng.IntN(len(list))] }
+			rule := func() string {
+				switch rng.IntN(10) {
+				case 0, 1:
+					return "+@" + pick(adCategories)
+				case 2, 3:
+					return "-@" + pick(adCategories)
+				case 4, 5:
+					return "+" + pick(adRuleCommands)
+				case 6, 7:
+					return "-" + pick(adRuleCommands)
+				case 8:
+					return "+" + pick([]string{"select", "get", "debug"}) + "|" + pick([]string{"0", "1", "x", "object"})
+				}
+				return pick([]string{"+@all", "-@all", "allcommands", "nocommands", "~k*", "%R~r*", "&ch*"})
+			}
+			for step := 0; step < steps; step++ {
+				args := []string{"ACL", "SETUSER", "r"}
+				if rng.IntN(4) == 0 {
+					args = append(args, "reset")
+				}
+				for n := rng.IntN(6); n >= 0; n-- {
+					args = append(args, rule())
+				}
+				if rng.IntN(5) == 0 {
+					sel := "("
+					for n := rng.IntN(3); n >= 0; n-- {
+						sel += rule() + " "
+					}
+					args = append(args, strings.TrimSuffix(sel, " ")+")")
+				}
+				c.do(args...)
+				c.do("ACL", "GETUSER", "r")
+				c.do("ACL", "LIST")
+				cmdLine := strings.Split(pick(adRuleCommands), "|")
+				switch cmdLine[0] {
+				case "get", "incr", "lpush", "sadd", "hgetall", "object":
+					cmdLine = append(cmdLine, pick([]string{"k1", "r1", "x"}))
+				case "set", "publish", "select", "debug":
+					cmdLine = append(cmdLine, pick([]string{"k1", "ch1", "0", "object"}), "v")
+				}
+				c.do(append([]string{"ACL", "DRYRUN", "r"}, cmdLine...)...)
+			}
+		})
+	}
+}
+
+// adCategories are Redis 7.0's ACL categories.
+var adCategories = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
+	"connection", "transaction", "scripting"}

@@ -54,7 +54,7 @@ func TestMigrateRedacted(t *testing.T) {
 
 	// CONFIG SET redacts every sensitive value, whatever the reply (ferry
 	// has no masteruser: the error differs, the entry does not), ACL
-	// SETUSER every argument after SETUSER (ferry refuses it).
+	// SETUSER every argument after SETUSER.
 	cmds := append(migrateRedacted[:len(migrateRedacted):len(migrateRedacted)],
 		[]string{"CONFIG", "SET", "requirepass", "", "masteruser", "mu"},
 		[]string{"CONFIG", "SET", "masteruser", "mu", "hz", "10", "requirepass", ""},
