@@ -34,9 +34,9 @@ type User struct {
 }
 
 // newUser returns a user as ACL SETUSER creates it: off, no passwords, no
-// permissions.
-func newUser(name string) *User {
-	return &User{name: name, selectors: []*Selector{{root: true}}}
+// permissions but, with acl-pubsub-default allchannels, every channel.
+func (us *Users) newUser(name string) *User {
+	return &User{name: name, selectors: []*Selector{{root: true, allChannels: us.PubsubAll}}}
 }
 
 // Name returns the user's name.
@@ -115,7 +115,7 @@ func (u *User) CheckPassword(pass string) bool {
 }
 
 // apply applies one rule (ACLSetUser); the caller refreshes u.
-func (u *User) apply(cat *Catalog, op string) error {
+func (u *User) apply(us *Users, op string) error {
 	if op == "" {
 		return nil
 	}
@@ -156,10 +156,10 @@ func (u *User) apply(cat *Catalog, op string) error {
 		}
 		u.passwords = slices.Delete(u.passwords, i, i+1)
 	case op[0] == '(' && op[len(op)-1] == ')':
-		s := &Selector{}
+		s := &Selector{allChannels: us.PubsubAll}
 		args, _ := SplitArgs(op[1 : len(op)-1])
 		for _, a := range args {
-			if err := s.apply(cat, a); err != nil {
+			if err := s.apply(us.cat, a); err != nil {
 				return err
 			}
 		}
@@ -167,11 +167,13 @@ func (u *User) apply(cat *Catalog, op string) error {
 	case strings.EqualFold(op, "clearselectors"):
 		u.selectors = u.selectors[:1]
 	case strings.EqualFold(op, "reset"):
-		for _, r := range []string{"resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "clearselectors", "-@all"} {
-			u.apply(cat, r)
+		for _, r := range []string{"resetpass", "resetkeys", "resetchannels", "allchannels", "off", "sanitize-payload", "clearselectors", "-@all"} {
+			if r != "allchannels" || us.PubsubAll {
+				u.apply(us, r)
+			}
 		}
 	default:
-		return u.selectors[0].apply(cat, op)
+		return u.selectors[0].apply(us.cat, op)
 	}
 	return nil
 }

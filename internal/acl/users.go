@@ -13,6 +13,10 @@ type Users struct {
 	cat    *Catalog
 	byName map[string]*User
 	deflt  *User
+	// PubsubAll is acl-pubsub-default allchannels: new users and
+	// selectors, and reset, allow every channel (Redis 7.0's default,
+	// resetchannels, allows none).
+	PubsubAll bool
 }
 
 // NewUsers returns the users of a fresh server: only default, on, with
@@ -26,9 +30,9 @@ func NewUsers(cat *Catalog) *Users {
 
 // newDefault returns a user named default as Redis creates it.
 func (us *Users) newDefault() *User {
-	u := newUser("default")
+	u := us.newUser("default")
 	for _, r := range []string{"+@all", "~*", "&*", "on", "nopass"} {
-		u.apply(us.cat, r)
+		u.apply(us, r)
 	}
 	u.changed()
 	return u
@@ -76,19 +80,19 @@ func (us *Users) SetUser(name string, ops []string) (u, before *User, msg string
 	if open >= 0 {
 		return nil, nil, fmt.Sprintf("Unmatched parenthesis in acl selector starting at '%s'.", cString(ops[open]))
 	}
-	temp := newUser(name)
+	temp := us.newUser(name)
 	u = us.byName[name]
 	if u != nil {
 		temp.copyFrom(u)
 	}
 	for _, op := range merged {
-		if err := temp.apply(us.cat, op); err != nil {
+		if err := temp.apply(us, op); err != nil {
 			return nil, nil, setUserError(op, err)
 		}
 	}
 	temp.changed()
 	if u == nil {
-		u = newUser(name)
+		u = us.newUser(name)
 		us.byName[name] = u
 	} else {
 		before = &User{name: u.name}
@@ -102,11 +106,11 @@ func (us *Users) SetUser(name string, ops []string) (u, before *User, msg string
 // nopass when pass is empty (requirepass).
 func (us *Users) SetDefaultPassword(pass string) {
 	u := us.deflt
-	u.apply(us.cat, "resetpass")
+	u.apply(us, "resetpass")
 	if pass == "" {
-		u.apply(us.cat, "nopass")
+		u.apply(us, "nopass")
 	} else {
-		u.apply(us.cat, ">"+pass)
+		u.apply(us, ">"+pass)
 	}
 	u.changed()
 }
@@ -219,7 +223,7 @@ func (us *Users) parseFile(path, data string) (map[string]*User, string) {
 			fmt.Fprintf(&errs, "WARNING: Duplicate user '%s' found on line %d. ", cString(name), num)
 			continue
 		}
-		u := newUser(name)
+		u := us.newUser(name)
 		users[name] = u
 		merged, open := mergeSelectors(args[2:])
 		if open >= 0 {
@@ -228,7 +232,7 @@ func (us *Users) parseFile(path, data string) (map[string]*User, string) {
 		syntax := false
 		for _, op := range merged {
 			op = strings.Trim(op, "\t\r\n")
-			err := u.apply(us.cat, op)
+			err := u.apply(us, op)
 			switch {
 			case err == nil:
 			case err == errUnknown:

@@ -61,6 +61,22 @@ func init() {
 				e.aclChanged()
 			}},
 		{name: "aclfile", get: func(e *Engine) string { return e.acl.file }},
+		{name: "acl-pubsub-default", get: func(e *Engine) string {
+			if e.acl.users.PubsubAll {
+				return "allchannels"
+			}
+			return "resetchannels"
+		},
+			parse: func(v string) (any, string) {
+				switch {
+				case strings.EqualFold(v, "allchannels"):
+					return true, ""
+				case strings.EqualFold(v, "resetchannels"):
+					return false, ""
+				}
+				return nil, "argument(s) must be one of the following: allchannels, resetchannels"
+			},
+			set: func(e *Engine, v any) { e.acl.users.PubsubAll = v.(bool) }},
 		{name: "acllog-max-len", get: func(e *Engine) string { return strconv.Itoa(e.acl.log.MaxLen) },
 			parse: parseInt(0, math.MaxInt64),
 			set:   func(e *Engine, v any) { e.acl.log.MaxLen = int(min(v.(int64), math.MaxInt32)) }},

@@ -650,3 +650,20 @@ func TestACLRandomCommandRules(t *testing.T) {
 var adCategories = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
 	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
 	"connection", "transaction", "scripting"}
+
+// TestACLPubsubDefault covers acl-pubsub-default: what new users,
+// selectors and reset allow of channels.
+func TestACLPubsubDefault(t *testing.T) {
+	s := newADServers(t, "", command.Config{})
+	c := s.dial(t, "c")
+	for _, args := range [][]string{
+		{"CONFIG", "GET", "acl-pubsub-default"}, {"CONFIG", "SET", "acl-pubsub-default", "bogus"},
+		{"ACL", "SETUSER", "before", "&x"},
+		{"CONFIG", "SET", "acl-pubsub-default", "ALLCHANNELS"}, {"CONFIG", "GET", "acl-pubsub-default"},
+		{"ACL", "SETUSER", "after"}, {"ACL", "SETUSER", "after", "(+get)"}, {"ACL", "SETUSER", "after", "&x"},
+		{"ACL", "SETUSER", "before", "reset", "(~k)"}, {"ACL", "LIST"}, {"ACL", "GETUSER", "after"},
+		{"CONFIG", "SET", "acl-pubsub-default", "resetchannels"}, {"ACL", "SETUSER", "after", "reset"}, {"ACL", "LIST"},
+	} {
+		c.do(args...)
+	}
+}
