@@ -200,13 +200,24 @@ func (c *Ctx) fullKeyAccess() bool {
 // and, when its user may not run it, logs it and rejects it with Redis's
 // NOPERM error. It reports whether the command was rejected.
 func (e *Engine) aclDeny(cl *Client, cmd *Command, args [][]byte) bool {
+	msg := e.aclDenial(cl, cmd, args)
+	if msg == "" {
+		return false
+	}
+	e.reject(cl, msg)
+	return true
+}
+
+// aclDenial is aclDeny's check: it logs a refused command and returns
+// its NOPERM error, or "".
+func (e *Engine) aclDenial(cl *Client, cmd *Command, args [][]byte) string {
 	if cl.aclUnrestricted() {
 		cl.aclFree = true
-		return false
+		return ""
 	}
 	res, pos := e.aclCheck(cl.user, cmd, args)
 	if res == acl.OK {
-		return false
+		return ""
 	}
 	cl.LastCmd = cmd.Name // Redis sets its lastcmd before checking
 	ctx := acl.TopLevel
@@ -216,13 +227,21 @@ func (e *Engine) aclDeny(cl *Client, cmd *Command, args [][]byte) bool {
 	e.aclLogEvent(cl, cl.user.Name(), cmd, args, res, pos, ctx)
 	switch res {
 	case acl.DeniedCommand:
-		e.reject(cl, "NOPERM this user has no permissions to run the '"+cmd.Name+"' command")
+		return "NOPERM this user has no permissions to run the '" + cmd.Name + "' command"
 	case acl.DeniedKey:
-		e.reject(cl, "NOPERM this user has no permissions to access one of the keys used as arguments")
-	default:
-		e.reject(cl, "NOPERM this user has no permissions to access one of the channels used as arguments")
+		return "NOPERM this user has no permissions to access one of the keys used as arguments"
 	}
-	return true
+	return "NOPERM this user has no permissions to access one of the channels used as arguments"
+}
+
+// aclRefused is aclDenial for a switch of checks: it sets *msg to the
+// error when the client's user may not run the command.
+func (e *Engine) aclRefused(cl *Client, cmd *Command, args [][]byte, msg *string) bool {
+	if cl.aclFree {
+		return false
+	}
+	*msg = e.aclDenial(cl, cmd, args)
+	return *msg != ""
 }
 
 // execDenied is EXEC's check of a queued command, as Redis 7.0 checks

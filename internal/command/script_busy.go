@@ -346,10 +346,13 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 		msg = unknownCommand(args)
 	case (cmd.Arity > 0 && cmd.Arity != len(args)) || len(args) < -cmd.Arity:
 		msg = "ERR wrong number of arguments for '" + cmd.Name + "' command"
-	case !cl.Authed && cmd.Flags&NoAuth == 0:
+	case !cl.Authed && cmd.Flags&NoAuth == 0 && e.acl.users.AuthRequired():
 		msg = ErrNoAuth
 	case cl.multi != nil && cmd.Flags&NoMulti != 0:
 		msg = ErrNotAllowedMulti
+	case e.aclRefused(cl, cmd, args, &msg):
+		// ACL (acl.go): users change only under the engine lock, which the
+		// running script holds; the busy gate orders the ACL log.
 	case cl.W.Proto == 2 && cl.SubCount() > 0 && cmd.Flags&SubContext == 0:
 		msg = "ERR Can't execute '" + cmd.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
 	case cmd.Flags&Write != 0 && e.cfg.Role != "master":

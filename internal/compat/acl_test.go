@@ -264,6 +264,13 @@ var adSetuserSeqs = [][]string{
 	{"-@all", "+@fast", "-@keyspace"},
 	{"off", "reset", "on", ">pw", "~*", "&*", "+@all", "-debug"},
 	{"-@all", "+acl", "-acl|setuser", "+acl|setuser"},
+	{">", "~", "&", "%R", "%RW~"},
+	{"ALLKEYS", "ALLCHANNELS", "+@ALL", "-GET", "+Get"},
+	{"resetkeys", "%RW~*", "%R~x"},
+	{"-@all", "+@all", "-get", "+get"},
+	{"-@all", "+CONFIG|GET", "+select|ABC", "+client|kill"},
+	{"+@all", "-@all", "nocommands", "+debug|object", "-@admin"},
+	{"(~a)", "(~b)", "(~a)", "clearselectors", "(&x +@pubsub)"},
 }
 
 // TestACLSetuserGetuserList applies rule lists to users and compares ACL
@@ -364,6 +371,19 @@ func TestACLPermissions(t *testing.T) {
 	a.do("GET", "a1")
 	a.do("SET", "a1", "v")
 	a.do("ACL", "DRYRUN", "alice", "get", "a1")
+
+	// A user who may not run EXEC, and a RESP2 subscriber running what it
+	// may not run (the ACL check comes before the Pub/Sub context's).
+	admin.do("ACL", "SETUSER", "noexec", "on", "nopass", "+@all", "-exec", "~*", "&*")
+	ne := s.dial(t, "noexec")
+	for _, args := range [][]string{
+		{"AUTH", "noexec", "x"}, {"MULTI"}, {"GET", "a1"}, {"EXEC"}, {"GET", "a1"}, {"SUBSCRIBE", "ch"},
+	} {
+		ne.do(args...)
+	}
+	admin.do("ACL", "SETUSER", "noexec", "-get")
+	ne.do("GET", "a1")
+	ne.do("PING")
 
 	b := s.dial(t, "bob")
 	b.expect("+OK\r\n", "AUTH", "bob", "pb")
@@ -666,4 +686,32 @@ func TestACLPubsubDefault(t *testing.T) {
 	} {
 		c.do(args...)
 	}
+}
+
+// TestACLBusyScript: while a script runs past busy-reply-threshold, a
+// command its user may not run is refused with NOPERM (and logged), as
+// Redis checks ACL before answering BUSY.
+func TestACLBusyScript(t *testing.T) {
+	s := newADServers(t, "", command.Config{})
+	admin := s.dial(t, "admin")
+	admin.do("CONFIG", "SET", "busy-reply-threshold", "100")
+	admin.do("ACL", "SETUSER", "lim", "on", "nopass", "+@all", "-get", "~*", "&*")
+	lim := s.dial(t, "lim")
+	lim.do("AUTH", "lim", "x")
+	runner := s.dial(t, "runner")
+	for _, c := range []*redistest.Conn{runner.redis, runner.ferry} {
+		c.WriteRaw(redistest.Encode("EVAL", "while true do end", "0"))
+	}
+	time.Sleep(400 * time.Millisecond)
+	lim.do("GET", "k")
+	if got := lim.do("SET", "k", "v"); !strings.HasPrefix(got, "-BUSY ") {
+		t.Errorf("SET while busy: %q", got)
+	}
+	admin.do("SCRIPT", "KILL")
+	for _, c := range []*redistest.Conn{runner.redis, runner.ferry} {
+		if _, err := c.ReadTimeout(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin.do("ACL", "LOG", "1")
 }
