@@ -257,7 +257,7 @@ func (c *Ctx) clientLine(b *strings.Builder, cl *Client, now time.Time) {
 	field("db", itoa(int64(cl.DB)))
 	field("sub", itoa(int64(len(cl.subs))))
 	field("psub", itoa(int64(len(cl.psubs))))
-	field("ssub", "0")
+	field("ssub", itoa(int64(len(cl.ssubs))))
 	field("multi", itoa(int64(multi)))
 	field("qbuf", itoa(int64(qbuf)))
 	field("qbuf-free", "0")

@@ -481,6 +481,8 @@ func TestACLClients(t *testing.T) {
 	k2.do("AUTH", "k", "pw")
 	k2.do("CLIENT", "SETNAME", "k2")
 	admin.do("CLIENT", "LIST", "ID")
+	k2.do("SSUBSCRIBE", "s1")
+	admin.do("CLIENT", "LIST")
 	admin.do("CLIENT", "KILL", "USER", "nosuch")
 	admin.do("CLIENT", "KILL", "USER", "k", "SKIPME", "no")
 	k1.closed()
