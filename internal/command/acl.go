@@ -115,6 +115,11 @@ func (e *Engine) aclChanged() {
 	}
 }
 
+// Unauthenticated reports whether cl's requests are read with the limits
+// of a connection that has not authenticated: it has not, and the default
+// user needs a password (Redis's authRequired). Safe without the lock.
+func (e *Engine) Unauthenticated(cl *Client) bool { return !cl.Authed && e.passSet.Load() }
+
 // aclUnrestricted reports whether the client's commands need no check.
 func (cl *Client) aclUnrestricted() bool {
 	return cl.Master || cl.user == nil || cl.user.Unrestricted()
@@ -269,7 +274,7 @@ func (e *Engine) execDenied(cl *Client, q queued) string {
 // client running the script. It returns the error reply, or "".
 func (e *Engine) scriptDenied(run *scriptRun, cmd *Command, args [][]byte) string {
 	caller := run.caller
-	if caller.aclUnrestricted() {
+	if caller.aclFree || caller.aclUnrestricted() {
 		return ""
 	}
 	res, pos := e.aclCheck(caller.user, cmd, args)

@@ -717,3 +717,24 @@ func TestACLBusyScript(t *testing.T) {
 	}
 	admin.do("ACL", "LOG", "1")
 }
+
+// TestACLUnauthenticatedLimits: the small request limits of a connection
+// that has not authenticated apply while the default user needs a
+// password, as Redis's authRequired: an old connection that never
+// authenticated loses them when requirepass is cleared, and gets them
+// back when it is set again.
+func TestACLUnauthenticatedLimits(t *testing.T) {
+	s := newADServers(t, "", command.Config{RequirePass: "secret"}, "--requirepass", "secret")
+	admin := s.dial(t, "admin")
+	admin.do("AUTH", "secret")
+	old := s.dial(t, "old")
+	old.do("PING")
+	admin.do("CONFIG", "SET", "requirepass", "")
+	eleven := []string{"ECHO", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
+	old.do(eleven...)
+	old.do("GET", "k")
+	admin.do("CONFIG", "SET", "requirepass", "again")
+	old.do("GET", "k")
+	old.do(eleven...)
+	old.closed()
+}

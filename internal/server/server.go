@@ -386,7 +386,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			// A pipeline: its next keys are read ahead together.
 			e.Prefetch(cl.DB, c.rd.Unread())
 		}
-		args, err := c.rd.Next(cl.Authed)
+		args, err := c.rd.Next(!e.Unauthenticated(cl))
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
@@ -467,7 +467,7 @@ func (c *conn) settle() *command.Blocked {
 // (Engine.BusyReply). It reports whether the connection must close.
 func (c *conn) busyBatch() (closeAfter bool) {
 	for {
-		args, err := c.rd.Next(c.cl.Authed)
+		args, err := c.rd.Next(!c.s.e.Unauthenticated(c.cl))
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
