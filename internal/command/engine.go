@@ -577,8 +577,7 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 		return
 	}
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
-		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
-		e.replyWriter(cl).Status("QUEUED")
+		e.queue(cl, cmd, args)
 		return
 	}
 	e.call(cl, cmd, args)

@@ -42,6 +42,19 @@ func discardCmd(c *Ctx) {
 	c.W.OK()
 }
 
+// queue adds a command to cl's transaction and replies QUEUED. As in
+// Redis, a transaction that already failed (a command was rejected, or a
+// watched key changed) keeps nothing more, as EXEC will not run it: CLIENT
+// LIST's multi= stops counting. CLIENT LIST's cmd= shows the command
+// queued, as Redis's.
+func (e *Engine) queue(cl *Client, cmd *Command, args [][]byte) {
+	cl.LastCmd = cmd.Name // Redis's lastcmd is the command queued
+	if !cl.multiErr && !cl.dirtyCAS {
+		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
+	}
+	e.replyWriter(cl).Status("QUEUED")
+}
+
 // discardMulti ends a transaction, if any, and forgets the watched keys.
 func (e *Engine) discardMulti(cl *Client) {
 	cl.multi = nil

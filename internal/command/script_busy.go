@@ -372,8 +372,7 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 	}
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
 		// Queued as usual: SCRIPT KILL inside MULTI runs at EXEC.
-		cl.multi = append(cl.multi, queued{cmd: cmd, args: cloneArgs(args)})
-		e.replyWriter(cl).Status("QUEUED")
+		e.queue(cl, cmd, args)
 		return false
 	}
 	if late {

@@ -738,3 +738,31 @@ func TestACLUnauthenticatedLimits(t *testing.T) {
 	old.do(eleven...)
 	old.closed()
 }
+
+// TestACLMultiAfterRejection: once a command of a transaction is
+// rejected, Redis keeps no more of it (they reply QUEUED and EXEC aborts):
+// the ACL log's and CLIENT LIST's multi= stop counting (found by
+// TestRandomACLAgainstRedis seed 4: ferry counted them).
+func TestACLMultiAfterRejection(t *testing.T) {
+	s := newADServers(t, "", command.Config{})
+	admin := s.dial(t, "admin")
+	admin.do("ACL", "SETUSER", "bob", "on", ">p", "+@all", "-@read", "~*")
+	b := s.dial(t, "bob")
+	for _, args := range [][]string{
+		{"AUTH", "bob", "p"}, {"CLIENT", "SETNAME", "bob"}, {"MULTI"}, {"SET", "a", "1"}, {"PUBLISH", "ch", "m"},
+		{"SET", "b", "2"}, {"MGET", "a"},
+	} {
+		b.do(args...)
+	}
+	admin.do("CLIENT", "LIST")
+	b.do("EXEC")
+	admin.do("ACL", "LOG")
+	w := s.dial(t, "watcher")
+	for _, args := range [][]string{{"WATCH", "k"}, {"MULTI"}, {"SET", "x", "1"}} {
+		w.do(args...)
+	}
+	admin.do("SET", "k", "changed")
+	w.do("SET", "y", "2")
+	admin.do("CLIENT", "LIST")
+	w.do("EXEC")
+}
