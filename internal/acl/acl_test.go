@@ -220,8 +220,17 @@ func TestChannelsRevoked(t *testing.T) {
 	us := NewUsers(testCatalog())
 	u, _, _ := us.SetUser("p", []string{"&a", "&b*"})
 	_, before, _ := us.SetUser("p", []string{"&c"})
-	if u.ChannelsRevoked(before) {
-		t.Error("adding a channel revokes nothing")
+	if !u.ChannelsRevoked(before) {
+		t.Error("with channels before, Redis 7.0 checks the clients even when channels are only added")
+	}
+	mustSet(t, us, "q")
+	_, before, _ = us.SetUser("q", []string{"on"})
+	if q := us.Get("q"); q.ChannelsRevoked(before) {
+		t.Error("no channels before: nothing to check")
+	}
+	_, before, _ = us.SetUser("q", []string{"&*"})
+	if q := us.Get("q"); q.ChannelsRevoked(before) {
+		t.Error("allchannels now: nothing to check")
 	}
 	_, before, _ = us.SetUser("p", []string{"resetchannels", "&a"})
 	if !u.ChannelsRevoked(before) {

@@ -186,32 +186,21 @@ func (u *User) CheckChannel(ch string, pattern bool) bool {
 	return false
 }
 
-// ChannelsRevoked reports whether the channels u allows now are not a
-// superset of those before allowed, when u's Pub/Sub clients must be
-// checked (ACLKillPubsubClientsIfNeeded's shortcuts).
+// ChannelsRevoked reports whether u's Pub/Sub clients must be checked
+// against its new channel rules after a change from before, as Redis 7.0's
+// ACLKillPubsubClientsIfNeeded decides: not when a selector now allows
+// every channel; otherwise whenever before allowed any channel. (Redis
+// means to skip the check when the new channels are a superset of the old,
+// but compares them by address, so that shortcut never applies.)
 func (u *User) ChannelsRevoked(before *User) bool {
-	var now []string
 	for _, s := range u.selectors {
 		if s.allChannels {
 			return false
 		}
-		now = append(now, s.channels...)
 	}
 	for _, s := range before.selectors {
-		if s.allChannels {
+		if s.allChannels || len(s.channels) > 0 {
 			return true
-		}
-		for _, c := range s.channels {
-			found := false
-			for _, n := range now {
-				if n == c {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return true
-			}
 		}
 	}
 	return false

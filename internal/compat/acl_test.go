@@ -523,6 +523,19 @@ func TestACLClients(t *testing.T) {
 	plain.open()
 	admin.do("ACL", "SETUSER", "p", "allchannels")
 	plain.open()
+
+	// A RESP3 client subscribed as default, then authenticated as a user
+	// whose channels do not allow its subscription: Redis 7.0 checks the
+	// user's Pub/Sub clients at every SETUSER once the user had channels
+	// (its superset shortcut compares addresses), even one that only adds
+	// a channel, and closes this one.
+	admin.do("ACL", "SETUSER", "q", "on", ">pw", "+@all", "~*", "&a")
+	q := s.dial(t, "q")
+	q.do("HELLO", "3")
+	q.do("SUBSCRIBE", "zzz")
+	q.do("AUTH", "q", "pw")
+	admin.do("ACL", "SETUSER", "q", "&b")
+	q.closed()
 }
 
 // TestACLFile covers ACL SAVE and LOAD with an ACL file: the file each
