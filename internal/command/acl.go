@@ -20,6 +20,14 @@ import (
 // everything (the default user, unless changed) has aclFree set, and
 // dispatch checks nothing else. aclFree is recomputed whenever a user or
 // a client's user changes (aclChanged).
+//
+// What differs from Redis 7.0: the single-command rules of a description
+// (ACL LIST, GETUSER, the ACL file) and ACL CAT's commands come sorted by
+// name, where Redis's order is its hash table's, which changes from run to
+// run; a file whose selector misses its closing parenthesis is reported by
+// ACL LOAD (redis-server 7.0.15 crashes on it); users are never written to
+// a configuration file (ferry has none: ACL SAVE and --aclfile are the
+// way).
 
 func init() {
 	registrations = append(registrations, registerACL)
