@@ -510,12 +510,14 @@ func (e *Engine) dispatch(cl *Client, args [][]byte) {
 	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
 		sub := cmd.Sub[strings.ToLower(string(args[1]))]
 		if sub == nil {
+			cl.LastCmd = "" // Redis's lastcmd: the lookup found nothing
 			e.reject(cl, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
 			return
 		}
 		cmd = sub
 	}
 	if cmd == nil {
+		cl.LastCmd = ""
 		e.reject(cl, unknownCommand(args))
 		return
 	}
@@ -655,6 +657,11 @@ func (e *Engine) reject(cl *Client, msg string) {
 	e.stats.ErrorReplies++
 	if e.obs.rejCmd != nil {
 		e.obs.rejCmd.stats.rejected++
+		if e.depth == 0 {
+			// Redis's lastcmd is set when the command is looked up,
+			// before its checks.
+			cl.LastCmd = e.obs.rejCmd.Name
+		}
 	}
 	if cl.multi != nil {
 		cl.multiErr = true

@@ -335,10 +335,15 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
 		sub := cmd.Sub[strings.ToLower(string(args[1]))]
 		if sub == nil {
+			cl.LastCmd = "" // Redis's lastcmd: the lookup found nothing
 			e.busyReject(cl, nil, args, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
 			return false
 		}
 		cmd = sub
+	}
+	cl.LastCmd = ""
+	if cmd != nil {
+		cl.LastCmd = cmd.Name
 	}
 	var msg string
 	switch {

@@ -789,3 +789,22 @@ func TestACLMultiAfterRejection(t *testing.T) {
 	admin.do("CLIENT", "LIST")
 	w.do("EXEC")
 }
+
+// TestACLClientCmdAfterRejection: CLIENT LIST's cmd= is the command last
+// looked up, even one rejected (NOPERM, arity, unknown subcommand), and
+// NULL after an unknown command, as Redis's lastcmd (found by
+// TestRandomACLAgainstRedis, whose markers are unknown commands).
+func TestACLClientCmdAfterRejection(t *testing.T) {
+	s := newADServers(t, "", command.Config{})
+	admin := s.dial(t, "admin")
+	admin.do("ACL", "SETUSER", "r", "on", "nopass", "-@all", "+auth")
+	c := s.dial(t, "c")
+	c.do("CLIENT", "SETNAME", "c")
+	for _, args := range [][]string{
+		{"NOSUCH"}, {"GET", "k"}, {"GET"}, {"CONFIG", "NOSUCH"}, {"CONFIG"}, {"AUTH", "r", "x"}, {"SET", "k", "v"},
+		{"AUTH", "r", "x"},
+	} {
+		c.do(args...)
+		admin.do("CLIENT", "LIST")
+	}
+}
