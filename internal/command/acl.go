@@ -232,7 +232,6 @@ func (e *Engine) aclDenial(cl *Client, cmd *Command, args [][]byte) string {
 	if res == acl.OK {
 		return ""
 	}
-	cl.LastCmd = cmd.Name // Redis sets its lastcmd before checking
 	ctx := acl.TopLevel
 	if cl.multi != nil {
 		ctx = acl.Multi
