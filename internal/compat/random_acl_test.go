@@ -30,13 +30,15 @@ import (
 //     connections and from a control connection);
 //   - compares ACL LOG (see aclNormLog), then resets it.
 //
-// Every step is followed by PING markers on every connection (one after
-// the other), as in TestRandomTrackingAgainstRedis, and what each
+// Every step is followed by markers on every connection (one after the
+// other), as the PINGs of TestRandomTrackingAgainstRedis, and what each
 // connection received (closes included) must be the same bytes on both
-// servers. A user that
-// may not run PING gets NOPERM for the marker: that error counts as the
-// marker (the steps send no PING of their own), and its ACL LOG entries
-// are compared with the others.
+// servers. A marker is an unknown command named after the step: Redis
+// refuses it, naming it, before it checks authentication, ACL rules,
+// transactions or the RESP2 Pub/Sub context, so its reply is the same,
+// and unique, whatever the state of the connection (a PING would be
+// refused with NOAUTH or NOPERM, as a step's own commands can be). It
+// also makes the connection's cmd= in CLIENT LIST NULL.
 //
 // Normalized before comparing, because they differ between any two
 // redis-servers: HELLO's id (and version); the order of the single
@@ -56,7 +58,7 @@ import (
 // runs one seed for 40 rounds. A mismatch prints the seed and every step
 // sent so far, so that it can be replayed.
 func TestRandomACLAgainstRedis(t *testing.T) {
-	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 11}, 8)
+	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 3}, 8)
 	addrs := aclServers(t)
 	seen := map[string]int{}
 	var watch [2]*redistest.Conn
@@ -103,6 +105,7 @@ var aclKinds = []struct {
 	re   *regexp.Regexp
 }{
 	{"WRONGPASS", regexp.MustCompile(`^-WRONGPASS `)},
+	{"NOAUTH", regexp.MustCompile(`^-NOAUTH `)},
 	{"NOPERM for a command", regexp.MustCompile(`^-NOPERM this user has no permissions to run the '[a-z|]+' command`)},
 	{"NOPERM for a subcommand", regexp.MustCompile(`^-NOPERM this user has no permissions to run the '[a-z]+\|[a-z]+' command`)},
 	{"NOPERM for a key", regexp.MustCompile(`^-NOPERM [^\r]*keys`)},
@@ -186,9 +189,9 @@ type aclSlot struct {
 	// channels and patterns, to shard channels), from the last
 	// confirmations it received (see avoidSelfKill).
 	subs, ssubs int
-	// sub2: the slot is in RESP2's subscribed mode (its last marker came
-	// back as a subscriber's pong), where most commands are refused.
-	sub2 bool
+	// proto is the slot's protocol, 2 or 3: in RESP2, a slot with
+	// subscriptions can run little else.
+	proto int
 }
 
 // subscribed reports whether the slot has subscriptions of any kind.
@@ -202,6 +205,11 @@ type aclStep struct {
 	// unsubAll: UNSUBSCRIBE without arguments, whose confirmations follow
 	// a dict.
 	unsubAll bool
+	// peek: the slot's one command cannot close a connection and the slot
+	// has no subscriptions, so its one reply is read without a marker,
+	// and CLIENT LIST compared before the marker makes the slot's cmd=
+	// NULL (what a command sets it to, refused or not).
+	peek bool
 }
 
 // aclRun is one seed's run.
@@ -228,7 +236,7 @@ func newACLRun(t *testing.T, addrs [2]string, seed uint64) *aclRun {
 		r.ctl3[srv] = redistest.Dial(t, addrs[srv])
 		r.ctl3[srv].Do("HELLO", "3")
 	}
-	for _, c := range [][]string{{"FLUSHALL"}, {"ACL", "LOG", "RESET"}} {
+	for _, c := range append([][]string{{"FLUSHALL"}, {"ACL", "LOG", "RESET"}}, aclDefaultBack...) {
 		r.check(c, nil)
 	}
 	r.slots = make([]*aclSlot, 4)
@@ -247,7 +255,7 @@ func newACLRun(t *testing.T, addrs [2]string, seed uint64) *aclRun {
 // open gives slot i a new connection to each server (as the default
 // user).
 func (r *aclRun) open(i int) {
-	s := &aclSlot{label: "c" + strconv.Itoa(r.next), user: "default"}
+	s := &aclSlot{label: "c" + strconv.Itoa(r.next), user: "default", proto: 2}
 	r.next++
 	for srv := range 2 {
 		s.conns[srv] = redistest.Dial(r.t, r.addrs[srv])
@@ -256,11 +264,19 @@ func (r *aclRun) open(i int) {
 	r.hist = append(r.hist, fmt.Sprintf("# slot %d: new connection %s", i, s.label))
 }
 
-// cleanup deletes the users (which closes their connections), closes the
-// slots and compares the last ACL LOG.
+// aclDefaultBack gives the default user back the state it starts in, and
+// requirepass its first value.
+var aclDefaultBack = [][]string{{"CONFIG", "SET", "requirepass", ""}, {"ACL", "SETUSER", "default", "on", "nopass"}}
+
+// cleanup compares the last ACL LOG, deletes the users (which closes their
+// connections), gives the default user back its state and closes the
+// slots.
 func (r *aclRun) cleanup() {
 	r.checkLog()
 	r.check(append([]string{"ACL", "DELUSER", "bad name"}, aclUsers...), nil)
+	for _, c := range aclDefaultBack {
+		r.check(c, nil)
+	}
 	for _, s := range r.slots {
 		for _, c := range s.conns {
 			c.Close()
@@ -303,6 +319,7 @@ func (r *aclRun) inspect() {
 	r.check3([]string{"ACL", "LIST"}, aclNormList)
 	r.check([]string{"ACL", "USERS"}, nil)
 	r.check([]string{"CLIENT", "LIST"}, aclNormClientList)
+	r.check([]string{"CONFIG", "GET", "requirepass"}, nil)
 	for range 4 {
 		r.check(append([]string{"ACL", "DRYRUN", pick(r.rng, aclAuthUsers)}, r.dryrunCmd()...), nil)
 	}
@@ -383,16 +400,24 @@ func (r *aclRun) exec(st aclStep) {
 	for _, c := range st.cmds {
 		lines = append(lines, aclQuote(c))
 	}
-	r.hist = append(r.hist, who+": "+strings.Join(lines, " | "))
+	line := who + ": " + strings.Join(lines, " | ")
+	if st.peek {
+		line += "  (then CLIENT LIST on ctl)"
+	}
+	r.hist = append(r.hist, line)
 	r.seq++
-	m1, m2 := "m1-"+strconv.Itoa(r.seq), "m2-"+strconv.Itoa(r.seq)
+	m1, m2 := "marker-"+strconv.Itoa(r.seq)+"a", "marker-"+strconv.Itoa(r.seq)+"b"
 	var got [2][]stream
 	var ctlGot [2]string
 	for srv := range 2 {
 		ctlGot[srv], got[srv] = r.drain(srv, st, m1, m2)
 	}
 	if ctlGot[onFerry] != ctlGot[onRedis] {
-		r.fail("ctl received:\n ferry: %q\n redis: %q", ctlGot[onFerry], ctlGot[onRedis])
+		what := "ctl received"
+		if st.peek {
+			what = "CLIENT LIST after the step's command"
+		}
+		r.fail("%s:\n ferry: %q\n redis: %q", what, ctlGot[onFerry], ctlGot[onRedis])
 	}
 	for i, s := range r.slots {
 		f, w := aclNormStream(st, i, got[onFerry][i]), aclNormStream(st, i, got[onRedis][i])
@@ -436,14 +461,11 @@ func (r *aclRun) track(st aclStep, reps []string) {
 	}
 }
 
-// reopen notes which slots are in RESP2's subscribed mode after a step in
-// which they received got (from redis-server), and gives the closed ones
+// reopen gives the slots that got closed (on redis-server) during a step
 // new connections.
 func (r *aclRun) reopen(got []stream) {
 	var reopened []int
 	for i, s := range r.slots {
-		reps := got[i].replies
-		s.sub2 = len(reps) > 0 && strings.HasPrefix(reps[len(reps)-1], "*2\r\n$4\r\npong\r\n")
 		if got[i].closed {
 			for _, c := range s.conns {
 				c.Close()
@@ -464,7 +486,7 @@ func (r *aclRun) follow(s *aclSlot, cmd []string, rep string) {
 	switch {
 	case cmd[0] == "RESET":
 		s.user = "default"
-		s.subs, s.ssubs = 0, 0
+		s.subs, s.ssubs, s.proto = 0, 0, 2
 	case cmd[0] == "AUTH" && rep == "+OK\r\n":
 		s.user = cmd[len(cmd)-2]
 		if len(cmd) == 2 {
@@ -473,6 +495,7 @@ func (r *aclRun) follow(s *aclSlot, cmd []string, rep string) {
 		login = "AUTH as a test user"
 	case cmd[0] == "HELLO" && (rep[0] == '*' || rep[0] == '%'):
 		s.user = cmd[3]
+		s.proto, _ = strconv.Atoi(cmd[1])
 		login = "HELLO AUTH as a test user"
 	}
 	if login != "" && s.user != "default" && r.seen != nil {
@@ -489,7 +512,7 @@ func (r *aclRun) login(i int) {
 	}
 }
 
-// drain sends st to server srv, then PING markers to every slot, and
+// drain sends st to server srv, then markers to every slot, and
 // returns what the control connection and every slot received.
 func (r *aclRun) drain(srv int, st aclStep, m1, m2 string) (string, []stream) {
 	out := make([]stream, len(r.slots))
@@ -505,15 +528,26 @@ func (r *aclRun) drain(srv int, st aclStep, m1, m2 string) (string, []stream) {
 		}
 	} else {
 		act := r.slots[st.slot].conns[srv]
-		act.Net().Write(append(buf, redistest.Encode("PING", m1)...)) // a write error shows as a close
-		out[st.slot] = aclReadUntil(act, m1)
+		marker := redistest.Encode(m1)
+		if st.peek {
+			act.Net().Write(buf)
+			rep, err := act.ReadTimeout(5 * time.Second)
+			out[st.slot].replies = append(out[st.slot].replies, rep+errText(err))
+			ctl = aclNormClientList(r.ctl[srv].Do("CLIENT", "LIST"))
+		} else {
+			marker = append(buf, marker...)
+		}
+		act.Net().Write(marker) // a write error shows as a close
+		more := aclReadUntil(act, m1)
+		out[st.slot].replies = append(out[st.slot].replies, more.replies...)
+		out[st.slot].closed = more.closed
 	}
 	// One slot after the other: the server must see the markers in the
 	// same order, since a denied marker's ACL LOG entry keeps the
 	// client-info of the last client denied.
 	for i, s := range r.slots {
 		if !out[i].closed {
-			s.conns[srv].Net().Write(redistest.Encode("PING", m2))
+			s.conns[srv].Net().Write(redistest.Encode(m2))
 			more := aclReadUntil(s.conns[srv], m2)
 			out[i].replies = append(out[i].replies, more.replies...)
 			out[i].closed = more.closed
@@ -522,14 +556,11 @@ func (r *aclRun) drain(srv int, st aclStep, m1, m2 string) (string, []stream) {
 	return ctl, out
 }
 
-// aclNoPing is the reply to the marker PING of a user that may not run it.
-const aclNoPing = "-NOPERM this user has no permissions to run the 'ping' command\r\n"
-
-// aclReadUntil reads c's replies up to the reply to PING marker (in or
-// out of RESP2's subscribed mode, or denied), or until c is closed.
+// aclReadUntil reads c's replies up to the reply to the marker command
+// (see TestRandomACLAgainstRedis), or until c is closed.
 func aclReadUntil(c *redistest.Conn, marker string) stream {
 	var s stream
-	plain, sub := bulkString(marker), "*2\r\n$4\r\npong\r\n"+bulkString(marker)
+	want := "-ERR unknown command '" + marker + "', with args beginning with: \r\n"
 	for {
 		rep, err := c.ReadTimeout(5 * time.Second)
 		if err != nil {
@@ -538,7 +569,7 @@ func aclReadUntil(c *redistest.Conn, marker string) stream {
 			return s
 		}
 		s.replies = append(s.replies, rep)
-		if rep == plain || rep == sub || rep == aclNoPing {
+		if rep == want {
 			return s
 		}
 	}
@@ -548,7 +579,7 @@ func aclReadUntil(c *redistest.Conn, marker string) stream {
 func (r *aclRun) fail(format string, a ...any) {
 	r.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d (FERRY_DIFF_SEED=%d); after FLUSHALL and ACL LOG RESET, the steps (each ctl or slot step followed by PING markers on every slot):\n", r.seed, r.seed)
+	fmt.Fprintf(&b, "seed %d (FERRY_DIFF_SEED=%d); after FLUSHALL and ACL LOG RESET, the steps (each ctl or slot step followed by markers on every slot):\n", r.seed, r.seed)
 	for _, h := range r.hist {
 		b.WriteString("  " + h + "\n")
 	}
@@ -584,12 +615,21 @@ var aclBroad = [][]string{
 // setuser is ACL SETUSER name with 0 to 6 random rules. Two times in
 // three they start with on and the user's password, so that the user can
 // log in, and half of those times with rules that allow much (aclBroad).
-// One time in 40 the name is "bad name", which Redis refuses.
+// One time in 40 the name is "bad name", which Redis refuses; one time in
+// 25 it is the default user's passwords that change (defaultRules, or
+// CONFIG SET requirepass).
 func (r *aclRun) setuser(name string) []string {
 	if r.rng.IntN(40) == 0 {
 		name = "bad name"
 	}
 	args := []string{"ACL", "SETUSER", name}
+	if r.rng.IntN(25) == 0 {
+		if r.rng.IntN(3) == 0 {
+			// requirepass is the default user's one password, or nopass.
+			return []string{"CONFIG", "SET", "requirepass", pick(r.rng, []string{"p1", "p2", ""})}
+		}
+		return append([]string{"ACL", "SETUSER", "default"}, r.defaultRules()...)
+	}
 	if r.rng.IntN(3) != 0 {
 		args = append(args, "on", ">"+aclPassword(name))
 		if r.rng.IntN(2) == 0 {
@@ -600,6 +640,18 @@ func (r *aclRun) setuser(name string) []string {
 		args = append(args, r.rule()...)
 	}
 	return args
+}
+
+// defaultRules are rules for the default user: its passwords and on/off
+// only, since the control connections run as it (connections stay
+// authenticated when it gets a password or is turned off; new ones must
+// then authenticate).
+func (r *aclRun) defaultRules() []string {
+	rules := []string{pick(r.rng, []string{"resetpass", ">p1", "nopass", "on"})}
+	if r.rng.IntN(2) == 0 {
+		rules = append(rules, pick(r.rng, []string{"<p1", ">p2", "off", "on", "nopass", "#" + aclHash("p3")}))
+	}
+	return rules
 }
 
 // rule is one random rule (a selector split in several arguments is more
@@ -761,12 +813,36 @@ func (r *aclRun) dryrunCmd() []string {
 	return r.keyCmd()
 }
 
-// slotStep is a random step on a random slot.
+// slotStep is a random step on a random slot, now and then a peek (see
+// aclStep).
 func (r *aclRun) slotStep() aclStep {
+	st := r.pickSlotStep()
+	if len(st.cmds) == 1 && aclPeekable(st.cmds[0]) && !r.slots[st.slot].subscribed() && r.rng.IntN(4) == 0 {
+		st.peek = true
+	}
+	return st
+}
+
+// aclPeekable reports whether cmd gets one reply and closes no connection
+// (see aclStep's peek).
+func aclPeekable(cmd []string) bool {
+	switch strings.ToUpper(cmd[0]) {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
+		return false
+	case "CLIENT":
+		return !strings.EqualFold(cmd[1], "KILL")
+	case "ACL":
+		return strings.EqualFold(cmd[1], "WHOAMI")
+	}
+	return true
+}
+
+// pickSlotStep is a random step on a random slot.
+func (r *aclRun) pickSlotStep() aclStep {
 	i := r.rng.IntN(len(r.slots))
 	// A RESP2 subscriber can only (un)subscribe, PING and RESET: give it
 	// those mostly, and now and then anything (an error to compare).
-	if r.slots[i].sub2 && r.rng.IntN(3) != 0 {
+	if s := r.slots[i]; s.proto == 2 && s.subscribed() && r.rng.IntN(3) != 0 {
 		if r.rng.IntN(4) == 0 {
 			return aclStep{slot: i, cmds: [][]string{{"RESET"}}}
 		}
