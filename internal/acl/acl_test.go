@@ -241,25 +241,7 @@ func TestChannelsRevoked(t *testing.T) {
 	}
 }
 
-func TestSplitArgsAndMerge(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want []string
-		ok   bool
-	}{
-		{"a  b", []string{"a", "b"}, true},
-		{`"a b" 'c d'`, []string{"a b", "c d"}, true},
-		{`"x\x41\n"`, []string{"xA\n"}, true},
-		{`'it\'s'`, []string{"it's"}, true},
-		{`"open`, nil, false},
-		{`"a"b`, nil, false},
-		{"", nil, true},
-	} {
-		got, ok := SplitArgs(c.in)
-		if ok != c.ok || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("SplitArgs(%q) = %q, %v", c.in, got, ok)
-		}
-	}
+func TestMergeSelectors(t *testing.T) {
 	got, open := mergeSelectors([]string{"on", "(~a", "+get)", "(x)", "(~b", "(~c", "+set)"})
 	want := []string{"on", "(~a +get)", "(x)", "(~c +set)"}
 	if open >= 0 || !reflect.DeepEqual(got, want) {

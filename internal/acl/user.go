@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ferrydb/ferry/internal/resp"
 )
 
 // sanitize is a user's sanitize-payload setting: unset for a new user.
@@ -157,9 +159,11 @@ func (u *User) apply(us *Users, op string) error {
 		u.passwords = slices.Delete(u.passwords, i, i+1)
 	case op[0] == '(' && op[len(op)-1] == ')':
 		s := &Selector{allChannels: us.PubsubAll}
-		args, _ := SplitArgs(op[1 : len(op)-1])
+		// Redis splits a selector's rules with sdssplitargs, quotes and
+		// all; a split that fails leaves the selector without rules.
+		args, _ := resp.SplitArgs([]byte(op[1:len(op)-1]), nil)
 		for _, a := range args {
-			if err := s.apply(us.cat, a); err != nil {
+			if err := s.apply(us.cat, string(a)); err != nil {
 				return err
 			}
 		}
