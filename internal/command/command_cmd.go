@@ -435,6 +435,8 @@ func metaFor(cmd *Command) *cmdMeta {
 		m.getkeys = sortKeys(false)
 	case "set":
 		m.getkeys = setKeys
+	case "bitfield":
+		m.getkeys = bitfieldKeys
 	}
 	metaCache[cmd.Name] = m
 	return m
@@ -761,6 +763,24 @@ func setKeys(args [][]byte) []keyRef {
 		}
 	}
 	return []keyRef{{pos: 1, flags: []string{"OW", "update"}}}
+}
+
+// bitfieldKeys is Redis's bitfieldGetKeys: BITFIELD only reads its key
+// when all its subcommands are GET and OVERFLOW; SET, INCRBY or a syntax
+// error make it a write.
+func bitfieldKeys(args [][]byte) []keyRef {
+	for i := 2; i < len(args); i++ {
+		rest := len(args) - i - 1
+		switch a := view(args[i]); {
+		case strings.EqualFold(a, "get") && rest >= 2:
+			i += 2
+		case strings.EqualFold(a, "overflow") && rest >= 1:
+			i++
+		default:
+			return []keyRef{{pos: 1, flags: []string{"RW", "access", "update"}}}
+		}
+	}
+	return []keyRef{{pos: 1, flags: []string{"RO", "access"}}}
 }
 
 // parseKeySpecs reads the compact key spec notation of keySpecTable:

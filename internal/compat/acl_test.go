@@ -808,3 +808,33 @@ func TestACLClientCmdAfterRejection(t *testing.T) {
 		admin.do("CLIENT", "LIST")
 	}
 }
+
+// TestACLBitfieldKeyAccess: BITFIELD only reads its key when all its
+// subcommands are GET or OVERFLOW, as Redis's bitfieldGetKeys decides
+// (its key spec has variable flags), so a user who may only read the key
+// may run it (found by Redis's unit/acl-v2 "Test BITFIELD with separate
+// read permission": ferry refused it with NOPERM). COMMAND
+// GETKEYSANDFLAGS reports the same flags.
+func TestACLBitfieldKeyAccess(t *testing.T) {
+	s := newADServers(t, "", command.Config{})
+	admin := s.dial(t, "admin")
+	admin.do("ACL", "SETUSER", "r", "on", "nopass", "+@all", "%R~r*")
+	admin.do("ACL", "SETUSER", "w", "on", "nopass", "+@all", "%W~w*")
+	bitfields := [][]string{
+		{"get", "u4", "0"}, {"overflow", "wrap", "get", "u4", "0"}, {"get", "u4", "0", "set", "u4", "0", "1"},
+		{"set", "u4", "0", "1"}, {"incrby", "u4", "0", "1"}, {"get", "u4"}, {"overflow"}, {"nosuch"}, {},
+	}
+	for _, user := range []string{"r", "w"} {
+		c := s.dial(t, user)
+		c.do("AUTH", user, "x")
+		key := user + "key"
+		for _, sub := range bitfields {
+			args := append([]string{"BITFIELD", key}, sub...)
+			c.do(args...)
+			c.do(append([]string{"BITFIELD_RO", key}, sub...)...)
+			admin.do(append([]string{"ACL", "DRYRUN", user}, args...)...)
+			admin.do(append([]string{"COMMAND", "GETKEYSANDFLAGS"}, args...)...)
+		}
+	}
+	admin.do("ACL", "LOG", "3")
+}
