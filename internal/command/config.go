@@ -55,7 +55,12 @@ func init() {
 			set: func(e *Engine, v any) {
 				// As Redis: the default user's passwords become this one
 				// (nopass when empty); ACL SETUSER default does not change
-				// what CONFIG GET shows.
+				// what CONFIG GET shows. The value it already has changes
+				// nothing (Redis's sdsConfigSet skips the update), even
+				// when ACL SETUSER default changed the passwords since.
+				if v.(string) == e.cfg.RequirePass {
+					return
+				}
 				e.cfg.RequirePass = v.(string)
 				e.acl.users.SetDefaultPassword(e.cfg.RequirePass)
 				e.aclChanged()

@@ -132,6 +132,29 @@ var aclKinds = []struct {
 // aclLogins are the kinds of logins follow counts with them.
 var aclLogins = []string{"AUTH as a test user", "HELLO AUTH as a test user"}
 
+// TestACLRequirepassUnchanged: CONFIG SET requirepass to the value it
+// already has changes nothing, even when ACL SETUSER default changed the
+// default user's passwords since (Redis skips the update of a setting
+// whose value does not change). Found by TestRandomACLAgainstRedis.
+func TestACLRequirepassUnchanged(t *testing.T) {
+	addrs := aclServers(t)
+	var conns [2]*redistest.Conn
+	for srv := range 2 {
+		conns[srv] = redistest.Dial(t, addrs[srv])
+	}
+	for _, c := range [][]string{
+		{"CONFIG", "SET", "requirepass", "p1"}, {"ACL", "SETUSER", "default", "nopass"},
+		{"CONFIG", "SET", "requirepass", "p1"}, {"ACL", "GETUSER", "default"}, {"AUTH", "x"},
+		{"CONFIG", "SET", "requirepass", ""}, {"ACL", "SETUSER", "default", ">p2"},
+		{"CONFIG", "SET", "requirepass", ""}, {"ACL", "GETUSER", "default"}, {"AUTH", "x"},
+		{"CONFIG", "GET", "requirepass"}, {"ACL", "SETUSER", "default", "nopass"},
+	} {
+		if f, w := conns[onFerry].Do(c...), conns[onRedis].Do(c...); f != w {
+			t.Errorf("%s:\n ferry: %q\n redis: %q", aclQuote(c), f, w)
+		}
+	}
+}
+
 // aclServers starts the two servers compared: ferry and redis-server, or
 // with FERRY_ACL_TWO_REDIS=1 two redis-servers (to check the
 // normalization).
@@ -264,9 +287,19 @@ func (r *aclRun) open(i int) {
 	r.hist = append(r.hist, fmt.Sprintf("# slot %d: new connection %s", i, s.label))
 }
 
+// aclConfigs are the ACL settings a control step changes: the channels of
+// new (and reset) users, the length of the ACL LOG.
+var aclConfigs = [][]string{
+	{"CONFIG", "SET", "acl-pubsub-default", "allchannels"}, {"CONFIG", "SET", "acl-pubsub-default", "resetchannels"},
+	{"CONFIG", "SET", "acllog-max-len", "3"}, {"CONFIG", "SET", "acllog-max-len", "128"},
+}
+
 // aclDefaultBack gives the default user back the state it starts in, and
-// requirepass its first value.
-var aclDefaultBack = [][]string{{"CONFIG", "SET", "requirepass", ""}, {"ACL", "SETUSER", "default", "on", "nopass"}}
+// requirepass and aclConfigs their first values.
+var aclDefaultBack = [][]string{
+	{"CONFIG", "SET", "requirepass", ""}, {"ACL", "SETUSER", "default", "on", "nopass"},
+	{"CONFIG", "SET", "acl-pubsub-default", "resetchannels"}, {"CONFIG", "SET", "acllog-max-len", "128"},
+}
 
 // cleanup compares the last ACL LOG, deletes the users (which closes their
 // connections), gives the default user back its state and closes the
@@ -296,6 +329,8 @@ func (r *aclRun) round() {
 			r.exec(aclStep{slot: -1, cmds: [][]string{r.setuser(pick(r.rng, aclUsers))}})
 		case n == 2:
 			r.exec(aclStep{slot: -1, cmds: [][]string{{"ACL", "DELUSER", pick(r.rng, aclUsers)}}})
+		case n == 3:
+			r.exec(aclStep{slot: -1, cmds: [][]string{pick(r.rng, aclConfigs)}})
 		default:
 			r.exec(r.slotStep())
 		}
@@ -320,6 +355,7 @@ func (r *aclRun) inspect() {
 	r.check([]string{"ACL", "USERS"}, nil)
 	r.check([]string{"CLIENT", "LIST"}, aclNormClientList)
 	r.check([]string{"CONFIG", "GET", "requirepass"}, nil)
+	r.check([]string{"CONFIG", "GET", "acl*"}, aclNormConfig)
 	for range 4 {
 		r.check(append([]string{"ACL", "DRYRUN", pick(r.rng, aclAuthUsers)}, r.dryrunCmd()...), nil)
 	}
@@ -1223,6 +1259,9 @@ func aclNormClientList(rep string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// aclNormConfig sorts CONFIG GET's pairs (Redis walks a dict).
+func aclNormConfig(rep string) string { return redistest.SortReply(rep, true) }
 
 // aclNormLog writes ACL LOG's entries with age-seconds as AGE and their
 // client-info reduced to the compared fields.
