@@ -78,6 +78,24 @@ func nstrings(n int) int { return n/20*14 + min(n%20, 14) }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
+// tokenChars are the characters of a string value's random token:
+// alphanumerics (SNAP_TOKEN=alnum, the default: about 6 bits of entropy
+// per byte) or lowercase hex digits (SNAP_TOKEN=hex: 4 bits, as in the
+// hashes, UUIDs and session ids real values carry). Hash fields' random
+// references stay alphanumeric either way.
+var tokenChars = alnum
+
+func init() {
+	switch t := os.Getenv("SNAP_TOKEN"); t {
+	case "", "alnum":
+	case "hex":
+		tokenChars = "0123456789abcdef"
+	default:
+		fmt.Fprintf(os.Stderr, "snapbench: SNAP_TOKEN=%q: want alnum or hex\n", t)
+		os.Exit(2)
+	}
+}
+
 var (
 	words  = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"}
 	cities = []string{"Berlin", "Paris", "Lisbon", "Oslo", "Madrid", "Rome", "Vienna", "Prague", "Dublin", "Athens"}
@@ -86,7 +104,7 @@ var (
 
 // appendValue appends a 100-byte string value: a small JSON record (id,
 // user, score, flag) whose "token" field fills the rest with random
-// alphanumerics, so about half of it is incompressible.
+// tokenChars, so about half of it is incompressible.
 func appendValue(b []byte, id int, r *rand.Rand) []byte {
 	start := len(b)
 	b = append(b, `{"id":`...)
@@ -100,7 +118,7 @@ func appendValue(b []byte, id int, r *rand.Rand) []byte {
 	b = strconv.AppendBool(b, r.IntN(2) == 0)
 	b = append(b, `,"token":"`...)
 	for len(b)-start < valueSize-2 {
-		b = append(b, alnum[r.IntN(len(alnum))])
+		b = append(b, tokenChars[r.IntN(len(tokenChars))])
 	}
 	return append(b, '"', '}')
 }
