@@ -59,6 +59,10 @@ type memLog struct {
 
 func (l *memLog) First(context.Context) (uint64, error) { return 1, nil }
 func (l *memLog) Last(context.Context) (uint64, error)  { return uint64(len(l.entries)), nil }
+func (l *memLog) Range(ctx context.Context) (uint64, uint64, error) {
+	last, _ := l.Last(ctx)
+	return 1, last, nil
+}
 func (l *memLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
 	for _, en := range l.entries {
 		if en.Offset < from {

@@ -71,8 +71,9 @@ func TestCaughtUpStreamingBeforeGivingBack(t *testing.T) {
 // nilLog is an empty log that is never read.
 type nilLog struct{}
 
-func (nilLog) First(context.Context) (uint64, error) { return 1, nil }
-func (nilLog) Last(context.Context) (uint64, error)  { return 0, nil }
+func (nilLog) First(context.Context) (uint64, error)         { return 1, nil }
+func (nilLog) Last(context.Context) (uint64, error)          { return 0, nil }
+func (nilLog) Range(context.Context) (uint64, uint64, error) { return 1, 0, nil }
 func (nilLog) Read(ctx context.Context, _ uint64, _ func(stream.Entry) error) error {
 	<-ctx.Done()
 	return ctx.Err()

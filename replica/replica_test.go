@@ -18,6 +18,10 @@ func (l *runLog) First(context.Context) (uint64, error) { return 1, nil }
 func (l *runLog) Last(context.Context) (uint64, error) {
 	return l.entries[len(l.entries)-1].Offset, nil
 }
+func (l *runLog) Range(ctx context.Context) (uint64, uint64, error) {
+	last, _ := l.Last(ctx)
+	return 1, last, nil
+}
 func (l *runLog) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
 	panic("a RunReader's runs are read")
 }
