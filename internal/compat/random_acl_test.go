@@ -58,7 +58,7 @@ import (
 // runs one seed for 40 rounds. A mismatch prints the seed and every step
 // sent so far, so that it can be replayed.
 func TestRandomACLAgainstRedis(t *testing.T) {
-	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 23}, 8)
+	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 17}, 8)
 	addrs := aclServers(t)
 	seen := map[string]int{}
 	var watch [2]*redistest.Conn
@@ -180,7 +180,7 @@ var (
 	aclChanPats  = []string{"ch*", "ch1", "news.*", "n*", "*"}
 	aclCommands  = []string{
 		"get", "set", "hset", "lpush", "del", "copy", "rename", "sort", "mget", "lrange",
-		"publish", "subscribe", "psubscribe", "unsubscribe", "spublish", "ssubscribe", "eval", "multi", "exec",
+		"publish", "subscribe", "psubscribe", "unsubscribe", "spublish", "ssubscribe", "eval", "fcall", "multi", "exec",
 		"ping", "client", "acl", "auth", "hello",
 	}
 	aclSubcommands = []string{"acl|whoami", "acl|setuser", "acl|deluser", "client|kill", "config|get", "acl|log"}
@@ -259,7 +259,8 @@ func newACLRun(t *testing.T, addrs [2]string, seed uint64) *aclRun {
 		r.ctl3[srv] = redistest.Dial(t, addrs[srv])
 		r.ctl3[srv].Do("HELLO", "3")
 	}
-	for _, c := range append([][]string{{"FLUSHALL"}, {"ACL", "LOG", "RESET"}}, aclDefaultBack...) {
+	setup := [][]string{{"FLUSHALL"}, {"ACL", "LOG", "RESET"}, {"FUNCTION", "FLUSH"}, {"FUNCTION", "LOAD", aclLibrary}}
+	for _, c := range append(setup, aclDefaultBack...) {
 		r.check(c, nil)
 	}
 	r.slots = make([]*aclSlot, 4)
@@ -842,9 +843,9 @@ func (r *aclRun) selector() []string {
 func (r *aclRun) dryrunCmd() []string {
 	switch r.rng.IntN(10) {
 	case 0:
-		return []string{"PUBLISH", pick(r.rng, aclChannels), "x"}
+		return []string{pick(r.rng, []string{"PUBLISH", "SPUBLISH"}), pick(r.rng, aclChannels), "x"}
 	case 1:
-		return []string{"SUBSCRIBE", pick(r.rng, aclChannels), pick(r.rng, aclChannels)}
+		return []string{pick(r.rng, []string{"SUBSCRIBE", "SSUBSCRIBE"}), pick(r.rng, aclChannels), pick(r.rng, aclChannels)}
 	case 2:
 		return []string{"PSUBSCRIBE", pick(r.rng, aclChanPats)}
 	case 3:
@@ -1064,8 +1065,12 @@ var aclScripts = []struct {
 	{"return redis.call('mget', KEYS[1], ARGV[1])", 1},
 }
 
-// evalCmd is EVAL of a random script on random keys and channels.
+// evalCmd is EVAL of a random script on random keys and channels, or one
+// time in three FCALL (fcallCmd).
 func (r *aclRun) evalCmd() []string {
+	if r.rng.IntN(3) == 0 {
+		return r.fcallCmd()
+	}
 	s := pick(r.rng, aclScripts)
 	args := []string{"EVAL", s.body, strconv.Itoa(s.keys)}
 	if s.keys == 1 {
@@ -1075,6 +1080,23 @@ func (r *aclRun) evalCmd() []string {
 		return append(args, pick(r.rng, aclChannels), "m"+strconv.Itoa(r.seq))
 	}
 	return append(args, pick(r.rng, aclKeys))
+}
+
+// aclLibrary is the function library FCALL calls: functions that read,
+// write and publish, one of them flagged no-writes.
+const aclLibrary = `#!lua name=acllib
+redis.register_function('aget', function(keys, args) return redis.call('get', keys[1]) end)
+redis.register_function('aset', function(keys, args) return redis.pcall('set', args[1], 'v') end)
+redis.register_function('apub', function(keys, args) return redis.call('publish', args[1], args[2]) end)
+redis.register_function{function_name='aro', callback=function(keys, args) return redis.call('get', args[1]) end, flags={'no-writes'}}`
+
+// fcallCmd is FCALL or FCALL_RO of a function of aclLibrary.
+func (r *aclRun) fcallCmd() []string {
+	k := func() string { return pick(r.rng, aclKeys) }
+	return pick(r.rng, [][]string{
+		{"FCALL", "aget", "1", k()}, {"FCALL", "aset", "0", k()}, {"FCALL_RO", "aro", "0", k()},
+		{"FCALL", "apub", "0", pick(r.rng, aclChannels), "m" + strconv.Itoa(r.seq)}, {"FCALL_RO", "aget", "1", k()},
+	})
 }
 
 // multiCmds is, for slot i, a transaction of 1 to 3 commands (some denied at queueing,
