@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -58,8 +59,8 @@ import (
 // runs one seed for 40 rounds. A mismatch prints the seed and every step
 // sent so far, so that it can be replayed.
 func TestRandomACLAgainstRedis(t *testing.T) {
-	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 17}, 8)
-	addrs := aclServers(t)
+	seeds, rounds := redistest.Seeds(t, []uint64{1, 2, 59}, 8)
+	addrs, files := aclServersWithFiles(t)
 	seen := map[string]int{}
 	var watch [2]*redistest.Conn
 	for srv := range 2 {
@@ -68,6 +69,7 @@ func TestRandomACLAgainstRedis(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			r := newACLRun(t, addrs, seed)
+			r.files = files
 			r.seen = seen
 			for range rounds {
 				r.round()
@@ -159,11 +161,24 @@ func TestACLRequirepassUnchanged(t *testing.T) {
 // with FERRY_ACL_TWO_REDIS=1 two redis-servers (to check the
 // normalization).
 func aclServers(t *testing.T) [2]string {
-	if os.Getenv("FERRY_ACL_TWO_REDIS") == "1" {
-		return [2]string{redistest.Redis(t), redistest.Redis(t)}
+	addrs, _ := aclServersWithFiles(t)
+	return addrs
+}
+
+// aclServersWithFiles is aclServers with an ACL file (aclfile) each,
+// empty at first: it returns their paths too.
+func aclServersWithFiles(t *testing.T) (addrs, files [2]string) {
+	for srv := range 2 {
+		files[srv] = filepath.Join(t.TempDir(), "users.acl")
+		if err := os.WriteFile(files[srv], nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p := newWirePair(t, command.Config{})
-	return [2]string{p.ferry, p.redis}
+	if os.Getenv("FERRY_ACL_TWO_REDIS") == "1" {
+		return [2]string{redistest.Redis(t, "--aclfile", files[0]), redistest.Redis(t, "--aclfile", files[1])}, files
+	}
+	p := newWirePair(t, command.Config{ACLFile: files[onFerry]}, "--aclfile", files[onRedis])
+	return [2]string{p.ferry, p.redis}, files
 }
 
 // The generator's names. aclUsers are the users the test creates and
@@ -241,6 +256,7 @@ type aclRun struct {
 	seed  uint64
 	rng   *rand.Rand
 	addrs [2]string
+	files [2]string          // the servers' ACL files
 	ctl   [2]*redistest.Conn // default user, RESP2
 	ctl3  [2]*redistest.Conn // default user, RESP3
 	slots []*aclSlot
@@ -338,12 +354,39 @@ func (r *aclRun) round() {
 			r.exec(aclStep{slot: -1, cmds: [][]string{{"ACL", "DELUSER", pick(r.rng, aclUsers)}}})
 		case n == 3:
 			r.exec(aclStep{slot: -1, cmds: [][]string{pick(r.rng, aclConfigs)}})
+		case n == 4:
+			r.saveLoad()
 		default:
 			r.exec(r.slotStep())
 		}
 	}
 	r.inspect()
 	r.checkLog()
+}
+
+// saveLoad runs ACL SAVE and compares the files written, then half the
+// time ACL LOAD, which reads them back and closes the connections of
+// every user but the default one.
+func (r *aclRun) saveLoad() {
+	r.exec(aclStep{slot: -1, cmds: [][]string{{"ACL", "SAVE"}}})
+	var got [2]string
+	for srv, f := range r.files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var lines []string
+		for _, line := range strings.Split(string(b), "\n") {
+			lines = append(lines, aclNormLine(line))
+		}
+		got[srv] = strings.Join(lines, "\n")
+	}
+	if got[onFerry] != got[onRedis] {
+		r.fail("the ACL files ACL SAVE wrote:\n ferry: %q\n redis: %q", got[onFerry], got[onRedis])
+	}
+	if r.rng.IntN(2) == 0 {
+		r.exec(aclStep{slot: -1, cmds: [][]string{{"ACL", "LOAD"}}})
+	}
 }
 
 // inspect compares what both servers say of the users.
@@ -1163,8 +1206,7 @@ func aclNormGetuser(rep string) string {
 	})
 }
 
-// aclNormList writes the command rules of ACL LIST's lines as
-// aclNormRules does, inside and outside selectors' parentheses.
+// aclNormList writes ACL LIST's lines as aclNormLine does.
 func aclNormList(rep string) string {
 	if !strings.HasPrefix(rep, "*") {
 		return rep
@@ -1178,17 +1220,24 @@ func aclNormList(rep string) string {
 			b.WriteString(el)
 			continue
 		}
-		var line strings.Builder
-		for _, piece := range aclSplitParens(body) {
-			if piece == "(" || piece == ")" {
-				line.WriteString(piece)
-			} else {
-				line.WriteString(aclNormRules(piece))
-			}
-		}
-		b.WriteString(bulkString(line.String()))
+		b.WriteString(bulkString(aclNormLine(body)))
 	}
 	return b.String()
+}
+
+// aclNormLine writes the command rules of a user's line (ACL LIST, the
+// ACL file) as aclNormRules does, inside and outside selectors'
+// parentheses.
+func aclNormLine(s string) string {
+	var line strings.Builder
+	for _, piece := range aclSplitParens(s) {
+		if piece == "(" || piece == ")" {
+			line.WriteString(piece)
+		} else {
+			line.WriteString(aclNormRules(piece))
+		}
+	}
+	return line.String()
 }
 
 // aclBulkBody is the string a bulk reply holds.
@@ -1290,8 +1339,14 @@ func aclNormClientList(rep string) string {
 	return strings.Join(lines, "\n")
 }
 
-// aclNormConfig sorts CONFIG GET's pairs (Redis walks a dict).
-func aclNormConfig(rep string) string { return redistest.SortReply(rep, true) }
+// aclFileValue is aclfile's value in CONFIG GET: each server has its own.
+var aclFileValue = regexp.MustCompile(`(\$7\r\naclfile\r\n)\$[0-9]+\r\n[^\r]*\r\n`)
+
+// aclNormConfig sorts CONFIG GET's pairs (Redis walks a dict), and writes
+// aclfile's path as FILE.
+func aclNormConfig(rep string) string {
+	return redistest.SortReply(aclFileValue.ReplaceAllString(rep, "${1}$$4\r\nFILE\r\n"), true)
+}
 
 // aclNormLog writes ACL LOG's entries with age-seconds as AGE and their
 // client-info reduced to the compared fields.
