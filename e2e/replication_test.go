@@ -692,8 +692,12 @@ func TestServeStaleData(t *testing.T) {
 		}
 		return nil
 	})
-	waitCaughtUp(t, m, rNo, 10*time.Second)
-	waitCaughtUp(t, m, rYes, 10*time.Second)
+	// A replica's ordered consumer is made again after the restart by
+	// nats.go, which retries while JetStream recovers its streams with
+	// pauses of 1, 2, 4, 8 and then 10 s: under CI's load a replica has
+	// taken more than 10 s to resume.
+	waitCaughtUp(t, m, rNo, 30*time.Second)
+	waitCaughtUp(t, m, rYes, 30*time.Second)
 	for _, r := range []*replicaNode{rNo, rYes} {
 		if got := mustQuery(t, r.addr, "GET", "k"); got != bulk("v2") {
 			t.Errorf("GET on replica %s after NATS came back = %q", r.addr, got)
