@@ -189,10 +189,10 @@ var (
 	aclAuthUsers = []string{"alice", "bob", "carol", "alice", "bob", "default", "nobody"}
 	aclPasswords = []string{"p1", "p2", "p3"}
 	aclKeys      = []string{"k1", "k2", "kx:1", "kx:2", "o1"}
-	aclKeyPats   = []string{"k*", "k1", "kx:*", "*2", "o*", "kx:?"}
+	aclKeyPats   = []string{"k*", "k1", "kx:*", "*2", "o*", "kx:?", "k[12]"}
 	aclSortPats  = []string{"kx:*", "o*", "k*", "#", "kx:*->f"}
 	aclChannels  = []string{"ch1", "ch2", "news.a", "nx"}
-	aclChanPats  = []string{"ch*", "ch1", "news.*", "n*", "*"}
+	aclChanPats  = []string{"ch*", "ch1", "news.*", "n*", "*", "ch?", "ch[12]"}
 	aclCommands  = []string{
 		"get", "set", "hset", "lpush", "del", "copy", "rename", "sort", "mget", "lrange",
 		"publish", "subscribe", "psubscribe", "unsubscribe", "spublish", "ssubscribe", "eval", "fcall", "multi", "exec",
