@@ -304,7 +304,7 @@ if has_part size; then
   record size redis bgsave 1 seconds "$redis_bgsave_s"
   met=yes
   # On the bytes, not the rounded ratio: 0.353 rounds to 0.35.
-  if [ "$snap_bytes" -gt 0 ] 2>/dev/null && [ $((snap_bytes * 100)) -gt $((rdb_bytes * 35)) ]; then
+  if ! [[ $snap_bytes =~ ^[0-9]+$ && $rdb_bytes =~ ^[0-9]+$ ]] || [ $((snap_bytes * 100)) -gt $((rdb_bytes * 35)) ]; then
     met=NO; misses=$((misses + 1))
   fi
   summary+=("| snapshot size, bytes ($TOKEN tokens) | $snap_bytes | $rdb_bytes | **$size_ratio** | <= 0.35 | $met |")
