@@ -171,19 +171,9 @@ func TestLogShow(t *testing.T) {
 	}
 
 	// The large value's entry is a reference to an object in the stream.
-	nc, err := nats.Connect(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if s, err := js.Stream(ctx, jetstream.StreamName(f.dataset)); err != nil {
-		t.Fatal(err)
-	} else if raw, err := s.GetMsg(ctx, 5); err != nil || raw.Header.Get("Ferry-Object") == "" || len(raw.Data) != 0 {
+	st := logStream(t, f.url, f.dataset)
+	if raw, err := st.GetMsg(ctx, 5); err != nil || raw.Header.Get("Ferry-Object") == "" || len(raw.Data) != 0 {
 		t.Fatalf("entry 5 in the stream: %v %v, %d bytes; want an object reference", err, raw.Header, len(raw.Data))
 	}
 
@@ -299,9 +289,7 @@ func TestLogShow(t *testing.T) {
 
 	// An entry deleted from the middle of the stream by hand is reported,
 	// and the entries around it still print.
-	if s, err := js.Stream(ctx, jetstream.StreamName(f.dataset)); err != nil {
-		t.Fatal(err)
-	} else if err := s.DeleteMsg(ctx, 7); err != nil {
+	if err := st.DeleteMsg(ctx, 7); err != nil {
 		t.Fatal(err)
 	}
 	out, err = show("--from", "6")
@@ -495,19 +483,7 @@ func TestLogShowAll(t *testing.T) {
 			}
 		}
 	}
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if s, err := js.Stream(ctx, jetstream.StreamName(dataset)); err != nil {
-		t.Fatal(err)
-	} else if err := s.DeleteMsg(ctx, deleted); err != nil {
+	if err := logStream(t, srv.URL(), dataset).DeleteMsg(context.Background(), deleted); err != nil {
 		t.Fatal(err)
 	}
 
@@ -534,4 +510,24 @@ func TestLogShowAll(t *testing.T) {
 		}
 		t.Fatalf("show --count 0 of %d entries printed %d lines, want %d", n, len(g), len(w))
 	}
+}
+
+// logStream returns the JetStream stream of dataset's log on the server at
+// url, through a connection closed when the test ends.
+func logStream(t *testing.T, url, dataset string) natsjs.Stream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), jetstream.StreamName(dataset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -10,21 +10,6 @@ import (
 	"github.com/ferrydb/ferry/internal/resp"
 )
 
-// aclExec runs one command for cl and returns its reply.
-func aclExec(e *command.Engine, cl *command.Client, args ...string) string {
-	b := make([][]byte, len(args))
-	for i, a := range args {
-		b[i] = []byte(a)
-	}
-	e.Lock()
-	defer e.Unlock()
-	cl.W.Reset()
-	e.Exec(cl, b)
-	out := string(cl.W.Buf)
-	cl.W.Reset()
-	return out
-}
-
 // TestACLApplierBypasses: users are the node's own, and the replication
 // log's applier runs everything whatever the default user may do, as
 // Redis's master client does.
@@ -33,10 +18,10 @@ func TestACLApplierBypasses(t *testing.T) {
 	e.Lock()
 	cl := e.NewClient("127.0.0.1:1", "")
 	e.Unlock()
-	if r := aclExec(e, cl, "ACL", "SETUSER", "default", "resetkeys", "-@all", "+acl"); r != "+OK\r\n" {
+	if r := exec(e, cl, "ACL", "SETUSER", "default", "resetkeys", "-@all", "+acl"); r != "+OK\r\n" {
 		t.Fatal(r)
 	}
-	if r := aclExec(e, cl, "SET", "k", "v"); !strings.HasPrefix(r, "-NOPERM this user has no permissions to run the 'set' command") {
+	if r := exec(e, cl, "SET", "k", "v"); !strings.HasPrefix(r, "-NOPERM this user has no permissions to run the 'set' command") {
 		t.Fatalf("SET as the restricted default user: %q", r)
 	}
 	ap := e.NewApplier()
@@ -58,7 +43,7 @@ func TestACLDefaultUserAllocatesNothing(t *testing.T) {
 	e.Lock()
 	cl := e.NewClient("127.0.0.1:1", "")
 	e.Unlock()
-	aclExec(e, cl, "SET", "k", "v")
+	exec(e, cl, "SET", "k", "v")
 	args := [][]byte{[]byte("GET"), []byte("k")}
 	allocs := testing.AllocsPerRun(200, func() {
 		e.Lock()
@@ -84,7 +69,7 @@ func TestACLLoadFileAtStart(t *testing.T) {
 	e.Lock()
 	cl := e.NewClient("127.0.0.1:1", "")
 	e.Unlock()
-	if r := aclExec(e, cl, "ACL", "USERS"); r != "*2\r\n$7\r\ndefault\r\n$2\r\nro\r\n" {
+	if r := exec(e, cl, "ACL", "USERS"); r != "*2\r\n$7\r\ndefault\r\n$2\r\nro\r\n" {
 		t.Errorf("ACL USERS: %q", r)
 	}
 	bad := filepath.Join(dir, "bad.acl")
