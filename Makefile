@@ -35,21 +35,22 @@ unit: ## every test, no race detector (quick)
 # A brief run does not minimize the new inputs it finds: minimizing one
 # takes up to a minute with no executions meanwhile, and a run whose time
 # ends during it can fail with "context deadline exceeded" having found
-# nothing. A failing input is still written to testdata/fuzz.
+# nothing. A failing input is still written to testdata/fuzz. scripts/fuzz.sh
+# runs a target once more when it ends that way without a failing input.
 FUZZFLAGS = -fuzztime=$(FUZZTIME) -fuzzminimizetime=0
 
 fuzz: ## run each fuzz target briefly (FUZZTIME, default 15s)
-	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' $(FUZZFLAGS) ./internal/resp
-	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' $(FUZZFLAGS) ./snapshot/rdb
-	$(GO) test -run='^$$' -fuzz='^FuzzRestore$$' $(FUZZFLAGS) ./snapshot/rdb
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./httpapi
-	$(GO) test -run='^$$' -fuzz='^FuzzRequest$$' $(FUZZFLAGS) ./httpapi
-	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalManifest$$' $(FUZZFLAGS) ./snapshot
-	$(GO) test -run='^$$' -fuzz='^FuzzHLL$$' $(FUZZFLAGS) ./internal/hll
-	$(GO) test -run='^$$' -fuzz='^FuzzCjsonDecode$$' $(FUZZFLAGS) ./internal/luaenv
-	$(GO) test -run='^$$' -fuzz='^FuzzCmsgpackUnpack$$' $(FUZZFLAGS) ./internal/luaenv
-	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' $(FUZZFLAGS) ./internal/command
-	$(GO) test -run='^$$' -fuzz='^FuzzReplicate$$' $(FUZZFLAGS) ./internal/command
+	bash scripts/fuzz.sh FuzzReader ./internal/resp $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzLoad ./snapshot/rdb $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzRestore ./snapshot/rdb $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzParse ./httpapi $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzRequest ./httpapi $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzUnmarshalManifest ./snapshot $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzHLL ./internal/hll $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzCjsonDecode ./internal/luaenv $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzCmsgpackUnpack ./internal/luaenv $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzApply ./internal/command $(FUZZFLAGS)
+	bash scripts/fuzz.sh FuzzReplicate ./internal/command $(FUZZFLAGS)
 
 bench: ## redis-benchmark against ferry and redis-server side by side
 	bash bench/redis-benchmark.sh
