@@ -358,13 +358,9 @@ func (l *Log) handOver(ctx context.Context, next, to uint64, r batchReply, fn fu
 	// The stream may have been deleted and created again since the last
 	// batch: its entries would be another log's. Its first offset tells
 	// holes from entries retention removed.
-	info, err := l.Info(ctx)
+	first, _, err := l.Range(ctx)
 	if err != nil {
 		return next, fmt.Errorf("get %d: %w", next, err)
-	}
-	first := info.State.FirstSeq
-	if info.State.Msgs == 0 || first == 0 {
-		first = info.State.LastSeq + 1
 	}
 	for _, m := range r.msgs {
 		if m.seq > next {
