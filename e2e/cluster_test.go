@@ -31,7 +31,8 @@ type natsCluster struct {
 
 // startNATSCluster runs n nats-servers with JetStream as one cluster, each
 // with its own temporary store, and returns once the cluster has a meta
-// leader. They are shut down when the test ends.
+// leader that can place streams on all n. They are shut down when the
+// test ends.
 func startNATSCluster(tb testing.TB, n int) *natsCluster {
 	tb.Helper()
 	return startNATSClusterWith(tb, n, natsserver.DefaultMaxPayload)
@@ -59,14 +60,20 @@ func startNATSClusterWith(tb testing.TB, n int, maxPayload int32) *natsCluster {
 		tb.Fatal(err)
 	}
 	checkFor(tb, 20*time.Second, 20*time.Millisecond, func() error {
-		leaders := 0
+		var leaders []*server.Server
 		for _, s := range c.servers {
 			if s.JetStreamIsLeader() {
-				leaders++
+				leaders = append(leaders, s)
 			}
 		}
-		if leaders != 1 {
-			return fmt.Errorf("%d JetStream meta leaders", leaders)
+		if len(leaders) != 1 {
+			return fmt.Errorf("%d JetStream meta leaders", len(leaders))
+		}
+		// Streams are placed on the peers whose statistics the meta
+		// leader has: until it has all n, a stream with n replicas is
+		// refused with "no suitable peers for placement".
+		if peers := leaders[0].JetStreamClusterPeers(); len(peers) != n {
+			return fmt.Errorf("the meta leader can place streams on %v only", peers)
 		}
 		for i, s := range c.servers {
 			if !s.JetStreamIsCurrent() {
