@@ -692,10 +692,10 @@ func TestServeStaleData(t *testing.T) {
 		}
 		return nil
 	})
-	// A replica's ordered consumer is made again after the restart by
-	// nats.go, which retries while JetStream recovers its streams with
-	// pauses of 1, 2, 4, 8 and then 10 s: under CI's load a replica has
-	// taken more than 10 s to resume.
+	// A replica makes its consumer again after the restart, trying
+	// every second at most while JetStream recovers its streams; the
+	// time allowed is for CI's load (with nats.go's ordered consumer,
+	// which paused 1, 2, 4, 8 then 10 s, a replica once took over 10 s).
 	waitCaughtUp(t, m, rNo, 30*time.Second)
 	waitCaughtUp(t, m, rYes, 30*time.Second)
 	for _, r := range []*replicaNode{rNo, rYes} {

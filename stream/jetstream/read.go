@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/stream"
 )
@@ -28,16 +24,16 @@ const (
 )
 
 // readHeartbeat is how often the server tells a reader with nothing to
-// deliver that its pull is alive; two missed make the ordered consumer
-// re-create itself, say on another server of a cluster. The library's 5 s
+// deliver that its pull is alive; two missed make the reader replace its
+// consumer (follow.go), say on another server of a cluster. The library's 5 s
 // made a replica whose server went away wait ~9.5 s before it read again
 // (half of e2e's TestClusterStreamLeaderLoss runs); 1 s costs a message a
 // second per idle reader.
 const readHeartbeat = time.Second
 
 // readerInactive is how long the server keeps a reader's consumer after the
-// reader went away without deleting it (the ordered consumer re-creates it
-// if the reader was only disconnected).
+// reader went away without deleting it (a reader that was only
+// disconnected makes a new one, follow.go).
 const readerInactive = time.Minute
 
 // Read calls fn with every entry from offset from on, in order, then follows
@@ -50,11 +46,10 @@ const readerInactive = time.Minute
 // offset turns out to be gone (retention overtook the reader), Read returns
 // stream.ErrTruncated. Read checks that the stream is still the one Open
 // found (its creation time) when it starts, before each catch-up batch and
-// before the first entry of every server-side consumer the ordered
-// consumer makes; a stream deleted and created again under it ends Read
-// with stream.ErrReplaced. Lost connections and server restarts are not errors:
-// the ordered consumer underneath is re-created after the last delivered
-// offset. Read returns stream.ErrClosed when the Log is closed. A reader
+// after making each server-side consumer it follows the log through; a
+// stream deleted and created again under it ends Read with
+// stream.ErrReplaced. Lost connections and server restarts are not errors:
+// a new consumer starts after the last delivered offset (follow.go). Read returns stream.ErrClosed when the Log is closed. A reader
 // more than directMin entries behind reads the backlog in batches of
 // direct gets first (direct.go); those entries have no Time.
 func (l *Log) Read(ctx context.Context, from uint64, fn func(stream.Entry) error) error {
@@ -90,130 +85,23 @@ func (l *Log) ReadRuns(ctx context.Context, from uint64, fn func([]stream.Entry)
 	if from, err = l.readDirect(ctx, from, last, fn); err != nil {
 		return err
 	}
-	// A catch-up read that ended with the connection lost leaves the
-	// consumer to be made once it is back: a lost connection is not an
-	// error of Read's.
-	if err := l.awaitConnection(ctx); err != nil {
-		return fmt.Errorf("read from %d: %w", from, err)
-	}
-
-	cons, err := l.js.OrderedConsumer(ctx, l.name, jetstream.OrderedConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		InactiveThreshold: readerInactive,
-	})
-	if err != nil {
-		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
-	}
-	reqBytes := max(readRequestBytes, 2*int(l.nc.MaxPayload()))
-
-	// Entries arrive through a callback rather than the Messages iterator:
-	// the iterator's hand-over between goroutines cost ~20% of a catch-up
-	// (one entry per message). The ordered consumer may run a new
-	// subscription's callback while the old one's is still in fn, so the
-	// callback holds mu; after done is closed fn is never called again.
-	var (
-		mu   sync.Mutex
-		one  [1]stream.Entry // the run handed to fn, under mu
-		next = from
-		// consumer is the name of the server-side consumer the last
-		// entry came through, under mu.
-		consumer string
-		done     = make(chan struct{})
-		once     sync.Once
-		result   error
-	)
-	finish := func(err error) {
-		once.Do(func() {
-			result = err
-			close(done)
-		})
-	}
-	handle := func(msg jetstream.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case <-done:
-			return
-		default:
-		}
-		name, off, ts, ok := replyPosition(msg.Reply())
-		switch {
-		case !ok:
-			finish(fmt.Errorf("read at %d: reply subject %q is not a JetStream acknowledgement", next, msg.Reply()))
-			return
-		case name != consumer:
-			// The first entry of a consumer the ordered consumer made
-			// (at the start, or again after a reconnect, lost
-			// heartbeats or a deleted consumer): the stream it reads
-			// may be a new one of the same name, whose offsets name
-			// other entries. Ask once per consumer.
-			if err := l.checkIdentity(ctx); err != nil {
-				finish(fmt.Errorf("read at %d: %w", next, err))
-				return
-			}
-			consumer = name
-		}
-		switch {
-		case off > next:
-			finish(fmt.Errorf("read at %d: next retained offset is %d: %w", next, off, stream.ErrTruncated))
-			return
-		case off < next:
-			// The ordered consumer resumes after the last offset it
-			// handed out, so this would be a library bug; never deliver
-			// an entry twice.
-			finish(fmt.Errorf("read at %d: server sent offset %d again", next, off))
-			return
-		}
-		data := msg.Data()
-		obj, ok, err := l.objectData(ctx, next, msg.Headers())
-		if err != nil {
-			finish(err)
-			return
-		}
-		if ok {
-			data = obj
-		}
-		one[0] = stream.Entry{Offset: next, Data: data, Time: time.Unix(0, ts)}
-		if err := fn(one[:]); err != nil {
-			finish(err)
-			return
-		}
-		next++
-	}
-	onErr := func(_ jetstream.ConsumeContext, err error) {
-		// The ordered consumer re-creates itself after lost heartbeats,
-		// reconnects and deleted consumers; a closed connection ends it.
-		switch {
-		case l.closed.Load() || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed):
-			finish(fmt.Errorf("read: %w (%w)", stream.ErrClosed, err))
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			finish(fmt.Errorf("read: %w", err))
-		}
-	}
-	cc, err := cons.Consume(handle, jetstream.PullMaxMessagesWithBytesLimit(readBatch, reqBytes),
-		jetstream.PullHeartbeat(readHeartbeat), jetstream.ConsumeErrHandler(onErr))
-	if err != nil {
-		return fmt.Errorf("read from %d: %w", from, l.mapErr(err))
-	}
-	select {
-	case <-ctx.Done():
-		finish(ctx.Err())
-	case <-done:
-	}
-	cc.Stop()
-	// Wait for a callback in progress: fn is not called after Read returns.
-	mu.Lock()
-	defer mu.Unlock()
-	return result
+	return l.follow(ctx, from, fn)
 }
 
-// replyPosition reads the consumer name, stream sequence and timestamp
-// (ns) from a JetStream message's acknowledgement subject, without
-// allocating: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>,
+// replyPos is where a delivered message stands: its stream sequence (the
+// entry's offset), its consumer's delivery sequence and the time it was
+// stored (ns).
+type replyPos struct {
+	seq, delivered uint64
+	time           int64
+}
+
+// replyPosition reads a JetStream message's position from its
+// acknowledgement subject, without allocating:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>,
 // or the form with <domain>.<account hash> after $JS.ACK and a token at
 // the end (12 tokens or more).
-func replyPosition(reply string) (consumer string, seq uint64, ts int64, ok bool) {
+func replyPosition(reply string) (replyPos, bool) {
 	var tok [12]string
 	n := 0
 	for start, i := 0, 0; i <= len(reply); i++ {
@@ -225,27 +113,25 @@ func replyPosition(reply string) (consumer string, seq uint64, ts int64, ok bool
 			start = i + 1
 		}
 	}
-	var seqTok, tsTok string
+	var at int // the index of <sseq>
 	switch {
 	case n == 9:
-		consumer, seqTok, tsTok = tok[3], tok[5], tok[7]
+		at = 5
 	case n >= 12:
-		consumer, seqTok, tsTok = tok[5], tok[7], tok[9]
+		at = 7
 	default:
-		return "", 0, 0, false
+		return replyPos{}, false
 	}
 	if tok[0] != "$JS" || tok[1] != "ACK" {
-		return "", 0, 0, false
+		return replyPos{}, false
 	}
-	seq, err := strconv.ParseUint(seqTok, 10, 64)
-	if err != nil {
-		return "", 0, 0, false
+	seq, err1 := strconv.ParseUint(tok[at], 10, 64)
+	dseq, err2 := strconv.ParseUint(tok[at+1], 10, 64)
+	ts, err3 := strconv.ParseInt(tok[at+2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return replyPos{}, false
 	}
-	ts, err = strconv.ParseInt(tsTok, 10, 64)
-	if err != nil {
-		return "", 0, 0, false
-	}
-	return consumer, seq, ts, true
+	return replyPos{seq: seq, delivered: dseq, time: ts}, true
 }
 
 // awaitConnection returns once the connection to NATS is up, or with
@@ -262,4 +148,37 @@ func (l *Log) awaitConnection(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// errConnectionChanged is the cause of a whileConnected context's end when
+// the connection went down or was made again.
+var errConnectionChanged = errors.New("the connection to NATS went down or was made again")
+
+// whileConnected returns a context that ends with ctx, after timeout, or
+// once the connection to NATS goes down or is made again (its cause is
+// then errConnectionChanged): a request sent on a connection that is then
+// lost gets no reply.
+func (l *Log) whileConnected(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	cctx, cancelCause := context.WithCancelCause(ctx)
+	tctx, cancelTimeout := context.WithTimeout(cctx, timeout)
+	reconnects := l.nc.Stats().Reconnects
+	go func() {
+		poll := time.NewTicker(directPoll)
+		defer poll.Stop()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-poll.C:
+				if !l.nc.IsConnected() || l.nc.Stats().Reconnects != reconnects {
+					cancelCause(errConnectionChanged)
+					return
+				}
+			}
+		}
+	}()
+	return tctx, func() {
+		cancelTimeout()
+		cancelCause(nil)
+	}
 }

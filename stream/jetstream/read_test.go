@@ -10,25 +10,24 @@ import (
 
 func TestReplyPosition(t *testing.T) {
 	for _, tc := range []struct {
-		reply    string
-		consumer string
-		seq      uint64
-		ts       int64
-		ok       bool
+		reply string
+		want  replyPos
+		ok    bool
 	}{
-		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.1700000000000000000.3", "c1", 42, 1700000000000000000, true},
-		{"$JS.ACK.hub.ACCHASH.FERRY_SHOP.c1.1.42.7.1700000000000000000.3.token", "c1", 42, 1700000000000000000, true},
-		{"$JS.ACK._.ACCHASH.FERRY_SHOP.c1.1.42.7.1700000000000000000.3.token.more", "c1", 42, 1700000000000000000, true},
-		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.1700000000000000000", "", 0, 0, false},       // 8 tokens
-		{"$JS.NAK.FERRY_SHOP.c1.1.42.7.1700000000000000000.3", "", 0, 0, false},     // not an ack subject
-		{"$JS.ACK.FERRY_SHOP.c1.1.x42.7.1700000000000000000.3", "", 0, 0, false},    // bad sequence
-		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.17000000000000000000000.3", "", 0, 0, false}, // timestamp overflows
-		{"", "", 0, 0, false},
-		{"_INBOX.abc", "", 0, 0, false},
+		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.1700000000000000000.3", replyPos{42, 7, 1700000000000000000}, true},
+		{"$JS.ACK.hub.ACCHASH.FERRY_SHOP.c1.1.42.7.1700000000000000000.3.token", replyPos{42, 7, 1700000000000000000}, true},
+		{"$JS.ACK._.ACCHASH.FERRY_SHOP.c1.1.42.7.1700000000000000000.3.token.more", replyPos{42, 7, 1700000000000000000}, true},
+		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.1700000000000000000", replyPos{}, false},       // 8 tokens
+		{"$JS.NAK.FERRY_SHOP.c1.1.42.7.1700000000000000000.3", replyPos{}, false},     // not an ack subject
+		{"$JS.ACK.FERRY_SHOP.c1.1.x42.7.1700000000000000000.3", replyPos{}, false},    // bad sequence
+		{"$JS.ACK.FERRY_SHOP.c1.1.42.-7.1700000000000000000.3", replyPos{}, false},    // bad delivery sequence
+		{"$JS.ACK.FERRY_SHOP.c1.1.42.7.17000000000000000000000.3", replyPos{}, false}, // timestamp overflows
+		{"", replyPos{}, false},
+		{"_INBOX.abc", replyPos{}, false},
 	} {
-		consumer, seq, ts, ok := replyPosition(tc.reply)
-		if consumer != tc.consumer || seq != tc.seq || ts != tc.ts || ok != tc.ok {
-			t.Errorf("replyPosition(%q) = %q, %d, %d, %v; want %q, %d, %d, %v", tc.reply, consumer, seq, ts, ok, tc.consumer, tc.seq, tc.ts, tc.ok)
+		got, ok := replyPosition(tc.reply)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("replyPosition(%q) = %+v, %v; want %+v, %v", tc.reply, got, ok, tc.want, tc.ok)
 		}
 	}
 }
