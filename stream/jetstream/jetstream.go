@@ -4,9 +4,9 @@
 //
 // Appends are fenced with the expected-last-sequence header, so only the
 // writer that knows where the log ends can extend it; a wrong-last-sequence
-// answer becomes stream.ErrFenced. Reads use an ordered consumer that the
-// client library re-creates after a reconnect; Read itself checks that the
-// offsets it delivers are contiguous, so a gap becomes stream.ErrTruncated
+// answer becomes stream.ErrFenced. Reads follow the log through consumers
+// that are made again after a reconnect (follow.go); Read itself checks
+// that the offsets it delivers are contiguous, so a gap becomes stream.ErrTruncated
 // instead of a silently skipped write. An entry larger than one NATS
 // message is kept in an object store bucket beside the stream and
 // referenced by its message (large.go).
