@@ -193,7 +193,7 @@ func (l *Log) getBatches(ctx context.Context, from, to uint64, fn func(stream.En
 	}
 	defer sub.Unsubscribe()
 	for next <= to {
-		r, end, err := l.awaitBatch(ctx, next, replies)
+		r, end, err := awaitReply(ctx, l, "get", next, replies)
 		if err != nil || end != batchesDone {
 			return next, end, err
 		}
@@ -315,9 +315,14 @@ func (b *batchReply) checkEnd(h nats.Header) error {
 	return nil
 }
 
-// awaitBatch waits for the reply of the batch from offset next. end is
-// batchesDone when it has one, else why it stopped waiting.
-func (l *Log) awaitBatch(ctx context.Context, next uint64, replies <-chan batchReply) (batchReply, batchEnd, error) {
+// awaitReply waits for the reply of the batched direct get from offset
+// next, made for op ("read", "get"). end is batchesDone when it has one,
+// else why it stopped waiting: batchesUnusable once direct gets were
+// turned off for the Log, batchesStalled when no reply came within the
+// timeout (counted while connected) or the connection was made again (the
+// request may have been lost with it).
+func awaitReply[R any](ctx context.Context, l *Log, op string, next uint64, replies <-chan R) (R, batchEnd, error) {
+	var none R
 	poll := time.NewTicker(directPoll)
 	defer poll.Stop()
 	reconnects := l.nc.Stats().Reconnects
@@ -325,27 +330,26 @@ func (l *Log) awaitBatch(ctx context.Context, next uint64, replies <-chan batchR
 	for {
 		select {
 		case <-ctx.Done():
-			return batchReply{}, batchesDone, ctx.Err()
+			return none, batchesDone, ctx.Err()
 		case r := <-replies:
 			if l.closed.Load() {
-				return batchReply{}, batchesDone, fmt.Errorf("get %d: %w", next, stream.ErrClosed)
+				return none, batchesDone, fmt.Errorf("%s %d: %w", op, next, stream.ErrClosed)
 			}
 			return r, batchesDone, nil
 		case <-poll.C:
 			switch {
 			case l.closed.Load():
-				return batchReply{}, batchesDone, fmt.Errorf("get %d: %w", next, stream.ErrClosed)
+				return none, batchesDone, fmt.Errorf("%s %d: %w", op, next, stream.ErrClosed)
 			case l.noDirect.Load():
-				return batchReply{}, batchesUnusable, nil
+				return none, batchesUnusable, nil
 			case !l.nc.IsConnected():
 				// Wait for the connection rather than for the batch.
 				deadline = time.Now().Add(l.cfg.Timeout)
 			case l.nc.Stats().Reconnects != reconnects:
-				// The request may have been lost with the connection.
-				return batchReply{}, batchesStalled, nil
+				return none, batchesStalled, nil
 			case time.Now().After(deadline):
-				l.log.Info("batched get got no reply", "offset", next, "timeout", l.cfg.Timeout)
-				return batchReply{}, batchesStalled, nil
+				l.log.Info("batched direct get got no reply", "op", op, "offset", next, "timeout", l.cfg.Timeout)
+				return none, batchesStalled, nil
 			}
 		}
 	}

@@ -136,43 +136,13 @@ func (l *Log) readDirect(ctx context.Context, from, last uint64, fn func([]strea
 	if err := request(from); err != nil {
 		return next, nil
 	}
-	poll := time.NewTicker(directPoll)
-	defer poll.Stop()
-	reconnects := l.nc.Stats().Reconnects
 	var run []stream.Entry
 	for next <= last {
-		deadline := time.Now().Add(l.cfg.Timeout)
-		var r directBatchReply
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return next, ctx.Err()
-			case <-poll.C:
-				switch {
-				case l.closed.Load():
-					return next, fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
-				case l.noDirect.Load():
-					return next, nil
-				case !l.nc.IsConnected():
-					// Wait for the connection rather than for the batch.
-					deadline = time.Now().Add(l.cfg.Timeout)
-				case l.nc.Stats().Reconnects != reconnects:
-					// The request may have been lost with the connection:
-					// the consumer reads on, now that there is one.
-					return next, nil
-				case time.Now().After(deadline):
-					// No reply (a lost connection, a server that does not
-					// answer): the consumer reads on.
-					l.log.Info("catch-up read got no reply: reading through the consumer", "offset", next, "timeout", l.cfg.Timeout)
-					return next, nil
-				}
-			case r = <-replies:
-				break wait
-			}
-		}
-		if l.closed.Load() {
-			return next, fmt.Errorf("read at %d: %w", next, stream.ErrClosed)
+		// Without a reply (no connection, a server that does not
+		// answer) or with direct gets turned off, the consumer reads on.
+		r, end, err := awaitReply(ctx, l, "read at", next, replies)
+		if err != nil || end != batchesDone {
+			return next, err
 		}
 		if r.err != nil || r.from != next {
 			l.log.Debug("catch-up read ends early: reading through the consumer", "offset", next, "err", r.err)
