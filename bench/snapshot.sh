@@ -55,8 +55,8 @@
 #
 # Settings (environment):
 #   KEYS         keys in the dataset                     (1000000)
-#   TOKEN        string values' random token: alnum or hex (alnum; see
-#                bench/README.md: hex reproduces the issue's 0.32x reference)
+#   TOKEN        string values' random token: alnum, hex or words (alnum;
+#                see bench/README.md for how compressible each makes the data)
 #   PARTS        parts to run                            (size bootstrap latency replicas)
 #   BOOT_REPS    bootstrap runs per server               (3)
 #   SET_SECONDS  seconds per latency run                 (8)

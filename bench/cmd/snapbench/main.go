@@ -81,17 +81,24 @@ const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 // tokenChars are the characters of a string value's random token:
 // alphanumerics (SNAP_TOKEN=alnum, the default: about 6 bits of entropy
 // per byte) or lowercase hex digits (SNAP_TOKEN=hex: 4 bits, as in the
-// hashes, UUIDs and session ids real values carry). Hash fields' random
-// references stay alphanumeric either way.
-var tokenChars = alnum
+// hashes, UUIDs and session ids real values carry). With SNAP_TOKEN=words
+// (tokenWords) the token is text instead: words of the lists below drawn
+// at random, a space after each. Hash fields' random references stay
+// alphanumeric either way.
+var (
+	tokenChars = alnum
+	tokenWords bool
+)
 
 func init() {
 	switch t := os.Getenv("SNAP_TOKEN"); t {
 	case "", "alnum":
 	case "hex":
 		tokenChars = "0123456789abcdef"
+	case "words":
+		tokenWords = true
 	default:
-		fmt.Fprintf(os.Stderr, "snapbench: SNAP_TOKEN=%q: want alnum or hex\n", t)
+		fmt.Fprintf(os.Stderr, "snapbench: SNAP_TOKEN=%q: want alnum, hex or words\n", t)
 		os.Exit(2)
 	}
 }
@@ -104,7 +111,7 @@ var (
 
 // appendValue appends a 100-byte string value: a small JSON record (id,
 // user, score, flag) whose "token" field fills the rest with random
-// tokenChars, so about half of it is incompressible.
+// tokenChars, so about half of it is incompressible (or with words).
 func appendValue(b []byte, id int, r *rand.Rand) []byte {
 	start := len(b)
 	b = append(b, `{"id":`...)
@@ -118,8 +125,23 @@ func appendValue(b []byte, id int, r *rand.Rand) []byte {
 	b = strconv.AppendBool(b, r.IntN(2) == 0)
 	b = append(b, `,"token":"`...)
 	for len(b)-start < valueSize-2 {
-		b = append(b, tokenChars[r.IntN(len(tokenChars))])
+		if !tokenWords {
+			b = append(b, tokenChars[r.IntN(len(tokenChars))])
+			continue
+		}
+		var w string
+		switch n := r.IntN(len(words) + len(cities) + len(fields)); {
+		case n < len(words):
+			w = words[n]
+		case n < len(words)+len(cities):
+			w = cities[n-len(words)]
+		default:
+			w = fields[n-len(words)-len(cities)]
+		}
+		b = append(b, w...)
+		b = append(b, ' ')
 	}
+	b = b[:start+valueSize-2]
 	return append(b, '"', '}')
 }
 
