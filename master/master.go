@@ -26,6 +26,7 @@ import (
 	"github.com/ferrydb/ferry/internal/server"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/snapshot/taker"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -183,9 +184,10 @@ type Master struct {
 	ackWant   atomic.Uint64 // highest offset a WAIT asked the replicas about
 	askAcks   chan struct{} // wakes sendAckRequests
 
-	snaps   *snapshots // nil without a store
-	cuts    sync.Mutex // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
-	gen     string     // generation: names this master's snapshots
+	snaps   *taker.Taker  // nil without a store
+	cuts    sync.Mutex    // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
+	gen     string        // generation: names this master's snapshots
+	loaded  snapshot.Info // the snapshot the last rebuild started from (Key empty: none)
 	started time.Time
 }
 
@@ -199,7 +201,7 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 	e := command.New(command.Config{RequirePass: cfg.RequirePass, FerryVersion: cfg.Version, Addr: cfg.Addr, Values: rdb.Values{}})
 	m := &Master{cfg: cfg, engine: e, log: cfg.Logger, apply: e.NewApplier(), gen: newGeneration(), started: time.Now(), askAcks: make(chan struct{}, 1)}
 	if cfg.Store != nil {
-		m.snaps = newSnapshots(m)
+		m.snaps = m.newTaker()
 		e.SetSnapshots(m.snaps)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -308,11 +310,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	if m.snaps != nil {
 		// The entries replayed are in the log and in no snapshot: they
 		// count toward the next snapshot's LogMaxBytes trigger.
-		atCut := m.logSize() - replayed
-		m.snaps.mu.Lock()
-		m.snaps.logAtCut = atCut
-		m.snaps.unsavedSince = unsavedSince
-		m.snaps.mu.Unlock()
+		m.snaps.Restored(m.loaded, unsavedSince, m.logSize()-replayed)
 	}
 	m.engine.Lock()
 	keys := 0
@@ -635,7 +633,7 @@ func (m *Master) Serve(ctx context.Context) error {
 		m.spawn(func() { m.watchLog(serving) })
 	}
 	if m.snaps != nil {
-		m.spawn(func() { m.snaps.schedule(m.ctx) })
+		m.spawn(func() { m.snaps.Schedule(m.ctx) })
 	}
 	err := m.srv.Serve(ctx)
 	served()
@@ -655,9 +653,7 @@ func (m *Master) shutdownSnapshot() {
 	m.engine.Lock()
 	loading := m.engine.Loading() || m.engine.WriteError() != ""
 	m.engine.Unlock()
-	m.snaps.mu.Lock()
-	newest := m.snaps.newest
-	m.snaps.mu.Unlock()
+	newest := m.snaps.Newest()
 	if loading || m.Offset() == newest.Offset && newest.Key != "" {
 		return
 	}
@@ -727,9 +723,7 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 	m.engine.ReplaceKeyspace(ks)
 	m.engine.SetLoading(true)
 	m.engine.Unlock()
-	m.snaps.mu.Lock()
-	m.snaps.newest = info
-	m.snaps.mu.Unlock()
+	m.loaded = info
 	m.log.Info("snapshot loaded", "dataset", ds, "offset", info.Offset, "key", info.Key, "bytes", info.Size)
 	return info.Offset + 1, nil
 }
