@@ -25,6 +25,7 @@ import (
 	"github.com/ferrydb/ferry/internal/server"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/snapshot/taker"
 	"github.com/ferrydb/ferry/stream"
 )
 
@@ -80,6 +81,16 @@ type Config struct {
 	// position is gone from the log; nil starts empty from offset 0 and
 	// stops at a gap (StateResyncNeeded).
 	Store snapshot.Store
+	// TakeSnapshots, with a Store, makes the replica take snapshots into it
+	// (BGSAVE and the schedule below) as a master does, so that the master
+	// need not; SnapshotInterval, SnapshotAfterWrites and SnapshotKeep are
+	// the master's settings of the same names. Retention trims the log
+	// when Log is a stream.Trimmer (its NATS user must be allowed to purge
+	// the stream; a failure is logged).
+	TakeSnapshots       bool
+	SnapshotInterval    time.Duration
+	SnapshotAfterWrites int64
+	SnapshotKeep        int
 	// AckEvery is how often an applied offset that moved is acknowledged
 	// to the master (0: every 100 ms), and one that did not every second
 	// or every AckEvery if longer (a master forgets a replica it has not
@@ -95,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AckEvery < 0 {
 		return errors.New("replica: negative AckEvery")
+	}
+	if c.TakeSnapshots && c.Store == nil {
+		return errors.New("replica: taking snapshots needs a snapshot store")
 	}
 	if c.AckEvery == 0 {
 		c.AckEvery = defaultAckEvery
@@ -139,9 +153,13 @@ type Replica struct {
 	heard        time.Time     // when the master last announced itself
 	upSince      time.Time     // when the replica last started streaming
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	snaps *taker.Taker // nil unless the replica takes snapshots
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closing bool // Close has begun: spawn starts nothing
 }
 
 // New prepares a replica and binds its listener. It starts empty and in
@@ -179,6 +197,10 @@ func New(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if cfg.TakeSnapshots {
+		r.snaps = r.newTaker()
+		e.SetSnapshots(r.snaps)
+	}
 	if cfg.Addr == "" {
 		return r, nil
 	}
@@ -255,6 +277,9 @@ func (r *Replica) Start() {
 			r.log.Warn("cannot watch for the master's announcements: INFO and ROLE will not name the master", "err", err)
 		}
 	}
+	if r.snaps != nil {
+		r.spawn(r.snaps.Schedule)
+	}
 	r.wg.Add(3)
 	go func() {
 		defer r.wg.Done()
@@ -277,6 +302,9 @@ func (r *Replica) Close() error {
 	if r.srv != nil {
 		err = r.srv.Close()
 	}
+	r.closeMu.Lock()
+	r.closing = true
+	r.closeMu.Unlock()
 	r.cancel()
 	r.wg.Wait()
 	return err

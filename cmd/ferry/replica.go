@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os/signal"
 	"syscall"
 
@@ -21,6 +22,8 @@ func runReplica(args []string) error {
 	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
 	sf := addStoreFlags(fs, "")
+	takeSnaps := fs.Bool("take-snapshots", false, "take snapshots into --store as a master does (BGSAVE, --snapshot-interval, --snapshot-after-writes; retention by --snapshot-keep, which trims the log), so that the master need not")
+	schf := addScheduleFlags(fs)
 	procs := addProcsFlag(fs, 1)
 	if err := parseServerFlags(fs, args); err != nil {
 		return err
@@ -49,6 +52,9 @@ func runReplica(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *takeSnaps && st == nil {
+		return errors.New("ferry replica: --take-snapshots needs --store")
+	}
 	if st == nil {
 		logger.Warn("no --store: the replica starts empty and reads the log from its start, and stops if its position is gone from the log")
 	}
@@ -60,6 +66,7 @@ func runReplica(args []string) error {
 	r, err := replica.New(replica.Config{
 		Addr: *addr, AnnounceAddr: *announce, RequirePass: *pass, Version: version, Logger: logger,
 		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
+		TakeSnapshots: *takeSnaps, SnapshotInterval: schf.interval, SnapshotAfterWrites: schf.afterWrites, SnapshotKeep: schf.keep,
 	})
 	if err != nil {
 		return err

@@ -61,20 +61,31 @@ func fileStoreURL(dir string) (string, error) {
 	return snapshot.Location{Scheme: "file", Dir: abs}.String(), nil
 }
 
-// snapshotFlags are the master's snapshot schedule and retention.
-type snapshotFlags struct {
+// scheduleFlags are a node's snapshot schedule and retention.
+type scheduleFlags struct {
 	interval    time.Duration
 	afterWrites int64
 	keep        int
-	newDataset  bool
-	noShutdown  bool
 }
 
-func addSnapshotFlags(fs *flag.FlagSet) *snapshotFlags {
-	s := &snapshotFlags{}
+func addScheduleFlags(fs *flag.FlagSet) *scheduleFlags {
+	s := &scheduleFlags{}
 	fs.DurationVar(&s.interval, "snapshot-interval", time.Hour, "take a snapshot when this long passed since the last one and anything changed (0: not by time)")
 	fs.Int64Var(&s.afterWrites, "snapshot-after-writes", 100000, "take a snapshot after this many changes (0: not by count)")
 	fs.IntVar(&s.keep, "snapshot-keep", 3, "snapshots to keep; older ones are deleted and the log is trimmed below the oldest kept (0: keep all, never trim)")
+	return s
+}
+
+// snapshotFlags are the master's snapshot schedule and retention, and
+// its start and shutdown.
+type snapshotFlags struct {
+	*scheduleFlags
+	newDataset bool
+	noShutdown bool
+}
+
+func addSnapshotFlags(fs *flag.FlagSet) *snapshotFlags {
+	s := &snapshotFlags{scheduleFlags: addScheduleFlags(fs)}
 	fs.BoolVar(&s.newDataset, "new-dataset", false, "allow starting empty when there is no snapshot (or no --store) and the log has no entry (never when either cannot be read)")
 	fs.BoolVar(&s.noShutdown, "no-shutdown-snapshot", false, "skip the snapshot a clean shutdown takes")
 	return s
