@@ -37,6 +37,12 @@
 #              10 ms (VmRSS and Pss of the master and, for redis, its forked
 #              child): peak during the snapshot vs peak at rest.
 #              Targets: ferry p99 during/at rest <= 1.2; memory <= 1.2x.
+#   replsnap   (not in the default PARTS) the same SET runs against the
+#              ferry master with a `ferry replica --take-snapshots` following
+#              it: at rest, while the master takes snapshots, and while the
+#              replica takes them (snapbench -bgsave-addr) and the master
+#              takes none. p99 during/at rest of each; a replica taking the
+#              snapshots is how a deployment keeps the master's p99 at rest.
 #   replicas   snapbench set against the ferry master for BOOT_WINDOW
 #              seconds, recording SETs per 100 ms; after 1 s, BOOT_N `ferry
 #              replica --store` processes start together. Throughput over
@@ -464,6 +470,59 @@ if has_part latency; then
   rcow=$(awk -F: '/^rdb_last_cow_size:/ {print $2}' <<<"$rinfo")
   rfork=$(awk -F: '/^latest_fork_usec:/ {print $2}' <<<"$rinfo")
   md_parts+=("- redis INFO after the runs: used_memory $rused, rdb_last_cow_size $rcow (so used_memory + COW = $(awk -v a="$rused" -v b="$rcow" 'BEGIN {printf "%.2f", (a + b) / a}')x used_memory), latest_fork_usec $rfork")
+fi
+
+# ----------------------------------------------------------------- replsnap
+if has_part replsnap; then
+  echo
+  echo "== SET latency with a replica following: at rest, snapshots on the master, snapshots on the replica; ${SET_SECONDS}s per run, $LAT_REPS rounds"
+  RPORT=$(pick_port)
+  t0=$(date +%s%N)
+  "$TMP/ferry" replica --addr "127.0.0.1:$RPORT" --nats "$NATS_URL" --dataset "$DATASET" \
+    "${STORE_FLAGS[@]}" --take-snapshots --snapshot-interval 0 --snapshot-after-writes 0 \
+    --log-level info 2>>"$TMP/replica-snap.log" &
+  snap_rpid=$!
+  SERVER_PIDS+=("$snap_rpid")
+  "$SB" wait -addr "127.0.0.1:$RPORT" -master "127.0.0.1:$FERRY_PORT" -since "$t0" >/dev/null
+  snap_rport=$RPORT
+  RCONDS=("rest" "master" "replica")
+  declare -A RS99 RSRPS
+  for c in "${RCONDS[@]}"; do RS99[$c]="" RSRPS[$c]=""; done
+  for ((i = 0; i < LAT_REPS; i++)); do
+    for c in "${RCONDS[@]}"; do
+      wait_idle "$FERRY_PORT"
+      wait_idle "$snap_rport"
+      flags=()
+      case $c in
+        master) flags=(-bgsave) ;;
+        replica) flags=(-bgsave -bgsave-addr "127.0.0.1:$snap_rport") ;;
+      esac
+      out=$("$SB" set -addr "127.0.0.1:$FERRY_PORT" -keys "$KEYS" -seconds "$SET_SECONDS" -pids "$FERRY_PID" "${flags[@]}" 2>&1) || {
+        notes+=("replsnap $c: $out")
+        out=""
+      }
+      for k in p50_us p99_us p999_us rps; do
+        record replsnap ferry "$c" "$((i + 1))" "$k" "$(field "$k" <<<"$out")"
+      done
+      RS99[$c]+="$(field p99_us <<<"$out") " RSRPS[$c]+="$(field rps <<<"$out") "
+      printf '  %-8s %7s SET/s  p50 %6s µs  p99 %7s µs  p99.9 %7s µs%s\n' "$c" "$(field rps <<<"$out")" \
+        "$(field p50_us <<<"$out")" "$(field p99_us <<<"$out")" "$(field p999_us <<<"$out")" \
+        "$([ "$c" = rest ] || echo "  snapshots started: $(field bgsaves <<<"$out")")"
+    done
+  done
+  declare -A RM99 RMRPS
+  for c in "${RCONDS[@]}"; do
+    # shellcheck disable=SC2086
+    RM99[$c]=$(median ${RS99[$c]}) RMRPS[$c]=$(median ${RSRPS[$c]})
+  done
+  m99=$(ratio "${RM99[master]}" "${RM99[rest]}")
+  r99=$(ratio "${RM99[replica]}" "${RM99[rest]}")
+  echo "master SET p99 during/at rest, a replica following: snapshots on the master $m99, on the replica $r99 (target <= 1.2)"
+  echo "master SET/s during/at rest: snapshots on the master $(ratio "${RMRPS[master]}" "${RMRPS[rest]}"), on the replica $(ratio "${RMRPS[replica]}" "${RMRPS[rest]}")"
+  summary+=("| SET p99 during a snapshot / at rest, a replica following: snapshots on the master | $m99 | | | <= 1.2 | |")
+  summary+=("| same, snapshots taken by the replica (--take-snapshots) | $r99 | | | <= 1.2 | |")
+  md_parts+=("- replsnap (a ferry replica with --take-snapshots following the master): median SET/s and p99 µs at rest ${RMRPS[rest]} / ${RM99[rest]}, snapshots on the master ${RMRPS[master]} / ${RM99[master]}, on the replica ${RMRPS[replica]} / ${RM99[replica]}")
+  stop_pid "$snap_rpid"
 fi
 
 # ----------------------------------------------------------------- replicas

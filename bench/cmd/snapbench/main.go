@@ -6,7 +6,7 @@
 //
 //	snapbench load -addr A -n 1000000            load the mixed dataset
 //	snapbench set -addr A -keys N -seconds 8     SET load: rps and latency percentiles
-//	          [-bgsave] [-pids 1,2] [-timeline 100ms]
+//	          [-bgsave [-bgsave-addr host:port]] [-pids 1,2] [-timeline 100ms]
 //	snapbench save -addr A                       BGSAVE and wait for it to end
 //	snapbench wait -addr R -master M -key K -since NS   wait until a replica serves and is caught up
 //
@@ -413,7 +413,7 @@ func loadRange(addr string, from, to, batch int) error {
 // on random string keys of the dataset with fresh 100-byte values, so the
 // dataset keeps its shape and size, and records every request's latency.
 // With -bgsave it keeps a snapshot running (BGSAVE whenever none is in
-// progress); with -pids it samples the memory of those processes and their
+// progress), on -bgsave-addr if set (a replica taking the snapshots); with -pids it samples the memory of those processes and their
 // children every 10 ms.
 func cmdSet(args []string) error {
 	fs := flag.NewFlagSet("set", flag.ExitOnError)
@@ -422,6 +422,7 @@ func cmdSet(args []string) error {
 	conns := fs.Int("conns", 50, "connections, one request in flight each")
 	seconds := fs.Float64("seconds", 8, "how long to run")
 	bgsave := fs.Bool("bgsave", false, "keep a BGSAVE running through the run")
+	bgsaveAddr := fs.String("bgsave-addr", "", "with -bgsave: the node that takes the snapshots, say a replica with --take-snapshots (empty: -addr)")
 	pids := fs.String("pids", "", "comma-separated pids whose memory (with their children's) to sample every 10 ms")
 	timeline := fs.Duration("timeline", 0, "also print the SETs done per interval of this length")
 	stopFile := fs.String("stopfile", "", "end the run early once this file exists")
@@ -507,9 +508,12 @@ func cmdSet(args []string) error {
 	saves := 0
 	var inProgress, polls int
 	saveDone := make(chan error, 1)
+	if *bgsaveAddr == "" {
+		*bgsaveAddr = *addr
+	}
 	if *bgsave {
 		go func() {
-			c, err := dial(*addr)
+			c, err := dial(*bgsaveAddr)
 			if err != nil {
 				saveDone <- err
 				return
