@@ -1,4 +1,5 @@
-# The master and the replicas on ECS Fargate. One master per dataset:
+# The master and the replicas on ECS Fargate (and, with
+# snapshots_on_replica, the snapshotter). One master per dataset:
 # deployments stop the old master before starting the new one (a second
 # master would be fenced by the log anyway, and refuse writes).
 
@@ -14,7 +15,7 @@ resource "aws_ecs_cluster" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "ecs" {
-  for_each          = toset(["master", "replica"])
+  for_each          = local.containers
   name              = "/ecs/${var.name}/${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -22,21 +23,36 @@ resource "aws_cloudwatch_log_group" "ecs" {
 }
 
 locals {
-  # One container definition per role; the image's entrypoint is /ferry,
-  # the command is the role.
-  containers = {
+  # One container definition (and log group) per role; the image's
+  # entrypoint is /ferry, the command is the ferry command. The snapshotter
+  # is there only with snapshots_on_replica.
+  all_containers = {
     master = {
+      command     = "master"
       environment = local.master_environment
       role_arn    = aws_iam_role.master.arn
       cpu         = var.master_cpu
       memory      = var.master_memory
     }
     replica = {
+      command     = "replica"
       environment = local.container_environment
       role_arn    = aws_iam_role.replica.arn
       cpu         = var.replica_cpu
       memory      = var.replica_memory
     }
+    snapshotter = {
+      command     = "replica"
+      environment = local.snapshotter_environment
+      role_arn    = one(aws_iam_role.snapshotter[*].arn)
+      # It holds the dataset and takes its snapshots, as the master did.
+      cpu    = coalesce(var.snapshotter_cpu, var.master_cpu)
+      memory = coalesce(var.snapshotter_memory, var.master_memory)
+    }
+  }
+  containers = {
+    for role, c in local.all_containers : role => c
+    if role != "snapshotter" || var.snapshots_on_replica
   }
 }
 
@@ -59,7 +75,7 @@ resource "aws_ecs_task_definition" "this" {
   container_definitions = jsonencode([{
     name      = "ferry"
     image     = var.image
-    command   = [each.key]
+    command   = [each.value.command]
     essential = true
     # SIGTERM lets ferry finish: the master takes its shutdown snapshot.
     stopTimeout = 120
@@ -137,4 +153,33 @@ resource "aws_ecs_service" "replica" {
     # Autoscaling may change the count.
     ignore_changes = [desired_count]
   }
+}
+
+# The replica that takes the snapshots (snapshots_on_replica), so that
+# the master spends nothing on them: one task, in the replicas' subnets
+# and security group, with no service discovery name (nobody connects to
+# it; its metrics and health endpoints are on port 9090 like every
+# task's). A deployment stops the old task first so that two snapshotters
+# do not both write and trim; two would be safe (each names its snapshots
+# with a generation of its own) but would only double the work.
+resource "aws_ecs_service" "snapshotter" {
+  count                              = var.snapshots_on_replica ? 1 : 0
+  name                               = "${var.name}-snapshotter"
+  cluster                            = local.ecs_cluster_arn
+  task_definition                    = aws_ecs_task_definition.this["snapshotter"].arn
+  launch_type                        = "FARGATE"
+  desired_count                      = 1
+  deployment_minimum_healthy_percent = 0
+  deployment_maximum_percent         = 100
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+  tags                               = local.tags
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.ferry.id]
+    assign_public_ip = var.assign_public_ip
+  }
+
+  depends_on = [aws_iam_role_policy.snapshotter_snapshots, aws_iam_role_policy.execution_secrets]
 }

@@ -1,4 +1,5 @@
-# Least privilege: the master reads and writes objects under its prefix;
+# Least privilege: the master (and the snapshotter, with
+# snapshots_on_replica) reads and writes objects under its prefix;
 # replicas (ECS and Lambda) only list and read them. Nobody else in this
 # stack touches the bucket.
 
@@ -118,6 +119,25 @@ resource "aws_iam_role_policy" "replica_snapshots" {
   name   = "snapshots-read"
   role   = aws_iam_role.replica.id
   policy = data.aws_iam_policy_document.snapshots_read.json
+}
+
+# The snapshotter (snapshots_on_replica) writes snapshots and deletes the
+# ones past --snapshot-keep, as the master did: the master's access, in a
+# role of its own so that the replicas' role stays read-only and each
+# role's grants say what its task does.
+resource "aws_iam_role" "snapshotter" {
+  count              = var.snapshots_on_replica ? 1 : 0
+  name_prefix        = "${var.name}-snapshotter-"
+  description        = "ferry snapshotter task (a replica taking snapshots): reads and writes snapshots under s3://${local.bucket_name}/${var.snapshot_prefix}/."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "snapshotter_snapshots" {
+  count  = var.snapshots_on_replica ? 1 : 0
+  name   = "snapshots-read-write"
+  role   = aws_iam_role.snapshotter[0].id
+  policy = data.aws_iam_policy_document.snapshots_write.json
 }
 
 # The ECS agent's role: pull the image, write logs, read the two secrets.

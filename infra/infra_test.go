@@ -3,10 +3,14 @@ package infra_test
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +22,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // module is one Terraform module: the .tf files of one directory.
@@ -26,6 +32,7 @@ type module struct {
 	files     map[string]*hclsyntax.Body
 	variables map[string]*hclsyntax.Block
 	locals    map[string]bool
+	localExpr map[string]hclsyntax.Expression
 	outputs   map[string]*hclsyntax.Block
 	resources map[string]*hclsyntax.Block // "type.name"
 	data      map[string]*hclsyntax.Block // "type.name"
@@ -39,7 +46,7 @@ func loadModule(t *testing.T, dir string) *module {
 	t.Helper()
 	m := &module{
 		dir: dir, files: map[string]*hclsyntax.Body{}, variables: map[string]*hclsyntax.Block{},
-		locals: map[string]bool{}, outputs: map[string]*hclsyntax.Block{}, resources: map[string]*hclsyntax.Block{},
+		locals: map[string]bool{}, localExpr: map[string]hclsyntax.Expression{}, outputs: map[string]*hclsyntax.Block{}, resources: map[string]*hclsyntax.Block{},
 		data: map[string]*hclsyntax.Block{}, modules: map[string]*hclsyntax.Block{}, providers: map[string]bool{},
 	}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.tf"))
@@ -100,9 +107,10 @@ func (m *module) declare(t *testing.T, path string, b *hclsyntax.Block) {
 		dup("output", b.Labels[0], seen)
 		m.outputs[b.Labels[0]] = b
 	case "locals":
-		for name := range b.Body.Attributes {
+		for name, attr := range b.Body.Attributes {
 			dup("local", name, m.locals[name])
 			m.locals[name] = true
+			m.localExpr[name] = attr.Expr
 		}
 	case "resource":
 		key := b.Labels[0] + "." + b.Labels[1]
@@ -499,7 +507,10 @@ func TestLeastPrivilege(t *testing.T) {
 	for role, want := range map[string]string{
 		"aws_iam_role_policy.master_snapshots":  "data.aws_iam_policy_document.snapshots_write.json",
 		"aws_iam_role_policy.replica_snapshots": "data.aws_iam_policy_document.snapshots_read.json",
-		"aws_iam_role_policy.lambda":            "data.aws_iam_policy_document.lambda[0].json",
+		// The snapshotter (snapshots_on_replica) writes and deletes
+		// snapshots, as the master does.
+		"aws_iam_role_policy.snapshotter_snapshots": "data.aws_iam_policy_document.snapshots_write.json",
+		"aws_iam_role_policy.lambda":                "data.aws_iam_policy_document.lambda[0].json",
 	} {
 		b, ok := m.resources[role]
 		if !ok {
@@ -508,6 +519,40 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 		if got := exprText(m, b.Body.Attributes["policy"].Expr); got != want {
 			t.Errorf("%s: policy = %s, want %s", role, got, want)
+		}
+	}
+	// Each policy is attached to its own job's role: the snapshotter's
+	// write access is not the master's role shared, and the replicas'
+	// role gets nothing more than reading.
+	for policy, want := range map[string]string{
+		"aws_iam_role_policy.master_snapshots":      "aws_iam_role.master.id",
+		"aws_iam_role_policy.replica_snapshots":     "aws_iam_role.replica.id",
+		"aws_iam_role_policy.snapshotter_snapshots": "aws_iam_role.snapshotter[0].id",
+		"aws_iam_role_policy.lambda":                "aws_iam_role.lambda[0].id",
+	} {
+		if b, ok := m.resources[policy]; ok {
+			if got := exprText(m, b.Body.Attributes["role"].Expr); got != want {
+				t.Errorf("%s: role = %s, want %s", policy, got, want)
+			}
+		}
+	}
+	for _, role := range []string{"master", "replica", "snapshotter"} {
+		b, ok := m.resources["aws_iam_role."+role]
+		if !ok {
+			t.Errorf("no aws_iam_role.%s", role)
+			continue
+		}
+		if got := exprText(m, b.Body.Attributes["assume_role_policy"].Expr); got != "data.aws_iam_policy_document.ecs_tasks_assume.json" {
+			t.Errorf("aws_iam_role.%s: assume_role_policy = %s", role, got)
+		}
+	}
+	for role, want := range map[string]string{
+		"master":      "aws_iam_role.master.arn",
+		"replica":     "aws_iam_role.replica.arn",
+		"snapshotter": "one(aws_iam_role.snapshotter[*].arn)",
+	} {
+		if got := exprText(m, containerItem(t, m, role, "role_arn")); got != want {
+			t.Errorf("the %s task's role_arn = %s, want %s", role, got, want)
 		}
 	}
 	lambdaDoc := m.data["aws_iam_policy_document.lambda"]
@@ -613,6 +658,432 @@ func TestEnvironmentNamesFlags(t *testing.T) {
 		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(n, "FERRY_")), "_", "-")
 		if !bytes.Contains(sources, []byte(`"`+flag+`"`)) && !bytes.Contains(sources, []byte(`"`+n+`"`)) {
 			t.Errorf("%s: no flag --%s in cmd/ferry and no %s in cmd/ferry-lambda", n, flag, n)
+		}
+	}
+}
+
+// containerItem returns the expression of attribute attr of role's entry
+// in local.all_containers (an object constructor), or nil.
+func containerItem(t *testing.T, m *module, role, attr string) hclsyntax.Expression {
+	t.Helper()
+	entry := objectItem(m.localExpr["all_containers"], role)
+	if entry == nil {
+		t.Errorf("local.all_containers has no entry %s", role)
+		return nil
+	}
+	return objectItem(entry, attr)
+}
+
+// objectItem returns the value of key in an object constructor, or nil.
+func objectItem(expr hclsyntax.Expression, key string) hclsyntax.Expression {
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	for _, it := range obj.Items {
+		if hcl.ExprAsKeyword(it.KeyExpr) == key {
+			return it.ValueExpr
+		}
+	}
+	return nil
+}
+
+// unknownFunc stands for a Terraform function whose result the tests do
+// not look at: it returns an unknown value.
+var unknownFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{Name: "args", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true, AllowDynamicType: true},
+	Type:     function.StaticReturnType(cty.DynamicPseudoType),
+	Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
+		return cty.DynamicVal, nil
+	},
+})
+
+// tfFuncs are the Terraform functions the locals use: the ones that
+// shape the environments are cty's, as Terraform's are.
+var tfFuncs = map[string]function.Function{
+	"merge":      stdlib.MergeFunc,
+	"tostring":   stdlib.MakeToFunc(cty.String),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"coalesce":   stdlib.CoalesceFunc,
+	"keys":       stdlib.KeysFunc,
+	"sort":       stdlib.SortFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
+	"one":        unknownFunc,
+}
+
+// evalContext evaluates the module's locals with the variables'
+// defaults, overridden by vars, and every resource and data source
+// unknown, and returns the context to evaluate expressions in (var,
+// local, count-free meta-arguments). A local whose evaluation fails is
+// unknown.
+func (m *module) evalContext(t *testing.T, vars map[string]cty.Value) *hcl.EvalContext {
+	t.Helper()
+	vs := map[string]cty.Value{}
+	for name, b := range m.variables {
+		vs[name] = cty.DynamicVal
+		if v := literal(t, b.Body, "default"); v != cty.NilVal {
+			vs[name] = v
+		}
+	}
+	for name, v := range vars {
+		if _, ok := vs[name]; !ok {
+			t.Fatalf("no variable %s", name)
+		}
+		vs[name] = v
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vs), "data": cty.DynamicVal}, Functions: tfFuncs}
+	for key := range m.resources {
+		typ, _, _ := strings.Cut(key, ".")
+		ctx.Variables[typ] = cty.DynamicVal
+	}
+	locals := map[string]cty.Value{}
+	for name := range m.localExpr {
+		locals[name] = cty.DynamicVal
+	}
+	for range len(locals) + 1 {
+		ctx.Variables["local"] = cty.ObjectVal(locals)
+		changed := false
+		for name, expr := range m.localExpr {
+			v, diags := expr.Value(ctx)
+			if diags.HasErrors() {
+				v = cty.DynamicVal
+			}
+			if !v.RawEquals(locals[name]) {
+				changed = true
+			}
+			locals[name] = v
+		}
+		if !changed {
+			break
+		}
+	}
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	return ctx
+}
+
+// evalAttr evaluates attribute attr of body in ctx, failing the test when
+// it is missing or does not evaluate.
+func evalAttr(t *testing.T, ctx *hcl.EvalContext, what string, body *hclsyntax.Body, attr string) cty.Value {
+	t.Helper()
+	a, ok := body.Attributes[attr]
+	if !ok {
+		t.Errorf("%s: no %s", what, attr)
+		return cty.DynamicVal
+	}
+	v, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() {
+		t.Errorf("%s: %s: %s", what, attr, diags.Error())
+		return cty.DynamicVal
+	}
+	return v
+}
+
+// stringMap returns the known string attributes (or elements) of an
+// object or map value; it fails the test for an unknown or null value.
+func stringMap(t *testing.T, what string, v cty.Value) map[string]string {
+	t.Helper()
+	if !v.IsKnown() || v.IsNull() || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+		t.Errorf("%s is %#v, want a known object", what, v)
+		return nil
+	}
+	out := map[string]string{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if e.IsKnown() && !e.IsNull() && e.Type() == cty.String {
+			out[k.AsString()] = e.AsString()
+		} else {
+			out[k.AsString()] = "(unknown)"
+		}
+	}
+	return out
+}
+
+// keysOf returns the sorted keys of an object or map value.
+func keysOf(v cty.Value) []string {
+	if !v.IsKnown() || v.IsNull() || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		k, _ := it.Element()
+		out = append(out, k.AsString())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestSnapshotsOnReplica checks the wiring of snapshots_on_replica by
+// evaluating the module's locals and meta-arguments with it off and on:
+// the snapshotter's service, role, policy, task definition and log group
+// exist only when it is on; the snapshotter runs ferry replica with the
+// replicas' environment plus the master's snapshot schedule and
+// encryption; and the master's schedule is off only then.
+func TestSnapshotsOnReplica(t *testing.T) {
+	m := loadModule(t, ".")
+	v, ok := m.variables["snapshots_on_replica"]
+	if !ok {
+		t.Fatal("no variable snapshots_on_replica")
+	}
+	if got := exprText(m, v.Body.Attributes["type"].Expr); got != "bool" {
+		t.Errorf("snapshots_on_replica: type %s, want bool", got)
+	}
+	if d := literal(t, v.Body, "default"); d != cty.False {
+		t.Errorf("snapshots_on_replica: default %#v, want false", d)
+	}
+
+	conditional := []string{"aws_ecs_service.snapshotter", "aws_iam_role.snapshotter", "aws_iam_role_policy.snapshotter_snapshots"}
+	for _, kms := range []cty.Value{cty.NullVal(cty.String), cty.StringVal("arn:aws:kms:eu-west-1:123456789012:key/k")} {
+		for _, on := range []bool{false, true} {
+			ctx := m.evalContext(t, map[string]cty.Value{
+				"snapshots_on_replica": cty.BoolVal(on),
+				"snapshot_interval":    cty.StringVal("17m"),
+				"kms_key_arn":          kms,
+			})
+			want := int64(0)
+			roles := []string{"master", "replica"}
+			if on {
+				want = 1
+				roles = append(roles, "snapshotter")
+			}
+			for _, key := range conditional {
+				b, ok := m.resources[key]
+				if !ok {
+					t.Errorf("no %s", key)
+					continue
+				}
+				c := evalAttr(t, ctx, key, b.Body, "count")
+				if !c.IsKnown() || c.IsNull() || c.Type() != cty.Number {
+					t.Errorf("%s: count %#v", key, c)
+				} else if n, _ := c.AsBigFloat().Int64(); n != want {
+					t.Errorf("snapshots_on_replica=%v: %s count = %d, want %d", on, key, n, want)
+				}
+			}
+			sort.Strings(roles)
+			for _, key := range []string{"aws_cloudwatch_log_group.ecs", "aws_ecs_task_definition.this"} {
+				if got := keysOf(evalAttr(t, ctx, key, m.resources[key].Body, "for_each")); !slices.Equal(got, roles) {
+					t.Errorf("snapshots_on_replica=%v: %s for_each keys %q, want %q", on, key, got, roles)
+				}
+			}
+
+			local := ctx.Variables["local"]
+			master := stringMap(t, "local.master_environment", local.GetAttr("master_environment"))
+			replica := stringMap(t, "local.container_environment", local.GetAttr("container_environment"))
+			snap := stringMap(t, "local.snapshotter_environment", local.GetAttr("snapshotter_environment"))
+			if on {
+				for _, k := range []string{"FERRY_SNAPSHOT_INTERVAL", "FERRY_SNAPSHOT_AFTER_WRITES"} {
+					if master[k] != "0" {
+						t.Errorf("snapshots_on_replica=true: the master's %s = %q, want \"0\"", k, master[k])
+					}
+				}
+			} else {
+				if got := master["FERRY_SNAPSHOT_INTERVAL"]; got != "17m" {
+					t.Errorf("snapshots_on_replica=false: the master's FERRY_SNAPSHOT_INTERVAL = %q, want var.snapshot_interval", got)
+				}
+				if got, ok := master["FERRY_SNAPSHOT_AFTER_WRITES"]; ok {
+					t.Errorf("snapshots_on_replica=false: the master's FERRY_SNAPSHOT_AFTER_WRITES = %q, want ferry's default", got)
+				}
+			}
+			// The snapshotter: the replicas' settings, taking snapshots on
+			// the schedule, encrypting as the master does.
+			for k, v := range replica {
+				if snap[k] != v {
+					t.Errorf("the snapshotter's %s = %q, the replicas' %q", k, snap[k], v)
+				}
+			}
+			for k, v := range map[string]string{"FERRY_TAKE_SNAPSHOTS": "true", "FERRY_SNAPSHOT_INTERVAL": "17m"} {
+				if snap[k] != v {
+					t.Errorf("the snapshotter's %s = %q, want %q", k, snap[k], v)
+				}
+			}
+			sse := "AES256"
+			if !kms.IsNull() {
+				sse = "aws:kms"
+			}
+			for _, k := range []string{"FERRY_S3_SSE", "FERRY_S3_SSE_KMS_KEY_ID"} {
+				if snap[k] != master[k] {
+					t.Errorf("the snapshotter's %s = %q, the master's %q", k, snap[k], master[k])
+				}
+			}
+			if master["FERRY_S3_SSE"] != sse {
+				t.Errorf("kms_key_arn %#v: FERRY_S3_SSE = %q, want %q", kms, master["FERRY_S3_SSE"], sse)
+			}
+			if c := local.GetAttr("containers"); on && c.IsKnown() && c.Type().IsObjectType() && c.Type().HasAttribute("snapshotter") {
+				if got := c.GetAttr("snapshotter").GetAttr("command"); got != cty.StringVal("replica") {
+					t.Errorf("the snapshotter runs %#v, want replica", got)
+				}
+			}
+		}
+	}
+
+	// The service: one task, the replicas' network, its own task
+	// definition; the task definition runs each role's command.
+	svc, ok := m.resources["aws_ecs_service.snapshotter"]
+	if !ok {
+		t.Fatal("no aws_ecs_service.snapshotter")
+	}
+	for attr, want := range map[string]string{
+		"name":            `"${var.name}-snapshotter"`,
+		"desired_count":   "1",
+		"task_definition": `aws_ecs_task_definition.this["snapshotter"].arn`,
+		"launch_type":     `"FARGATE"`,
+		"cluster":         "local.ecs_cluster_arn",
+	} {
+		if a, ok := svc.Body.Attributes[attr]; !ok || exprText(m, a.Expr) != want {
+			t.Errorf("aws_ecs_service.snapshotter: %s is not %s", attr, want)
+		}
+	}
+	repl := m.resources["aws_ecs_service.replica"]
+	nc, rnc := blocks(svc.Body, "network_configuration"), blocks(repl.Body, "network_configuration")
+	if len(nc) != 1 || len(rnc) != 1 {
+		t.Fatalf("network_configuration blocks: snapshotter %d, replica %d", len(nc), len(rnc))
+	}
+	for name, a := range rnc[0].Body.Attributes {
+		if b, ok := nc[0].Body.Attributes[name]; !ok || exprText(m, b.Expr) != exprText(m, a.Expr) {
+			t.Errorf("the snapshotter's network_configuration.%s differs from the replicas'", name)
+		}
+	}
+	if len(nc[0].Body.Attributes) != len(rnc[0].Body.Attributes) {
+		t.Errorf("the snapshotter's network_configuration has other settings than the replicas'")
+	}
+	td := m.resources["aws_ecs_task_definition.this"]
+	if !regexp.MustCompile(`\bcommand\s*=\s*\[each\.value\.command\]`).MatchString(exprText(m, td.Body.Attributes["container_definitions"].Expr)) {
+		t.Error("the task definition's command is not each role's command (each.value.command)")
+	}
+	for role, want := range map[string]string{"master": `"master"`, "replica": `"replica"`, "snapshotter": `"replica"`} {
+		if got := exprText(m, containerItem(t, m, role, "command")); got != want {
+			t.Errorf("the %s task's command = %s, want %s", role, got, want)
+		}
+	}
+}
+
+// flagsByFunc maps each function of cmd/ferry to the flags it defines,
+// directly or through the package's functions it calls (addNATSFlags and
+// the like): a flag is a method call on a flag set (String, StringVar,
+// ...) whose name argument is a string literal.
+func flagsByFunc(t *testing.T) func(fn string) map[string]bool {
+	t.Helper()
+	fset := token.NewFileSet()
+	own := map[string][]string{}
+	calls := map[string][]string{}
+	paths, _ := filepath.Glob("../cmd/ferry/*.go")
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || fd.Recv != nil {
+				continue
+			}
+			name := fd.Name.Name
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch fun := call.Fun.(type) {
+				case *ast.Ident:
+					calls[name] = append(calls[name], fun.Name)
+				case *ast.SelectorExpr:
+					i := 0
+					if strings.HasSuffix(fun.Sel.Name, "Var") {
+						i = 1
+					}
+					if !slices.Contains(flagMethods, strings.TrimSuffix(fun.Sel.Name, "Var")) || len(call.Args) <= i {
+						return true
+					}
+					if lit, ok := call.Args[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						own[name] = append(own[name], strings.Trim(lit.Value, "\"`"))
+					}
+				}
+				return true
+			})
+		}
+	}
+	return func(fn string) map[string]bool {
+		out := map[string]bool{}
+		seen := map[string]bool{}
+		var visit func(string)
+		visit = func(fn string) {
+			if seen[fn] {
+				return
+			}
+			seen[fn] = true
+			for _, f := range own[fn] {
+				out[f] = true
+			}
+			for _, c := range calls[fn] {
+				visit(c)
+			}
+		}
+		visit(fn)
+		return out
+	}
+}
+
+// flagMethods are flag.FlagSet's methods defining a flag, without Var.
+var flagMethods = []string{"String", "Bool", "Int", "Int64", "Uint", "Uint64", "Float64", "Duration", "Func", "BoolFunc", "Text", ""}
+
+// TestContainerFlags: every FERRY_ setting and secret a container gets
+// is a flag of the ferry command it runs (ferry master for the master,
+// ferry replica for the replicas and the snapshotter), with
+// snapshots_on_replica on and off.
+func TestContainerFlags(t *testing.T) {
+	m := loadModule(t, ".")
+	flagsOf := flagsByFunc(t)
+	for _, cmd := range []string{"runMaster", "runReplica"} {
+		if fl := flagsOf(cmd); !fl["store"] || !fl["nats"] || !fl["snapshot-interval"] {
+			t.Fatalf("%s: found flags %v, not --store, --nats, --snapshot-interval", cmd, fl)
+		}
+	}
+	if flagsOf("runMaster")["take-snapshots"] {
+		t.Fatal("runMaster has --take-snapshots: the flag finder is wrong")
+	}
+	for _, on := range []bool{false, true} {
+		ctx := m.evalContext(t, map[string]cty.Value{"snapshots_on_replica": cty.BoolVal(on)})
+		local := ctx.Variables["local"]
+		var secrets []string
+		if s := local.GetAttr("container_secrets"); s.IsKnown() && s.CanIterateElements() {
+			for it := s.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				secrets = append(secrets, e.GetAttr("name").AsString())
+			}
+		}
+		if len(secrets) == 0 {
+			t.Fatal("no names in local.container_secrets")
+		}
+		containers := local.GetAttr("containers")
+		roles := keysOf(containers)
+		if len(roles) < 2 {
+			t.Fatalf("local.containers = %#v", containers)
+		}
+		for _, role := range roles {
+			c := containers.GetAttr(role)
+			cmd := c.GetAttr("command")
+			if !cmd.IsKnown() || cmd.IsNull() || cmd.Type() != cty.String {
+				t.Errorf("%s: command %#v", role, cmd)
+				continue
+			}
+			fn := "run" + strings.ToUpper(cmd.AsString()[:1]) + cmd.AsString()[1:]
+			flags := flagsOf(fn)
+			if len(flags) == 0 {
+				t.Errorf("%s: ferry %s has no flags (no %s in cmd/ferry)", role, cmd.AsString(), fn)
+				continue
+			}
+			names := append(keysOf(c.GetAttr("environment")), secrets...)
+			if len(names) < 5 {
+				t.Errorf("%s: environment %#v", role, c.GetAttr("environment"))
+			}
+			for _, n := range names {
+				flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(n, "FERRY_")), "_", "-")
+				if !strings.HasPrefix(n, "FERRY_") || !flags[flag] {
+					t.Errorf("snapshots_on_replica=%v: %s sets %s, but ferry %s has no --%s", on, role, n, cmd.AsString(), flag)
+				}
+			}
 		}
 	}
 }

@@ -40,12 +40,30 @@ locals {
     FERRY_METRICS_ADDR = "0.0.0.0:9090"
   })
 
-  master_environment = merge(local.container_environment, {
-    FERRY_NEW_DATASET       = tostring(var.master_new_dataset)
-    FERRY_SNAPSHOT_INTERVAL = var.snapshot_interval
-    FERRY_STREAM_MAX_AGE    = var.nats_stream_max_age
+  # How the snapshot writer encrypts what it uploads: the master, or the
+  # snapshotter when snapshots_on_replica is true.
+  snapshot_sse_environment = {
     FERRY_S3_SSE            = var.kms_key_arn != null ? "aws:kms" : "AES256"
     FERRY_S3_SSE_KMS_KEY_ID = var.kms_key_arn != null ? var.kms_key_arn : ""
+  }
+
+  # With snapshots_on_replica the master takes no scheduled snapshot (0
+  # turns off the interval and the count): it spends nothing on them and
+  # only takes the one of a clean shutdown.
+  master_environment = merge(local.container_environment, local.snapshot_sse_environment, {
+    FERRY_NEW_DATASET       = tostring(var.master_new_dataset)
+    FERRY_SNAPSHOT_INTERVAL = var.snapshots_on_replica ? "0" : var.snapshot_interval
+    FERRY_STREAM_MAX_AGE    = var.nats_stream_max_age
+  }, var.snapshots_on_replica ? { FERRY_SNAPSHOT_AFTER_WRITES = "0" } : {})
+
+  # The snapshotter is a replica that takes the dataset's snapshots on the
+  # master's former schedule, and applies the retention (snapshot-keep),
+  # which trims the log below the oldest snapshot kept: its NATS user (the
+  # nats_auth all tasks share) must be allowed to purge the stream, or the
+  # log is never trimmed (a failed trim is logged and retried).
+  snapshotter_environment = merge(local.container_environment, local.snapshot_sse_environment, {
+    FERRY_TAKE_SNAPSHOTS    = "true"
+    FERRY_SNAPSHOT_INTERVAL = var.snapshot_interval
   })
 
   # Secrets the ECS agent reads from Secrets Manager into the containers'

@@ -44,10 +44,11 @@ output "ecs_cluster_arn" {
 }
 
 output "ecs_services" {
-  description = "Names of the ECS services, by role."
+  description = "Names of the ECS services, by role (snapshotter: null unless snapshots_on_replica)."
   value = {
-    master  = aws_ecs_service.master.name
-    replica = aws_ecs_service.replica.name
+    master      = aws_ecs_service.master.name
+    replica     = aws_ecs_service.replica.name
+    snapshotter = one(aws_ecs_service.snapshotter[*].name)
   }
 }
 
@@ -57,20 +58,22 @@ output "security_group_id" {
 }
 
 output "role_arns" {
-  description = "IAM roles, by job: master (snapshots read/write), replica and lambda (snapshots read-only), execution (ECS agent)."
+  description = "IAM roles, by job: master and snapshotter (snapshots read/write; snapshotter null unless snapshots_on_replica), replica and lambda (snapshots read-only), execution (ECS agent)."
   value = {
-    master    = aws_iam_role.master.arn
-    replica   = aws_iam_role.replica.arn
-    lambda    = one(aws_iam_role.lambda[*].arn)
-    execution = aws_iam_role.execution.arn
+    master      = aws_iam_role.master.arn
+    snapshotter = one(aws_iam_role.snapshotter[*].arn)
+    replica     = aws_iam_role.replica.arn
+    lambda      = one(aws_iam_role.lambda[*].arn)
+    execution   = aws_iam_role.execution.arn
   }
 }
 
 output "log_groups" {
-  description = "CloudWatch log groups, by role."
+  description = "CloudWatch log groups, by role (snapshotter: null unless snapshots_on_replica)."
   value = {
-    master  = aws_cloudwatch_log_group.ecs["master"].name
-    replica = aws_cloudwatch_log_group.ecs["replica"].name
-    lambda  = one(aws_cloudwatch_log_group.lambda[*].name)
+    master      = aws_cloudwatch_log_group.ecs["master"].name
+    replica     = aws_cloudwatch_log_group.ecs["replica"].name
+    snapshotter = try(aws_cloudwatch_log_group.ecs["snapshotter"].name, null)
+    lambda      = one(aws_cloudwatch_log_group.lambda[*].name)
   }
 }

@@ -205,8 +205,26 @@ variable "master_new_dataset" {
 
 variable "snapshot_interval" {
   type        = string
-  description = "The master's FERRY_SNAPSHOT_INTERVAL (Go duration): a snapshot when this long passed and anything changed."
+  description = "FERRY_SNAPSHOT_INTERVAL of the node taking snapshots, the master or (snapshots_on_replica) the snapshotter (Go duration): a snapshot when this long passed and anything changed."
   default     = "1h"
+}
+
+variable "snapshots_on_replica" {
+  type        = bool
+  description = "Run a snapshotter: one more replica task (<name>-snapshotter, ferry replica --take-snapshots) that takes the snapshots on snapshot_interval and applies their retention, while the master takes none but its shutdown snapshot. Its NATS user must be allowed to purge the stream (retention trims the log)."
+  default     = false
+}
+
+variable "snapshotter_cpu" {
+  type        = number
+  description = "Fargate CPU units of the snapshotter task (snapshots_on_replica); null: master_cpu."
+  default     = null
+}
+
+variable "snapshotter_memory" {
+  type        = number
+  description = "Memory of the snapshotter task in MiB (snapshots_on_replica): the dataset plus headroom for snapshots; null: master_memory."
+  default     = null
 }
 
 variable "extra_environment" {
