@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
+	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
 
@@ -84,12 +85,20 @@ func TestReplicaTakesSnapshots(t *testing.T) {
 			}
 		}()
 	}
-	// Three BGSAVEs on the replica while the master's clients write.
+	// Three BGSAVEs on the replica while the master's clients write. The
+	// taker is busy until the last one's retention is done, after INFO
+	// shows it saved: BGSAVE may say so.
 	for i := 1; i <= 3; i++ {
 		time.Sleep(100 * time.Millisecond)
-		if got := mustQuery(t, r.addr, "BGSAVE"); got != "+Background saving started\r\n" {
-			t.Fatalf("BGSAVE %d on the replica = %q", i, got)
-		}
+		checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+			if got := mustQuery(t, r.addr, "BGSAVE"); got != "+Background saving started\r\n" {
+				if got == "-ERR Background save already in progress\r\n" {
+					return errors.New("busy")
+				}
+				t.Fatalf("BGSAVE %d on the replica = %q", i, got)
+			}
+			return nil
+		})
 		checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 			got := mustQuery(t, r.addr, "INFO", "persistence")
 			if !strings.Contains(got, fmt.Sprintf("rdb_saves:%d\r\n", i)) || !strings.Contains(got, "rdb_bgsave_in_progress:0\r\n") {
@@ -109,10 +118,17 @@ func TestReplicaTakesSnapshots(t *testing.T) {
 
 	final, want := stableDigest(t, m)
 	ctx := context.Background()
-	list, err := st.List(ctx, ds)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("List: %v, %v; want the newest 2 of the replica's 3 snapshots", list, err)
-	}
+	var list []snapshot.Info
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		var err error
+		if list, err = st.List(ctx, ds); err != nil || len(list) != 2 {
+			return fmt.Errorf("List: %v, %v; want the newest 2 of the replica's 3 snapshots", list, err)
+		}
+		if first, err := m.log.First(ctx); err != nil || first != list[0].Offset+1 {
+			return fmt.Errorf("log starts at %d (%v), want %d: trimmed below the oldest snapshot kept", first, err, list[0].Offset+1)
+		}
+		return nil
+	})
 	for _, info := range list {
 		if got := snapshotPlusLog(t, st, info, m.log, final); got != want {
 			t.Errorf("snapshot %s + log up to %d: digest %s, master %s", info, final, got, want)
@@ -121,9 +137,6 @@ func TestReplicaTakesSnapshots(t *testing.T) {
 	newest, err := st.Newest(ctx, ds)
 	if err != nil || newest.Key != list[1].Key {
 		t.Fatalf("manifest names %v (%v), want the replica's newest, %s", newest, err, list[1].Key)
-	}
-	if first, err := m.log.First(ctx); err != nil || first != list[0].Offset+1 {
-		t.Errorf("log starts at %d (%v), want %d: trimmed below the oldest snapshot kept", first, err, list[0].Offset+1)
 	}
 
 	// A master started on the dataset now loads the replica's snapshot
