@@ -1,0 +1,172 @@
+package taker_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferrydb/ferry/internal/command"
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/fs"
+	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/snapshot/taker"
+)
+
+// node is a taker.Node whose offset and readiness the test sets.
+type node struct {
+	offset  uint64
+	unready string
+	commit  error // what commit returns
+}
+
+func (n *node) Unready() string { return n.unready }
+
+func (n *node) Cut() (uint64, func(context.Context) error, error) {
+	return n.offset, func(context.Context) error { return n.commit }, nil
+}
+
+// fixture is a taker over an engine and a directory store.
+type fixture struct {
+	e     *command.Engine
+	cl    *command.Client
+	n     *node
+	st    *fs.Store
+	tk    *taker.Taker
+	first uint64   // what First returns
+	trims []uint64 // Trim's keepFrom, in order
+}
+
+func newFixture(t *testing.T, keep int) *fixture {
+	t.Helper()
+	st, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{e: command.New(command.Config{Values: rdb.Values{}}), n: &node{}, st: st, first: 1}
+	f.e.Lock()
+	f.e.SetLoading(false)
+	f.e.Unlock()
+	f.cl = f.e.NewClient("test", "test")
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	f.tk = taker.New(taker.Config{
+		Engine: f.e, Node: f.n, Store: st, Dataset: "ds", Generation: "g1", LogIdentity: "log1",
+		Go: func(fn func(context.Context)) bool {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fn(context.Background())
+			}()
+			return true
+		},
+		Keep:  keep,
+		First: func(context.Context) (uint64, error) { return f.first, nil },
+		Trim: func(_ context.Context, keepFrom uint64) error {
+			f.trims = append(f.trims, keepFrom)
+			f.first = keepFrom
+			return nil
+		},
+	})
+	f.e.SetSnapshots(f.tk)
+	return f
+}
+
+// write runs SET key value on the engine and moves the node's offset on.
+func (f *fixture) write(key, value string) {
+	f.e.Lock()
+	f.e.Exec(f.cl, [][]byte{[]byte("SET"), []byte(key), []byte(value)})
+	f.n.offset++
+	f.e.Unlock()
+}
+
+// TestSnapshotAtTheNodesOffset: a snapshot holds the keyspace at the
+// offset the node gives, under the taker's generation; another one with
+// nothing changed writes nothing; one whose commit fails is not made
+// visible.
+func TestSnapshotAtTheNodesOffset(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	f.write("a", "1")
+	f.write("b", "2")
+	info, err := f.tk.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Offset != 2 || info.Generation != "g1" || info.Dataset != "ds" {
+		t.Fatalf("snapshot %+v, want offset 2 of generation g1", info)
+	}
+	e2 := command.New(command.Config{Values: rdb.Values{}})
+	ks, meta, err := snapshot.Load(ctx, f.st, info, e2.NewKeyspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Offset != 2 || meta.Log != "log1" || ks.DB(0).Len() != 2 {
+		t.Fatalf("loaded meta %+v with %d keys; want offset 2, log log1, 2 keys", meta, ks.DB(0).Len())
+	}
+	again, err := f.tk.Snapshot(ctx)
+	if err != nil || again.Key != info.Key {
+		t.Fatalf("second snapshot with nothing changed = %+v, %v; want %s again", again, err, info.Key)
+	}
+	if list, _ := f.st.List(ctx, "ds"); len(list) != 1 {
+		t.Fatalf("%d snapshots in the store, want 1", len(list))
+	}
+
+	f.write("c", "3")
+	f.n.commit = errors.New("the log lost it")
+	if _, err := f.tk.Snapshot(ctx); err == nil || !strings.Contains(err.Error(), "the log lost it") {
+		t.Fatalf("snapshot with a failing commit = %v", err)
+	}
+	if newest, err := f.st.Newest(ctx, "ds"); err != nil || newest.Key != info.Key {
+		t.Fatalf("newest after a failed commit = %+v, %v; want %s", newest, err, info.Key)
+	}
+	if p := f.tk.Persistence(); !p.LastFailed || p.Saves != 2 {
+		t.Fatalf("persistence %+v, want the last one failed after 2 saves", p)
+	}
+}
+
+// TestStartRefusedWhenUnready: BGSAVE's error is the node's reason.
+func TestStartRefusedWhenUnready(t *testing.T) {
+	f := newFixture(t, 0)
+	f.n.unready = "ERR not now"
+	f.e.Lock()
+	_, err := f.tk.Start(false)
+	f.e.Unlock()
+	if err == nil || err.Error() != "ERR not now" {
+		t.Fatalf("Start = %v, want the node's reason", err)
+	}
+	if _, err := f.tk.Snapshot(context.Background()); err == nil || err.Error() != "not now" {
+		t.Fatalf("Snapshot = %v, want the node's reason without ERR", err)
+	}
+}
+
+// TestRetention: with Keep 2, each snapshot deletes those before the
+// newest two and trims the log below the oldest kept.
+func TestRetention(t *testing.T) {
+	f := newFixture(t, 2)
+	ctx := context.Background()
+	var offsets []uint64
+	for i := range 4 {
+		f.write("k", strings.Repeat("v", i+1))
+		info, err := f.tk.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offsets = append(offsets, info.Offset)
+	}
+	list, err := f.st.List(ctx, "ds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Offset != offsets[2] || list[1].Offset != offsets[3] {
+		t.Fatalf("kept %v, want the snapshots at %d and %d", list, offsets[2], offsets[3])
+	}
+	// Trimmed below the oldest kept whenever that moved: after the
+	// first snapshot, then after the third and the fourth.
+	want := []uint64{offsets[0] + 1, offsets[1] + 1, offsets[2] + 1}
+	if !slices.Equal(f.trims, want) {
+		t.Fatalf("trims %v, want %v", f.trims, want)
+	}
+}
