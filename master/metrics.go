@@ -23,6 +23,9 @@ func (m *Master) Metrics() *prometheus.Registry {
 		counter("ferry_commands_total", "Commands processed.", func() float64 { return float64(stats.Commands.Load()) }),
 		counter("ferry_connections_total", "Connections accepted.", func() float64 { return float64(stats.Connections.Load()) }),
 	)
+	if m.snaps != nil {
+		reg.MustRegister(m.snaps.Collectors(labels)...)
+	}
 	if m.pub == nil {
 		return reg
 	}

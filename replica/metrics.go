@@ -78,6 +78,9 @@ func (r *Replica) Metrics() *prometheus.Registry {
 			return float64(l.Keys)
 		}),
 	)
+	if r.snaps != nil {
+		reg.MustRegister(r.snaps.Collectors(labels)...)
+	}
 	return reg
 }
 

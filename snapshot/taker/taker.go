@@ -119,6 +119,7 @@ type Taker struct {
 	// Taker writes a snapshot, the schedule counts time from there.
 	unsavedSince time.Time
 	failures     int       // snapshots failed in a row
+	failed       int64     // snapshots failed since the start
 	retryAt      time.Time // the schedule's next attempt after a failure
 }
 
@@ -243,6 +244,7 @@ func (t *Taker) take(ctx context.Context) (snapshot.Info, error) {
 		// The schedule waits before trying again: 1 s, doubling, at most
 		// retryMax.
 		t.failures++
+		t.failed++
 		t.retryAt = time.Now().Add(min(time.Second<<min(t.failures-1, 10), retryMax))
 	}
 	failures := t.failures

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/fs"
@@ -124,6 +126,29 @@ func TestSnapshotAtTheNodesOffset(t *testing.T) {
 	}
 	if p := f.tk.Persistence(); !p.LastFailed || p.Saves != 2 {
 		t.Fatalf("persistence %+v, want the last one failed after 2 saves", p)
+	}
+	// The metrics say the same.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(f.tk.Collectors(nil)...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range families {
+		m := mf.GetMetric()[0]
+		got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	for name, want := range map[string]float64{
+		"ferry_snapshots_total": 2, "ferry_snapshot_failures_total": 1, "ferry_snapshot_in_progress": 0,
+		"ferry_snapshot_newest_offset": 2, "ferry_snapshot_newest_bytes": float64(info.Size),
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v (all: %v)", name, got[name], want, got)
+		}
+	}
+	if got["ferry_snapshot_last_success_timestamp_seconds"] <= 0 {
+		t.Errorf("no last success time: %v", got)
 	}
 }
 
