@@ -29,7 +29,7 @@ func (m *Master) newTaker() *taker.Taker {
 		Interval: cfg.SnapshotInterval, AfterWrites: cfg.SnapshotAfterWrites, Keep: cfg.SnapshotKeep,
 		LogMaxAge: cfg.LogMaxAge, LogMaxBytes: cfg.LogMaxBytes, LogSize: m.logSize,
 		First:  cfg.Log.First,
-		Logger: cfg.Logger, Role: "master",
+		Logger: cfg.Logger,
 	}
 	if tr, ok := cfg.Log.(stream.Trimmer); ok {
 		tc.Trim = tr.Trim

@@ -27,7 +27,7 @@ func (r *Replica) newTaker() *taker.Taker {
 		Go:       r.spawn,
 		Interval: cfg.SnapshotInterval, AfterWrites: cfg.SnapshotAfterWrites, Keep: cfg.SnapshotKeep,
 		First:  cfg.Log.First,
-		Logger: cfg.Logger, Role: "replica",
+		Logger: cfg.Logger,
 	}
 	if tr, ok := cfg.Log.(stream.Trimmer); ok {
 		tc.Trim = tr.Trim

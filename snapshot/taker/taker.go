@@ -94,10 +94,8 @@ type Config struct {
 	// trims the log below the oldest snapshot it keeps.
 	First func(ctx context.Context) (uint64, error)
 	Trim  func(ctx context.Context, keepFrom uint64) error
-	// Logger receives the Taker's logs; Role ("master", "replica") is in
-	// its messages.
+	// Logger receives the Taker's logs.
 	Logger *slog.Logger
-	Role   string
 }
 
 // Taker writes a node's snapshots: BGSAVE, the schedule and a clean
@@ -250,7 +248,7 @@ func (t *Taker) take(ctx context.Context) (snapshot.Info, error) {
 	failures := t.failures
 	t.mu.Unlock()
 	if err != nil {
-		attrs := []any{"dataset", t.cfg.Dataset, "role", t.cfg.Role, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", failures}
+		attrs := []any{"dataset", t.cfg.Dataset, "err", err, "took", took.Round(time.Millisecond), "failures_in_a_row", failures}
 		if t.cfg.LogMaxAge > 0 || t.cfg.LogMaxBytes > 0 {
 			attrs = append(attrs, "risk", "the log's retention limits drop entries whether or not a snapshot holds them: until a snapshot succeeds, a crash can lose writes")
 		}
@@ -261,7 +259,7 @@ func (t *Taker) take(ctx context.Context) (snapshot.Info, error) {
 		// The newest snapshot is this one: nothing to write or retain.
 		return info, nil
 	}
-	t.log.Info("snapshot written", "dataset", t.cfg.Dataset, "role", t.cfg.Role, "offset", info.Offset, "key", info.Key,
+	t.log.Info("snapshot written", "dataset", t.cfg.Dataset, "offset", info.Offset, "key", info.Key,
 		"bytes", info.Size, "took", took.Round(time.Millisecond), "cut_pause", w.pause)
 	if err := t.retain(ctx, info); err != nil {
 		t.log.Warn("snapshot retention", "dataset", t.cfg.Dataset, "err", err)
