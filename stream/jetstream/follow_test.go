@@ -111,8 +111,10 @@ func appendRetrying(tb testing.TB, l *ferryjs.Log, n int) [][]byte {
 
 // TestFollowAcrossServerRestart: a reader following the log live goes on
 // after its NATS server restarts at once, or after 2 or 5 s down, with the
-// entries appended after the restart, none lost or read twice. It logs how long it took to read
-// again (the library's ordered consumer, used before, took 10-20 s).
+// entries appended after the restart, none lost or read twice. It logs how
+// long reading again took (0-72 ms here; nats.go's ordered consumer, used
+// before, did as well in these cases, its 1-10 s pauses coming only after
+// a failed attempt to make its next consumer).
 func TestFollowAcrossServerRestart(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "restartlive")
