@@ -14,3 +14,12 @@ func TestCheckAnnounce(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeSnapshotsNeedsStore: a replica asked to take snapshots without a
+// store is refused before it connects to anything.
+func TestTakeSnapshotsNeedsStore(t *testing.T) {
+	err := runReplica([]string{"--nats", "nats://127.0.0.1:1", "--take-snapshots"})
+	if err == nil || err.Error() != "ferry replica: --take-snapshots needs --store" {
+		t.Fatalf("ferry replica --take-snapshots without --store = %v", err)
+	}
+}
