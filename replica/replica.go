@@ -34,9 +34,12 @@ type State string
 
 // Replica states (../shared/DESIGN.md).
 const (
-	// StateLoading: the first snapshot loads or the first catch-up runs;
-	// clients get -LOADING.
+	// StateLoading: the first snapshot loads; clients get -LOADING.
 	StateLoading State = "loading"
+	// StateCatchingUp: the snapshot (if any) is in, and the replica
+	// replays the log up to where it was when the replica started (or
+	// loaded its snapshot); clients still get -LOADING until it is there.
+	StateCatchingUp State = "catching-up"
 	// StateStreaming: caught up, applying new entries as they come.
 	StateStreaming State = "streaming"
 	// StateLinkDown: the log cannot be reached; the replica serves what it
@@ -358,6 +361,7 @@ func (r *Replica) follow() {
 	if r.cfg.Store != nil && !r.bootstrap(ctx) {
 		return
 	}
+	r.catchingUp()
 	target, err := r.catchUpTarget(ctx)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if err == nil {
@@ -403,6 +407,7 @@ func (r *Replica) follow() {
 				return
 			}
 			attempt = -1
+			r.catchingUp()
 			target, err = r.catchUpTarget(ctx)
 			continue
 		}
@@ -500,7 +505,7 @@ func (r *Replica) caughtUp() {
 		r.serving.Store(true)
 	}
 	r.mu.Lock()
-	if r.state == StateLoading || r.state == StateLinkDown {
+	if r.state == StateLoading || r.state == StateCatchingUp || r.state == StateLinkDown {
 		r.moveLocked(StateStreaming)
 	}
 	r.mu.Unlock()
@@ -509,6 +514,20 @@ func (r *Replica) caughtUp() {
 	}
 	if loading {
 		r.log.Info("caught up: serving reads", "dataset", r.cfg.Dataset, "offset", r.Offset())
+	}
+}
+
+// catchingUp moves a replica that has not served yet from loading (its
+// snapshot is in) to catching-up.
+func (r *Replica) catchingUp() {
+	if r.serving.Load() {
+		return
+	}
+	r.mu.Lock()
+	loading := r.state == StateLoading
+	r.mu.Unlock()
+	if loading {
+		r.setState(StateCatchingUp, nil)
 	}
 }
 
@@ -640,10 +659,13 @@ func (r *Replica) watchLink() {
 		up := c.Connected()
 		r.mu.Lock()
 		switch {
-		case !up && r.state == StateStreaming:
+		case !up && (r.state == StateStreaming || r.state == StateCatchingUp):
 			r.moveLocked(StateLinkDown)
-		case up && r.state == StateLinkDown:
+		case up && r.state == StateLinkDown && r.serving.Load():
 			r.moveLocked(StateStreaming)
+		case up && r.state == StateLinkDown:
+			// Back, but not caught up yet: it does not serve.
+			r.moveLocked(StateCatchingUp)
 		}
 		down := r.state == StateLinkDown || r.state == StateResyncing || r.state == StateResyncNeeded
 		r.mu.Unlock()

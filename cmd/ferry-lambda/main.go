@@ -172,7 +172,7 @@ func (f *function) catchUp(ctx context.Context) error {
 	}
 	// Offset 0 is reached at once: also wait for the first snapshot load.
 	for err == nil {
-		if state, _, _ := f.r.Status(); state != replica.StateLoading {
+		if state, _, _ := f.r.Status(); state != replica.StateLoading && state != replica.StateCatchingUp {
 			break
 		}
 		select {
