@@ -17,10 +17,10 @@ import (
 // Following the log. Once caught up, a reader follows the log through a
 // server-side consumer of its own: ephemeral, in memory, one replica, no
 // acknowledgements, starting at the next offset. When that consumer can no
-// longer be trusted to deliver every entry in order (the connection was
-// lost and made again, heartbeats stopped, the server deleted it or shut
-// down, a delivery was skipped), it is replaced by a new one starting at
-// the first offset not yet handed over. This is what nats.go's ordered
+// longer be trusted to deliver every entry in order (the connection went
+// down or was made again, heartbeats stopped, the server deleted it or
+// shut down, a delivery was skipped), it is replaced, once connected, by
+// a new one starting at the first offset not yet handed over. This is what nats.go's ordered
 // consumer does, but that one waits 1, 2, 4, 8 then 10 s between failed
 // attempts to make its next consumer, and a NATS server that has just
 // restarted refuses the first attempts: a replica took 10-20 s to read
@@ -46,9 +46,11 @@ type follower struct {
 	serial int             // the current consumer's number
 	dseq   uint64          // its last delivery sequence
 
-	// reconnects is the connection's count of reconnects before the
-	// current consumer was made (start and wait only).
-	reconnects uint64
+	// conn ends when the connection the current consumer was made on goes
+	// down or is made again (whileConnected); start sets it, and
+	// stopConn, which follow calls once that consumer is done with.
+	conn     context.Context
+	stopConn context.CancelFunc
 
 	// replace takes a request to replace a consumer.
 	replace chan replaceRequest
@@ -73,11 +75,12 @@ func (l *Log) follow(ctx context.Context, from uint64, fn func([]stream.Entry) e
 	pause := followRetryMin
 	told := false
 	for failures := 0; !f.ended(); {
-		cc, name, err := f.start(ctx)
+		cc, name, err := f.start()
 		if err == nil {
 			failures, pause, told = 0, followRetryMin, false
-			why := f.wait(ctx)
+			why := f.wait()
 			cc.Stop()
+			f.stopConn()
 			f.drop(name)
 			if why == nil {
 				break
@@ -85,7 +88,7 @@ func (l *Log) follow(ctx context.Context, from uint64, fn func([]stream.Entry) e
 			l.log.Debug("log consumer replaced", "offset", f.position(), "why", why)
 			continue
 		}
-		if end := f.fatal(ctx, err); end != nil {
+		if end := f.fatal(err); end != nil {
 			f.finish(end)
 			break
 		}
@@ -117,18 +120,23 @@ func (l *Log) follow(ctx context.Context, from uint64, fn func([]stream.Entry) e
 // start makes a consumer that starts at the next offset, checks that the
 // stream is still the one Open found, and starts consuming. It returns
 // the consumer's subscription and name.
-func (f *follower) start(ctx context.Context) (jetstream.ConsumeContext, string, error) {
+func (f *follower) start() (cc jetstream.ConsumeContext, name string, err error) {
 	l := f.l
-	if err := l.awaitConnection(ctx); err != nil {
+	if err := l.awaitConnection(f.ctx); err != nil {
 		return nil, "", err
 	}
 	f.mu.Lock()
 	from := f.next
 	f.mu.Unlock()
-	f.reconnects = l.nc.Stats().Reconnects
+	f.conn, f.stopConn = l.whileConnected(f.ctx)
+	defer func() {
+		if err != nil {
+			f.stopConn()
+		}
+	}()
 	// A request sent as the connection goes down gets no reply: give up
 	// on it then, rather than after the timeout.
-	cctx, cancel := l.whileConnected(ctx, l.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(f.conn, l.cfg.Timeout)
 	defer cancel()
 	cons, err := l.js.CreateConsumer(cctx, l.name, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -144,7 +152,7 @@ func (f *follower) start(ctx context.Context) (jetstream.ConsumeContext, string,
 		}
 		return nil, "", fmt.Errorf("read from %d: %w", from, l.mapErr(err))
 	}
-	name := cons.CachedInfo().Name
+	name = cons.CachedInfo().Name
 	// The stream may have been deleted and created again: its offsets
 	// would name another log's entries. A consumer made before that
 	// would have gone with the old stream.
@@ -157,7 +165,7 @@ func (f *follower) start(ctx context.Context) (jetstream.ConsumeContext, string,
 	serial := f.serial
 	f.dseq = 0
 	f.mu.Unlock()
-	cc, err := cons.Consume(f.handler(serial), jetstream.PullMaxMessagesWithBytesLimit(readBatch, f.reqBytes),
+	cc, err = cons.Consume(f.handler(serial), jetstream.PullMaxMessagesWithBytesLimit(readBatch, f.reqBytes),
 		jetstream.PullHeartbeat(readHeartbeat), jetstream.ConsumeErrHandler(f.onError(serial)))
 	if err != nil {
 		f.drop(name)
@@ -171,10 +179,10 @@ func (f *follower) start(ctx context.Context) (jetstream.ConsumeContext, string,
 // starting or unreachable for now, or the stream is not found (a
 // clustered server restoring it, or a stream deleted that may be made
 // again, which the identity check then reports).
-func (f *follower) fatal(ctx context.Context, err error) error {
+func (f *follower) fatal(err error) error {
 	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
+	case f.ctx.Err() != nil:
+		return f.ctx.Err()
 	case f.l.closed.Load() || f.l.nc.IsClosed() || errors.Is(err, stream.ErrClosed):
 		return fmt.Errorf("read at %d: %w", f.position(), stream.ErrClosed)
 	case errors.Is(err, stream.ErrReplaced):
@@ -185,17 +193,15 @@ func (f *follower) fatal(ctx context.Context, err error) error {
 
 // wait waits until following ends (it returns nil) or the current
 // consumer must be replaced (it returns why).
-func (f *follower) wait(ctx context.Context) error {
+func (f *follower) wait() error {
 	l := f.l
 	f.mu.Lock()
 	serial := f.serial
 	f.mu.Unlock()
-	poll := time.NewTicker(directPoll)
-	defer poll.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			f.finish(ctx.Err())
+		case <-f.ctx.Done():
+			f.finish(f.ctx.Err())
 			return nil
 		case <-f.done:
 			return nil
@@ -203,16 +209,14 @@ func (f *follower) wait(ctx context.Context) error {
 			if req.serial == serial {
 				return req.why
 			}
-		case <-poll.C:
-			switch {
-			case l.closed.Load() || l.nc.IsClosed():
+		case <-f.conn.Done():
+			if l.closed.Load() || l.nc.IsClosed() {
 				f.finish(fmt.Errorf("read at %d: %w", f.position(), stream.ErrClosed))
 				return nil
-			case l.nc.Stats().Reconnects != f.reconnects:
-				// Entries sent while the connection was down are lost,
-				// and the server may have restarted without it.
-				return errors.New("the connection to NATS was made again")
 			}
+			// Entries sent while the connection was down are lost, and
+			// the server may have restarted without it.
+			return context.Cause(f.conn)
 		}
 	}
 }

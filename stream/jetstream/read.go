@@ -154,31 +154,27 @@ func (l *Log) awaitConnection(ctx context.Context) error {
 // the connection went down or was made again.
 var errConnectionChanged = errors.New("the connection to NATS went down or was made again")
 
-// whileConnected returns a context that ends with ctx, after timeout, or
-// once the connection to NATS goes down or is made again (its cause is
-// then errConnectionChanged): a request sent on a connection that is then
-// lost gets no reply.
-func (l *Log) whileConnected(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	cctx, cancelCause := context.WithCancelCause(ctx)
-	tctx, cancelTimeout := context.WithTimeout(cctx, timeout)
+// whileConnected returns a context that ends with ctx, or once the
+// connection to NATS goes down or is made again (its cause is then
+// errConnectionChanged): a request sent on a connection that is then lost
+// gets no reply, and a consumer loses what was sent meanwhile.
+func (l *Log) whileConnected(ctx context.Context) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithCancelCause(ctx)
 	reconnects := l.nc.Stats().Reconnects
 	go func() {
 		poll := time.NewTicker(directPoll)
 		defer poll.Stop()
 		for {
 			select {
-			case <-tctx.Done():
+			case <-cctx.Done():
 				return
 			case <-poll.C:
 				if !l.nc.IsConnected() || l.nc.Stats().Reconnects != reconnects {
-					cancelCause(errConnectionChanged)
+					cancel(errConnectionChanged)
 					return
 				}
 			}
 		}
 	}()
-	return tctx, func() {
-		cancelTimeout()
-		cancelCause(nil)
-	}
+	return cctx, func() { cancel(nil) }
 }
