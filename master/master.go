@@ -184,10 +184,9 @@ type Master struct {
 	ackWant   atomic.Uint64 // highest offset a WAIT asked the replicas about
 	askAcks   chan struct{} // wakes sendAckRequests
 
-	snaps   *taker.Taker  // nil without a store
-	cuts    sync.Mutex    // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
-	gen     string        // generation: names this master's snapshots
-	loaded  snapshot.Info // the snapshot the last rebuild started from (Key empty: none)
+	snaps   *taker.Taker // nil without a store
+	cuts    sync.Mutex   // held for the length of a keyspace cut: snapshots, Redis replicas' syncs
+	gen     string       // generation: names this master's snapshots
 	started time.Time
 }
 
@@ -310,7 +309,7 @@ func (m *Master) rebuild(ctx context.Context) (uint64, error) {
 	if m.snaps != nil {
 		// The entries replayed are in the log and in no snapshot: they
 		// count toward the next snapshot's LogMaxBytes trigger.
-		m.snaps.Restored(m.loaded, unsavedSince, m.logSize()-replayed)
+		m.snaps.Unsaved(unsavedSince, m.logSize()-replayed)
 	}
 	m.engine.Lock()
 	keys := 0
@@ -723,7 +722,7 @@ func (m *Master) loadSnapshot(ctx context.Context, first, last uint64) (uint64, 
 	m.engine.ReplaceKeyspace(ks)
 	m.engine.SetLoading(true)
 	m.engine.Unlock()
-	m.loaded = info
+	m.snaps.Loaded(info)
 	m.log.Info("snapshot loaded", "dataset", ds, "offset", info.Offset, "key", info.Key, "bytes", info.Size)
 	return info.Offset + 1, nil
 }

@@ -19,22 +19,16 @@ const logEntryOverhead = 192
 // newTaker returns the master's snapshot taker (snapshot/taker).
 func (m *Master) newTaker() *taker.Taker {
 	cfg := m.cfg
-	tc := taker.Config{
-		Engine: m.engine, Node: snapshotNode{m}, Store: cfg.Store,
-		Dataset: cfg.Dataset, Generation: m.gen, LogIdentity: stream.IdentityOf(cfg.Log),
-		Cuts: &m.cuts,
+	return taker.New(taker.Config{
+		Engine: m.engine, Node: snapshotNode{m}, Store: cfg.Store, Log: cfg.Log,
+		Dataset: cfg.Dataset, Generation: m.gen, Cuts: &m.cuts,
 		Go: func(fn func(context.Context)) bool {
 			return m.spawn(func() { fn(m.ctx) })
 		},
 		Interval: cfg.SnapshotInterval, AfterWrites: cfg.SnapshotAfterWrites, Keep: cfg.SnapshotKeep,
 		LogMaxAge: cfg.LogMaxAge, LogMaxBytes: cfg.LogMaxBytes, LogSize: m.logSize,
-		First:  cfg.Log.First,
 		Logger: cfg.Logger,
-	}
-	if tr, ok := cfg.Log.(stream.Trimmer); ok {
-		tc.Trim = tr.Trim
-	}
-	return taker.New(tc)
+	})
 }
 
 // snapshotNode is the master as its snapshot taker sees it.

@@ -303,7 +303,8 @@ func (r *Replica) install(info snapshot.Info, ks *keyspace.Keyspace, fns []strin
 	if r.snaps != nil {
 		// The snapshot the replica holds: BGSAVE at its offset writes
 		// nothing, and the schedule counts from now.
-		r.snaps.Restored(info, now, 0)
+		r.snaps.Loaded(info)
+		r.snaps.Unsaved(now, 0)
 	}
 	r.log.Info("snapshot loaded", "dataset", r.cfg.Dataset, "snapshot", info.Key, "snapshot_offset", info.Offset,
 		"generation", info.Generation, "previous_offset", prev, "keys", keys, "functions", len(fns), "bytes", info.Size, "took", took)

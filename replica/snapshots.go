@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 
 	"github.com/ferrydb/ferry/snapshot/taker"
-	"github.com/ferrydb/ferry/stream"
 )
 
 // A replica with TakeSnapshots takes snapshots as a master does
@@ -21,18 +20,12 @@ func (r *Replica) newTaker() *taker.Taker {
 	cfg := r.cfg
 	var gen [10]byte
 	rand.Read(gen[:])
-	tc := taker.Config{
-		Engine: r.engine, Node: snapshotNode{r}, Store: cfg.Store,
-		Dataset: cfg.Dataset, Generation: hex.EncodeToString(gen[:]), LogIdentity: stream.IdentityOf(cfg.Log),
-		Go:       r.spawn,
+	return taker.New(taker.Config{
+		Engine: r.engine, Node: snapshotNode{r}, Store: cfg.Store, Log: cfg.Log,
+		Dataset: cfg.Dataset, Generation: hex.EncodeToString(gen[:]), Go: r.spawn,
 		Interval: cfg.SnapshotInterval, AfterWrites: cfg.SnapshotAfterWrites, Keep: cfg.SnapshotKeep,
-		First:  cfg.Log.First,
 		Logger: cfg.Logger,
-	}
-	if tr, ok := cfg.Log.(stream.Trimmer); ok {
-		tc.Trim = tr.Trim
-	}
-	return taker.New(tc)
+	})
 }
 
 // snapshotNode is the replica as its snapshot taker sees it.

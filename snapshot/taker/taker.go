@@ -27,6 +27,7 @@ import (
 	"github.com/ferrydb/ferry/internal/keyspace"
 	"github.com/ferrydb/ferry/snapshot"
 	"github.com/ferrydb/ferry/snapshot/rdb"
+	"github.com/ferrydb/ferry/stream"
 )
 
 // How a snapshot is paced: the scan emits stepKeys keys per hold of the
@@ -64,9 +65,12 @@ type Config struct {
 	Engine *command.Engine
 	Node   Node
 	Store  snapshot.Store
-	// Dataset and Generation name the snapshots; LogIdentity is the log's
-	// (stream.IdentityOf), kept in each snapshot's metadata.
-	Dataset, Generation, LogIdentity string
+	// Log is the dataset's log: each snapshot's metadata names its
+	// identity (stream.IdentityOf), retention asks for its first offset
+	// and trims it when it is a stream.Trimmer.
+	Log stream.Reader
+	// Dataset and Generation name the snapshots.
+	Dataset, Generation string
 	// Cuts is held for the length of a keyspace cut, shared with the
 	// node's other cuts (a Redis replica's sync); nil: the Taker's own.
 	Cuts *sync.Mutex
@@ -89,11 +93,6 @@ type Config struct {
 	LogMaxAge   time.Duration
 	LogMaxBytes int64
 	LogSize     func() int64
-	// First returns the log's first retained offset, and Trim (nil: the
-	// log is not trimmed) removes the entries below keepFrom: retention
-	// trims the log below the oldest snapshot it keeps.
-	First func(ctx context.Context) (uint64, error)
-	Trim  func(ctx context.Context, keepFrom uint64) error
 	// Logger receives the Taker's logs.
 	Logger *slog.Logger
 }
@@ -134,16 +133,20 @@ func New(cfg Config) *Taker {
 	return t
 }
 
-// Restored records the snapshot the node loaded (Key empty: none), when
-// the oldest change no snapshot holds was made, and the log's size up to
-// that snapshot, for the schedule.
-func (t *Taker) Restored(newest snapshot.Info, unsavedSince time.Time, logAtCut int64) {
+// Loaded records the snapshot the node loaded: BGSAVE at its offset
+// writes nothing.
+func (t *Taker) Loaded(info snapshot.Info) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if newest.Key != "" {
-		t.newest = newest
-	}
-	t.unsavedSince = unsavedSince
+	t.newest = info
+}
+
+// Unsaved tells the schedule when the oldest change no snapshot holds was
+// made, and the log's size (LogSize) up to the newest snapshot.
+func (t *Taker) Unsaved(since time.Time, logAtCut int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unsavedSince = since
 	t.logAtCut = logAtCut
 }
 
@@ -317,7 +320,7 @@ func (t *Taker) write(ctx context.Context) (written, error) {
 		e.Unlock()
 		return written{info: newest, dirty: dirty, unchanged: true}, nil
 	}
-	meta := rdb.Meta{Offset: offset, Generation: t.cfg.Generation, Dataset: t.cfg.Dataset, Log: t.cfg.LogIdentity, Created: t0, UsedMem: int64(ms.HeapAlloc),
+	meta := rdb.Meta{Offset: offset, Generation: t.cfg.Generation, Dataset: t.cfg.Dataset, Log: stream.IdentityOf(t.cfg.Log), Created: t0, UsedMem: int64(ms.HeapAlloc),
 		Functions: e.FunctionLibraries()} // the libraries at the cut, as the keys
 	enc, err := rdb.NewEncoder(sp, meta)
 	if err != nil {
@@ -419,14 +422,14 @@ func (t *Taker) write(ctx context.Context) (written, error) {
 // snapshot kept.
 func (t *Taker) retain(ctx context.Context, newest snapshot.Info) error {
 	keep := t.cfg.Keep
-	if keep <= 0 || t.cfg.First == nil {
+	if keep <= 0 {
 		return nil
 	}
 	list, err := t.cfg.Store.List(ctx, t.cfg.Dataset)
 	if err != nil {
 		return err
 	}
-	first, err := t.cfg.First(ctx)
+	first, err := t.cfg.Log.First(ctx)
 	if err != nil {
 		return err
 	}
@@ -459,10 +462,11 @@ func (t *Taker) retain(ctx context.Context, newest snapshot.Info) error {
 			kept = append([]snapshot.Info{older[replayable]}, kept...)
 		}
 	}
-	if len(kept) == 0 || t.cfg.Trim == nil || kept[0].Offset+1 <= first {
+	tr, ok := t.cfg.Log.(stream.Trimmer)
+	if len(kept) == 0 || !ok || kept[0].Offset+1 <= first {
 		return nil
 	}
-	if err := t.cfg.Trim(ctx, kept[0].Offset+1); err != nil {
+	if err := tr.Trim(ctx, kept[0].Offset+1); err != nil {
 		return err
 	}
 	t.log.Info("log trimmed below the oldest kept snapshot", "dataset", t.cfg.Dataset, "keep_from", kept[0].Offset+1)

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrydb/ferry/snapshot/fs"
 	"github.com/ferrydb/ferry/snapshot/rdb"
 	"github.com/ferrydb/ferry/snapshot/taker"
+	"github.com/ferrydb/ferry/stream"
 )
 
 // node is a taker.Node whose offset and readiness the test sets.
@@ -30,15 +31,30 @@ func (n *node) Cut() (uint64, func(context.Context) error, error) {
 	return n.offset, func(context.Context) error { return n.commit }, nil
 }
 
+// trimLog is a log that records its trims; only First, Trim and Identity
+// are used.
+type trimLog struct {
+	stream.Reader
+	first uint64   // what First returns: the last trim's keepFrom
+	trims []uint64 // Trim's keepFrom, in order
+}
+
+func (l *trimLog) First(context.Context) (uint64, error) { return l.first, nil }
+func (l *trimLog) Identity() string                      { return "log1" }
+func (l *trimLog) Trim(_ context.Context, keepFrom uint64) error {
+	l.trims = append(l.trims, keepFrom)
+	l.first = keepFrom
+	return nil
+}
+
 // fixture is a taker over an engine and a directory store.
 type fixture struct {
-	e     *command.Engine
-	cl    *command.Client
-	n     *node
-	st    *fs.Store
-	tk    *taker.Taker
-	first uint64   // what First returns
-	trims []uint64 // Trim's keepFrom, in order
+	e   *command.Engine
+	cl  *command.Client
+	n   *node
+	st  *fs.Store
+	tk  *taker.Taker
+	log *trimLog
 }
 
 func newFixture(t *testing.T, keep int) *fixture {
@@ -47,7 +63,7 @@ func newFixture(t *testing.T, keep int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{e: command.New(command.Config{Values: rdb.Values{}}), n: &node{}, st: st, first: 1}
+	f := &fixture{e: command.New(command.Config{Values: rdb.Values{}}), n: &node{}, st: st, log: &trimLog{first: 1}}
 	f.e.Lock()
 	f.e.SetLoading(false)
 	f.e.Unlock()
@@ -55,7 +71,7 @@ func newFixture(t *testing.T, keep int) *fixture {
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	f.tk = taker.New(taker.Config{
-		Engine: f.e, Node: f.n, Store: st, Dataset: "ds", Generation: "g1", LogIdentity: "log1",
+		Engine: f.e, Node: f.n, Store: st, Log: f.log, Dataset: "ds", Generation: "g1",
 		Go: func(fn func(context.Context)) bool {
 			wg.Add(1)
 			go func() {
@@ -64,13 +80,7 @@ func newFixture(t *testing.T, keep int) *fixture {
 			}()
 			return true
 		},
-		Keep:  keep,
-		First: func(context.Context) (uint64, error) { return f.first, nil },
-		Trim: func(_ context.Context, keepFrom uint64) error {
-			f.trims = append(f.trims, keepFrom)
-			f.first = keepFrom
-			return nil
-		},
+		Keep: keep,
 	})
 	f.e.SetSnapshots(f.tk)
 	return f
@@ -191,7 +201,7 @@ func TestRetention(t *testing.T) {
 	// Trimmed below the oldest kept whenever that moved: after the
 	// first snapshot, then after the third and the fourth.
 	want := []uint64{offsets[0] + 1, offsets[1] + 1, offsets[2] + 1}
-	if !slices.Equal(f.trims, want) {
-		t.Fatalf("trims %v, want %v", f.trims, want)
+	if !slices.Equal(f.log.trims, want) {
+		t.Fatalf("trims %v, want %v", f.log.trims, want)
 	}
 }
