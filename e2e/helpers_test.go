@@ -756,6 +756,37 @@ type writers struct {
 	errs     chan error
 }
 
+// pipelineWriters sends, on each of n connections to addr, the
+// pipelines next(conn, round) returns, one after another, until the
+// returned stop is called; stop waits for them. A failed pipeline fails
+// the test and ends its connection's loop.
+func pipelineWriters(t *testing.T, addr string, n int, next func(conn, round int) [][]string) (stop func()) {
+	var stopped atomic.Bool
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.close()
+			for round := 0; !stopped.Load(); round++ {
+				if _, err := c.pipeline(next(i, round)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	return func() {
+		stopped.Store(true)
+		wg.Wait()
+	}
+}
+
 func startWriters(addr string, n int) *writers {
 	ws := &writers{stopc: make(chan struct{}), errs: make(chan error, n)}
 	for i := range n {

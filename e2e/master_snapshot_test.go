@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,27 +110,11 @@ func TestSnapshotsWhileWriting(t *testing.T) {
 		}
 	}
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dial(m.addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.close()
-			w := &workload{rng: rand.New(rand.NewPCG(uint64(i), 9)), keys: 300, zsets: true, ttls: true}
-			for !stop.Load() {
-				if _, err := c.pipeline(w.batch(20)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
+	loads := make([]*workload, 2)
+	for i := range loads {
+		loads[i] = &workload{rng: rand.New(rand.NewPCG(uint64(i), 9)), keys: 300, zsets: true, ttls: true}
 	}
+	stop := pipelineWriters(t, m.addr, len(loads), func(i, _ int) [][]string { return loads[i].batch(20) })
 	var infos []snapshot.Info
 	for range 3 {
 		time.Sleep(100 * time.Millisecond)
@@ -152,8 +135,7 @@ func TestSnapshotsWhileWriting(t *testing.T) {
 		}
 		return nil
 	})
-	stop.Store(true)
-	wg.Wait()
+	stop()
 
 	// Active expiry would go on appending DELs while the test reads.
 	mustQuery(t, m.addr, "DEBUG", "SET-ACTIVE-EXPIRE", "0")

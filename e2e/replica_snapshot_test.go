@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,30 +59,13 @@ func TestReplicaTakesSnapshots(t *testing.T) {
 	// expiry appends no DELs: a snapshot labelled with an offset other
 	// than its own gives another digest once the log after it is applied.
 	mustQuery(t, m.addr, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dial(m.addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.close()
-			for n := 0; !stop.Load(); n++ {
-				cmds := [][]string{{"INCR", fmt.Sprint("ctr:", i)}}
-				for j := range 10 {
-					cmds = append(cmds, []string{"RPUSH", fmt.Sprint("events:", j%3), fmt.Sprint(i, ":", n, ":", j)})
-				}
-				if _, err := c.pipeline(cmds); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
+	stop := pipelineWriters(t, m.addr, 2, func(i, n int) [][]string {
+		cmds := [][]string{{"INCR", fmt.Sprint("ctr:", i)}}
+		for j := range 10 {
+			cmds = append(cmds, []string{"RPUSH", fmt.Sprint("events:", j%3), fmt.Sprint(i, ":", n, ":", j)})
+		}
+		return cmds
+	})
 	// Three BGSAVEs on the replica while the master's clients write. The
 	// taker is busy until the last one's retention is done, after INFO
 	// shows it saved: BGSAVE may say so.
@@ -107,8 +88,7 @@ func TestReplicaTakesSnapshots(t *testing.T) {
 			return nil
 		})
 	}
-	stop.Store(true)
-	wg.Wait()
+	stop()
 	if got := mustQuery(t, r.addr, "LASTSAVE"); got == ":0\r\n" || !regexp.MustCompile(`^:\d+\r\n$`).MatchString(got) {
 		t.Errorf("LASTSAVE on the replica = %q", got)
 	}
