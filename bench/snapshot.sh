@@ -200,17 +200,19 @@ start_ferry_master() {
   exit 1
 }
 
-# launch_ferry_replica NAME [pinned] starts a ferry replica on a free port
-# without waiting for it; sets RPORT and RPID.
+# launch_ferry_replica NAME [MODE [FLAG...]] starts a ferry replica on a
+# free port without waiting for it, pinned or niced by MODE, with FLAGs
+# added; sets RPORT and RPID.
 launch_ferry_replica() {
-  local pre=()
+  local name=$1 pre=()
   case ${2:-} in
     pinned | natspinned) pre=(taskset -c "1-$(($(nproc) - 1))") ;;
     niced) pre=(nice -n 19) ;;
   esac
+  shift $(($# < 2 ? $# : 2))
   RPORT=$(pick_port)
   "${pre[@]}" "$TMP/ferry" replica --addr "127.0.0.1:$RPORT" --nats "$NATS_URL" --dataset "$DATASET" \
-    "${STORE_FLAGS[@]}" --log-level warn 2>>"$TMP/replica-$1.log" &
+    "${STORE_FLAGS[@]}" --log-level warn "$@" 2>>"$TMP/replica-$name.log" &
   RPID=$!
   SERVER_PIDS+=("$RPID")
 }
@@ -476,13 +478,9 @@ fi
 if has_part replsnap; then
   echo
   echo "== SET latency with a replica following: at rest, snapshots on the master, snapshots on the replica; ${SET_SECONDS}s per run, $LAT_REPS rounds"
-  RPORT=$(pick_port)
   t0=$(date +%s%N)
-  "$TMP/ferry" replica --addr "127.0.0.1:$RPORT" --nats "$NATS_URL" --dataset "$DATASET" \
-    "${STORE_FLAGS[@]}" --take-snapshots --snapshot-interval 0 --snapshot-after-writes 0 \
-    --log-level info 2>>"$TMP/replica-snap.log" &
-  snap_rpid=$!
-  SERVER_PIDS+=("$snap_rpid")
+  launch_ferry_replica snap "" --take-snapshots --snapshot-interval 0 --snapshot-after-writes 0 --log-level info
+  snap_rpid=$RPID
   "$SB" wait -addr "127.0.0.1:$RPORT" -master "127.0.0.1:$FERRY_PORT" -since "$t0" >/dev/null
   snap_rport=$RPORT
   RCONDS=("rest" "master" "replica")
