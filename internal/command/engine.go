@@ -88,6 +88,7 @@ type Engine struct {
 	depth      int     // nesting level of the command running now
 	execing    *Client // the client whose EXEC is running
 	ticked     bool    // the clock was read since the lock was taken
+	lockHolds  uint64  // times the lock was taken (Holds)
 	unitSeq    uint64  // units handed to the log so far
 	writeErr   string  // when set, writes are refused with this error
 	loading    bool    // the dataset is being (re)built: only Loading commands run
@@ -219,8 +220,20 @@ func (e *Engine) SetLog(l Log) {
 // reading of the clock, as Redis's commands share one cached time.
 func (e *Engine) Lock() {
 	e.mu.Lock()
-	e.ticked = false
+	e.acquired()
 }
+
+// acquired starts a hold of the engine lock.
+func (e *Engine) acquired() {
+	e.ticked = false
+	e.lockHolds++
+}
+
+// Holds returns how many times Lock, LockOrBusy and the expiry cycle took
+// the engine lock so far, this hold included: background work (a
+// snapshot's scan) tells from it whether anything else took the lock while
+// it rested. The caller holds the lock.
+func (e *Engine) Holds() uint64 { return e.lockHolds }
 
 // Unlock releases the engine lock, first sending BCAST tracking clients
 // the keys changed under it (as Redis does before it sleeps).
@@ -243,6 +256,7 @@ func (e *Engine) SetClock(clock func() time.Time) {
 // a second, tests call it directly.
 func (e *Engine) ActiveExpire() int {
 	e.mu.Lock()
+	e.lockHolds++
 	defer e.mu.Unlock()
 	if e.pause.mode != pauseOff || len(e.pause.release) > 0 {
 		// As serverCron: a pause whose time is over ends here, and while

@@ -195,7 +195,7 @@ func (e *Engine) ScriptBusy() bool { return e.busy.busy() }
 // script.
 func (e *Engine) LockOrBusy() bool {
 	if e.mu.TryLock() {
-		e.ticked = false
+		e.acquired()
 		return true
 	}
 	if e.busy.busy() {
@@ -241,7 +241,7 @@ func (e *Engine) LockOrBusy() bool {
 		}
 	}
 	<-got
-	e.ticked = false
+	e.acquired()
 	return true
 }
 

@@ -3,10 +3,12 @@ package taker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -203,5 +205,61 @@ func TestRetention(t *testing.T) {
 	want := []uint64{offsets[0] + 1, offsets[1] + 1, offsets[2] + 1}
 	if !slices.Equal(f.log.trims, want) {
 		t.Fatalf("trims %v, want %v", f.log.trims, want)
+	}
+}
+
+// TestScanPacing: on an idle engine the scan rests only the shortest
+// pause (how often: TestPacerRest); once something else takes the engine
+// lock while it rests (clients, a replica's apply), it rests longer, a
+// multiple of its step's hold, so that the others keep most of the lock.
+func TestScanPacing(t *testing.T) {
+	f := newFixture(t, 0)
+	for i := range 40 * taker.StepKeys {
+		f.write(fmt.Sprintf("key:%d", i), "value")
+	}
+	var (
+		mu    sync.Mutex
+		rests []time.Duration
+		busy  bool
+	)
+	defer taker.SetSleep(func(d time.Duration) {
+		mu.Lock()
+		rests = append(rests, d)
+		b := busy
+		mu.Unlock()
+		if b {
+			// A client's turn while the scan rests.
+			f.write("client", "value")
+		}
+	})()
+	ctx := context.Background()
+	if _, err := f.tk.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	idle := rests
+	rests, busy = nil, true
+	mu.Unlock()
+	for i, d := range idle {
+		if d != taker.MinScanPause {
+			t.Fatalf("idle engine: rest %d of %d was %v, want %v: %v", i, len(idle), d, taker.MinScanPause, idle)
+		}
+	}
+
+	f.write("another", "value")
+	if _, err := f.tk.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Nothing took the lock between the cut and the first rest; something
+	// did during every rest: each one after the first is long.
+	if len(rests) < 2 || rests[0] != taker.MinScanPause {
+		t.Fatalf("busy engine: rests %v, want at least 2, the first %v", rests, taker.MinScanPause)
+	}
+	for i, d := range rests[1:] {
+		if d <= taker.MinScanPause {
+			t.Fatalf("busy engine: rest %d of %d was %v, want more than %v: %v", i+1, len(rests), d, taker.MinScanPause, rests)
+		}
 	}
 }
