@@ -211,7 +211,8 @@ build_nats_server() {
 
 # start_nats starts nats-server with JetStream on $TMP/nats on a free port
 # (retrying if it was taken meanwhile); sets NATS_PID and NATS_URL. With
-# NATS_WITH_PPROF=1 it also serves pprof on port NATS_PPROF.
+# NATS_WITH_PPROF=1 it also serves pprof on port NATS_PPROF; NATS_PROCS
+# sets its GOMAXPROCS.
 start_nats() {
   local try i port pid extra
   for ((try = 0; try < 5; try++)); do
@@ -221,7 +222,7 @@ start_nats() {
       NATS_PPROF=$(pick_port)
       extra=(--profile "$NATS_PPROF")
     fi
-    "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" "${extra[@]}" -l "$TMP/nats.log" >/dev/null 2>&1 &
+    env ${NATS_PROCS:+GOMAXPROCS=$NATS_PROCS} "$NATS_BIN" -js -sd "$TMP/nats" -a 127.0.0.1 -p "$port" "${extra[@]}" -l "$TMP/nats.log" >/dev/null 2>&1 &
     pid=$!
     for ((i = 0; i < 100; i++)); do
       kill -0 "$pid" 2>/dev/null || break

@@ -66,6 +66,7 @@
 #   LARGE_MB     MB written per large run             (200)
 #   PROFILE_TEST, PROFILE_P, PROFILE_ACK, PROFILE_SECONDS  (set, 1, durable, 8)
 #   NATS_SERVER  a nats-server binary to use instead of building one
+#   NATS_PROCS   GOMAXPROCS of that nats-server        (unset: its default)
 #   FERRY_NATS   where the ferry masters' logs live: "shared" (the one
 #                nats-server process; its CPU counts for both setups) or
 #                "embedded" (each master runs its own NATS server in-process,
@@ -647,7 +648,7 @@ elapsed=$((SECONDS - started))
   echo "# Replication: ferry over NATS JetStream vs redis-server with a replica"
   echo
   echo "$info"
-  echo "- nats-server: $("$NATS_BIN" --version 2>&1 | head -n 1), JetStream file store on $TMP (loopback)"
+  echo "- nats-server: $("$NATS_BIN" --version 2>&1 | head -n 1), JetStream file store on $TMP (loopback)${NATS_PROCS:+, GOMAXPROCS=$NATS_PROCS}"
   if [ "$FERRY_NATS" = embedded ]; then
     echo "- FERRY_NATS=embedded: each ferry master runs its own NATS server in-process (--nats embedded; its own connection skips the sockets), its replica connects over TCP; the nats CPU column is the shared, idle server, the log's CPU is in the master's"
   fi
