@@ -427,6 +427,7 @@ func cmdSet(args []string) error {
 	bgsaveAddr := fs.String("bgsave-addr", "", "with -bgsave: the node that takes the snapshots, say a replica with --take-snapshots (empty: -addr)")
 	pids := fs.String("pids", "", "comma-separated pids whose memory (with their children's) to sample every 10 ms")
 	timeline := fs.Duration("timeline", 0, "also print the SETs done per interval of this length")
+	gap := fs.Duration("gap", 0, "a light load: each connection waits about this long (0.5-1.5x, at random) after each reply (0: none)")
 	stopFile := fs.String("stopfile", "", "end the run early once this file exists")
 	fs.Parse(args)
 	ns := nstrings(*keys)
@@ -490,6 +491,9 @@ func cmdSet(args []string) error {
 				}
 				if t1.After(deadline) {
 					break
+				}
+				if *gap > 0 {
+					time.Sleep(*gap/2 + time.Duration(r.Int64N(int64(*gap))))
 				}
 			}
 			lat[ci] = local
