@@ -655,19 +655,12 @@ func (l *link) sendFile(f *os.File, size int64) error {
 	return nil
 }
 
-// How a cut is paced, as a master's snapshot is: stepKeys keys per hold of
-// the engine lock, then a rest scanRest times as long as the hold.
-const (
-	stepKeys     = 256
-	scanRest     = 8
-	minScanPause = 50 * time.Microsecond
-)
-
 // spooler writes one cut into a file.
 type spooler struct {
 	s      *Server
 	enc    *rdb.Encoder
-	cut    *keyspace.Cut // nil: no keys (a filtered RDB)
+	cut    *keyspace.Cut  // nil: no keys (a filtered RDB)
+	pace   *command.Pacer // paces the cut's scan, as a snapshot's
 	offset uint64
 	wait   func(context.Context) error
 	locked bool // holds the node's cut lock
@@ -717,6 +710,7 @@ func (s *Server) begin(ctx context.Context, w io.Writer, req command.SyncRequest
 	sp.enc = enc
 	if keys {
 		sp.cut = enc.BeginCut(e.Keyspace())
+		sp.pace = e.NewPacer()
 	}
 	e.Unlock()
 	return sp, nil
@@ -736,8 +730,8 @@ func (sp *spooler) run(ctx context.Context) error {
 			return context.Cause(ctx)
 		}
 		e.Lock()
-		held := time.Now()
-		done := sp.cut.Step(stepKeys)
+		sp.pace.Hold()
+		done := sp.cut.Step(command.ScanStep)
 		var err error
 		if done {
 			sp.cut.End()
@@ -747,7 +741,9 @@ func (sp *spooler) run(ctx context.Context) error {
 		if done {
 			return err
 		}
-		time.Sleep(max(scanRest*time.Since(held), minScanPause))
+		if r := sp.pace.Rest(); r > 0 {
+			time.Sleep(r)
+		}
 	}
 }
 

@@ -88,7 +88,7 @@ type Engine struct {
 	depth      int     // nesting level of the command running now
 	execing    *Client // the client whose EXEC is running
 	ticked     bool    // the clock was read since the lock was taken
-	lockHolds  uint64  // times the lock was taken (Holds)
+	lockHolds  uint64  // times Lock, LockOrBusy and the expiry cycle took the lock (Pacer)
 	unitSeq    uint64  // units handed to the log so far
 	writeErr   string  // when set, writes are refused with this error
 	loading    bool    // the dataset is being (re)built: only Loading commands run
@@ -228,12 +228,6 @@ func (e *Engine) acquired() {
 	e.ticked = false
 	e.lockHolds++
 }
-
-// Holds returns how many times Lock, LockOrBusy and the expiry cycle took
-// the engine lock so far, this hold included: background work (a
-// snapshot's scan) tells from it whether anything else took the lock while
-// it rested. The caller holds the lock.
-func (e *Engine) Holds() uint64 { return e.lockHolds }
 
 // Unlock releases the engine lock, first sending BCAST tracking clients
 // the keys changed under it (as Redis does before it sleeps).

@@ -2,12 +2,6 @@ package taker
 
 import "time"
 
-// StepKeys and MinScanPause are the scan's pacing constants, for tests.
-const (
-	StepKeys     = stepKeys
-	MinScanPause = minScanPause
-)
-
 // SetSleep makes the scan rest through f instead of time.Sleep until the
 // returned function restores it.
 func SetSleep(f func(time.Duration)) (restore func()) {

@@ -30,54 +30,14 @@ import (
 	"github.com/ferrydb/ferry/stream"
 )
 
-// How a snapshot is paced: the scan emits stepKeys keys per hold of the
-// engine lock, rests between holds as pacer.rest says, and waits while
-// more than spoolHigh bytes of encoded RDB wait for the upload. Writes that touch a key ahead of the scan add its
-// encoding to the spool without waiting, so the memory a snapshot adds is
-// spoolHigh plus the keys written to during the snapshot, at most once
-// each: never a copy of the dataset.
-const (
-	stepKeys     = 256
-	spoolHigh    = 8 << 20
-	minScanPause = 50 * time.Microsecond
-	idleRun      = time.Millisecond
-	scanRest     = 8 // the scan rests eight times as long as each step held the lock
-)
-
-// pacer paces the scan of a snapshot.
-type pacer struct {
-	unrested time.Duration // held since the last rest, nothing else waiting
-}
-
-// rest returns how long the scan rests after a step that held the engine
-// lock for d (0: none), contended when clients (or a replica's apply) took
-// the lock since the previous step.
-//
-// Contended: right after a step the scanner would take the lock again
-// before the clients woken by its release, so it rests scanRest times as
-// long as the step held it. Measured on 2 cores with 1M keys (SET p99
-// during a snapshot / at rest, SET/s during / at rest, snapshot time):
-// rest 1: 1.53, 0.65; 3: 1.38, 0.70, 10 s; 5: 1.27, 0.83, 13 s; 8: 1.10,
-// 0.94, 18 s (redis's fork: 2.0, 0.55, 2 s).
-//
-// Not contended (an idle node, a clean shutdown, whose clients are gone)
-// it goes on at once, resting minScanPause once it held the lock for
-// idleRun: a client that comes meanwhile waits that long at most, and the
-// rest lets it in (on one processor nothing else runs until the scan
-// sleeps). Paced as if contended, an idle master's snapshot of 1M keys
-// took 21 s.
-func (p *pacer) rest(d time.Duration, contended bool) time.Duration {
-	if contended {
-		p.unrested = 0
-		return max(scanRest*d, minScanPause)
-	}
-	p.unrested += d
-	if p.unrested < idleRun {
-		return 0
-	}
-	p.unrested = 0
-	return minScanPause
-}
+// How a snapshot is paced: the scan emits command.ScanStep keys per hold
+// of the engine lock, rests between holds as a command.Pacer says, and
+// waits while more than spoolHigh bytes of encoded RDB wait for the
+// upload. Writes that touch a key ahead of the scan add its encoding to
+// the spool without waiting, so the memory a snapshot adds is spoolHigh
+// plus the keys written to during the snapshot, at most once each: never a
+// copy of the dataset.
+const spoolHigh = 8 << 20
 
 // sleep is time.Sleep; tests record the scan's rests through it.
 var sleep = time.Sleep
@@ -377,12 +337,11 @@ func (t *Taker) write(ctx context.Context) (written, error) {
 	t.p.InProgress, t.p.Started, t.p.KeysDone, t.p.KeysTotal = true, t0, 0, int64(total)
 	t.mu.Unlock()
 
-	// The scan: short holds of the engine lock, paced by the upload, and,
-	// while anything else uses the engine, at most a ninth of the lock's
-	// time (see rest).
-	holds := e.Holds()
+	// The scan: short holds of the engine lock, paced by the upload and,
+	// while anything else uses the engine, taking at most a ninth of the
+	// lock's time (command.Pacer).
+	pace := e.NewPacer()
 	e.Unlock()
-	var pace pacer
 	scanDone := make(chan error, 1)
 	go func() {
 		var err error
@@ -395,24 +354,21 @@ func (t *Taker) write(ctx context.Context) (written, error) {
 				break
 			}
 			e.Lock()
-			held := time.Now()
-			contended := e.Holds() != holds+1
-			holds = e.Holds()
-			done := cut.Step(stepKeys)
+			pace.Hold()
+			done := cut.Step(command.ScanStep)
 			n := cut.Keys()
 			if done {
 				cut.End()
 				err = enc.Close()
 			}
 			e.Unlock()
-			d := time.Since(held)
 			t.mu.Lock()
 			t.p.KeysDone = int64(n)
 			t.mu.Unlock()
 			if done {
 				break
 			}
-			if r := pace.rest(d, contended); r > 0 {
+			if r := pace.Rest(); r > 0 {
 				sleep(r)
 			}
 		}

@@ -209,12 +209,14 @@ func TestRetention(t *testing.T) {
 }
 
 // TestScanPacing: on an idle engine the scan rests only the shortest
-// pause (how often: TestPacerRest); once something else takes the engine
-// lock while it rests (clients, a replica's apply), it rests longer, a
-// multiple of its step's hold, so that the others keep most of the lock.
+// pause (how often: command.TestPacerRest);
+// once something else takes the engine lock while it rests (clients, a
+// replica's apply), every rest is longer, a multiple of the hold before
+// it, so that the others keep most of the lock.
 func TestScanPacing(t *testing.T) {
 	f := newFixture(t, 0)
-	for i := range 40 * taker.StepKeys {
+	const keys = 100 * command.ScanStep // ~1 ms of holds at 40 ns a key
+	for i := range keys {
 		f.write(fmt.Sprintf("key:%d", i), "value")
 	}
 	var (
@@ -240,9 +242,12 @@ func TestScanPacing(t *testing.T) {
 	idle := rests
 	rests, busy = nil, true
 	mu.Unlock()
+	if len(idle) == 0 {
+		t.Fatalf("idle engine: the scan of %d keys never rested", keys)
+	}
 	for i, d := range idle {
-		if d != taker.MinScanPause {
-			t.Fatalf("idle engine: rest %d of %d was %v, want %v: %v", i, len(idle), d, taker.MinScanPause, idle)
+		if d != idle[0] {
+			t.Fatalf("idle engine: rest %d was %v, rest 0 %v: want the shortest pause every time: %v", i, d, idle[0], idle)
 		}
 	}
 
@@ -254,12 +259,12 @@ func TestScanPacing(t *testing.T) {
 	defer mu.Unlock()
 	// Nothing took the lock between the cut and the first rest; something
 	// did during every rest: each one after the first is long.
-	if len(rests) < 2 || rests[0] != taker.MinScanPause {
-		t.Fatalf("busy engine: rests %v, want at least 2, the first %v", rests, taker.MinScanPause)
+	if len(rests) < 2 || rests[0] != idle[0] {
+		t.Fatalf("busy engine: rests %v, want at least 2, the first %v", rests, idle[0])
 	}
 	for i, d := range rests[1:] {
-		if d <= taker.MinScanPause {
-			t.Fatalf("busy engine: rest %d of %d was %v, want more than %v: %v", i+1, len(rests), d, taker.MinScanPause, rests)
+		if d <= idle[0] {
+			t.Fatalf("busy engine: rest %d of %d was %v, want more than %v: %v", i+1, len(rests), d, idle[0], rests)
 		}
 	}
 }
