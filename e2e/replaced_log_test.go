@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	natsjs "github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ferrydb/ferry/internal/redistest"
 	"github.com/ferrydb/ferry/master"
 	"github.com/ferrydb/ferry/replica"
@@ -133,16 +130,7 @@ func replaceLog(t *testing.T, url, dataset string, n int) *masterNode {
 // `nats stream rm`.
 func deleteStream(t *testing.T, url, dataset string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := js.DeleteStream(context.Background(), jetstream.StreamName(dataset)); err != nil {
+	if err := rawJS(t, url).DeleteStream(context.Background(), jetstream.StreamName(dataset)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -131,7 +131,13 @@ type storeReplica struct {
 // (nil: no store).
 func startStoreReplica(tb testing.TB, url, dataset string, st snapshot.Store) *storeReplica {
 	tb.Helper()
-	gate := &gatedLog{Log: openLog(tb, url, dataset, true)}
+	return startStoreReplicaOn(tb, openLog(tb, url, dataset, true), dataset, st)
+}
+
+// startStoreReplicaOn is startStoreReplica on a log opened by the caller.
+func startStoreReplicaOn(tb testing.TB, lg *jetstream.Log, dataset string, st snapshot.Store) *storeReplica {
+	tb.Helper()
+	gate := &gatedLog{Log: lg}
 	r, err := replica.New(replica.Config{
 		Addr: "127.0.0.1:0", Log: gate, Dataset: dataset, Version: "e2e",
 		ServeStaleData: true, Logger: testLogger("replica"), Store: st,
@@ -300,9 +306,9 @@ func TestReplicaBootstrapsFromSnapshot(t *testing.T) {
 	checkLoaded(t, r2, snap2)
 }
 
-// rawStream returns the JetStream stream behind dataset's log, on a
-// connection closed when the test ends.
-func rawStream(tb testing.TB, url, dataset string) natsjs.Stream {
+// rawJS is a JetStream context on a connection of its own to url, closed
+// when the test ends, for what ferry never does itself.
+func rawJS(tb testing.TB, url string) natsjs.JetStream {
 	tb.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -313,9 +319,16 @@ func rawStream(tb testing.TB, url, dataset string) natsjs.Stream {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return js
+}
+
+// rawStream returns the JetStream stream behind dataset's log, on a
+// connection closed when the test ends.
+func rawStream(tb testing.TB, url, dataset string) natsjs.Stream {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, jetstream.StreamName(dataset))
+	s, err := rawJS(tb, url).Stream(ctx, jetstream.StreamName(dataset))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,7 +12,8 @@
 // It is configured by environment variables, named as ferry's flags:
 // FERRY_NATS, FERRY_DATASET, FERRY_STORE, FERRY_HTTP_TOKEN (required),
 // FERRY_S3_ENDPOINT, FERRY_S3_REGION, FERRY_NATS_CREDS, FERRY_NATS_USER,
-// FERRY_NATS_PASSWORD, FERRY_NATS_TOKEN, FERRY_NATS_TLS_CA,
+// FERRY_NATS_PASSWORD, FERRY_NATS_TOKEN, FERRY_NATS_TLS_CA, FERRY_LOG_MIRROR (a
+// JetStream mirror of the log to read instead of the stream),
 // FERRY_MAX_STALENESS (default 1s), FERRY_LOG_LEVEL. Build it for
 // provided.al2023 as "bootstrap":
 //
@@ -118,7 +119,7 @@ func start(ctx context.Context, env func(string) string, logger *slog.Logger) (*
 	lg, err := jetstream.Open(ctx, jetstream.Config{
 		URL: url, Dataset: dataset, ReadOnly: true, Name: "ferry-lambda",
 		CredsFile: env("FERRY_NATS_CREDS"), User: env("FERRY_NATS_USER"), Password: env("FERRY_NATS_PASSWORD"),
-		Token: env("FERRY_NATS_TOKEN"), TLSCA: env("FERRY_NATS_TLS_CA"), Logger: logger,
+		Token: env("FERRY_NATS_TOKEN"), TLSCA: env("FERRY_NATS_TLS_CA"), Mirror: env("FERRY_LOG_MIRROR"), Logger: logger,
 	})
 	if err != nil {
 		return nil, err

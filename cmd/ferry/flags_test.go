@@ -23,3 +23,13 @@ func TestTakeSnapshotsNeedsStore(t *testing.T) {
 		t.Fatalf("ferry replica --take-snapshots without --store = %v", err)
 	}
 }
+
+// TestTakeSnapshotsNotOnMirror: a replica that takes the snapshots trims
+// the log, which it cannot do through a mirror.
+func TestTakeSnapshotsNotOnMirror(t *testing.T) {
+	store := "file://" + t.TempDir()
+	err := runReplica([]string{"--nats", "nats://127.0.0.1:1", "--store", store, "--take-snapshots", "--log-mirror", "FERRY_DEFAULT_EU"})
+	if err == nil || err.Error() != "ferry replica: --take-snapshots reads the log from the stream itself, not --log-mirror" {
+		t.Fatalf("ferry replica --take-snapshots --log-mirror = %v", err)
+	}
+}

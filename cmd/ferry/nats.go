@@ -21,6 +21,7 @@ type natsFlags struct {
 	maxAge                             time.Duration
 	maxBytes                           int64
 	embeddedPort                       int
+	mirror                             string // a replica's --log-mirror
 
 	resolved string // the URL open connected to (the embedded server's)
 }
@@ -91,5 +92,6 @@ func (n *natsFlags) config(url string, readOnly bool, logger *slog.Logger) jetst
 		URL: url, Dataset: n.dataset, Replicas: n.replicas, MaxAge: n.maxAge, MaxBytes: n.maxBytes,
 		ReadOnly: readOnly, CredsFile: n.creds, NKeySeedFile: n.nkey, User: n.user, Password: n.password,
 		Token: n.token, TLSCA: n.tlsCA, TLSCert: n.tlsCert, TLSKey: n.tlsKey, Logger: logger,
+		Mirror: n.mirror,
 	}
 }

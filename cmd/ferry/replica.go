@@ -21,6 +21,7 @@ func runReplica(args []string) error {
 	announce := addAnnounceFlag(fs, "the master")
 	hf := addHTTPFlags(fs)
 	nf := addNATSFlags(fs)
+	fs.StringVar(&nf.mirror, "log-mirror", "", "read the log from this JetStream mirror of FERRY_<DATASET> (say in this region's NATS cluster) instead of from the stream itself")
 	sf := addStoreFlags(fs, "")
 	takeSnaps := fs.Bool("take-snapshots", false, "take snapshots into --store as a master does (BGSAVE, --snapshot-interval, --snapshot-after-writes; retention by --snapshot-keep, which trims the log), so that the master need not")
 	schf := addScheduleFlags(fs)
@@ -54,6 +55,11 @@ func runReplica(args []string) error {
 	}
 	if *takeSnaps && st == nil {
 		return errors.New("ferry replica: --take-snapshots needs --store")
+	}
+	if *takeSnaps && nf.mirror != "" {
+		// Retention trims the log below the oldest snapshot it keeps: the
+		// stream's, which a mirror's reader cannot.
+		return errors.New("ferry replica: --take-snapshots reads the log from the stream itself, not --log-mirror")
 	}
 	if st == nil {
 		logger.Warn("no --store: the replica starts empty and reads the log from its start, and stops if its position is gone from the log")

@@ -43,6 +43,11 @@ type Config struct {
 	// changes its settings (a missing stream is an error, never an empty
 	// log), and Append/AppendAsync are refused.
 	ReadOnly bool
+	// Mirror names a stream to read the log from instead of
+	// FERRY_<DATASET>: a JetStream mirror of it, say in the NATS cluster of
+	// another region (cascading replicas). A mirror keeps the offsets of
+	// the stream it mirrors. Only with ReadOnly.
+	Mirror string
 
 	// MaxEntryBytes is the largest entry Append takes (default
 	// DefaultMaxEntryBytes). Entries larger than one NATS message are
@@ -92,6 +97,14 @@ func (c Config) Validate() error {
 	}
 	if err := ValidateDataset(c.Dataset); err != nil {
 		return err
+	}
+	if c.Mirror != "" {
+		if !c.ReadOnly {
+			return fmt.Errorf("jetstream: mirror %s: only a reader can read a mirror", c.Mirror)
+		}
+		if strings.ContainsAny(c.Mirror, " \t.*>/\\") {
+			return fmt.Errorf("jetstream: mirror %q: not a stream name", c.Mirror)
+		}
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("jetstream: replicas %d: want 1 to 5", c.Replicas)

@@ -53,9 +53,14 @@ type Log struct {
 	// another log (deleted and created again), and every read that sees
 	// one fails with stream.ErrReplaced.
 	created time.Time
-	closed  atomic.Bool
+	// origin, when the log is read from a mirror (Config.Mirror), is when
+	// the stream it mirrors was created: the log's identity, which
+	// snapshots record.
+	origin time.Time
+	closed atomic.Bool
 	// noDirect is set once the server refused a direct get for want of
-	// permission (direct.go): later reads go through the consumer only.
+	// permission (direct.go), or for a mirror that allows none: reads go
+	// through consumers only.
 	noDirect atomic.Bool
 	// directEntries counts the entries catch-up reads handed over.
 	directEntries atomic.Int64
@@ -93,12 +98,16 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	name := StreamName(cfg.Dataset)
+	if cfg.Mirror != "" {
+		name = cfg.Mirror
+	}
 	l := &Log{
 		cfg:      cfg,
-		name:     StreamName(cfg.Dataset),
+		name:     name,
 		subject:  Subject(cfg.Dataset),
 		url:      redactURL(cfg.URL),
-		log:      cfg.Logger.With("stream", StreamName(cfg.Dataset)),
+		log:      cfg.Logger.With("stream", name),
 		inflight: make(map[*nats.Msg]*pending),
 	}
 
@@ -154,7 +163,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	l.nc, l.js = nc, js
-	if err := l.ensureStream(ctx); err != nil {
+	ensure := l.ensureStream
+	if cfg.Mirror != "" {
+		ensure = l.ensureMirror
+	}
+	if err := ensure(ctx); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -270,6 +283,46 @@ func (l *Log) ensureStream(ctx context.Context) error {
 	return nil
 }
 
+// ensureMirror checks that the stream Config.Mirror names mirrors the
+// dataset's stream, and reads the identity of the stream it mirrors: a
+// replica checks the snapshots it loads against it. The mirrored stream
+// is asked through the mirror's API prefix, when the mirror has one
+// (another JetStream domain). A mirror without direct gets is read
+// through consumers only.
+func (l *Log) ensureMirror(ctx context.Context) error {
+	origin := StreamName(l.cfg.Dataset)
+	s, err := l.js.Stream(ctx, l.name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("jetstream: mirror %s does not exist: %w (%w)", l.name, stream.ErrNoLog, err)
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: mirror %s at %s: %w", l.name, l.url, err)
+	}
+	info := s.CachedInfo()
+	m := info.Config.Mirror
+	if m == nil || m.Name != origin {
+		return fmt.Errorf("jetstream: stream %s is not a mirror of %s", l.name, origin)
+	}
+	ojs := l.js
+	if m.External != nil && m.External.APIPrefix != "" {
+		if ojs, err = jetstream.NewWithAPIPrefix(l.nc, m.External.APIPrefix); err != nil {
+			return fmt.Errorf("jetstream: mirror %s: %w", l.name, err)
+		}
+	}
+	o, err := ojs.Stream(ctx, origin)
+	if err != nil {
+		return fmt.Errorf("jetstream: stream %s, which %s mirrors, for its identity: %w", origin, l.name, err)
+	}
+	l.stream, l.created, l.origin = s, info.Created, o.CachedInfo().Created
+	if !info.Config.AllowDirect {
+		l.noDirect.Store(true)
+	}
+	return nil
+}
+
+// Mirror reports whether the log is read from a mirror (Config.Mirror).
+func (l *Log) Mirror() bool { return l.cfg.Mirror != "" }
+
 // Stream returns the name of the JetStream stream that holds the log.
 func (l *Log) Stream() string { return l.name }
 
@@ -289,10 +342,16 @@ func (l *Log) Range(ctx context.Context) (first, last uint64, err error) {
 
 var _ stream.Identified = (*Log)(nil)
 
-// Identity is the creation time of the stream Open found, which JetStream
-// keeps across server restarts and cluster leader changes, in UTC with
+// Identity is the creation time of the stream Open found (for a mirror,
+// of the stream it mirrors, read when Open ran), which JetStream keeps
+// across server restarts and cluster leader changes, in UTC with
 // nanoseconds.
-func (l *Log) Identity() string { return l.created.UTC().Format(time.RFC3339Nano) }
+func (l *Log) Identity() string {
+	if l.cfg.Mirror != "" {
+		return l.origin.UTC().Format(time.RFC3339Nano)
+	}
+	return l.created.UTC().Format(time.RFC3339Nano)
+}
 
 // replaced is the error for a stream found with creation time created,
 // not the one Open found: the log was deleted and created again.
@@ -463,6 +522,9 @@ func (l *Log) Connected() bool { return l.nc.IsConnected() }
 func (l *Log) Trim(ctx context.Context, keepFrom uint64) error {
 	if keepFrom <= 1 {
 		return nil
+	}
+	if l.cfg.Mirror != "" {
+		return fmt.Errorf("jetstream: trim %s: a mirror follows the stream it mirrors, not ferry's retention", l.name)
 	}
 	if err := l.stream.Purge(ctx, jetstream.WithPurgeSequence(keepFrom)); err != nil {
 		return fmt.Errorf("jetstream: trim %s below %d: %w", l.name, keepFrom, err)
