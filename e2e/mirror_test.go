@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/master"
@@ -54,4 +58,87 @@ func TestReplicaOnMirror(t *testing.T) {
 	if info := mustQuery(t, r.addr, "GET", "counter"); info == "$-1\r\n" {
 		t.Errorf("the replica has no counter")
 	}
+}
+
+// startDomain starts a nats-server with JetStream domain domain: a hub that
+// takes leaf node connections on leafPort (0: none), or a leaf node of the
+// hub at hubLeaf (a nats-leaf:// URL).
+func startDomain(tb testing.TB, domain string, leafPort int, hubLeaf string) *server.Server {
+	tb.Helper()
+	o := &server.Options{
+		ServerName: domain, Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, JetStreamDomain: domain, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true,
+	}
+	if leafPort != 0 {
+		o.LeafNode = server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort}
+	}
+	if hubLeaf != "" {
+		u, err := url.Parse(hubLeaf)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		o.LeafNode.Remotes = []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}}
+	}
+	s, err := server.NewServer(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Start()
+	tb.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	if !s.ReadyForConnections(5 * time.Second) {
+		tb.Fatalf("nats-server %s not ready", domain)
+	}
+	return s
+}
+
+// TestReplicaOnMirrorInAnotherDomain: the mirror lives in another
+// JetStream domain (a leaf node's, as another region's NATS can be): the
+// replica, connected there, reads the mirrored stream's identity through
+// the mirror's API prefix and follows the master, whose NATS is the hub.
+func TestReplicaOnMirrorInAnotherDomain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	hub := startDomain(t, "hub", leafPort, "")
+	leaf := startDomain(t, "leaf", 0, fmt.Sprintf("nats-leaf://127.0.0.1:%d", leafPort))
+	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if hub.NumLeafNodes() != 1 || leaf.NumLeafNodes() != 1 {
+			return fmt.Errorf("leaf node connections: hub %d, leaf %d", hub.NumLeafNodes(), leaf.NumLeafNodes())
+		}
+		return nil
+	})
+
+	st := fsStore(t)
+	const dataset = "faraway"
+	m := startMaster(t, hub.ClientURL(), dataset, func(c *master.Config) { c.Store, c.NewDataset = st, true })
+	fill(t, m.addr, "a", 200)
+	snap, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, m.addr, "b", 50)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const mirror = "FERRY_FARAWAY_LEAF"
+	if _, err := rawJS(t, leaf.ClientURL()).CreateStream(ctx, natsjs.StreamConfig{
+		Name: mirror, AllowDirect: true,
+		Mirror: &natsjs.StreamSource{Name: jetstream.StreamName(dataset), Domain: "hub"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lg := openLogWith(t, leaf.ClientURL(), dataset, true, func(c *jetstream.Config) { c.Mirror = mirror })
+	if lg.Identity() != m.log.Identity() {
+		t.Fatalf("identity through the mirror %s, want the hub's stream's %s", lg.Identity(), m.log.Identity())
+	}
+	r := startStoreReplicaOn(t, lg, dataset, st)
+	fill(t, m.addr, "c", 50)
+	waitCaughtUp(t, m, r.replicaNode, 20*time.Second)
+	checkLoaded(t, r, snap)
 }
