@@ -198,8 +198,21 @@ func (f *follower) wait() error {
 	f.mu.Lock()
 	serial := f.serial
 	f.mu.Unlock()
+	// A mirror's consumer outlives the stream it mirrors being deleted and
+	// created again: the mirror goes on with the new log's entries.
+	var originCheck <-chan time.Time
+	if l.cfg.Mirror != "" {
+		t := time.NewTicker(originCheckEvery)
+		defer t.Stop()
+		originCheck = t.C
+	}
 	for {
 		select {
+		case <-originCheck:
+			if err := l.checkOrigin(f.conn); errors.Is(err, stream.ErrReplaced) {
+				f.finish(fmt.Errorf("read at %d: %w", f.position(), err))
+				return nil
+			}
 		case <-f.ctx.Done():
 			f.finish(f.ctx.Err())
 			return nil

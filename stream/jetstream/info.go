@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,5 +26,15 @@ func (l *Log) Info(ctx context.Context) (*jetstream.StreamInfo, error) {
 	if !info.Created.Equal(l.created) {
 		return nil, l.replaced(info.Created)
 	}
+	if m := info.Mirror; l.cfg.Mirror != "" && m != nil && m.Active > mirrorSilence {
+		// Cut off from the stream it mirrors: what it holds may be far
+		// behind the log, as if NATS were unreachable.
+		return nil, fmt.Errorf("jetstream: mirror %s has heard nothing from %s for %s", l.name, m.Name, m.Active.Round(time.Second))
+	}
 	return info, nil
 }
+
+// mirrorSilence is how long a mirror may go without hearing from the
+// stream it mirrors (JetStream sends it a heartbeat every second or so)
+// before a reader takes it for cut off.
+const mirrorSilence = 10 * time.Second

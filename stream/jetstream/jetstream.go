@@ -55,8 +55,9 @@ type Log struct {
 	created time.Time
 	// origin, when the log is read from a mirror (Config.Mirror), is when
 	// the stream it mirrors was created: the log's identity, which
-	// snapshots record.
+	// snapshots record; ojs reaches that stream (checkOrigin).
 	origin time.Time
+	ojs    jetstream.JetStream
 	closed atomic.Bool
 	// noDirect is set once the server refused a direct get for want of
 	// permission (direct.go), or for a mirror that allows none: reads go
@@ -313,7 +314,14 @@ func (l *Log) ensureMirror(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: stream %s, which %s mirrors, for its identity: %w", origin, l.name, err)
 	}
-	l.stream, l.created, l.origin = s, info.Created, o.CachedInfo().Created
+	if oc := o.CachedInfo().Created; info.Created.Before(oc) {
+		// Made again after the mirror: the mirror kept the entries of
+		// the earlier log and goes on with the new one's at the next
+		// offsets.
+		return fmt.Errorf("jetstream: mirror %s was created at %s, before %s (created at %s): it may hold entries of an earlier log of the dataset; delete the mirror and create it again (across domains, check the servers' clocks)",
+			l.name, info.Created.UTC().Format(time.RFC3339Nano), origin, oc.UTC().Format(time.RFC3339Nano))
+	}
+	l.stream, l.created, l.origin, l.ojs = s, info.Created, o.CachedInfo().Created, ojs
 	if !info.Config.AllowDirect {
 		l.noDirect.Store(true)
 	}
@@ -363,8 +371,29 @@ func (l *Log) replaced(created time.Time) error {
 // checkIdentity returns stream.ErrReplaced (wrapped) if the log's stream
 // is no longer the one Open found, or the error that kept it from asking.
 func (l *Log) checkIdentity(ctx context.Context) error {
-	_, _, err := l.Range(ctx)
-	return err
+	if _, _, err := l.Range(ctx); err != nil {
+		return err
+	}
+	return l.checkOrigin(ctx)
+}
+
+// checkOrigin returns stream.ErrReplaced (wrapped) when the log is read
+// from a mirror and the stream it mirrors is not the one Open found, or
+// the error that kept it from asking; nil for a log read from its stream.
+func (l *Log) checkOrigin(ctx context.Context) error {
+	if l.cfg.Mirror == "" {
+		return nil
+	}
+	origin := StreamName(l.cfg.Dataset)
+	o, err := l.ojs.Stream(ctx, origin)
+	if err != nil {
+		return l.mapErr(fmt.Errorf("jetstream: stream %s, which %s mirrors: %w", origin, l.name, err))
+	}
+	if c := o.CachedInfo().Created; !c.Equal(l.origin) {
+		return fmt.Errorf("jetstream: stream %s, which %s mirrors, was created at %s, not at %s as when this node opened it: %w; delete the mirror, create it again and restart the node",
+			origin, l.name, c.UTC().Format(time.RFC3339Nano), l.origin.UTC().Format(time.RFC3339Nano), stream.ErrReplaced)
+	}
+	return nil
 }
 
 // First returns the offset of the first retained entry; for a log with no

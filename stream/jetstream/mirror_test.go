@@ -141,3 +141,53 @@ func TestMirrorRefused(t *testing.T) {
 		t.Errorf("a writer on a mirror: %v", err)
 	}
 }
+
+// TestMirrorOfReplacedStream: the dataset's stream deleted and created
+// again under a mirror (which then goes on with the new log's entries at
+// the next offsets) ends a reader that follows the mirror with
+// ErrReplaced; a reader opened afterwards refuses the mirror, older than
+// the stream it mirrors.
+func TestMirrorOfReplacedStream(t *testing.T) {
+	s := startServer(t)
+	w := openLog(t, s.URL(), "rep")
+	appendN(t, w, 5)
+	js := rawJS(t, s.URL())
+	ctx := ctxTimeout(t, 20*time.Second)
+	const name = "FERRY_REP_EU"
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Mirror: &jetstream.StreamSource{Name: ferryjs.StreamName("rep")}}); err != nil {
+		t.Fatal(err)
+	}
+	r := openLog(t, s.URL(), "rep", func(c *ferryjs.Config) { c.ReadOnly, c.Mirror = true, name })
+	read := make(chan error, 1)
+	go func() {
+		_, err := readUntil(t, r, 1, 1000)
+		read <- err
+	}()
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if _, last, err := r.Range(ctx); err != nil || last != 5 {
+			return fmt.Errorf("mirror at %d (%v), want 5", last, err)
+		}
+		return nil
+	})
+
+	if err := js.DeleteStream(ctx, ferryjs.StreamName("rep")); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openLog(t, s.URL(), "rep")
+	appendN(t, w2, 8)
+	select {
+	case err := <-read:
+		if !errors.Is(err, stream.ErrReplaced) {
+			t.Fatalf("reader of the mirror ended with %v, want ErrReplaced", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reader of the mirror still reading 10 s after the stream it mirrors was replaced")
+	}
+	cfg := ferryjs.Config{URL: s.URL(), Dataset: "rep", ReadOnly: true, Mirror: name, Timeout: 2 * time.Second}
+	if l, err := ferryjs.Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), "may hold entries of an earlier log") {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("opening a mirror older than its stream: %v", err)
+	}
+}

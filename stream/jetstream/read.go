@@ -36,6 +36,12 @@ const readHeartbeat = time.Second
 // disconnected makes a new one, follow.go).
 const readerInactive = time.Minute
 
+// originCheckEvery is how often a reader of a mirror checks that the
+// stream it mirrors is still the one Open found (checkOrigin): after it is
+// deleted and created again, a follower may hand over the new log's
+// entries for that long before it stops.
+const originCheckEvery = time.Second
+
 // Read calls fn with every entry from offset from on, in order, then follows
 // new entries until ctx ends or fn returns an error, and returns that error.
 // from 0 is read as 1.
