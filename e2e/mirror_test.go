@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,12 @@ func TestReplicaOnMirrorInAnotherDomain(t *testing.T) {
 	}
 	r := startStoreReplicaOn(t, lg, dataset, st)
 	fill(t, m.addr, "c", 50)
+	// Larger than one message: the entry's data is an object in the
+	// dataset's bucket, in the hub's domain.
+	mustQuery(t, m.addr, "SET", "large", strings.Repeat("x", 3<<20))
 	waitCaughtUp(t, m, r.replicaNode, 20*time.Second)
 	checkLoaded(t, r, snap)
+	if got := mustQuery(t, r.addr, "STRLEN", "large"); got != ":3145728\r\n" {
+		t.Fatalf("STRLEN large on the replica = %q", got)
+	}
 }

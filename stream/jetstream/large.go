@@ -145,7 +145,13 @@ func (l *Log) bucket(ctx context.Context, create bool) (jetstream.ObjectStore, e
 			Replicas:    l.cfg.Replicas,
 		})
 	} else {
-		obs, err = l.js.ObjectStore(ctx, BucketName(l.cfg.Dataset))
+		// A mirror's reader reads the objects where the mirrored stream
+		// is (in its domain, for a mirror in another).
+		js := l.js
+		if l.ojs != nil {
+			js = l.ojs
+		}
+		obs, err = js.ObjectStore(ctx, BucketName(l.cfg.Dataset))
 	}
 	if err != nil {
 		return nil, err
