@@ -18,8 +18,9 @@ import (
 // dataset's stream reads the same entries at the same offsets as one on
 // the stream itself, from the first one the stream kept, then the entries
 // appended while it reads; its identity is the mirrored stream's, so that
-// it takes the snapshots of that log; it cannot trim the mirror. A mirror
-// without direct gets is read through consumers alone.
+// it takes the snapshots of that log; it cannot trim the mirror. Catch-up
+// reads use direct gets where the mirror allows them, consumers alone
+// where it does not.
 func TestReadFromMirror(t *testing.T) {
 	s := startServer(t)
 	w := openLog(t, s.URL(), "mir")
@@ -38,7 +39,8 @@ func TestReadFromMirror(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data = append(data, appendN(t, w, 10)...) // offsets 11-30
+	// Offsets 11-1120: enough behind for catch-up reads (direct gets).
+	data = append(data, appendN(t, w, 1100)...)
 
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("direct=%t", direct), func(t *testing.T) {
@@ -52,8 +54,8 @@ func TestReadFromMirror(t *testing.T) {
 			}
 			checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 				first, last, err := r.Range(ctx)
-				if err != nil || first != 11 || last != 30 {
-					return fmt.Errorf("range %d-%d (%v), want 11-30", first, last, err)
+				if err != nil || first != 11 || last != 1120 {
+					return fmt.Errorf("range %d-%d (%v), want 11-1120", first, last, err)
 				}
 				return nil
 			})
@@ -66,6 +68,9 @@ func TestReadFromMirror(t *testing.T) {
 				if !bytes.Equal(e.Data, data[i]) {
 					t.Fatalf("offset %d: %q, want %q", e.Offset, e.Data, data[i])
 				}
+			}
+			if n := ferryjs.DirectEntries(r); direct != (n > 0) {
+				t.Errorf("%d entries read by direct gets from a mirror that allows them: %t", n, direct)
 			}
 			// A read from a removed offset is a gap, as on the stream.
 			if _, err := readUntil(t, r, 5, 1); !errors.Is(err, stream.ErrTruncated) {
@@ -83,14 +88,14 @@ func TestReadFromMirror(t *testing.T) {
 	var got []stream.Entry
 	go func() {
 		var err error
-		got, err = readUntil(t, r, 31, 5)
+		got, err = readUntil(t, r, 1121, 5)
 		done <- err
 	}()
 	more := appendN(t, w, 5)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	checkContiguous(t, got, 31)
+	checkContiguous(t, got, 1121)
 	for i, e := range got {
 		if !bytes.Equal(e.Data, more[i]) {
 			t.Fatalf("offset %d: %q, want %q", e.Offset, e.Data, more[i])
