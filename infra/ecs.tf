@@ -36,7 +36,7 @@ locals {
     }
     replica = {
       command     = "replica"
-      environment = local.container_environment
+      environment = merge(local.container_environment, local.replica_mirror_environment)
       role_arn    = aws_iam_role.replica.arn
       cpu         = var.replica_cpu
       memory      = var.replica_memory

@@ -1087,3 +1087,45 @@ func TestContainerFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaLogMirror checks the wiring of replica_log_mirror: the
+// replicas' tasks and the Lambda function read the log from the mirror it
+// names (FERRY_LOG_MIRROR, ferry replica --log-mirror) when it is set; the
+// master and the snapshotter, which write the stream or trim it, never do.
+func TestReplicaLogMirror(t *testing.T) {
+	m := loadModule(t, ".")
+	if _, ok := m.variables["replica_log_mirror"]; !ok {
+		t.Fatal("no variable replica_log_mirror")
+	}
+	for _, mirror := range []cty.Value{cty.NullVal(cty.String), cty.StringVal("FERRY_SESSIONS_EU")} {
+		auth := cty.ObjectVal(map[string]cty.Value{"user": cty.StringVal("u"), "password": cty.StringVal("p"), "token": cty.StringVal("")})
+		ctx := m.evalContext(t, map[string]cty.Value{"replica_log_mirror": mirror, "snapshots_on_replica": cty.True, "nats_auth": auth})
+		want := ""
+		if !mirror.IsNull() {
+			want = mirror.AsString()
+		}
+		expr := containerItem(t, m, "replica", "environment")
+		if expr == nil {
+			return
+		}
+		v, diags := expr.Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("the replica's environment: %s", diags.Error())
+		}
+		local := ctx.Variables["local"]
+		for what, env := range map[string]map[string]string{
+			"replica":     stringMap(t, "the replica's environment", v),
+			"lambda":      stringMap(t, "local.lambda_environment", local.GetAttr("lambda_environment")),
+			"master":      stringMap(t, "local.master_environment", local.GetAttr("master_environment")),
+			"snapshotter": stringMap(t, "local.snapshotter_environment", local.GetAttr("snapshotter_environment")),
+		} {
+			w := want
+			if what == "master" || what == "snapshotter" {
+				w = ""
+			}
+			if got := env["FERRY_LOG_MIRROR"]; got != w {
+				t.Errorf("replica_log_mirror=%#v: the %s's FERRY_LOG_MIRROR = %q, want %q", mirror, what, got, w)
+			}
+		}
+	}
+}

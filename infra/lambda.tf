@@ -11,7 +11,7 @@
 locals {
   lambda_name = "${var.name}-replica"
 
-  lambda_environment = merge(local.common_environment, {
+  lambda_environment = merge(local.common_environment, local.replica_mirror_environment, {
     FERRY_MAX_STALENESS = var.lambda_max_staleness
     FERRY_HTTP_TOKEN    = random_password.http_token.result
     FERRY_NATS_USER     = var.nats_auth.user

@@ -40,6 +40,10 @@ locals {
     FERRY_METRICS_ADDR = "0.0.0.0:9090"
   })
 
+  # Where the replicas (tasks and Lambda) read the log: a mirror of the
+  # stream when replica_log_mirror is set.
+  replica_mirror_environment = var.replica_log_mirror != null ? { FERRY_LOG_MIRROR = var.replica_log_mirror } : {}
+
   # How the snapshot writer encrypts what it uploads: the master, or the
   # snapshotter when snapshots_on_replica is true.
   snapshot_sse_environment = {

@@ -227,6 +227,12 @@ variable "snapshotter_memory" {
   default     = null
 }
 
+variable "replica_log_mirror" {
+  type        = string
+  description = "A JetStream mirror of the dataset's stream FERRY_<DATASET> (say in this region's NATS cluster) for the replicas and the Lambda function to read the log from (ferry replica --log-mirror); null: the stream itself. The master and the snapshotter always use the stream."
+  default     = null
+}
+
 variable "extra_environment" {
   type        = map(string)
   description = "More FERRY_* settings for every ferry task and the Lambda function (e.g. FERRY_REQUIREPASS is better left to a secret)."
