@@ -413,9 +413,10 @@ func (t *Taker) write(ctx context.Context) (written, error) {
 	return written{info: out, dirty: dirty, logSize: logSize, pause: pause}, nil
 }
 
-// retain deletes snapshots beyond the newest Keep, never the newest one
-// the log can still be replayed from, then trims the log below the oldest
-// snapshot kept.
+// retain deletes snapshots beyond the newest Keep, then trims the log
+// below the oldest snapshot kept. The newest snapshot the log can still be
+// replayed from is always kept: the snapshots are listed by offset, so if
+// any is replayable the newest is, and Keep is at least 1.
 func (t *Taker) retain(ctx context.Context, newest snapshot.Info) error {
 	keep := t.cfg.Keep
 	if keep <= 0 {
@@ -439,23 +440,11 @@ func (t *Taker) retain(ctx context.Context, newest snapshot.Info) error {
 	kept := older
 	if len(older) > keep {
 		kept = older[len(older)-keep:]
-		replayable := -1
-		for i, info := range older {
-			if info.Offset+1 >= first {
-				replayable = i
-			}
-		}
-		for i, info := range older[:len(older)-keep] {
-			if i == replayable {
-				continue
-			}
+		for _, info := range older[:len(older)-keep] {
 			if err := t.cfg.Store.Delete(ctx, info); err != nil {
 				return err
 			}
 			t.log.Info("snapshot deleted by retention", "dataset", t.cfg.Dataset, "offset", info.Offset, "key", info.Key)
-		}
-		if replayable >= 0 && replayable < len(older)-keep {
-			kept = append([]snapshot.Info{older[replayable]}, kept...)
 		}
 	}
 	tr, ok := t.cfg.Log.(stream.Trimmer)
