@@ -13,8 +13,37 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/master"
+	"github.com/ferrydb/ferry/snapshot"
+	"github.com/ferrydb/ferry/snapshot/fs"
 	"github.com/ferrydb/ferry/stream/jetstream"
 )
+
+// snapshottedMaster starts a master of dataset with a directory store,
+// fills it with before rounds of keys, takes a snapshot, then writes after
+// more rounds that only the log holds.
+func snapshottedMaster(t *testing.T, url, dataset string, before, after int) (*masterNode, *fs.Store, snapshot.Info) {
+	t.Helper()
+	st := fsStore(t)
+	m := startMaster(t, url, dataset, func(c *master.Config) { c.Store, c.NewDataset = st, true })
+	fill(t, m.addr, "a", before)
+	snap, err := m.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, m.addr, "b", after)
+	return m, st, snap
+}
+
+// createMirror creates stream name, a mirror of src with direct gets
+// allowed, on the NATS server at url.
+func createMirror(t *testing.T, url, name string, src natsjs.StreamSource) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := rawJS(t, url).CreateStream(ctx, natsjs.StreamConfig{Name: name, Mirror: &src, AllowDirect: true}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestReplicaOnMirror: a replica that reads the log from a JetStream
 // mirror of the dataset's stream (cascading replicas, as in another
@@ -24,25 +53,10 @@ import (
 // go on.
 func TestReplicaOnMirror(t *testing.T) {
 	ns := startNATS(t)
-	st := fsStore(t)
 	const dataset = "cascade"
-	m := startMaster(t, ns.URL(), dataset, func(c *master.Config) { c.Store, c.NewDataset = st, true })
-	fill(t, m.addr, "a", 300)
-	snap, err := m.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, m.addr, "b", 100)
-
-	js := rawJS(t, ns.URL())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	m, st, snap := snapshottedMaster(t, ns.URL(), dataset, 300, 100)
 	const mirror = "FERRY_CASCADE_EU"
-	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{
-		Name: mirror, Mirror: &natsjs.StreamSource{Name: jetstream.StreamName(dataset)}, AllowDirect: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createMirror(t, ns.URL(), mirror, natsjs.StreamSource{Name: jetstream.StreamName(dataset)})
 
 	lg := openLogWith(t, ns.URL(), dataset, true, func(c *jetstream.Config) { c.Mirror = mirror })
 	r := startStoreReplicaOn(t, lg, dataset, st)
@@ -115,25 +129,10 @@ func TestReplicaOnMirrorInAnotherDomain(t *testing.T) {
 		return nil
 	})
 
-	st := fsStore(t)
 	const dataset = "faraway"
-	m := startMaster(t, hub.ClientURL(), dataset, func(c *master.Config) { c.Store, c.NewDataset = st, true })
-	fill(t, m.addr, "a", 200)
-	snap, err := m.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, m.addr, "b", 50)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	m, st, snap := snapshottedMaster(t, hub.ClientURL(), dataset, 200, 50)
 	const mirror = "FERRY_FARAWAY_LEAF"
-	if _, err := rawJS(t, leaf.ClientURL()).CreateStream(ctx, natsjs.StreamConfig{
-		Name: mirror, AllowDirect: true,
-		Mirror: &natsjs.StreamSource{Name: jetstream.StreamName(dataset), Domain: "hub"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createMirror(t, leaf.ClientURL(), mirror, natsjs.StreamSource{Name: jetstream.StreamName(dataset), Domain: "hub"})
 	lg := openLogWith(t, leaf.ClientURL(), dataset, true, func(c *jetstream.Config) { c.Mirror = mirror })
 	if lg.Identity() != m.log.Identity() {
 		t.Fatalf("identity through the mirror %s, want the hub's stream's %s", lg.Identity(), m.log.Identity())
