@@ -54,6 +54,9 @@ const (
 type Config struct {
 	// Addr is the RESP listen address.
 	Addr string
+	// ConnGoroutines serves every client connection on a goroutine of its
+	// own instead of the event loop (server.SetEventLoop).
+	ConnGoroutines bool
 	// AnnounceAddr is the address the master tells its replicas it serves
 	// on (their INFO master_host and master_port, and ROLE); empty: the
 	// listen address (server.AdvertisedAddr).
@@ -231,9 +234,11 @@ func New(ctx context.Context, cfg Config) (*Master, error) {
 		}
 	}
 	m.srv = server.New(e, cfg.Logger)
+	m.srv.SetEventLoop(!cfg.ConnGoroutines)
 	if m.pub != nil {
 		sentOnly := cfg.Ack == AckAsync
 		m.srv.SetAckWaiter(func(need uint64) error { return m.pub.WaitDurable(need, sentOnly) })
+		m.srv.SetAckPoller(func(need uint64) (bool, error) { return m.pub.Stored(need, sentOnly) }, m.pub.notify)
 	}
 	if err := m.srv.Listen(cfg.Addr); err != nil {
 		m.cancel()

@@ -62,6 +62,9 @@ type publisher struct {
 	// (waking all, ~25 connections at -P 1 durable, sent half of them
 	// back to sleep every entry).
 	waiters []durableWaiter
+	// progress, when set (notify), is called whenever Stored's answer may
+	// have changed: units stored or sent, a failure, a reset, the end.
+	progress func()
 
 	entries, bytes uint64 // stored so far, for stats
 	lastLatency    time.Duration
@@ -244,6 +247,9 @@ func (p *publisher) sendReady(acks chan struct{}) {
 		if seq > p.sentSeq {
 			p.sentSeq = seq
 		}
+		if p.async && p.progress != nil {
+			p.progress() // sentSeq and unsent moved
+		}
 		p.inflight = append(p.inflight, flight{p: pend, seq: seq, data: data, sent: time.Now()})
 		p.mu.Unlock()
 		select {
@@ -337,26 +343,8 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
-		for _, g := range p.gone {
-			if need >= g[0] && need <= g[1] {
-				// Replies computed while units up to need were applied, one
-				// of which the log never stored.
-				return errNotStored
-			}
-		}
-		if sentOnly && p.sentSeq >= need || !sentOnly && p.durable >= need {
-			return nil
-		}
-		if p.err != nil {
-			return errNotStored
-		}
-		if sentOnly && p.unsent <= p.maxEntry {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return errNotStored
-		default:
+		if ok, err := p.storedLocked(need, sentOnly); ok || err != nil {
+			return err
 		}
 		if sentOnly {
 			p.cond.Wait()
@@ -370,6 +358,41 @@ func (p *publisher) WaitDurable(need uint64, sentOnly bool) error {
 	}
 }
 
+// Stored reports, without waiting, whether WaitDurable would return now:
+// true, or false with the error it would return.
+func (p *publisher) Stored(need uint64, sentOnly bool) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.storedLocked(need, sentOnly)
+}
+
+// storedLocked is Stored with p.mu held: true once WaitDurable need not
+// wait, false and an error when it must fail.
+func (p *publisher) storedLocked(need uint64, sentOnly bool) (bool, error) {
+	for _, g := range p.gone {
+		if need >= g[0] && need <= g[1] {
+			// Replies computed while units up to need were applied, one
+			// of which the log never stored.
+			return false, errNotStored
+		}
+	}
+	if sentOnly && p.sentSeq >= need || !sentOnly && p.durable >= need {
+		return true, nil
+	}
+	if p.err != nil {
+		return false, errNotStored
+	}
+	if sentOnly && p.unsent <= p.maxEntry {
+		return true, nil
+	}
+	select {
+	case <-p.done:
+		return false, errNotStored
+	default:
+	}
+	return false, nil
+}
+
 // waitersBefore returns how many waiters need a unit below need (waiters
 // are kept in the order of the unit they need). The caller holds p.mu.
 func (p *publisher) waitersBefore(need uint64) int {
@@ -381,6 +404,9 @@ func (p *publisher) waitersBefore(need uint64) int {
 // or every one (all) when something else changed for them: a failure, a
 // reset, the fence, the end. The caller holds p.mu.
 func (p *publisher) wakeWaitersLocked(all bool) {
+	if p.progress != nil {
+		p.progress()
+	}
 	n := len(p.waiters)
 	if !all {
 		n = p.waitersBefore(p.durable + 1)
@@ -389,6 +415,14 @@ func (p *publisher) wakeWaitersLocked(all bool) {
 		close(w.ch)
 	}
 	p.waiters = slices.Delete(p.waiters, 0, n)
+}
+
+// notify registers f to be called whenever Stored's answer may have
+// changed (with p.mu held: f must not call back into the publisher).
+func (p *publisher) notify(f func()) {
+	p.mu.Lock()
+	p.progress = f
+	p.mu.Unlock()
 }
 
 // drained waits until no entry is in flight or being sent (after a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,5 +259,58 @@ func expectPending(t *testing.T, ch <-chan error, what string) {
 	case err := <-ch:
 		t.Fatalf("%s: done (%v), want still waiting", what, err)
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestStoredAndProgress: Stored answers what WaitDurable would without
+// waiting, and the progress hook (the event loop's wake-up) runs when the
+// answer changes: a confirmation, a send in async mode, a failure.
+func TestStoredAndProgress(t *testing.T) {
+	var calls atomic.Int64
+	p, l := startPublisher(t, false, 1<<10, 2)
+	p.notify(func() { calls.Add(1) })
+	p.Append(command.Unit{Data: []byte("a;")})
+	l.waitSent(t)
+	if ok, err := p.Stored(1, false); ok || err != nil {
+		t.Fatalf("Stored(1) before the confirmation: %v, %v", ok, err)
+	}
+	before := calls.Load()
+	l.confirm()
+	waitCalls(t, &calls, before, "the confirmation")
+	if ok, err := p.Stored(1, false); !ok || err != nil {
+		t.Fatalf("Stored(1) after the confirmation: %v, %v", ok, err)
+	}
+	p.Append(command.Unit{Data: []byte("b;")})
+	l.waitSent(t)
+	before = calls.Load()
+	p.fail(errors.New("log lost"))
+	if calls.Load() == before {
+		t.Fatal("no progress call after the failure")
+	}
+	if ok, err := p.Stored(2, false); ok || !errors.Is(err, errNotStored) {
+		t.Fatalf("Stored(2) after the failure: %v, %v", ok, err)
+	}
+
+	// Async: sent is enough.
+	pa, la := startPublisher(t, true, 1<<10, 8)
+	var asyncCalls atomic.Int64
+	pa.notify(func() { asyncCalls.Add(1) })
+	pa.Append(command.Unit{Data: []byte("a;")})
+	la.waitSent(t)
+	if ok, err := pa.Stored(1, true); !ok || err != nil {
+		t.Fatalf("async Stored(1) once sent: %v, %v", ok, err)
+	}
+	waitCalls(t, &asyncCalls, 0, "an async send")
+}
+
+// waitCalls waits until a progress hook ran more than before times.
+func waitCalls(t *testing.T, calls *atomic.Int64, before int64, after string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress call after %s", after)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

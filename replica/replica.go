@@ -62,6 +62,9 @@ const (
 type Config struct {
 	// Addr is the RESP listen address.
 	Addr string
+	// ConnGoroutines serves every client connection on a goroutine of its
+	// own instead of the event loop (server.SetEventLoop).
+	ConnGoroutines bool
 	// AnnounceAddr is the address the replica reports to its master with
 	// its acknowledgements (the master's INFO slaveN and ROLE); empty:
 	// the listen address (server.AdvertisedAddr).
@@ -208,6 +211,7 @@ func New(cfg Config) (*Replica, error) {
 		return r, nil
 	}
 	r.srv = server.New(e, cfg.Logger)
+	r.srv.SetEventLoop(!cfg.ConnGoroutines)
 	if err := r.srv.Listen(cfg.Addr); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func runDev(args []string) error {
 	sf := addStoreFlags(fs, "")
 	fs.Lookup("store").Usage = "where snapshots are kept: s3://BUCKET/PREFIX or file:///DIR (default: file://<data-dir>/snapshots)"
 	snf := addSnapshotFlags(fs)
+	eventLoop := addEventLoopFlag(fs)
 	fs.Lookup("nats").DefValue = "embedded"
 	nf.url = "embedded"
 	nf.dataset = "dev"
@@ -71,7 +72,7 @@ func runDev(args []string) error {
 	defer closeLog()
 	mcfg := master.Config{
 		Addr: *addr, RequirePass: *pass, Version: version, Logger: logger.With("role", "master"),
-		Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
+		ConnGoroutines: !*eventLoop, Log: lg, Dataset: nf.dataset, Ack: master.AckMode(*ack),
 		LogMaxAge: nf.maxAge, LogMaxBytes: nf.maxBytes,
 	}
 	snf.apply(&mcfg, st)
@@ -92,7 +93,7 @@ func runDev(args []string) error {
 	defer rlog.Close()
 	r, err := replica.New(replica.Config{
 		Addr: *replicaAddr, RequirePass: *pass, Version: version, Logger: logger.With("role", "replica"),
-		Log: rlog, Dataset: nf.dataset, ServeStaleData: true, Store: st,
+		ConnGoroutines: !*eventLoop, Log: rlog, Dataset: nf.dataset, ServeStaleData: true, Store: st,
 	})
 	if err != nil {
 		m.Close()

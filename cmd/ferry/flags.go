@@ -113,6 +113,12 @@ func loadACLFile(e *command.Engine, path string) error {
 	return nil
 }
 
+// addEventLoopFlag defines --event-loop.
+func addEventLoopFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("event-loop", true, "serve plain request-reply clients on one epoll event loop, as redis-server does (Linux); "+
+		"false: a goroutine per connection, as Go's net package does")
+}
+
 // addProcsFlag defines --procs, the number of Go processors.
 func addProcsFlag(fs *flag.FlagSet, def int) *int {
 	return fs.Int("procs", def, "Go processors (GOMAXPROCS); 0 keeps the Go default (all cores). The engine runs one "+

@@ -26,6 +26,7 @@ func runMaster(args []string) error {
 	sf := addStoreFlags(fs, "")
 	snf := addSnapshotFlags(fs)
 	procs := addProcsFlag(fs, 1)
+	eventLoop := addEventLoopFlag(fs)
 	if err := parseServerFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func runMaster(args []string) error {
 	defer stop()
 	cfg := master.Config{
 		Addr: *addr, AnnounceAddr: *announce, RequirePass: *pass, Version: version, Logger: logger,
-		Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
+		ConnGoroutines: !*eventLoop, Dataset: nf.dataset, Ack: master.AckMode(*ack), MaxUnacked: *maxUnacked,
 		LogMaxAge: nf.maxAge, LogMaxBytes: nf.maxBytes,
 	}
 	st, err := sf.open(ctx, false)

@@ -26,6 +26,7 @@ func runReplica(args []string) error {
 	takeSnaps := fs.Bool("take-snapshots", false, "take snapshots into --store as a master does (BGSAVE, --snapshot-interval, --snapshot-after-writes; retention by --snapshot-keep, which trims the log), so that the master need not")
 	schf := addScheduleFlags(fs)
 	procs := addProcsFlag(fs, 1)
+	eventLoop := addEventLoopFlag(fs)
 	if err := parseServerFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func runReplica(args []string) error {
 	defer closeLog()
 	r, err := replica.New(replica.Config{
 		Addr: *addr, AnnounceAddr: *announce, RequirePass: *pass, Version: version, Logger: logger,
-		Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
+		ConnGoroutines: !*eventLoop, Log: lg, Dataset: nf.dataset, ServeStaleData: serveStale, Store: st,
 		TakeSnapshots: *takeSnaps, SnapshotInterval: schf.interval, SnapshotAfterWrites: schf.afterWrites, SnapshotKeep: schf.keep,
 	})
 	if err != nil {

@@ -96,13 +96,14 @@ func Ferry(tb testing.TB, cfg command.Config) (*command.Engine, string) {
 	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		tb.Fatal(err)
 	}
+	// Set before Serve: connections read it from then on.
+	e.Shutdown = func() { go srv.Close() }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		srv.Serve(ctx)
 		close(done)
 	}()
-	e.Shutdown = func() { go srv.Close() }
 	tb.Cleanup(func() {
 		cancel()
 		srv.Close()

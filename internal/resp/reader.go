@@ -85,6 +85,9 @@ func NewReader(rd io.Reader) *Reader {
 	}
 }
 
+// SetSource makes later reads come from rd; what is buffered stays.
+func (r *Reader) SetSource(rd io.Reader) { r.rd = rd }
+
 // Buffered reports how many unparsed bytes are buffered, a partly parsed
 // request included.
 func (r *Reader) Buffered() int { return r.w - r.r }

@@ -1,10 +1,12 @@
 // Package server accepts RESP connections and runs their commands on a
-// command.Engine, the way redis-server serves a client: one goroutine per
-// connection reads what the client sent, runs every complete request under
-// one acquisition of the engine lock, and writes the replies. A connection
-// that subscribes, or whose client stops reading, hands its output to a
-// writer goroutine, so that messages arrive at any time and reading never
-// waits for the client to read.
+// command.Engine, the way redis-server serves a client: what the client
+// sent is read, every complete request runs under one acquisition of the
+// engine lock, and the replies are written. On Linux an event loop serves
+// the plain request-reply clients (loop_linux.go); a client that blocks,
+// subscribes, runs a script or stops reading moves to a goroutine of its
+// own, which hands its output to a writer goroutine when it subscribes or
+// its client stops reading, so that messages arrive at any time and
+// reading never waits for the client to read.
 package server
 
 import (
@@ -46,8 +48,13 @@ type Server struct {
 	maxClients int // connections the process serves at once; more are refused
 
 	// ackWait, when set, blocks until the log holds every unit up to need
-	// (see SetAckWaiter).
-	ackWait func(need uint64) error
+	// (see SetAckWaiter); ackPoll asks without waiting.
+	ackWait   func(need uint64) error
+	ackPoll   func(need uint64) (bool, error)
+	ackNotify func(progress func())
+
+	useLoop bool  // SetEventLoop
+	lp      *loop // the event loop, once Serve started it
 }
 
 // reservedFDs are the file descriptors kept for everything but clients
@@ -80,7 +87,7 @@ func New(e *command.Engine, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{e: e, log: logger, conns: make(map[net.Conn]struct{}), stop: make(chan struct{}), maxClients: maxClients(fdLimit())}
+	s := &Server{e: e, log: logger, conns: make(map[net.Conn]struct{}), stop: make(chan struct{}), maxClients: maxClients(fdLimit()), useLoop: true}
 	e.Lock()
 	e.SetMaxClients(s.maxClients)
 	e.Unlock()
@@ -112,6 +119,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-s.stop:
 		}
 	}()
+	if s.useLoop && (s.ackWait == nil || s.ackPoll != nil && s.ackNotify != nil) {
+		lp, err := s.newLoop()
+		if err != nil {
+			s.log.Warn("no event loop: a goroutine per connection", "err", err)
+		}
+		s.mu.Lock()
+		s.lp = lp
+		if s.closed && lp != nil {
+			lp.stop()
+		}
+		s.mu.Unlock()
+	}
 	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
@@ -148,8 +167,12 @@ func (s *Server) Serve(ctx context.Context) error {
 			nc.Close()
 			continue
 		}
-		s.conns[nc] = struct{}{}
 		processConns.Add(1)
+		if s.lp != nil && s.lp.add(nc) {
+			s.mu.Unlock()
+			continue
+		}
+		s.conns[nc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.handle(nc)
@@ -167,6 +190,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	close(s.stop)
+	if s.lp != nil {
+		s.lp.stop()
+	}
 	err := s.ln.Close()
 	for nc := range s.conns {
 		nc.Close()
@@ -196,11 +222,21 @@ func (s *Server) expireLoop() {
 
 // conn is one client connection.
 type conn struct {
-	s   *Server
-	nc  net.Conn
+	s *Server
+	// mu guards the socket's hand-over from the event loop to the
+	// connection's goroutine against kill and nudge.
+	mu  sync.Mutex
+	nc  net.Conn        // nil while the event loop serves the connection
 	raw syscall.RawConn // nc's socket, for writes that do not wait (nil: not a socket)
-	rd  *resp.Reader
-	cl  *command.Client
+	fd  int             // the socket while the event loop serves the connection, else -1
+	lp  *loop           // the event loop serving the connection, if any
+	ls  loopConn        // the event loop's state of the connection
+	// held is a request the event loop parsed and left for the
+	// connection's goroutine (runsScript); its arguments alias rd's buffer.
+	held   [][]byte
+	killed bool
+	rd     *resp.Reader
+	cl     *command.Client
 
 	async    bool // a writer goroutine owns the socket's output (for good)
 	writerWG sync.WaitGroup
@@ -220,35 +256,88 @@ type conn struct {
 
 func (s *Server) handle(nc net.Conn) {
 	defer s.wg.Done()
-	c := &conn{s: s, nc: nc, rd: resp.NewReader(nc), done: make(chan struct{})}
-	if sc, ok := nc.(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn()
-	}
-	e := s.e
+	c := s.newConn(nc.RemoteAddr().String(), nc.LocalAddr().String())
+	c.attach(nc)
+	c.run(c.serve)
+}
+
+// newConn returns a connection for a client at addr, with no socket yet
+// (attach, or the event loop, gives it one).
+func (s *Server) newConn(addr, laddr string) *conn {
+	c := &conn{s: s, fd: -1, rd: resp.NewReader(nil), done: make(chan struct{})}
 	// Registered by the first batch: a script may hold the lock now.
-	c.cl = e.PrepareClient(nc.RemoteAddr().String(), nc.LocalAddr().String())
-	c.cl.Kill = func() { nc.Close() }
+	c.cl = s.e.PrepareClient(addr, laddr)
+	c.cl.Kill = c.kill
 	c.cl.LogOutputLimit = func(client string) {
 		s.log.Warn("closing client over output buffer limits", "client", client)
 	}
-	c.cl.Nudge = func() {
-		if !c.cl.AsyncOutput() && !c.nudged.Swap(true) {
-			nc.SetReadDeadline(time.Unix(1, 0))
-		}
+	c.cl.Nudge = c.nudge
+	return c
+}
+
+// attach gives the connection its socket, for a goroutine of its own.
+func (c *conn) attach(nc net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nc = nc
+	c.rd.SetSource(nc)
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
+	if c.killed {
+		nc.Close()
+	}
+	if c.nudged.Load() {
+		nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// kill closes the connection (CLIENT KILL), from any goroutine.
+func (c *conn) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.killed = true
+	if c.nc != nil {
+		c.nc.Close()
+	} else if c.fd >= 0 {
+		// The event loop closes the descriptor once it sees the end.
+		shutdownFD(c.fd)
+	}
+}
+
+// nudge wakes a connection idle in a read for output queued on it
+// (command.Client.Nudge).
+func (c *conn) nudge() {
+	if c.cl.AsyncOutput() || c.nudged.Swap(true) {
+		return
+	}
+	c.mu.Lock()
+	nc, lp := c.nc, c.lp
+	c.mu.Unlock()
+	if nc != nil {
+		nc.SetReadDeadline(time.Unix(1, 0))
+	} else if lp != nil {
+		lp.post(c)
+	}
+}
+
+// run serves the connection on the calling goroutine until it ends, then
+// forgets the client and closes the socket.
+func (c *conn) run(serve func() error) {
+	s, e := c.s, c.s.e
 	defer func() {
 		e.Lock()
 		e.CloseClient(c.cl)
 		e.Unlock()
 		close(c.done)
 		c.writerWG.Wait()
-		nc.Close()
+		c.nc.Close()
 		s.mu.Lock()
-		delete(s.conns, nc)
+		delete(s.conns, c.nc)
 		processConns.Add(-1)
 		s.mu.Unlock()
 	}()
-	if err := c.serve(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err := serve(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("connection closed", "addr", c.cl.Addr, "err", err)
 	}
 }
@@ -272,56 +361,64 @@ func crossProtocol(name []byte) bool {
 // runs (until the client blocks or must be closed), then the replies are
 // written.
 func (c *conn) serve() error {
-	e := c.s.e
 	for {
 		closeAfter, more, blocked, err := c.batch()
 		if err != nil {
 			return err
 		}
-		if err := c.flushBatch(blocked); err != nil {
+		if err := c.resume(closeAfter, more, blocked); err != nil {
 			return err
 		}
-		if closeAfter {
-			return c.finish()
-		}
-		if req := c.cl.SyncRequested(); req != nil {
-			return c.handOver(*req)
-		}
-		if blocked != nil {
-			if err := c.serveBlocked(blocked); err != nil {
-				return err
-			}
-			continue
-		}
-		if more {
-			continue
-		}
-		n := c.rd.Buffered()
-		if err := c.rd.Fill(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && c.nudged.Load() {
-				// Output was queued while the client sent nothing: a
-				// writer takes it. The deadline goes before the flag, so
-				// a nudge in between is covered by this emit.
-				c.nc.SetReadDeadline(time.Time{})
-				c.nudged.Store(false)
-				e.Lock()
-				c.emit()
-				e.Unlock()
-				continue
-			}
-			if errors.Is(err, io.EOF) && c.async {
-				// The client closed its side after, say, SUBSCRIBE: the
-				// replies it is owed still go out, as from redis-server.
-				c.finish()
-				return err
-			}
-			if errors.Is(err, resp.ErrQueryBufferLimit) {
-				c.s.log.Warn("closing client over query buffer limit", "addr", c.cl.Addr)
-			}
-			return err
-		}
-		e.Stats().NetInput.Add(int64(c.rd.Buffered() - n))
 	}
+}
+
+// resume does what a batch left to do: it writes the replies, closes,
+// hands the connection to a replica's sync, waits for a blocked command,
+// and reads more unless requests are left. It returns an error (io.EOF
+// for a clean end) once the connection must end.
+func (c *conn) resume(closeAfter, more bool, blocked *command.Blocked) error {
+	e := c.s.e
+	if err := c.flushBatch(blocked); err != nil {
+		return err
+	}
+	if closeAfter {
+		return c.finish()
+	}
+	if req := c.cl.SyncRequested(); req != nil {
+		return c.handOver(*req)
+	}
+	if blocked != nil {
+		return c.serveBlocked(blocked)
+	}
+	if more {
+		return nil
+	}
+	n := c.rd.Buffered()
+	if err := c.rd.Fill(); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.nudged.Load() {
+			// Output was queued while the client sent nothing: a
+			// writer takes it. The deadline goes before the flag, so
+			// a nudge in between is covered by this emit.
+			c.nc.SetReadDeadline(time.Time{})
+			c.nudged.Store(false)
+			e.Lock()
+			c.emit()
+			e.Unlock()
+			return nil
+		}
+		if errors.Is(err, io.EOF) && c.async {
+			// The client closed its side after, say, SUBSCRIBE: the
+			// replies it is owed still go out, as from redis-server.
+			c.finish()
+			return err
+		}
+		if errors.Is(err, resp.ErrQueryBufferLimit) {
+			c.s.log.Warn("closing client over query buffer limit", "addr", c.cl.Addr)
+		}
+		return err
+	}
+	e.Stats().NetInput.Add(int64(c.rd.Buffered() - n))
+	return nil
 }
 
 // serveBlocked waits for a blocked (or paused) command to end and writes
@@ -371,22 +468,38 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 // reports whether the connection must close once the replies are written,
 // whether requests are left (the replies grew large), and the client's
 // wait when a command blocked.
+//
+// On the event loop, batch stops before a request that runs a script and
+// returns with the engine lock still held and the request in c.held: the
+// connection's goroutine goes on with the batch (batchLocked) and
+// releases the lock, so that the script runs next, as in redis-server,
+// and the loop's other clients get BUSY while it is busy.
 func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
 	e := c.s.e
-	cl := c.cl
 	if !e.LockOrBusy() {
 		return c.busyBatch(), false, nil, nil
 	}
-	defer e.Unlock()
-	e.RegisterClient(cl) // the first batch's, or BusyReply's before it
-	defer func() { c.need = e.AckPoint() }()
+	e.RegisterClient(c.cl) // the first batch's, or BusyReply's before it
+	closeAfter, more, blocked, err = c.batchLocked(c.lp != nil)
+	if c.held == nil || err != nil {
+		e.Unlock()
+	}
+	return closeAfter, more, blocked, err
+}
+
+// batchLocked runs the buffered requests with the engine lock held. With
+// holdScripts (on the event loop) it returns before a script, without
+// ending the batch (see batch).
+func (c *conn) batchLocked(holdScripts bool) (closeAfter, more bool, blocked *command.Blocked, err error) {
+	e := c.s.e
+	cl := c.cl
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
 	for ran := 0; ; ran++ {
 		if ran%prefetchEvery == 0 && c.rd.Buffered() > 0 {
 			// A pipeline: its next keys are read ahead together.
 			e.Prefetch(cl.DB, c.rd.Unread())
 		}
-		args, err := c.rd.Next(!e.Unauthenticated(cl))
+		args, err := c.next(!e.Unauthenticated(cl))
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
@@ -398,12 +511,20 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 		if args == nil {
 			break
 		}
+		if holdScripts && runsScript(args[0]) {
+			// A script may run past busy-reply-threshold, when the other
+			// clients must get BUSY: it runs on a goroutine of the
+			// connection's own, not on the event loop.
+			c.held = args
+			return false, false, nil, nil
+		}
 		if crossProtocol(args[0]) {
 			// Nothing more is written, not even the replies to the
 			// requests before this one.
-			c.nc.Close()
+			c.kill()
 			e.CloseClient(cl)
 			cl.W.Reset()
+			c.need = e.AckPoint()
 			return false, false, nil, errCrossProtocol
 		}
 		ok := e.Exec(cl, args)
@@ -412,6 +533,7 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 			// replies of this batch written, as Redis frees a client
 			// before it writes what it gathered in one event loop turn.
 			cl.W.Reset()
+			c.need = e.AckPoint()
 			return false, false, nil, errOutputLimit
 		}
 		if !ok {
@@ -435,7 +557,30 @@ func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err err
 	// A client released from a pause has run what it pipelined: the next
 	// one's turn.
 	e.EndTurn(cl)
-	return closeAfter, more, c.settle(), nil
+	return closeAfter, more, c.settle(), nil // settle sets c.need
+}
+
+// next returns the next complete request: the one the event loop held
+// back, if any, then those buffered.
+func (c *conn) next(authed bool) ([][]byte, error) {
+	if args := c.held; args != nil {
+		c.held = nil
+		return args, nil
+	}
+	return c.rd.Next(authed)
+}
+
+// runsScript reports whether a command runs a script or a function.
+func runsScript(name []byte) bool {
+	switch len(name) {
+	case 4, 5, 7, 8, 10:
+		for _, s := range []string{"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"} {
+			if bytes.EqualFold(name, []byte(s)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flushBatch writes a batch's replies once the log holds what they depend
@@ -467,7 +612,7 @@ func (c *conn) settle() *command.Blocked {
 // (Engine.BusyReply). It reports whether the connection must close.
 func (c *conn) busyBatch() (closeAfter bool) {
 	for {
-		args, err := c.rd.Next(!c.s.e.Unauthenticated(c.cl))
+		args, err := c.next(!c.s.e.Unauthenticated(c.cl))
 		if err != nil {
 			var pe resp.ProtocolError
 			if errors.As(err, &pe) {
@@ -494,6 +639,15 @@ func (c *conn) busyBatch() (closeAfter bool) {
 func (c *conn) emit() {
 	cl := c.cl
 	if (cl.SubCount() > 0 || cl.Monitoring() || cl.Tracking() || cl.HasPending()) && !c.async {
+		if c.lp != nil {
+			// The event loop hands the connection to a goroutine.
+			if err := c.lp.adopt(c); err != nil {
+				c.s.log.Warn("closing client", "addr", cl.Addr, "err", err)
+			}
+		}
+		if c.nc == nil {
+			return // the hand-over failed: the connection is closing
+		}
 		c.startWriter()
 	}
 	if c.async && cl.W.Len() > 0 {
