@@ -64,6 +64,10 @@ type loopConn struct {
 	more     bool // requests are buffered past the replies' size cap
 	wait     bool // in waiting
 	full     bool // the last read filled what was asked: more may wait
+	// hup: the peer closed its side (or the socket failed). Its end may
+	// have come with the last bytes read, in one edge: the connection is
+	// read again after its replies, until the read finds the end.
+	hup bool
 }
 
 // fdReader reads a loop connection's socket without waiting.
@@ -245,6 +249,9 @@ func (l *loop) pass() bool {
 			c := l.conns[ev.Fd]
 			if c == nil {
 				continue
+			}
+			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				c.ls.hup = true
 			}
 			if c.ls.wait {
 				c.ls.readable = true
@@ -452,7 +459,7 @@ func (l *loop) reply(c *conn) {
 	case c.ls.more:
 		c.ls.more = false
 		l.queue(c, false)
-	case c.ls.full || c.ls.readable:
+	case c.ls.full || c.ls.readable || c.ls.hup:
 		c.ls.readable = false
 		l.queue(c, true)
 	}

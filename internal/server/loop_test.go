@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -418,6 +419,34 @@ func TestLoopWaitsForLog(t *testing.T) {
 		b := make([]byte, 64)
 		if n, err := c.Net().Read(b); err == nil {
 			t.Fatalf("client %d got %q from a failed log", i, b[:n])
+		}
+	}
+}
+
+// TestLoopHalfClose: a client that sends its requests and its end of
+// stream at once gets every reply, then the server closes too, as
+// redis-server does, also when both were in the socket before the loop
+// read it (one edge for both).
+func TestLoopHalfClose(t *testing.T) {
+	_, addr, _ := startLoop(t, nil)
+	sleeper := redistest.Dial(t, addr)
+	for round := range 5 {
+		nc := dialRaw(t, addr)
+		nc.Write([]byte("PING\r\n"))
+		if n, err := nc.Read(make([]byte, 7)); n != 7 || err != nil {
+			t.Fatalf("PING: %d bytes, %v", n, err)
+		}
+		// The loop is busy while the request and the end arrive.
+		sleeper.WriteRaw(redistest.Encode("DEBUG", "SLEEP", "0.2"))
+		time.Sleep(50 * time.Millisecond)
+		nc.Write([]byte("SET a 1\r\nINCR n\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1"))
+		nc.(*net.TCPConn).CloseWrite()
+		if got := readAll(t, nc); !strings.HasPrefix(got, "+OK\r\n:") || !strings.HasSuffix(got, "\r\n+PONG\r\n") {
+			t.Fatalf("round %d: %q, then the close", round, got)
+		}
+		nc.Close()
+		if got := sleeper.Read(); got != "+OK\r\n" {
+			t.Fatalf("DEBUG SLEEP: %q", got)
 		}
 	}
 }
