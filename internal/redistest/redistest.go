@@ -91,8 +91,19 @@ func WaitPing(tb testing.TB, addr string) {
 // closed when the test ends. It returns the engine and the address.
 func Ferry(tb testing.TB, cfg command.Config) (*command.Engine, string) {
 	tb.Helper()
+	e, srv := FerryServer(tb, cfg, nil)
+	return e, srv.Addr().String()
+}
+
+// FerryServer is Ferry returning the server, with setup (if not nil)
+// called before it serves.
+func FerryServer(tb testing.TB, cfg command.Config, setup func(*server.Server, *command.Engine)) (*command.Engine, *server.Server) {
+	tb.Helper()
 	e := command.New(cfg)
 	srv := server.New(e, nil)
+	if setup != nil {
+		setup(srv, e)
+	}
 	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		tb.Fatal(err)
 	}
@@ -109,5 +120,5 @@ func Ferry(tb testing.TB, cfg command.Config) (*command.Engine, string) {
 		srv.Close()
 		<-done
 	})
-	return e, srv.Addr().String()
+	return e, srv
 }

@@ -4,7 +4,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -24,28 +23,28 @@ import (
 // Linux) and returns the server, its address and the engine.
 func startLoop(t *testing.T, setup func(*server.Server, *command.Engine)) (*server.Server, string, *command.Engine) {
 	t.Helper()
-	e := command.New(command.Config{})
-	srv := server.New(e, nil)
-	srv.SetEventLoop(true)
-	if setup != nil {
-		setup(srv, e)
-	}
-	if err := srv.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	e.Shutdown = func() { go srv.Close() }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		srv.Serve(ctx)
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		srv.Close()
-		<-done
+	e, srv := redistest.FerryServer(t, command.Config{}, func(s *server.Server, e *command.Engine) {
+		s.SetEventLoop(true)
+		if setup != nil {
+			setup(s, e)
+		}
 	})
 	return srv, srv.Addr().String(), e
+}
+
+// dialLoop opens n connections, each answered once, and waits until the
+// loop serves them (with the others it served before: want in all).
+func dialLoop(t *testing.T, srv *server.Server, n int, want int64) []*redistest.Conn {
+	t.Helper()
+	conns := make([]*redistest.Conn, n)
+	for i := range conns {
+		conns[i] = redistest.Dial(t, srv.Addr().String())
+		if got := conns[i].Do("PING"); got != "+PONG\r\n" {
+			t.Fatalf("PING: %q", got)
+		}
+	}
+	waitLoopConns(t, srv, want)
+	return conns
 }
 
 // waitLoopConns waits until the loop serves n connections.
@@ -63,16 +62,9 @@ func waitLoopConns(t *testing.T, srv *server.Server, n int64) {
 // TestLoopServesPipelines runs many clients' pipelines on the loop, each
 // with requests split across reads, and checks every reply.
 func TestLoopServesPipelines(t *testing.T) {
-	srv, addr, _ := startLoop(t, nil)
+	srv, _, _ := startLoop(t, nil)
 	const clients, depth = 20, 200
-	conns := make([]*redistest.Conn, clients)
-	for i := range conns {
-		conns[i] = redistest.Dial(t, addr)
-		if got := conns[i].Do("PING"); got != "+PONG\r\n" {
-			t.Fatalf("PING: %q", got)
-		}
-	}
-	waitLoopConns(t, srv, clients)
+	conns := dialLoop(t, srv, clients, clients)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for i, c := range conns {
@@ -145,17 +137,9 @@ func TestLoopLargeValue(t *testing.T) {
 // gets its messages, a blocked client its element, a script's caller its
 // reply, and the other clients stay on the loop meanwhile.
 func TestLoopHandsOver(t *testing.T) {
-	srv, addr, _ := startLoop(t, nil)
-	plain := redistest.Dial(t, addr)
-	sub := redistest.Dial(t, addr)
-	blocked := redistest.Dial(t, addr)
-	script := redistest.Dial(t, addr)
-	for _, c := range []*redistest.Conn{plain, sub, blocked, script} {
-		if got := c.Do("PING"); got != "+PONG\r\n" {
-			t.Fatalf("PING: %q", got)
-		}
-	}
-	waitLoopConns(t, srv, 4)
+	srv, _, _ := startLoop(t, nil)
+	conns := dialLoop(t, srv, 4, 4)
+	plain, sub, blocked, script := conns[0], conns[1], conns[2], conns[3]
 
 	if got := sub.Do("SUBSCRIBE", "ch"); !strings.HasPrefix(got, "*3\r\n$9\r\nsubscribe\r\n") {
 		t.Fatalf("SUBSCRIBE: %q", got)
@@ -293,14 +277,8 @@ func openFDs(t *testing.T) int {
 // TestLoopCloseServer checks that closing the server ends the loop's
 // connections and returns.
 func TestLoopCloseServer(t *testing.T) {
-	srv, addr, _ := startLoop(t, nil)
-	var conns []*redistest.Conn
-	for range 10 {
-		c := redistest.Dial(t, addr)
-		c.Do("PING")
-		conns = append(conns, c)
-	}
-	waitLoopConns(t, srv, 10)
+	srv, _, _ := startLoop(t, nil)
+	conns := dialLoop(t, srv, 10, 10)
 	done := make(chan error, 1)
 	go func() { done <- srv.Close() }()
 	select {
@@ -365,7 +343,7 @@ func (unitLog) Append(command.Unit) {}
 // once they are, and a failed log closes the connections unanswered.
 func TestLoopWaitsForLog(t *testing.T) {
 	log := &ackLog{stored: ^uint64(0)}
-	srv, addr, e := startLoop(t, func(s *server.Server, e *command.Engine) {
+	srv, _, e := startLoop(t, func(s *server.Server, e *command.Engine) {
 		e.SetLog(unitLog{}) // units are counted: AckPoint moves
 		s.SetAckWaiter(log.wait)
 		s.SetAckPoller(log.poll, func(f func()) {
@@ -374,13 +352,7 @@ func TestLoopWaitsForLog(t *testing.T) {
 			log.mu.Unlock()
 		})
 	})
-	var conns []*redistest.Conn
-	for range 5 {
-		c := redistest.Dial(t, addr)
-		c.Do("PING")
-		conns = append(conns, c)
-	}
-	waitLoopConns(t, srv, 5)
+	conns := dialLoop(t, srv, 5, 5)
 	e.Lock()
 	base := e.AckPoint()
 	e.Unlock()
