@@ -596,9 +596,18 @@ func (l *loop) dropConn(c *conn, err error) {
 	}
 	c.ls.wait = false
 	e := l.s.e
-	e.Lock()
-	e.CloseClient(c.cl)
-	e.Unlock()
+	if e.LockOrBusy() {
+		e.CloseClient(c.cl)
+		e.Unlock()
+	} else {
+		// A busy script holds the engine: the loop goes on answering
+		// BUSY, and the client is forgotten once the script ends.
+		go func() {
+			e.Lock()
+			e.CloseClient(c.cl)
+			e.Unlock()
+		}()
+	}
 	processConns.Add(-1)
 }
 

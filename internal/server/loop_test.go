@@ -422,3 +422,35 @@ func TestLoopHalfClose(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopCloseDuringBusyScript: a loop client that goes away while a
+// script is busy does not stop the loop until the script ends: the
+// others still get BUSY at once.
+func TestLoopCloseDuringBusyScript(t *testing.T) {
+	srv, addr, _ := startLoop(t, nil)
+	conns := dialLoop(t, srv, 3, 3)
+	admin, gone, other := conns[0], conns[1], conns[2]
+	if got := admin.Do("CONFIG", "SET", "busy-reply-threshold", "100"); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET: %q", got)
+	}
+	runner := redistest.Dial(t, addr)
+	start := time.Now()
+	runner.WriteRaw(redistest.Encode("EVAL", `local t = redis.call('time')
+local stop = t[1] * 1000000 + t[2] + 2000000
+repeat t = redis.call('time') until t[1] * 1000000 + t[2] >= stop
+return 'done'`, "0"))
+	time.Sleep(300 * time.Millisecond)
+	gone.Close()
+	time.Sleep(50 * time.Millisecond)
+	other.WriteRaw(redistest.Encode("PING"))
+	got, err := other.ReadTimeout(5 * time.Second)
+	if err != nil || !strings.HasPrefix(got, "-BUSY ") {
+		t.Fatalf("PING while the script is busy: %q, %v", got, err)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("BUSY came after %v: the loop waited for the script", d)
+	}
+	if got, err := runner.ReadTimeout(10 * time.Second); err != nil || got != "$4\r\ndone\r\n" {
+		t.Fatalf("EVAL: %q, %v", got, err)
+	}
+}
