@@ -96,11 +96,17 @@ func Ferry(tb testing.TB, cfg command.Config) (*command.Engine, string) {
 }
 
 // FerryServer is Ferry returning the server, with setup (if not nil)
-// called before it serves.
+// called before it serves. FERRY_TEST_EVENT_LOOP=false serves every
+// connection on a goroutine of its own (server.SetEventLoop) unless setup
+// says otherwise.
 func FerryServer(tb testing.TB, cfg command.Config, setup func(*server.Server, *command.Engine)) (*command.Engine, *server.Server) {
 	tb.Helper()
 	e := command.New(cfg)
 	srv := server.New(e, nil)
+	if os.Getenv("FERRY_TEST_EVENT_LOOP") == "false" {
+		// make race runs the connection-heavy packages again this way.
+		srv.SetEventLoop(false)
+	}
 	if setup != nil {
 		setup(srv, e)
 	}
