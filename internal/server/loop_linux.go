@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -467,6 +468,9 @@ func (l *loop) reply(c *conn) {
 
 // checkWaiting writes the replies the log now holds.
 func (l *loop) checkWaiting() {
+	// A connection nudged meanwhile belongs to its goroutine, which
+	// writes c.need: not to be read here.
+	l.waiting = slices.DeleteFunc(l.waiting, func(c *conn) bool { return c.fd < 0 })
 	if len(l.waiting) == 0 {
 		return
 	}
