@@ -237,12 +237,15 @@ func (l *loop) run() {
 func (l *loop) pass() bool {
 	for {
 		n, err := unix.EpollWait(l.epfd, l.events, 0)
-		if err != nil && err != unix.EINTR {
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
 			l.s.log.Error("event loop: epoll_wait", "err", err)
 			return true
 		}
 		inbox := false
-		for _, ev := range l.events[:max(n, 0)] {
+		for _, ev := range l.events[:n] {
 			if int(ev.Fd) == l.efd {
 				inbox = true
 				continue
@@ -276,7 +279,11 @@ func (l *loop) pass() bool {
 				l.serve(c)
 			}
 		}
-		if n == 0 && len(l.next) == 0 {
+		// Fewer events than asked: the set was emptied. Whatever comes
+		// after the epoll_wait above makes the epoll descriptor readable
+		// again for Go's poller (every new event wakes the set's
+		// watchers), so the loop may wait without asking once more.
+		if n < len(l.events) && len(l.next) == 0 {
 			if len(l.waiting) == 0 {
 				l.logWait.Store(false)
 				return false
