@@ -25,9 +25,9 @@ import (
 // log's acknowledgement waits behind all of them (bench/README.md).
 //
 // The loop keeps only the plain request-reply path. A connection that
-// blocks, subscribes, monitors, tracks, syncs, must close, or whose
-// client does not take its replies is handed to a goroutine of its own
-// (adopt) and never comes back: those paths stay in one place.
+// blocks, subscribes, monitors, tracks, syncs, runs a script, must close,
+// or whose client does not take its replies is handed to a goroutine of
+// its own (adopt) and never comes back: those paths stay in one place.
 //
 // The epoll set is edge-triggered, and a read shorter than asked means
 // the socket is drained (epoll(7)), so a request costs one read and one
@@ -35,14 +35,14 @@ import (
 type loop struct {
 	s     *Server
 	epfd  int
-	efd   int      // eventfd: post and the log waiter wake the loop
+	efd   int      // eventfd: post and the log's progress wake the loop
 	file  *os.File // epfd, for Go's netpoller
 	conns map[int32]*conn
 	n     atomic.Int64 // len(conns), for other goroutines
 
 	events []unix.EpollEvent
-	ready  []*conn // connections to serve in the next pass
-	next   []*conn
+	ready  []*conn // connections this pass serves
+	next   []*conn // connections the next pass serves (queue)
 	// waiting are connections whose replies wait for the log; they are
 	// not read meanwhile.
 	waiting []*conn
