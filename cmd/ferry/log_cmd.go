@@ -49,6 +49,7 @@ func logCmd(ctx context.Context, args []string, stdout io.Writer) error {
 func newLogFlags(name string) *offlineFlags {
 	f := &offlineFlags{fs: newFlagSet(name)}
 	f.nats = addNATSFlags(f.fs)
+	f.fs.StringVar(&f.nats.mirror, "log-mirror", "", "read the log from this JetStream mirror of FERRY_<DATASET> (say in this region's NATS cluster) instead of from the stream itself")
 	f.dataset = &f.nats.dataset
 	f.logLevel = f.fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	return f
@@ -71,6 +72,9 @@ func openLogReadOnly(ctx context.Context, f *offlineFlags, args []string) (*jets
 	}
 	dataset := *f.dataset
 	lg, closeLog, err := f.nats.open(ctx, true, logger)
+	if errors.Is(err, stream.ErrNoLog) && f.nats.mirror != "" {
+		return nil, nil, fmt.Errorf("dataset %q: --log-mirror %s: %w", dataset, f.nats.mirror, err)
+	}
 	if errors.Is(err, stream.ErrNoLog) {
 		return nil, nil, fmt.Errorf("dataset %q has no log: the NATS server has no stream %s (nothing was ever written to the dataset, or --dataset is wrong): %w",
 			dataset, jetstream.StreamName(dataset), stream.ErrNoLog)
@@ -85,7 +89,10 @@ func openLogReadOnly(ctx context.Context, f *offlineFlags, args []string) (*jets
 type logInfoReport struct {
 	Dataset string `json:"dataset"`
 	Stream  string `json:"stream"`
-	Subject string `json:"subject"`
+	// MirrorOf is the dataset's stream when Stream is a mirror of it
+	// (--log-mirror); Subject is then the origin's.
+	MirrorOf string `json:"mirror_of,omitempty"`
+	Subject  string `json:"subject"`
 	// Identity is the stream's creation time: snapshots record it, and a
 	// log deleted and created again has another.
 	Identity string `json:"identity"`
@@ -124,6 +131,9 @@ func logInfo(ctx context.Context, args []string, stdout io.Writer) error {
 		First: st.FirstSeq, Last: st.LastSeq, Entries: st.Msgs, Bytes: st.Bytes, Bucket: jetstream.BucketName(*f.dataset),
 		MaxAge: si.Config.MaxAge.String(), MaxBytes: si.Config.MaxBytes, Replicas: si.Config.Replicas,
 	}
+	if f.nats.mirror != "" {
+		rep.MirrorOf = jetstream.StreamName(*f.dataset)
+	}
 	if st.Msgs == 0 || st.FirstSeq == 0 {
 		rep.First = st.LastSeq + 1 // as Log.First says of an empty log
 	} else {
@@ -146,8 +156,13 @@ func logInfo(ctx context.Context, args []string, stdout io.Writer) error {
 func printLogInfo(w io.Writer, rep logInfoReport, deleted int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "dataset\t%s\n", rep.Dataset)
-	fmt.Fprintf(tw, "stream\t%s (subject %s)\n", rep.Stream, rep.Subject)
-	fmt.Fprintf(tw, "identity\t%s (the stream's creation time)\n", rep.Identity)
+	if rep.MirrorOf != "" {
+		fmt.Fprintf(tw, "stream\t%s (a mirror of %s, subject %s)\n", rep.Stream, rep.MirrorOf, rep.Subject)
+		fmt.Fprintf(tw, "identity\t%s (%s's creation time)\n", rep.Identity, rep.MirrorOf)
+	} else {
+		fmt.Fprintf(tw, "stream\t%s (subject %s)\n", rep.Stream, rep.Subject)
+		fmt.Fprintf(tw, "identity\t%s (the stream's creation time)\n", rep.Identity)
+	}
 	fmt.Fprintf(tw, "first\t%d\n", rep.First)
 	fmt.Fprintf(tw, "last\t%d\n", rep.Last)
 	entries := strconv.FormatUint(rep.Entries, 10)

@@ -531,3 +531,69 @@ func logStream(t *testing.T, url, dataset string) natsjs.Stream {
 	}
 	return s
 }
+
+// TestLogOnMirror: with --log-mirror the log tools read a JetStream
+// mirror of the dataset's stream, as a replica in another region would,
+// and show the same entries; info names the mirror and its origin.
+func TestLogOnMirror(t *testing.T) {
+	f := newLogFixture(t)
+	const mirror = "FERRY_VIEWED_EU"
+	nc, err := nats.Connect(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: mirror, AllowDirect: true,
+		Mirror: &natsjs.StreamSource{Name: jetstream.StreamName(f.dataset)}}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := js.Stream(ctx, mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ms.CachedInfo().State.LastSeq < 8 {
+		if ctx.Err() != nil {
+			t.Fatal("the mirror did not catch up")
+		}
+		time.Sleep(10 * time.Millisecond)
+		if _, err := ms.Info(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	natsArgs := []string{"--nats", f.url, "--dataset", f.dataset}
+	fromStream, err := runLogCmd(append([]string{"show", "--count", "0", "--from", "1"}, natsArgs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromMirror, err := runLogCmd(append([]string{"show", "--count", "0", "--from", "1", "--log-mirror", mirror}, natsArgs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromMirror != fromStream || !strings.Contains(fromMirror, "entry 8 at ") {
+		t.Errorf("show on the mirror printed\n%s\nthe stream\n%s", fromMirror, fromStream)
+	}
+	out, err := runLogCmd(append([]string{"info", "--log-mirror", mirror}, natsArgs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"stream        FERRY_VIEWED_EU (a mirror of FERRY_VIEWED, subject ferry.viewed.log)\n",
+		"identity      " + f.lg.Identity() + " (FERRY_VIEWED's creation time)\n",
+		"last          8\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info on the mirror printed\n%s\nwant a line %q", out, want)
+		}
+	}
+	// A mirror that is not there is an error that names it.
+	_, err = runLogCmd(append([]string{"info", "--log-mirror", "FERRY_NOWHERE"}, natsArgs...)...)
+	if !errors.Is(err, stream.ErrNoLog) || !strings.Contains(err.Error(), "--log-mirror FERRY_NOWHERE") {
+		t.Errorf("info on a missing mirror: %v", err)
+	}
+}
