@@ -42,6 +42,7 @@ type publisher struct {
 	cond     *sync.Cond
 	ready    []entry // sealed entries not yet sent
 	open     []byte  // units not yet sent, as one entry
+	lastSent int     // bytes of the last open entry sent: the next one's starting capacity
 	unsent   int     // bytes in ready and open
 	sending  bool    // an entry is being handed to the log, outside mu
 	openDB   int     // database the open entry leaves selected
@@ -141,6 +142,13 @@ func (p *publisher) AppendAt(u command.Unit) (offset uint64) {
 			p.open = append(p.open, selectZero...)
 			p.unsent += len(selectZero)
 		}
+		if p.open == nil {
+			// Sized after the last entry sent: under steady load an entry
+			// then grows once at most, not by doubling from a few bytes
+			// (growslice was 6% of a master's CPU at async -P 16, 1,561
+			// commands per entry).
+			p.open = make([]byte, 0, max(len(u.Data), min(p.lastSent+p.lastSent/4, p.maxEntry)))
+		}
 		p.open = append(p.open, u.Data...)
 		p.unsent += len(u.Data)
 		p.openDB = u.EndDB
@@ -225,6 +233,7 @@ func (p *publisher) sendReady(acks chan struct{}) {
 			data, seq = p.open, p.unitSeq
 			p.open = nil
 			p.openDB = 0
+			p.lastSent = len(data)
 		}
 		expect := p.next - 1
 		p.next++

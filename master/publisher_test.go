@@ -314,3 +314,28 @@ func waitCalls(t *testing.T, calls *atomic.Int64, before int64, after string) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestOpenEntrySizedAfterTheLast: a new open entry starts with room for
+// what the last entry sent held, so that it does not grow by doubling
+// from a few bytes under steady load.
+func TestOpenEntrySizedAfterTheLast(t *testing.T) {
+	p, l := startPublisher(t, false, 1<<20, 1)
+	p.Append(command.Unit{Data: []byte("first;")})
+	l.waitSent(t)
+	unit := make([]byte, 100)
+	for range 40 { // 4,000 bytes gather while the first entry is unconfirmed
+		p.Append(command.Unit{Data: unit})
+	}
+	l.confirm()
+	l.waitSent(t)
+	if got := len(l.entry(t, 1)); got != 4000 {
+		t.Fatalf("second entry: %d bytes, want 4000", got)
+	}
+	p.Append(command.Unit{Data: unit})
+	p.mu.Lock()
+	got := cap(p.open)
+	p.mu.Unlock()
+	if got < 4000 {
+		t.Errorf("the next open entry starts with room for %d bytes, want at least the last entry's 4000", got)
+	}
+}
