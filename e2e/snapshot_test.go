@@ -546,8 +546,10 @@ func TestReplicaSnapshotDamaged(t *testing.T) {
 		if !r.Syncing() {
 			t.Errorf("sync not in progress while loading")
 		}
-		restore1()
+		// The newest first: a retry between the two restores then loads
+		// it, never the older one (a CI run caught the other order).
 		restore2()
+		restore1()
 		waitCaughtUp(t, m, r.replicaNode, 20*time.Second)
 		checkLoaded(t, r, s2)
 	})
