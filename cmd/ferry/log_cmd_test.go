@@ -516,6 +516,17 @@ func TestLogShowAll(t *testing.T) {
 // url, through a connection closed when the test ends.
 func logStream(t *testing.T, url, dataset string) natsjs.Stream {
 	t.Helper()
+	s, err := jsClient(t, url).Stream(context.Background(), jetstream.StreamName(dataset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// jsClient returns a JetStream client of the server at url, through a
+// connection closed when the test ends.
+func jsClient(t *testing.T, url string) natsjs.JetStream {
+	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -525,11 +536,7 @@ func logStream(t *testing.T, url, dataset string) natsjs.Stream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(context.Background(), jetstream.StreamName(dataset))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return js
 }
 
 // TestLogOnMirror: with --log-mirror the log tools read a JetStream
@@ -538,15 +545,7 @@ func logStream(t *testing.T, url, dataset string) natsjs.Stream {
 func TestLogOnMirror(t *testing.T) {
 	f := newLogFixture(t)
 	const mirror = "FERRY_VIEWED_EU"
-	nc, err := nats.Connect(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jsClient(t, f.url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: mirror, AllowDirect: true,

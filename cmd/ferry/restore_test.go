@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ferrydb/ferry/internal/keyspace"
@@ -77,18 +76,9 @@ func serveMaster(t *testing.T, lg *jetstream.Log, dataset string) (m *master.Mas
 // purgeBelow removes the log's entries below offset, as retention would.
 func purgeBelow(t *testing.T, url, dataset string, offset uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, jetstream.StreamName(dataset))
+	s, err := jsClient(t, url).Stream(ctx, jetstream.StreamName(dataset))
 	if err != nil {
 		t.Fatal(err)
 	}

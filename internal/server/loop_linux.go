@@ -430,26 +430,13 @@ func (l *loop) serve(c *conn) {
 // reply writes c's replies and queues what comes next for it.
 func (l *loop) reply(c *conn) {
 	w := &c.cl.W
-	written := 0
-	for written < len(w.Buf) {
-		n, err := unix.Write(c.fd, w.Buf[written:])
-		if n > 0 {
-			written += n
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			break
-		}
-		if err != nil {
-			l.s.e.Stats().NetOutput.Add(int64(written))
-			w.Reset()
-			l.closeConn(c, err)
-			return
-		}
-	}
+	written, err := writeNow(c.fd, w.Buf)
 	l.s.e.Stats().NetOutput.Add(int64(written))
+	if err != nil {
+		w.Reset()
+		l.closeConn(c, err)
+		return
+	}
 	if written < len(w.Buf) {
 		// The client does not take its replies: its goroutine waits for
 		// it, and the rest moves to a writer if it stalls.
@@ -458,11 +445,7 @@ func (l *loop) reply(c *conn) {
 		l.handOff(c, false, c.ls.more, nil)
 		return
 	}
-	if cap(w.Buf) > 1<<20 {
-		w.Buf = nil
-	} else {
-		w.Reset()
-	}
+	releaseReplies(w)
 	switch {
 	case c.ls.more:
 		c.ls.more = false

@@ -702,11 +702,7 @@ func (c *conn) flushWriter(w *resp.Writer) error {
 			e.Unlock()
 		}
 	}
-	if cap(w.Buf) > 1<<20 {
-		w.Buf = nil
-	} else {
-		w.Reset()
-	}
+	releaseReplies(w)
 	return err
 }
 
@@ -720,28 +716,44 @@ func (c *conn) tryWrite(b []byte) (n int, err error) {
 		return 0, nil
 	}
 	werr := c.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-			case e == syscall.EAGAIN:
-				return true
-			case e != nil:
-				err = e
-				return true
-			case m <= 0:
-				return true
-			}
-		}
+		n, err = writeNow(int(fd), b)
 		return true
 	})
 	if err == nil {
 		err = werr
 	}
 	return n, err
+}
+
+// writeNow writes as much of b to the non-blocking socket fd as it takes
+// without waiting (EAGAIN ends it with a nil error).
+func writeNow(fd int, b []byte) (n int, err error) {
+	for n < len(b) {
+		m, e := syscall.Write(fd, b[n:])
+		if m > 0 {
+			n += m
+		}
+		switch {
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			return n, nil
+		case e != nil:
+			return n, e
+		case m <= 0:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// releaseReplies empties w once its replies are written, letting a buffer
+// grown past 1 MiB go.
+func releaseReplies(w *resp.Writer) {
+	if cap(w.Buf) > 1<<20 {
+		w.Buf = nil
+	} else {
+		w.Reset()
+	}
 }
 
 // startWriter hands the socket's output to a goroutine that drains the
