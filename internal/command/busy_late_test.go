@@ -61,3 +61,45 @@ return 1`), []byte("0")}
 		t.Errorf("one request waited %s: for the whole second script, not its threshold", longest)
 	}
 }
+
+// TestBusyReplyLateLeavesCommandToCaller: a command that a busy script
+// lets through, answered after the script ended (BusyReply's late path),
+// is left to the caller to run under the engine lock, with nothing
+// written: there a client pause holds it, as any command, and the
+// connection must wait for it. It used to run inside BusyReply, which
+// could not tell the connection that its client was now held.
+func TestBusyReplyLateLeavesCommandToCaller(t *testing.T) {
+	e := command.New(command.Config{})
+	e.Lock()
+	cl, admin := e.NewClient("c", ""), e.NewClient("a", "")
+	e.Unlock()
+	if got := exec(e, admin, "CLIENT", "PAUSE", "100000", "ALL"); got != "+OK\r\n" {
+		t.Fatalf("CLIENT PAUSE: %q", got)
+	}
+	multi := [][]byte{[]byte("MULTI")}
+	// No script runs: the script has ended, as far as BusyReply knows.
+	closeAfter, run := e.BusyReply(cl, multi)
+	if !run || closeAfter {
+		t.Fatalf("BusyReply(MULTI) with no script busy: run %v, close %v; want the caller to run it", run, closeAfter)
+	}
+	if len(cl.W.Buf) != 0 {
+		t.Fatalf("BusyReply wrote %q for a command it left to the caller", cl.W.Buf)
+	}
+	e.Lock()
+	e.Exec(cl, multi)
+	blocked := cl.Blocked() != nil
+	e.Unlock()
+	if !blocked {
+		t.Fatalf("MULTI under CLIENT PAUSE ALL was not held (reply %q)", cl.W.Buf)
+	}
+	// Not allowed while busy: still answered as busy, by BusyReply.
+	e.Lock()
+	cl2 := e.NewClient("d", "")
+	e.Unlock()
+	if _, run := e.BusyReply(cl2, [][]byte{[]byte("GET"), []byte("k")}); run {
+		t.Fatal("BusyReply left GET to the caller: it is not allowed while a script is busy")
+	}
+	if !strings.HasPrefix(string(cl2.W.Buf), "-BUSY") {
+		t.Fatalf("GET answered late: %q, want BUSY", cl2.W.Buf)
+	}
+}

@@ -261,14 +261,22 @@ func (e *Engine) LockOrBusy() bool {
 // each call holds, keeps it from running at the same time as a command of
 // the script, and the script's end waits for it, so that whoever takes
 // the lock next sees what it changed.
-func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter bool) {
-	return e.busyAnswer(cl, func(late bool) bool {
-		e.stats.Commands.Add(1) // late, Exec counts it again if it runs it
+//
+// run reports that the script ended before the command could be answered
+// as busy and that it is one the script's end lets through: nothing is
+// written, and the caller runs it as usual, under the engine lock (Exec),
+// where a client pause may hold it and a transaction queue it.
+func (e *Engine) BusyReply(cl *Client, args [][]byte) (closeAfter, run bool) {
+	closeAfter = e.busyAnswer(cl, func(late bool) bool {
+		e.stats.Commands.Add(1) // late, Exec counts it if the caller runs it
 		if !late {
 			cl.LastInteraction = e.ks.Now()
 		}
-		return e.busyDispatch(cl, args, late)
+		var quit bool
+		quit, run = e.busyDispatch(cl, args, late)
+		return quit
 	})
+	return closeAfter, run
 }
 
 // BusyError answers a request that does not parse, read while a script is
@@ -327,17 +335,17 @@ func (e *Engine) busyAnswer(cl *Client, answer func(late bool) bool) (closeAfter
 }
 
 // busyDispatch is BusyReply's processCommand; late: the script has ended
-// and the caller holds the engine lock (an allowed command runs through
-// Exec). Otherwise the caller holds the busy gate. It reports whether the
-// connection must close.
-func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter bool) {
+// and the caller holds the engine lock (an allowed command is left to
+// BusyReply's caller: run). Otherwise the caller holds the busy gate. It
+// reports whether the connection must close.
+func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter, run bool) {
 	cmd := e.tab.Lookup(args[0])
 	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
 		sub := cmd.Sub[strings.ToLower(string(args[1]))]
 		if sub == nil {
 			cl.LastCmd = "" // Redis's lastcmd: the lookup found nothing
 			e.busyReject(cl, nil, args, "ERR unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
-			return false
+			return false, false
 		}
 		cmd = sub
 	}
@@ -373,16 +381,22 @@ func (e *Engine) busyDispatch(cl *Client, args [][]byte, late bool) (closeAfter 
 	}
 	if msg != "" {
 		e.busyReject(cl, cmd, args, msg)
-		return false
+		return false, false
 	}
+	if late {
+		e.stats.Commands.Add(-1)
+		return false, true
+	}
+	return e.busyRun(cl, cmd, args), false
+}
+
+// busyRun runs an allowed command while the script is busy, under the
+// busy gate, and reports whether the connection must close.
+func (e *Engine) busyRun(cl *Client, cmd *Command, args [][]byte) (closeAfter bool) {
 	if cl.multi != nil && cmd.Flags&MultiControl == 0 {
 		// Queued as usual: SCRIPT KILL inside MULTI runs at EXEC.
 		e.queue(cl, cmd, args)
 		return false
-	}
-	if late {
-		e.stats.Commands.Add(-1)
-		return !e.Exec(cl, args)
 	}
 	w := e.replyWriter(cl)
 	switch cmd.Name {

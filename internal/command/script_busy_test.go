@@ -16,7 +16,13 @@ func busyReply(e *command.Engine, cl *command.Client, args ...string) (string, b
 		b[i] = []byte(a)
 	}
 	cl.W.Reset()
-	quit := e.BusyReply(cl, b)
+	quit, run := e.BusyReply(cl, b)
+	if run {
+		// The script has ended: the server runs it as usual.
+		e.Lock()
+		quit = !e.Exec(cl, b)
+		e.Unlock()
+	}
 	return string(cl.W.Buf), quit
 }
 

@@ -476,8 +476,13 @@ func (c *conn) serveBlocked(blocked *command.Blocked) error {
 // and the loop's other clients get BUSY while it is busy.
 func (c *conn) batch() (closeAfter, more bool, blocked *command.Blocked, err error) {
 	e := c.s.e
-	if !e.LockOrBusy() {
-		return c.busyBatch(), false, nil, nil
+	for !e.LockOrBusy() {
+		closeAfter, ended := c.busyBatch()
+		if !ended {
+			return closeAfter, false, nil, nil
+		}
+		// The script ended: the rest runs as usual, from the request
+		// held back (busyBatch).
 	}
 	e.RegisterClient(c.cl) // the first batch's, or BusyReply's before it
 	closeAfter, more, blocked, err = c.batchLocked(c.lp != nil)
@@ -609,8 +614,11 @@ func (c *conn) settle() *command.Blocked {
 
 // busyBatch answers the complete requests buffered while a script holds
 // the engine past busy-reply-threshold, without waiting for the lock
-// (Engine.BusyReply). It reports whether the connection must close.
-func (c *conn) busyBatch() (closeAfter bool) {
+// (Engine.BusyReply). It reports whether the connection must close, and
+// ended: the script ended before a request it lets through could be
+// answered, and that request is held back (c.held) for the engine lock,
+// where a client pause may hold it as a blocked client.
+func (c *conn) busyBatch() (closeAfter, ended bool) {
 	for {
 		args, err := c.next(!c.s.e.Unauthenticated(c.cl))
 		if err != nil {
@@ -618,16 +626,20 @@ func (c *conn) busyBatch() (closeAfter bool) {
 			if errors.As(err, &pe) {
 				c.s.e.BusyError(c.cl, pe.Error())
 			}
-			return true
+			return true, false
 		}
 		if args == nil {
-			return false
+			return false, false
 		}
 		mark := c.cl.W.Len()
-		quit := c.s.e.BusyReply(c.cl, args)
+		quit, run := c.s.e.BusyReply(c.cl, args)
+		if run {
+			c.held = args
+			return false, true
+		}
 		c.cl.MutedReply(mark) // CLIENT REPLY OFF or SKIP
 		if quit {
-			return true
+			return true, false
 		}
 	}
 }
