@@ -595,8 +595,11 @@ func (l *loop) dropConn(c *conn, err error) {
 		e.Unlock()
 	} else {
 		// A busy script holds the engine: the loop goes on answering
-		// BUSY, and the client is forgotten once the script ends.
+		// BUSY, and the client is forgotten once the script ends. The
+		// loop's own count keeps the server's above zero here.
+		l.s.wg.Add(1)
 		go func() {
+			defer l.s.wg.Done()
 			e.Lock()
 			e.CloseClient(c.cl)
 			e.Unlock()
