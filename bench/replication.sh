@@ -23,6 +23,11 @@
 #               interleaved: replication lag from the master's reply to the
 #               write being visible on the replica, p50 and p99.
 #               Target: ferry p99 <= 5 ms.
+#   readlag     the same at READLAG_RATE SET/s while redis-benchmark GET
+#               -P 16 -c CLIENTS keeps each replica busy (after one SET -P 16
+#               run fills the masters): does a replica serving reads flat
+#               out fall behind its master? Not part of the default PARTS;
+#               no target.
 #   catchup     for each k in CATCHUP_PER_ENTRY, bench/catchup fills dataset
 #               "catchup-k" with CATCHUP_N/k entries of k SET effects each
 #               (stream/jetstream AppendAsync; k = 1 is one effect per
@@ -59,6 +64,7 @@
 #   LAG_REPS     lag runs per setup                   (3)
 #   LAG_SECONDS  measured seconds per lag run         (5)
 #   LAG_CONNS    load connections of bench/lag        (4)
+#   READLAG_RATE SET/s of the readlag part             (2000)
 #   CATCHUP_N    effects in each catch-up log         (1000000)
 #   CATCHUP_REPS catch-up runs of each kind           (3)
 #   CATCHUP_PER_ENTRY  effects per entry, one log each ("1 10")
@@ -92,6 +98,7 @@ N_PIPE=${N_PIPE:-500000}
 LAG_REPS=${LAG_REPS:-3}
 LAG_SECONDS=${LAG_SECONDS:-5}
 LAG_CONNS=${LAG_CONNS:-4}
+READLAG_RATE=${READLAG_RATE:-2000}
 CATCHUP_N=${CATCHUP_N:-1000000}
 CATCHUP_REPS=${CATCHUP_REPS:-3}
 CATCHUP_PER_ENTRY=${CATCHUP_PER_ENTRY:-1 10}
@@ -126,7 +133,7 @@ lagcsv="$base.lag.csv"
 cucsv="$base.catchup.csv"
 echo "part,setup,test,pipeline,requests,rep,value,cpu_us_per_req_or_p99_us,replica_catchup_s_or_max_us,cpu_us_per_req_by_process" >"$raw"
 echo "test,pipeline,redis_rps,durable_rps,async_rps,durable_over_redis,async_over_redis,redis_cpu_us,durable_cpu_us,async_cpu_us,noise_pct" >"$csv"
-echo "setup,rate,achieved,lag_p50_us,lag_p99_us,lag_max_us,set_p50_us,get_rtt_us,noise_pct" >"$lagcsv"
+echo "kind,setup,rate,achieved,lag_p50_us,lag_p99_us,lag_max_us,set_p50_us,get_rtt_us,noise_pct" >"$lagcsv"
 echo "kind,entries,effects_per_entry,entries_per_s,effects_per_s,noise_pct" >"$cucsv"
 info=$(machine_info)
 notes=()
@@ -312,7 +319,7 @@ order() {
 below() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
 
 declare -A SETP1 # median SET -P 1 rps per setup, for the lag part
-tp_rows=() cpu_rows=() lag_rows=() cu_rows=() prof_lines=() large_rows=()
+tp_rows=() cpu_rows=() lag_rows=() readlag_rows=() cu_rows=() prof_lines=() large_rows=()
 misses=0
 
 # ---------------------------------------------------------------- throughput
@@ -410,6 +417,77 @@ if has_part large; then
 fi
 
 # ----------------------------------------------------------------------- lag
+# lag_part KIND runs bench/lag LAG_REPS times per setup, interleaved, and
+# adds a row per setup to lag_rows (KIND lag: at half of each master's SET
+# -P 1 maximum) or readlag_rows (KIND readlag: READLAG_RATE SET/s while
+# redis-benchmark GET -P 16 keeps the replica busy).
+lag_part() {
+  local kind=$1 s i rate out l50 l99 t m50 m99 mmx mdone mset mrtt noise load
+  declare -A L50 L99 LMX LDONE LSET LRTT
+  for s in "${SETUPS[@]}"; do L50[$s]="" L99[$s]="" LMX[$s]="" LDONE[$s]="" LSET[$s]="" LRTT[$s]=""; done
+  for ((i = 0; i < LAG_REPS; i++)); do
+    for s in $(order "$i"); do
+      rate=$(lag_rate "$kind" "$s")
+      catchup_replica "$s" >/dev/null || true
+      load=
+      if [ "$kind" = readlag ]; then
+        redis-benchmark -h 127.0.0.1 -p "${RPORT[$s]}" -c "$CLIENTS" -n 1000000000 -P 16 -t get \
+          -r "$KEYSPACE" -q >/dev/null 2>&1 &
+        load=$!
+        sleep 1
+      fi
+      out=$("$TMP/lag" -master "127.0.0.1:${MPORT[$s]}" -replica "127.0.0.1:${RPORT[$s]}" \
+        -rate "$rate" -conns "$LAG_CONNS" -keys "$KEYSPACE" -duration "${LAG_SECONDS}s" 2>&1) || out="failed: $out"
+      if [ -n "$load" ]; then
+        kill "$load" 2>/dev/null || true
+        wait "$load" 2>/dev/null || true
+      fi
+      case $out in failed:*)
+        notes+=("$kind on $s: $(printf '%s\n' "$out" | tail -n 1)")
+        continue ;;
+      esac
+      l50=$(result_field lag_p50_us <<<"$out")
+      l99=$(result_field lag_p99_us <<<"$out")
+      echo "$kind,$s,set,1,,$((i + 1)),$l50,$l99,$(result_field lag_max_us <<<"$out")" >>"$raw"
+      L50[$s]+="$l50 " L99[$s]+="$l99 " LMX[$s]+="$(result_field lag_max_us <<<"$out") "
+      LDONE[$s]+="$(result_field achieved <<<"$out") " LSET[$s]+="$(result_field set_p50_us <<<"$out") "
+      LRTT[$s]+="$(result_field get_rtt_p50_us <<<"$out") "
+      t=$(result_field timeouts <<<"$out")
+      [ "${t:-0}" -gt 0 ] && notes+=("$kind on $s, run $((i + 1)): $t probes never showed up on the replica within 10 s")
+    done
+  done
+  for s in "${SETUPS[@]}"; do
+    [ -n "${L99[$s]}" ] || continue
+    rate=$(lag_rate "$kind" "$s")
+    # shellcheck disable=SC2086
+    m50=$(median ${L50[$s]}) m99=$(median ${L99[$s]}) mmx=$(median ${LMX[$s]})
+    # shellcheck disable=SC2086
+    mdone=$(median ${LDONE[$s]}) mset=$(median ${LSET[$s]}) mrtt=$(median ${LRTT[$s]})
+    # shellcheck disable=SC2086
+    noise=$(spread ${L99[$s]})
+    # shellcheck disable=SC2059
+    printf "$lagfmt" "$s" "$rate" "$mdone" "$m50" "$m99" "$mmx" "$mset" "$mrtt" "${noise:--}%"
+    echo "$kind,$s,$rate,$mdone,$m50,$m99,$mmx,$mset,$mrtt,${noise:-}" >>"$lagcsv"
+    row="| $s | $rate | $mdone | $m50 | **$m99** | $mmx | $mset | $mrtt | ${noise:--}% |"
+    if [ "$kind" = lag ]; then
+      lag_rows+=("$row")
+      if [ "$s" != redis ] && awk -v a="$m99" 'BEGIN {exit !(a > 5000)}'; then misses=$((misses + 1)); fi
+    else
+      readlag_rows+=("$row")
+    fi
+  done
+}
+
+# lag_rate KIND SETUP prints the SET rate of a lag run.
+lag_rate() {
+  if [ "$1" = lag ]; then
+    awk -v r="${SETP1[$2]}" 'BEGIN {printf "%.0f", r / 2}'
+  else
+    echo "$READLAG_RATE"
+  fi
+}
+
+lagfmt="%-8s %8s %8s %9s %9s %9s %9s %9s %6s\n"
 if has_part lag; then
   echo
   for s in "${SETUPS[@]}"; do
@@ -420,46 +498,24 @@ if has_part lag; then
     fi
   done
   echo "== lag: bench/lag at half of each master's SET -P 1 maximum, $LAG_CONNS connections, ${LAG_SECONDS}s, median of $LAG_REPS, interleaved"
-  fmt="%-8s %8s %8s %9s %9s %9s %9s %9s %6s\n"
   # shellcheck disable=SC2059
-  printf "$fmt" setup rate done "lag_p50" "lag_p99" "lag_max" "set_p50" "get_rtt" noise
+  printf "$lagfmt" setup rate done "lag_p50" "lag_p99" "lag_max" "set_p50" "get_rtt" noise
   echo "(SET/s; microseconds: lag from the master's reply to the replica showing the write)"
-  declare -A L50 L99 LMX LDONE LSET LRTT
-  for s in "${SETUPS[@]}"; do L50[$s]="" L99[$s]="" LMX[$s]="" LDONE[$s]="" LSET[$s]="" LRTT[$s]=""; done
-  for ((i = 0; i < LAG_REPS; i++)); do
-    for s in $(order "$i"); do
-      rate=$(awk -v r="${SETP1[$s]}" 'BEGIN {printf "%.0f", r / 2}')
-      catchup_replica "$s" >/dev/null || true
-      out=$("$TMP/lag" -master "127.0.0.1:${MPORT[$s]}" -replica "127.0.0.1:${RPORT[$s]}" \
-        -rate "$rate" -conns "$LAG_CONNS" -keys "$KEYSPACE" -duration "${LAG_SECONDS}s" 2>&1) || {
-        notes+=("lag on $s: $(printf '%s\n' "$out" | tail -n 1)")
-        continue
-      }
-      l50=$(result_field lag_p50_us <<<"$out")
-      l99=$(result_field lag_p99_us <<<"$out")
-      echo "lag,$s,set,1,,$((i + 1)),$l50,$l99,$(result_field lag_max_us <<<"$out")" >>"$raw"
-      L50[$s]+="$l50 " L99[$s]+="$l99 " LMX[$s]+="$(result_field lag_max_us <<<"$out") "
-      LDONE[$s]+="$(result_field achieved <<<"$out") " LSET[$s]+="$(result_field set_p50_us <<<"$out") "
-      LRTT[$s]+="$(result_field get_rtt_p50_us <<<"$out") "
-      t=$(result_field timeouts <<<"$out")
-      [ "${t:-0}" -gt 0 ] && notes+=("lag on $s, run $((i + 1)): $t probes never showed up on the replica within 10 s")
-    done
-  done
+  lag_part lag
+fi
+
+# ------------------------------------------------------------------- readlag
+if has_part readlag; then
+  echo
   for s in "${SETUPS[@]}"; do
-    [ -n "${L99[$s]}" ] || continue
-    rate=$(awk -v r="${SETP1[$s]}" 'BEGIN {printf "%.0f", r / 2}')
-    # shellcheck disable=SC2086
-    m50=$(median ${L50[$s]}) m99=$(median ${L99[$s]}) mmx=$(median ${LMX[$s]})
-    # shellcheck disable=SC2086
-    mdone=$(median ${LDONE[$s]}) mset=$(median ${LSET[$s]}) mrtt=$(median ${LRTT[$s]})
-    # shellcheck disable=SC2086
-    noise=$(spread ${L99[$s]})
-    # shellcheck disable=SC2059
-    printf "$fmt" "$s" "$rate" "$mdone" "$m50" "$m99" "$mmx" "$mset" "$mrtt" "${noise:--}%"
-    echo "$s,$rate,$mdone,$m50,$m99,$mmx,$mset,$mrtt,${noise:-}" >>"$lagcsv"
-    lag_rows+=("| $s | $rate | $mdone | $m50 | **$m99** | $mmx | $mset | $mrtt | ${noise:--}% |")
-    if [ "$s" != redis ] && awk -v a="$m99" 'BEGIN {exit !(a > 5000)}'; then misses=$((misses + 1)); fi
+    # Keys for the replica's readers to find.
+    redis-benchmark -h 127.0.0.1 -p "${MPORT[$s]}" -c "$CLIENTS" -n "$N_PIPE" -P 16 -t set \
+      -r "$KEYSPACE" -q >/dev/null 2>&1 || notes+=("readlag: filling $s failed")
   done
+  echo "== readlag: bench/lag at $READLAG_RATE SET/s while redis-benchmark GET -P 16 -c $CLIENTS loads the replica, ${LAG_SECONDS}s, median of $LAG_REPS, interleaved"
+  # shellcheck disable=SC2059
+  printf "$lagfmt" setup rate done "lag_p50" "lag_p99" "lag_max" "set_p50" "get_rtt" noise
+  lag_part readlag
 fi
 
 # ------------------------------------------------------------------- catchup
@@ -693,6 +749,16 @@ elapsed=$((SECONDS - started))
     printf '%s\n' "${lag_rows[@]}"
     echo
     echo "Target: ferry p99 <= 5000 µs."
+  fi
+  if [ ${#readlag_rows[@]} -gt 0 ]; then
+    echo
+    echo "## Replication lag while the replica serves reads flat out"
+    echo
+    echo "bench/lag at $READLAG_RATE SET/s, $LAG_CONNS load connections, ${LAG_SECONDS}s per run, median of $LAG_REPS runs, with redis-benchmark GET -P 16 -c $CLIENTS -r $KEYSPACE on the replica; µs from the master's reply to the replica showing the write (the probe's GETs queue with the load's)."
+    echo
+    echo "| setup | SET/s asked | SET/s done | lag p50 µs | lag p99 µs | lag max µs | probe SET p50 µs | replica GET round trip µs | noise (p99) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${readlag_rows[@]}"
   fi
   if [ ${#cu_rows[@]} -gt 0 ]; then
     echo
