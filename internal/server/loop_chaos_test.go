@@ -280,21 +280,6 @@ func (c *chaosClient) step() error {
 	}
 }
 
-// blpopInPipelines puts BLPOPs in the middle of pipelines
-// (FERRY_CHAOS_BLPOP_PIPELINES=1). Off by default because of a known hang
-// (not fixed), in both connection modes, which needs CLIENT PAUSE too:
-// while client 0 pauses now and then (CLIENT PAUSE 1-5 ms, alone or in a
-// pipeline), a client whose pipeline holds a BLPOP with a short timeout
-// now and then gets the BLPOP's reply and never the reply to the request
-// after it. The server's connection goroutines then all wait in a read,
-// and CLIENT LIST shows the client unblocked with cmd=blpop: the request
-// after the BLPOP never ran, not even held by the pause. Without CLIENT
-// PAUSE (or without BLPOPs in pipelines) 300-step runs pass. Replay
-// (timing dependent, fails within 300 steps for about half the seeds):
-// FERRY_CHAOS_BLPOP_PIPELINES=1 FERRY_CHAOS_STEPS=300 FERRY_CHAOS_SEED=45
-// GOMAXPROCS=2, or seeds 42-47 and 53 with GOMAXPROCS=1 or 2.
-var blpopInPipelines = os.Getenv("FERRY_CHAOS_BLPOP_PIPELINES") == "1"
-
 // chaosReq is a request and the exact reply the model expects, or
 // anyBLPOP.
 type chaosReq struct {
@@ -312,9 +297,6 @@ const anyBLPOP = "(BLPOP: none or a pushed value)"
 // a CLIENT PAUSE.
 func (c *chaosClient) model() []chaosReq {
 	k := c.rng.IntN(64)
-	if k == 0 && !blpopInPipelines {
-		k = 7 // see blpopInPipelines
-	}
 	switch {
 	case k == 0:
 		return []chaosReq{{req: encode("BLPOP", c.key("bl"), "0.01"), want: anyBLPOP}}
@@ -665,7 +647,7 @@ func (c *chaosClient) checkReq(what string, r chaosReq) error {
 func (c *chaosClient) check(what, want string) error {
 	got, err := c.read()
 	if err != nil {
-		return fmt.Errorf("%s: want %q: %w", what, trim(want), err)
+		return fmt.Errorf("%s: want %q: %w; the server's clients then:\n%s", what, trim(want), err, c.sh.clientList())
 	}
 	if got != want {
 		return fmt.Errorf("%s: got %q, want %q", what, trim(got), trim(want))
@@ -700,4 +682,23 @@ func trim(s string) string {
 		return s[:120] + "..."
 	}
 	return s
+}
+
+// clientList returns CLIENT LIST from a fresh connection, for a failure's
+// message.
+func (sh *chaosShared) clientList() string {
+	nc, err := net.DialTimeout("tcp", sh.addr, 2*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := nc.Write(encode("CLIENT", "LIST")); err != nil {
+		return err.Error()
+	}
+	b, err := redistest.ReadReply(bufio.NewReader(nc))
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }

@@ -499,6 +499,7 @@ func (c *conn) batchLocked(holdScripts bool) (closeAfter, more bool, blocked *co
 	e := c.s.e
 	cl := c.cl
 	c.rd.MaxBulkLen = e.Config().MaxBulkLen
+	waited := false // the batch stopped at a command that waits
 	for ran := 0; ; ran++ {
 		if ran%prefetchEvery == 0 && c.rd.Buffered() > 0 {
 			// A pipeline: its next keys are read ahead together.
@@ -546,6 +547,7 @@ func (c *conn) batchLocked(holdScripts bool) (closeAfter, more bool, blocked *co
 			break
 		}
 		if cl.Blocked() != nil || cl.SyncRequested() != nil {
+			waited = cl.Blocked() != nil
 			break
 		}
 		// A client with an output limit gathers the replies to all it
@@ -562,7 +564,16 @@ func (c *conn) batchLocked(holdScripts bool) (closeAfter, more bool, blocked *co
 	// A client released from a pause has run what it pipelined: the next
 	// one's turn.
 	e.EndTurn(cl)
-	return closeAfter, more, c.settle(), nil // settle sets c.need
+	blocked = c.settle() // settle sets c.need
+	if waited && blocked == nil {
+		// The wait is already over: EndTurn released another client's
+		// held command, which served this one's (a push to the key its
+		// BLPOP waits on). The requests pipelined behind it are left to
+		// run: nothing new may come from a client that waits for their
+		// replies.
+		more = c.rd.Buffered() > 0
+	}
+	return closeAfter, more, blocked, nil
 }
 
 // next returns the next complete request: the one the event loop held

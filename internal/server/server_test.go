@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferrydb/ferry/internal/command"
 	"github.com/ferrydb/ferry/internal/redistest"
+	"github.com/ferrydb/ferry/internal/server"
 )
 
 func start(t *testing.T) string {
@@ -372,5 +373,58 @@ end`
 	}
 	if published == 0 || messages != published {
 		t.Fatalf("the script published %d messages (reply %q), the subscriber got %d (%d PINGs, %d BUSY)", published, n, messages, pings, busy)
+	}
+}
+
+// TestPipelineAfterWaitServedInTurn: a client released from a pause runs
+// what it pipelined behind its held command in its turn; when a BLPOP
+// there blocks, the end of the turn releases the next held client, whose
+// RPUSH serves that BLPOP before the batch is over. The requests behind
+// the BLPOP must still run: the client sent them already and waits for
+// their replies. They used to wait for more input that never came (found
+// by TestLoopChaos), in both connection models.
+func TestPipelineAfterWaitServedInTurn(t *testing.T) {
+	for _, loop := range []bool{true, false} {
+		t.Run(map[bool]string{true: "loop", false: "goroutines"}[loop], func(t *testing.T) {
+			_, srv := redistest.FerryServer(t, command.Config{}, func(s *server.Server, _ *command.Engine) {
+				s.SetEventLoop(loop)
+			})
+			addr := srv.Addr().String()
+			admin, a, b := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
+			if got := admin.Do("CLIENT", "PAUSE", "100000", "WRITE"); got != "+OK\r\n" {
+				t.Fatalf("CLIENT PAUSE: %q", got)
+			}
+			// a's SET is held first, with its BLPOP and PING buffered
+			// behind it; then b's RPUSH is held.
+			a.WriteRaw(append(append(redistest.Encode("SET", "x", "1"), redistest.Encode("BLPOP", "k", "5")...), redistest.Encode("PING")...))
+			waitBlockedClients(t, admin, 1)
+			b.WriteRaw(redistest.Encode("RPUSH", "k", "v"))
+			waitBlockedClients(t, admin, 2)
+			if got := admin.Do("CLIENT", "UNPAUSE"); got != "+OK\r\n" {
+				t.Fatalf("CLIENT UNPAUSE: %q", got)
+			}
+			for _, want := range []string{"+OK\r\n", "*2\r\n$1\r\nk\r\n$1\r\nv\r\n", "+PONG\r\n"} {
+				got, err := a.ReadTimeout(3 * time.Second)
+				if err != nil || got != want {
+					t.Fatalf("a's pipeline: got %q, %v; want %q", got, err, want)
+				}
+			}
+			if got, err := b.ReadTimeout(3 * time.Second); err != nil || got != ":1\r\n" {
+				t.Fatalf("b's RPUSH: got %q, %v; want :1", got, err)
+			}
+		})
+	}
+}
+
+// waitBlockedClients waits until INFO clients shows n blocked clients.
+func waitBlockedClients(t *testing.T, c *redistest.Conn, n int) {
+	t.Helper()
+	want := "blocked_clients:" + strconv.Itoa(n) + "\r\n"
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(c.Do("INFO", "clients"), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never %d blocked clients", n)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
