@@ -332,7 +332,13 @@ func (e *Engine) deliver(cl *Client, msg []byte) {
 	// W itself at this moment: it runs the command under way, waits
 	// blocked, or has a writer goroutine. A client that writes its own
 	// replies and is idle (a RESP3 redirect target) gets the message on
-	// its asynchronous output, and its connection is nudged.
+	// its asynchronous output, and its connection is nudged. A client
+	// that is to close once its replies are written (QUIT, CLIENT KILL of
+	// itself) gets nothing more, as Redis adds no reply to a client
+	// flagged CLOSE_AFTER_REPLY.
+	if cl.closeAfterReply {
+		return
+	}
 	if e.ownsW(cl) && cl.W.Len() > 0 {
 		cl.W.Raw(msg)
 		e.CheckOutput(cl, cl.W.Len())
