@@ -68,13 +68,14 @@ type Stats struct {
 
 // Engine executes commands against a keyspace.
 type Engine struct {
-	mu     sync.Mutex
-	hints  [][]byte // Prefetch's scratch
-	ks     *keyspace.Keyspace
-	cfg    Config
-	tab    Table
-	log    Log
-	offLog OffsetLog // log, when it tells units' offsets
+	mu         sync.Mutex
+	hints      [][]byte // Prefetch's scratch: keys
+	fieldHints [][]byte // and fields
+	ks         *keyspace.Keyspace
+	cfg        Config
+	tab        Table
+	log        Log
+	offLog     OffsetLog // log, when it tells units' offsets
 
 	clients    map[int64]*Client
 	maxClients int // 0: DefaultMaxClients
@@ -768,25 +769,35 @@ const prefetchMinKeys = 1 << 14
 // then find them in the cache, the cache misses of the read ahead having
 // overlapped (dict.Dict.Touch). Only the second argument of each request
 // is taken for a key, the first key of most commands; anything else read
-// costs a little time and changes nothing. The caller holds the lock.
+// costs a little time and changes nothing. Requests in a row on one key
+// that holds a large hash or set have their third argument, the field or
+// member of most of their commands, read ahead there too
+// (keyspace.DB.TouchFields). The caller holds the lock.
 func (e *Engine) Prefetch(db int, data []byte) {
-	if e.ks.DB(db).Len() < prefetchMinKeys {
+	d := e.ks.DB(db)
+	if d.Len() == 0 {
 		return
 	}
-	keys := resp.KeyHints(data, e.hintScratch())
+	keys, fields := e.hintScratch()
+	keys, fields = resp.ArgHints(data, keys, fields)
 	if len(keys) > 1 {
-		e.ks.DB(db).Touch(keys)
+		if d.Len() >= prefetchMinKeys {
+			d.Touch(keys)
+		}
+		d.TouchFields(keys, fields)
 	}
 	clear(keys) // keeps no request alive
+	clear(fields)
 }
 
-// hintScratch returns Prefetch's key slice, empty, with room for
-// prefetchEvery keys.
-func (e *Engine) hintScratch() [][]byte {
+// hintScratch returns Prefetch's key and field slices, empty, with room
+// for prefetchEvery each.
+func (e *Engine) hintScratch() (keys, fields [][]byte) {
 	if e.hints == nil {
 		e.hints = make([][]byte, 0, prefetchEvery)
+		e.fieldHints = make([][]byte, 0, prefetchEvery)
 	}
-	return e.hints[:0]
+	return e.hints[:0], e.fieldHints[:0]
 }
 
 // prefetchEntries is Prefetch for the first commands of the next log
@@ -795,7 +806,7 @@ func (e *Engine) prefetchEntries(entries [][]byte) {
 	if len(entries) < 2 || e.ks.DB(0).Len() < prefetchMinKeys {
 		return
 	}
-	keys := e.hintScratch()
+	keys, _ := e.hintScratch()
 	for _, en := range entries[:min(len(entries), prefetchEvery)] {
 		if k := resp.KeyHints(en, keys[len(keys):len(keys):len(keys)+1]); len(k) == 1 {
 			keys = keys[:len(keys)+1]

@@ -186,3 +186,62 @@ func TestHashUpdateConvertsPastLoweredLimit(t *testing.T) {
 		t.Fatalf("a = %q", v)
 	}
 }
+
+// TestTouchFields: reading ahead the fields of a large hash and the members
+// of a large set (requests in a row on one key) changes nothing, and
+// takes anything else (absent keys, strings, small hashes, requests with
+// no field) without harm.
+func TestTouchFields(t *testing.T) {
+	lim := keyspace.DefaultLimits
+	ks := keyspace.New(nil)
+	db := ks.DB(0)
+	h, s := keyspace.NewHash(), keyspace.NewSet()
+	const n = 20000
+	for i := range n {
+		h.Set("f"+strconv.Itoa(i), []byte("v"+strconv.Itoa(i)), lim)
+		s.Add([]byte("m"+strconv.Itoa(i)), lim)
+	}
+	db.SetCollection("big", h, false)
+	db.SetCollection("members", s, false)
+	small := keyspace.NewHash()
+	small.Set("a", []byte("1"), lim)
+	db.SetCollection("small", small, false)
+	db.SetString("str", []byte("x"), false)
+	var keys, fields [][]byte
+	add := func(k, f string) {
+		keys = append(keys, []byte(k))
+		if f == "" {
+			fields = append(fields, nil)
+		} else {
+			fields = append(fields, []byte(f))
+		}
+	}
+	for i := range 6 {
+		add("big", "f"+strconv.Itoa(i*997))
+	}
+	add("big", "absent")
+	add("big", "")
+	for i := range 4 {
+		add("members", "m"+strconv.Itoa(i*31))
+	}
+	add("small", "a")
+	add("small", "a")
+	add("str", "x")
+	add("str", "y")
+	add("nokey", "f")
+	add("nokey", "f")
+	db.TouchFields(keys, fields)
+	db.TouchFields(keys, fields[:3]) // fewer fields than keys
+	if h.Len() != n || s.Len() != n || db.Len() != 4 {
+		t.Fatalf("after TouchFields: hash %d, set %d, keys %d", h.Len(), s.Len(), db.Len())
+	}
+	for _, i := range []int{0, 997, 4985, n - 1} {
+		f := "f" + strconv.Itoa(i)
+		if v, ok := h.Get(f); !ok || string(v) != "v"+strconv.Itoa(i) {
+			t.Fatalf("HGET %s after TouchFields: %q, %v", f, v, ok)
+		}
+		if !s.Has([]byte("m" + strconv.Itoa(i))) {
+			t.Fatalf("member m%d gone after TouchFields", i)
+		}
+	}
+}

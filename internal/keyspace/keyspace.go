@@ -269,6 +269,48 @@ func (db *DB) Len() int { return db.keys.Len() }
 // to run find them in the cache (dict.Dict.Touch).
 func (db *DB) Touch(keys [][]byte) { db.keys.Touch(keys, touchValue) }
 
+// touchFieldsMin is the size of a hash or set below which TouchFields
+// leaves it alone: its table mostly stays in the cache.
+const touchFieldsMin = 1 << 14
+
+// TouchFields reads ahead, as Touch does for keys, where fields[i] is in
+// the hash or set that keys[i] names, for each run of two or more
+// requests on one key that holds a large hash or set (a pipeline of HSET,
+// HGET, SADD or SISMEMBER on one big collection): the lookups of its
+// fields then overlap their cache misses. A nil field, a key that holds
+// something else, or one that is absent, costs a lookup and changes
+// nothing. Expiry is not looked at: reading ahead only warms the cache.
+func (db *DB) TouchFields(keys, fields [][]byte) {
+	for i := 0; i < len(keys) && i < len(fields); {
+		j := i + 1
+		for j < len(keys) && j < len(fields) && string(keys[j]) == string(keys[i]) {
+			j++
+		}
+		if j-i > 1 {
+			if o := db.keys.Get(memberView(keys[i])); o != nil {
+				switch c := o.coll.(type) {
+				case *Hash:
+					if c.ht != nil && c.ht.Len() >= touchFieldsMin {
+						c.ht.Touch(fields[i:j], touchHashValue)
+					}
+				case *Set:
+					if c.ht != nil && c.ht.Len() >= touchFieldsMin {
+						c.ht.Touch(fields[i:j], nil)
+					}
+				}
+			}
+		}
+		i = j
+	}
+}
+
+func touchHashValue(v *[]byte) uintptr {
+	if len(*v) > 0 {
+		return uintptr((*v)[0])
+	}
+	return 0
+}
+
 func touchValue(o *Object) uintptr {
 	if len(o.str) > 0 {
 		return uintptr(o.str[0])

@@ -490,6 +490,16 @@ func ParseCommands(data []byte, args [][]byte, fn func(args [][]byte, rest []byt
 // use them (dict.Dict.Touch), not a parser: it checks only what it needs
 // to find the arguments, and finds nothing in inline requests.
 func KeyHints(data []byte, keys [][]byte) [][]byte {
+	keys, _ = ArgHints(data, keys, nil)
+	return keys
+}
+
+// ArgHints is KeyHints that also appends to fields, when it has room
+// (cap), each request's third argument (the field or member of HSET,
+// HGET, SADD, SISMEMBER...), or nil for a request that has none, so that
+// fields[i] goes with keys[i].
+func ArgHints(data []byte, keys, fields [][]byte) ([][]byte, [][]byte) {
+	withFields := cap(fields) >= cap(keys)
 	pos := 0
 	for reqs := 0; reqs < 2*cap(keys) && len(keys) < cap(keys) && pos < len(data) && data[pos] == '*'; reqs++ {
 		n, p, ok := hintNumber(data, pos+1)
@@ -497,21 +507,31 @@ func KeyHints(data []byte, keys [][]byte) [][]byte {
 			break
 		}
 		pos = p
+		var field []byte
 		for i := 0; i < n; i++ {
 			if pos >= len(data) || data[pos] != '$' {
-				return keys
+				return keys, fields
 			}
 			size, p, ok := hintNumber(data, pos+1)
 			if !ok || size > len(data)-p-2 {
-				return keys
+				return keys, fields
 			}
-			if i == 1 {
+			switch i {
+			case 1:
 				keys = append(keys, data[p:p+size:p+size])
+				if withFields {
+					fields = append(fields, nil)
+				}
+			case 2:
+				field = data[p : p+size : p+size]
 			}
 			pos = p + size + 2
 		}
+		if withFields && field != nil {
+			fields[len(fields)-1] = field
+		}
 	}
-	return keys
+	return keys, fields
 }
 
 // hintNumber reads the decimal at data[pos:] and the CRLF after it,

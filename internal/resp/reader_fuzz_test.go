@@ -93,15 +93,26 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("KeyHints returned %d keys for 16", len(hints))
 		}
 		var plain []byte
-		var want []string
+		var want, wantFields []string
 		for i, req := range reqs {
 			plain = append(plain, encodeRequest(req)...)
 			if len(req) > 1 && len(want) < 16 && i < 32 {
 				want = append(want, req[1])
+				field := ""
+				if len(req) > 2 {
+					field = req[2]
+				}
+				wantFields = append(wantFields, field)
 			}
 		}
 		if got := KeyHints(plain, make([][]byte, 0, 16)); !sameRequests([][]string{want}, [][]string{toStrings(got)}) {
 			t.Fatalf("KeyHints of %q = %q, want %q", plain, got, want)
+		}
+		// ArgHints: the same keys, and beside each its request's third
+		// argument (nil, read as "", when it has none).
+		keys, fields := ArgHints(plain, make([][]byte, 0, 16), make([][]byte, 0, 16))
+		if !sameRequests([][]string{want, wantFields}, [][]string{toStrings(keys), toStrings(fields)}) {
+			t.Fatalf("ArgHints of %q = %q, %q; want %q, %q", plain, keys, fields, want, wantFields)
 		}
 		if len(data) <= MaxInlineSize {
 			whole, werr := collect(authed, data)
