@@ -316,6 +316,12 @@ func (h *handOffClient) pipelineMore(n int) error {
 	for len(reqs) < n {
 		reqs = append(reqs, h.modelMore()...)
 	}
+	if reqs[len(reqs)-1].want == noReply {
+		// A reply to wait for: until it comes, the client cannot know
+		// that the server ran the requests whose replies it skipped (and
+		// an abrupt close next would leave them unrun, unlike its model).
+		reqs = append(reqs, chaosReq{encode("PING"), "+PONG\r\n"})
+	}
 	return h.sendChecked("pipeline", reqs)
 }
 
