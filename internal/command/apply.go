@@ -13,16 +13,21 @@ import (
 // an engine, as a replica's link to its master does. Each entry is applied
 // under one acquisition of the lock, so readers never see part of one.
 type Applier struct {
-	e    *Engine
-	cl   *Client
-	args [][]byte                     // reused by every entry
-	exec func([][]byte, []byte) error // a.execOne, made once
-	ran  int                          // commands run of the entry being applied
-	// entry is the entry being applied, and check scratch space for
-	// parsing it whole before its first command runs (execOne).
+	e       *Engine
+	cl      *Client
+	args    [][]byte                     // ParseCommands' scratch
+	collect func([][]byte, []byte) error // a.collectOne, made once
+	// entry is the entry being applied, parsed whole before its first
+	// command runs: flat holds the arguments of all its commands, and
+	// cmds where each one ends in flat and in entry.
 	entry []byte
-	check [][]byte
+	flat  [][]byte
+	cmds  []parsedCmd
 }
+
+// parsedCmd is where a command of the entry being applied ends: its
+// arguments at Applier.flat[args], its bytes at Applier.entry[data].
+type parsedCmd struct{ args, data int }
 
 // NewApplier returns an applier for e; it registers an internal client.
 func (e *Engine) NewApplier() *Applier {
@@ -33,7 +38,7 @@ func (e *Engine) NewApplier() *Applier {
 	cl.Authed = true
 	delete(e.clients, cl.ID) // not a connection: CLIENT LIST does not show it
 	a := &Applier{e: e, cl: cl}
-	a.exec = a.execOne
+	a.collect = a.collectOne
 	return a
 }
 
@@ -110,10 +115,25 @@ func (a *Applier) applying() (restore func()) {
 // applyLocked runs the commands of one entry, starting in database 0.
 func (a *Applier) applyLocked(data []byte) error {
 	a.cl.DB = 0
-	a.ran = 0
-	a.entry = data
+	// Parsed whole before its first command runs, so that a corrupt or
+	// foreign entry changes nothing: readers never see part of one.
+	a.entry, a.flat, a.cmds = data, a.flat[:0], a.cmds[:0]
 	var err error
-	a.args, err = resp.ParseCommands(data, a.args[:0], a.exec)
+	a.args, err = resp.ParseCommands(data, a.args[:0], a.collect)
+	if err == nil {
+		start := 0
+		for i, c := range a.cmds {
+			if (i+1)%prefetchEvery == 0 && c.data < len(data) {
+				// Many commands (a group commit): the next ones' keys.
+				a.e.Prefetch(a.cl.DB, data[c.data:])
+			}
+			if err = a.execOne(a.flat[start:c.args:c.args]); err != nil {
+				break
+			}
+			start = c.args
+		}
+	}
+	clear(a.flat) // keeps no entry alive
 	a.entry = nil
 	a.cl.W.Reset()
 	if a.cl.multi != nil {
@@ -135,23 +155,15 @@ func (a *Applier) applyLocked(data []byte) error {
 	return nil
 }
 
-// execOne runs one command of an entry, before rest; the caller holds the
-// engine lock. In an entry of many commands, the keys of the next ones are
-// read ahead every prefetchEvery commands.
-func (a *Applier) execOne(args [][]byte, rest []byte) error {
-	a.ran++
-	if a.ran == 1 && len(rest) > 0 {
-		// An entry of several commands (a transaction, a group commit) is
-		// parsed whole before its first command runs, so that a corrupt
-		// or foreign one changes nothing: readers never see part of it.
-		var err error
-		if a.check, err = resp.ParseCommands(a.entry, a.check[:0], parseOnly); err != nil {
-			return err
-		}
-	}
-	if a.ran%prefetchEvery == 0 {
-		a.e.Prefetch(a.cl.DB, rest)
-	}
+// collectOne records a command of the entry being parsed (applyLocked).
+func (a *Applier) collectOne(args [][]byte, rest []byte) error {
+	a.flat = append(a.flat, args...)
+	a.cmds = append(a.cmds, parsedCmd{args: len(a.flat), data: len(a.entry) - len(rest)})
+	return nil
+}
+
+// execOne runs one command of an entry; the caller holds the engine lock.
+func (a *Applier) execOne(args [][]byte) error {
 	a.cl.W.Reset()
 	a.cl.applyErr = nil
 	a.e.Exec(a.cl, args)
@@ -164,6 +176,3 @@ func (a *Applier) execOne(args [][]byte, rest []byte) error {
 	}
 	return nil
 }
-
-// parseOnly is the command callback of a parse that only checks an entry.
-func parseOnly([][]byte, []byte) error { return nil }
