@@ -34,22 +34,24 @@ import (
 // as a later entry), and a replica that replays the log shows the same
 // counters and lists and the same DEBUG DIGEST: no acknowledged write is
 // missing from the log. It runs with the event loop and with a goroutine
-// per connection.
+// per connection, and then TestLoopChaosHandOffs's clients (tracking,
+// MONITOR, CLIENT REPLY, WATCH conflicts, the tiny output limit) on the
+// event loop.
 //
 // FERRY_CHAOS_SEED replays one seed, FERRY_CHAOS_STEPS sets the steps per
-// client (default 80).
+// client (default 60).
 func TestLoopChaosDurable(t *testing.T) {
 	seed, steps := chaosParams(t)
 	if os.Getenv("FERRY_CHAOS_STEPS") == "" {
-		steps = 80
+		steps = 60
 	}
 	for _, mode := range []struct {
-		name string
-		loop bool
-	}{{"loop", true}, {"goroutines", false}} {
+		name           string
+		loop, handOffs bool
+	}{{"loop", true, false}, {"goroutines", false, false}, {"loop-handoffs", true, true}} {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Logf("seed %d, %d steps per client (FERRY_CHAOS_SEED, FERRY_CHAOS_STEPS)", seed, steps)
-			runChaosDurable(t, mode.loop, seed, steps)
+			runChaosDurable(t, mode.loop, mode.handOffs, seed, steps)
 		})
 	}
 }
@@ -77,7 +79,69 @@ func openChaosLog(t *testing.T, url string, readOnly bool) *jetstream.Log {
 	return l
 }
 
-func runChaosDurable(t *testing.T, useLoop bool, seed uint64, steps int) {
+// chaosRun is a run of chaos clients: TestLoopChaos's (plainRun) or
+// TestLoopChaosHandOffs's (handOffRun).
+type chaosRun interface {
+	// run runs every client's steps at once and returns their errors.
+	run(steps int) []error
+	// check checks every client's keys on the server at addr.
+	check(t *testing.T, addr string)
+	// close closes the clients' connections.
+	close()
+}
+
+// plainRun is a run of TestLoopChaos's clients.
+type plainRun struct {
+	sh      *chaosShared
+	clients []*chaosClient
+}
+
+// newPlainRun makes the clients of a server at addr, their random choices
+// drawn from seed.
+func newPlainRun(addr string, seed uint64) *plainRun {
+	r := &plainRun{sh: &chaosShared{addr: addr}, clients: make([]*chaosClient, chaosClients)}
+	for i := range r.clients {
+		r.clients[i] = &chaosClient{id: i, sh: r.sh, rng: rand.New(rand.NewPCG(seed, uint64(i)+2000))}
+	}
+	return r
+}
+
+func (r *plainRun) run(steps int) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, chaosClients)
+	for i, c := range r.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(steps); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
+func (r *plainRun) check(t *testing.T, addr string) {
+	t.Helper()
+	was := r.sh.addr
+	r.sh.addr = addr
+	defer func() { r.sh.addr = was }()
+	checkChaosEnd(t, r.sh, r.clients)
+}
+
+func (r *plainRun) close() {
+	for _, c := range r.clients {
+		c.close()
+	}
+}
+
+func runChaosDurable(t *testing.T, useLoop, handOffs bool, seed uint64, steps int) {
 	ns, err := natsserver.Start(t.TempDir(), natsserver.WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
@@ -97,38 +161,25 @@ func runChaosDurable(t *testing.T, useLoop bool, seed uint64, steps int) {
 	addr := m.Addr().String()
 	redistest.WaitPing(t, addr)
 
-	sh := &chaosShared{addr: addr}
-	clients := make([]*chaosClient, chaosClients)
-	var wg sync.WaitGroup
-	errs := make(chan error, chaosClients)
-	for i := range clients {
-		clients[i] = &chaosClient{id: i, sh: sh, rng: rand.New(rand.NewPCG(seed, uint64(i)+2000))}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := clients[i].run(steps); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		}()
+	var run chaosRun = newPlainRun(addr, seed)
+	if handOffs {
+		run = newHandOffRun(addr, seed)
 	}
-	wg.Wait()
-	close(errs)
+	errs := run.run(steps)
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	last, lastErr := lg.Last(ctx)
 	cancel()
-	for err := range errs {
+	for _, err := range errs {
 		t.Error(err)
 	}
 	if t.Failed() {
 		return
 	}
-	for _, c := range clients {
-		c.close()
-	}
+	run.close()
 	if lastErr != nil {
 		t.Fatalf("the log's last offset: %v", lastErr)
 	}
-	checkChaosEnd(t, sh, clients)
+	run.check(t, addr)
 	// Nothing was written after the clients had their replies: the log
 	// already held all the master stores.
 	time.Sleep(50 * time.Millisecond)
@@ -145,8 +196,7 @@ func runChaosDurable(t *testing.T, useLoop bool, seed uint64, steps int) {
 	raddr := r.Addr().String()
 	redistest.WaitPing(t, raddr)
 	waitReplica(t, r, m.Offset())
-	sh.addr = raddr // the same checks, on the replica
-	checkChaosEnd(t, sh, clients)
+	run.check(t, raddr) // the same checks, on the replica
 	if md, rd := chaosDigest(t, addr), chaosDigest(t, raddr); md != rd {
 		t.Errorf("DEBUG DIGEST: master %s, replica %s", md, rd)
 	}

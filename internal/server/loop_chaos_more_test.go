@@ -71,41 +71,21 @@ func runChaosHandOffs(t *testing.T, useLoop bool, seed uint64, steps int) {
 	_, srv := redistest.FerryServer(t, command.Config{}, func(s *server.Server, _ *command.Engine) {
 		s.SetEventLoop(useLoop)
 	})
-	sh := &chaosShared{addr: srv.Addr().String()}
-	hs := &handOffShared{}
-	clients := make([]*handOffClient, chaosClients)
-	base := make([]*chaosClient, chaosClients)
-	var wg sync.WaitGroup
-	errs := make(chan error, chaosClients)
-	for i := range clients {
-		base[i] = &chaosClient{id: i, sh: sh, rng: rand.New(rand.NewPCG(seed, uint64(i)+1000))}
-		clients[i] = &handOffClient{chaosClient: base[i], hs: hs}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := clients[i].runMore(steps); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		}()
-	}
+	r := newHandOffRun(srv.Addr().String(), seed)
 	stopSampling, peak := sampleLoopConns(srv)
-	wg.Wait()
+	errs := r.run(steps)
 	stopSampling()
-	close(errs)
 	if useLoop != (peak.Load() > 0) {
 		t.Errorf("event loop %v: it served at most %d connections at once", useLoop, peak.Load())
 	}
-	for err := range errs {
+	for _, err := range errs {
 		t.Error(err)
 	}
 	if t.Failed() {
 		return
 	}
-	checkChaosEnd(t, sh, base)
-	checkHandOffEnd(t, sh.addr, hs, clients)
-	for _, c := range clients {
-		c.close()
-	}
+	r.check(t, r.sh.addr)
+	r.close()
 	done := make(chan struct{})
 	go func() {
 		srv.Close()
@@ -117,6 +97,70 @@ func runChaosHandOffs(t *testing.T, useLoop bool, seed uint64, steps int) {
 		t.Fatal("closing the server did not return within 5s")
 	}
 	waitGoroutines(t, before)
+}
+
+// handOffRun is one run of TestLoopChaosHandOffs's clients.
+type handOffRun struct {
+	sh      *chaosShared
+	hs      *handOffShared
+	base    []*chaosClient // clients[i].chaosClient
+	clients []*handOffClient
+}
+
+// newHandOffRun makes the clients of a server at addr, their random
+// choices drawn from seed.
+func newHandOffRun(addr string, seed uint64) *handOffRun {
+	r := &handOffRun{
+		sh:      &chaosShared{addr: addr},
+		hs:      &handOffShared{},
+		base:    make([]*chaosClient, chaosClients),
+		clients: make([]*handOffClient, chaosClients),
+	}
+	for i := range r.clients {
+		r.base[i] = &chaosClient{id: i, sh: r.sh, rng: rand.New(rand.NewPCG(seed, uint64(i)+1000))}
+		r.clients[i] = &handOffClient{chaosClient: r.base[i], hs: r.hs}
+	}
+	return r
+}
+
+// run runs every client's steps at once and returns their errors.
+func (r *handOffRun) run(steps int) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, chaosClients)
+	for i, c := range r.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.runMore(steps); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
+// check checks every client's keys on the server at addr (the one the
+// clients ran on, or a replica of it).
+func (r *handOffRun) check(t *testing.T, addr string) {
+	t.Helper()
+	was := r.sh.addr
+	r.sh.addr = addr
+	defer func() { r.sh.addr = was }()
+	checkChaosEnd(t, r.sh, r.base)
+	checkHandOffEnd(t, addr, r.hs, r.clients)
+}
+
+// close closes the clients' connections.
+func (r *handOffRun) close() {
+	for _, c := range r.clients {
+		c.close()
+	}
 }
 
 // checkHandOffEnd checks the shared counter and every client's watched
