@@ -39,11 +39,11 @@ import (
 // event loop.
 //
 // FERRY_CHAOS_SEED replays one seed, FERRY_CHAOS_STEPS sets the steps per
-// client (default 60).
+// client (default 40).
 func TestLoopChaosDurable(t *testing.T) {
 	seed, steps := chaosParams(t)
 	if os.Getenv("FERRY_CHAOS_STEPS") == "" {
-		steps = 60
+		steps = 40
 	}
 	for _, mode := range []struct {
 		name           string

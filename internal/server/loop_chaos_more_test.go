@@ -34,11 +34,11 @@ import (
 // client's model, as in TestLoopChaos, and so are the keys at the end.
 //
 // FERRY_CHAOS_SEED replays one seed, FERRY_CHAOS_STEPS sets the steps per
-// client (default 40).
+// client (default 60).
 func TestLoopChaosHandOffs(t *testing.T) {
 	seed, steps := chaosParams(t)
 	if os.Getenv("FERRY_CHAOS_STEPS") == "" {
-		steps = 40
+		steps = 60
 	}
 	for _, mode := range []struct {
 		name string
