@@ -69,6 +69,7 @@ type Stats struct {
 // Engine executes commands against a keyspace.
 type Engine struct {
 	mu         sync.Mutex
+	lastCmd    *Command // the last command lookup found
 	hints      [][]byte // Prefetch's scratch: keys
 	fieldHints [][]byte // and fields
 	ks         *keyspace.Keyspace
@@ -512,10 +513,41 @@ func (e *Engine) Exec(cl *Client, args [][]byte) bool {
 	return !cl.closeAfterReply
 }
 
+// lookup is the table's Lookup remembering the last command it found: a
+// pipeline, or a log entry a replica applies, runs one command over and
+// over. The caller holds the lock.
+func (e *Engine) lookup(name []byte) *Command {
+	if c := e.lastCmd; c != nil && sameName(name, c.Name) {
+		return c
+	}
+	c := e.tab.Lookup(name)
+	if c != nil {
+		e.lastCmd = c
+	}
+	return c
+}
+
+// sameName reports whether name is the lowercase command name want, in
+// any case.
+func sameName(name []byte, want string) bool {
+	if len(name) != len(want) {
+		return false
+	}
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // dispatch checks a command the way Redis's processCommand does, then runs
 // or queues it.
 func (e *Engine) dispatch(cl *Client, args [][]byte) {
-	cmd := e.tab.Lookup(args[0])
+	cmd := e.lookup(args[0])
 	if cmd != nil && cmd.Sub != nil && len(args) >= 2 {
 		sub := cmd.Sub[strings.ToLower(string(args[1]))]
 		if sub == nil {
