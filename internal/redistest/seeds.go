@@ -11,18 +11,24 @@ import (
 // FERRY_DIFF_STEPS steps, to replay a failure or run longer by hand.
 func Seeds(tb testing.TB, fixed []uint64, def int) ([]uint64, int) {
 	tb.Helper()
+	return SeedsFrom(tb, "FERRY_DIFF", fixed, def)
+}
+
+// SeedsFrom is Seeds with the variables PREFIX_SEED and PREFIX_STEPS.
+func SeedsFrom(tb testing.TB, prefix string, fixed []uint64, def int) ([]uint64, int) {
+	tb.Helper()
 	seeds, steps := fixed, def
-	if s := os.Getenv("FERRY_DIFF_SEED"); s != "" {
+	if s := os.Getenv(prefix + "_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			tb.Fatalf("FERRY_DIFF_SEED=%q: %v", s, err)
+			tb.Fatalf("%s_SEED=%q: %v", prefix, s, err)
 		}
 		seeds = []uint64{n}
 	}
-	if s := os.Getenv("FERRY_DIFF_STEPS"); s != "" {
+	if s := os.Getenv(prefix + "_STEPS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			tb.Fatalf("FERRY_DIFF_STEPS=%q: not a positive number", s)
+			tb.Fatalf("%s_STEPS=%q: not a positive number", prefix, s)
 		}
 		steps = n
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -48,24 +47,11 @@ func TestLoopChaos(t *testing.T) {
 	}
 }
 
-// chaosParams returns the seed and the steps per client.
+// chaosParams returns the seed and the steps per client (FERRY_CHAOS_SEED
+// and FERRY_CHAOS_STEPS replay another).
 func chaosParams(t *testing.T) (uint64, int) {
-	seed, steps := uint64(1), 120
-	if s := os.Getenv("FERRY_CHAOS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FERRY_CHAOS_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
-	if s := os.Getenv("FERRY_CHAOS_STEPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("FERRY_CHAOS_STEPS=%q: not a positive number", s)
-		}
-		steps = n
-	}
-	return seed, steps
+	seeds, steps := redistest.SeedsFrom(t, "FERRY_CHAOS", []uint64{1}, 120)
+	return seeds[0], steps
 }
 
 // chaosShared is what the clients know of one another: how many values
