@@ -5,14 +5,12 @@ package server_test
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,24 +105,7 @@ func newPlainRun(addr string, seed uint64) *plainRun {
 }
 
 func (r *plainRun) run(steps int) []error {
-	var wg sync.WaitGroup
-	errs := make(chan error, chaosClients)
-	for i, c := range r.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.run(steps); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	var out []error
-	for err := range errs {
-		out = append(out, err)
-	}
-	return out
+	return runClients(len(r.clients), func(i int) error { return r.clients[i].run(steps) })
 }
 
 func (r *plainRun) check(t *testing.T, addr string) {

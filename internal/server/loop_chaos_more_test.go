@@ -125,24 +125,7 @@ func newHandOffRun(addr string, seed uint64) *handOffRun {
 
 // run runs every client's steps at once and returns their errors.
 func (r *handOffRun) run(steps int) []error {
-	var wg sync.WaitGroup
-	errs := make(chan error, chaosClients)
-	for i, c := range r.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.runMore(steps); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	var out []error
-	for err := range errs {
-		out = append(out, err)
-	}
-	return out
+	return runClients(len(r.clients), func(i int) error { return r.clients[i].runMore(steps) })
 }
 
 // check checks every client's keys on the server at addr (the one the
@@ -372,11 +355,7 @@ func (h *handOffClient) pipelineMore(n int) error {
 // sendChecked writes reqs at once or cut anywhere and checks their
 // replies on the main connection.
 func (h *handOffClient) sendChecked(what string, reqs []chaosReq) error {
-	var buf []byte
-	for _, r := range reqs {
-		buf = append(buf, r.req...)
-	}
-	if err := h.writeCut(buf); err != nil {
+	if err := h.send(reqs); err != nil {
 		return err
 	}
 	for i, r := range reqs {
@@ -804,11 +783,7 @@ func (h *handOffClient) watchConflict() error {
 		{encode("SET", key, strconv.FormatInt(v+1, 10)), "+QUEUED\r\n"},
 		{encode("PING"), "+QUEUED\r\n"},
 	}
-	var buf []byte
-	for _, r := range reqs {
-		buf = append(buf, r.req...)
-	}
-	buf = append(buf, encode("EXEC")...)
+	buf := append(joinReqs(reqs), encode("EXEC")...)
 	if err := h.writeCut(buf); err != nil {
 		return err
 	}

@@ -69,28 +69,18 @@ func runChaos(t *testing.T, useLoop bool, seed uint64, steps int) {
 	})
 	sh := &chaosShared{addr: srv.Addr().String()}
 	clients := make([]*chaosClient, chaosClients)
-	var wg sync.WaitGroup
-	errs := make(chan error, chaosClients)
 	for i := range clients {
 		clients[i] = &chaosClient{id: i, sh: sh, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := clients[i].run(steps); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		}()
 	}
 	stopSampling, peak := sampleLoopConns(srv)
-	wg.Wait()
+	errs := runClients(len(clients), func(i int) error { return clients[i].run(steps) })
 	stopSampling()
-	close(errs)
 	// The loop must have served some connections itself (and none when
 	// every connection has a goroutine), or the test tests little.
 	if useLoop != (peak.Load() > 0) {
 		t.Errorf("event loop %v: it served at most %d connections at once", useLoop, peak.Load())
 	}
-	for err := range errs {
+	for _, err := range errs {
 		t.Error(err)
 	}
 	if t.Failed() {
@@ -111,6 +101,29 @@ func runChaos(t *testing.T, useLoop bool, seed uint64, steps int) {
 		t.Fatal("closing the server did not return within 5s")
 	}
 	waitGoroutines(t, before)
+}
+
+// runClients runs n clients' steps (run(i)) at once and returns their
+// errors, each naming its client.
+func runClients(n int, run func(i int) error) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(i); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
 }
 
 // sampleLoopConns records the most connections the loop serves at once,
@@ -338,11 +351,7 @@ func (c *chaosClient) pipeline(n int) error {
 	for len(reqs) < n {
 		reqs = append(reqs, c.model()...)
 	}
-	var buf []byte
-	for _, r := range reqs {
-		buf = append(buf, r.req...)
-	}
-	if err := c.writeCut(buf); err != nil {
+	if err := c.send(reqs); err != nil {
 		return err
 	}
 	for i, r := range reqs {
@@ -521,11 +530,7 @@ func (c *chaosClient) eval() error {
 	if c.rng.IntN(2) == 0 {
 		reqs = append(reqs, c.model()...)
 	}
-	var buf []byte
-	for _, r := range reqs {
-		buf = append(buf, r.req...)
-	}
-	if err := c.writeCut(buf); err != nil {
+	if err := c.send(reqs); err != nil {
 		return err
 	}
 	for _, r := range reqs {
@@ -590,10 +595,7 @@ func (c *chaosClient) unreadFlood() error {
 			reqs = append(reqs, chaosReq{encode("ECHO", big), bulk(big)})
 		}
 	}
-	var buf []byte
-	for _, r := range reqs {
-		buf = append(buf, r.req...)
-	}
+	buf := joinReqs(reqs)
 	werr := make(chan error, 1)
 	go func() {
 		c.nc.SetWriteDeadline(time.Now().Add(20 * time.Second))
@@ -607,6 +609,18 @@ func (c *chaosClient) unreadFlood() error {
 		}
 	}
 	return <-werr
+}
+
+// send writes reqs at once, or in pieces cut at random (writeCut).
+func (c *chaosClient) send(reqs []chaosReq) error { return c.writeCut(joinReqs(reqs)) }
+
+// joinReqs returns the bytes of reqs, one after the other.
+func joinReqs(reqs []chaosReq) []byte {
+	var buf []byte
+	for _, r := range reqs {
+		buf = append(buf, r.req...)
+	}
+	return buf
 }
 
 // expect sends req and checks its one reply.
